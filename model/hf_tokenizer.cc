@@ -183,8 +183,13 @@ absl::StatusOr<HfParts> BuildParts(const nlohmann::json& json, const nlohmann::j
                         ParseHfPreTokenizer(Member(json, "pre_tokenizer")));
   if (!json.contains("model")) return absl::InvalidArgumentError("no \"model\"");
   LLMQ_ASSIGN_OR_RETURN(parts.model, ParseBpeModel(json.at("model")));
-  parts.added = std::make_unique<AddedVocabulary>(
-      ParseAddedTokens(Member(json, "added_tokens")), parts.normalizer.get());
+  std::vector<AddedToken> added = ParseAddedTokens(Member(json, "added_tokens"));
+  // As in HF, an added token whose content is already in the vocabulary keeps the
+  // vocabulary's id, whatever id the file gives it.
+  for (AddedToken& token : added) {
+    if (std::optional<int32_t> id = parts.model->TokenToId(token.content)) token.id = *id;
+  }
+  parts.added = std::make_unique<AddedVocabulary>(std::move(added), parts.normalizer.get());
   LLMQ_ASSIGN_OR_RETURN(parts.decoder, ParseHfDecoder(Member(json, "decoder")));
   LLMQ_ASSIGN_OR_RETURN(parts.special_template,
                         ParseHfPostProcessor(Member(json, "post_processor")));
