@@ -27,6 +27,13 @@ TEST(LoglikelihoodSplitTest, TrailingContextSpaceMovesToTheContinuation) {
   EXPECT_EQ(Pieces(tokenizer, continuation), (Strings{" yes"}));
 }
 
+TEST(LoglikelihoodSplitTest, TrailingNewlinesAndTabsMoveLikePythonsRstrip) {
+  ByteTokenizer tokenizer;
+  auto [context, continuation] = EncodePair(tokenizer, {"Q: x\nA:\n\t ", "y"}, false);
+  EXPECT_EQ(tokenizer.Decode(context), "Q: x\nA:");
+  EXPECT_EQ(tokenizer.Decode(continuation), "\n\t y");
+}
+
 TEST(LoglikelihoodSplitTest, SeveralTrailingSpacesAllMove) {
   WordTokenizer tokenizer;
   auto [context, continuation] = EncodePair(tokenizer, {"A:   ", "b c"}, false);
@@ -85,6 +92,25 @@ TEST_F(LoglikelihoodModelTest, MatchesTheSumOfLogSoftmaxOverContinuationTokens) 
   auto results = ComputeLoglikelihoods(*model_, tokenizer_, {request}, LoglikelihoodOptions{});
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].num_tokens, 12);
+  EXPECT_NEAR(results[0].logprob, expected, 1e-4);
+}
+
+TEST_F(LoglikelihoodModelTest, LongRequestsKeepTheirLastMaxLengthPlusOneTokens) {
+  // 20 context bytes + 5 continuation bytes with max_length 16: lm-eval keeps the last 17
+  // tokens (16 inputs, the last token only a target), so 8 context tokens are dropped.
+  const LoglikelihoodRequest request{"Once upon a time, th", "ere w"};
+  LoglikelihoodOptions options;
+  options.max_length = 16;
+  auto results = ComputeLoglikelihoods(*model_, tokenizer_, {request}, options);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].truncated, 8);
+  EXPECT_EQ(results[0].num_tokens, 5);
+  std::vector<int32_t> all = tokenizer_.Encode("Once upon a time, there w", false);
+  std::vector<int64_t> kept(all.end() - 17, all.end());
+  at::Tensor input = at::tensor(std::vector<int64_t>(kept.begin(), kept.end() - 1), at::kLong).unsqueeze(0);
+  at::Tensor logp = at::log_softmax(model_->Forward(input, {}).to(at::kDouble), -1)[0];  // (16, vocab)
+  double expected = 0;
+  for (int64_t t = 12; t < 17; ++t) expected += logp[t - 1][kept[t]].item<double>();
   EXPECT_NEAR(results[0].logprob, expected, 1e-4);
 }
 
