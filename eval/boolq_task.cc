@@ -64,6 +64,7 @@ absl::StatusOr<TaskOutput> RunBoolqTask(const Params& params, TaskContext& conte
   LLMQ_ASSIGN_OR_RETURN(CommonTaskParams common, ReadCommonTaskParams(params));
   const std::string path = GetString(params, "dataset", DefaultBoolqPath());
   LLMQ_ASSIGN_OR_RETURN(std::vector<BoolqExample> examples, LoadBoolq(path));
+  LLMQ_ASSIGN_OR_RETURN(const std::string dataset_sha256, Sha256File(path));
 
   std::vector<ChoiceItem> items;
   for (size_t i : SubsampleIndices(examples.size(), common.subsample)) {
@@ -89,6 +90,7 @@ absl::StatusOr<TaskOutput> RunBoolqTask(const Params& params, TaskContext& conte
   };
   AddCommonProvenance("boolq", common, examples.size(), out.provenance);
   out.provenance["boolq.dataset"] = path;
+  out.provenance["boolq.dataset_sha256"] = dataset_sha256;
   out.provenance["boolq.n"] = absl::StrCat(accuracy.n);
   out.provenance["boolq.template"] = kBoolqTemplate;
   out.provenance["boolq.template_sha256"] = Sha256Hex(kBoolqTemplate);

@@ -19,7 +19,8 @@
 // "$" dropped, a trailing "." ignored) and compared as numbers: "3.50" matches "3.5".
 //
 // Task parameters (besides limit, subsample, seed, batch_size, bos; see task_common.h):
-//   n_shot (5; cot 8), cot (false), fewshot_seed (1234), max_new_tokens (256),
+//   n_shot (5; cot 8), cot (false), fewshot_seed (default: seed), max_new_tokens (256,
+//   lm-eval's max_gen_toks; prompts keep their last max_length - max_new_tokens tokens),
 //   dataset (test JSONL, default bundled), train (exemplar JSONL, default bundled).
 #ifndef LLMQ_EVAL_GSM8K_H_
 #define LLMQ_EVAL_GSM8K_H_

@@ -85,6 +85,7 @@ absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& conte
   }
 
   LLMQ_ASSIGN_OR_RETURN(std::vector<Gsm8kProblem> test, LoadGsm8k(test_path));
+  LLMQ_ASSIGN_OR_RETURN(const std::string test_sha256, Sha256File(test_path));
   std::vector<Gsm8kProblem> exemplars;
   std::string exemplar_ids;
   if (cot) {
@@ -161,6 +162,7 @@ absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& conte
   AddCommonProvenance("gsm8k", common, test.size(), out.provenance);
   const std::string template_text = builder.TemplateText();
   out.provenance["gsm8k.dataset"] = test_path;
+  out.provenance["gsm8k.dataset_sha256"] = test_sha256;
   out.provenance["gsm8k.format"] = cot ? "gsm8k-cot (Wei et al. exemplars)" : "gsm8k";
   out.provenance["gsm8k.n_shot"] = absl::StrCat(n_shot);
   out.provenance["gsm8k.fewshot_seed"] = absl::StrCat(fewshot_seed);

@@ -4,7 +4,13 @@
 //
 //   llmq_eval_dump --model=assets/models/stories260K-hf --task=boolq --limit=50 --subsample=first
 //
-// Prints one line per example:
+// With --mode=task it runs any registered task instead (RunTask, parameters from --params
+// only) and prints {"metrics": [...], "provenance": {...}}:
+//
+//   llmq_eval_dump --model=assets/models/stories260K-hf --mode=task --task=gsm8k \
+//       --params=limit=20,n_shot=1,max_new_tokens=64
+//
+// In the default --mode=examples it prints one line per example:
 //   {"doc": <index in the file>, "answer": a, "predicted": p, "predicted_norm": q,
 //    "logprobs": [...], "is_greedy": [...], "context_ids": [...], "continuation_ids": [[...], ...],
 //    "truncated": t}
@@ -17,15 +23,19 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status.h"
 #include "eval/boolq.h"
 #include "eval/choice_scoring.h"
 #include "eval/multiple_choice.h"
+#include "eval/task.h"
 #include "eval/task_common.h"
 #include "model/loader.h"
 
 ABSL_FLAG(std::string, model, "", "model directory or llama2.c .bin");
-ABSL_FLAG(std::string, task, "boolq", "boolq or mc");
+ABSL_FLAG(std::string, task, "boolq", "examples mode: boolq or mc; task mode: any task name");
+ABSL_FLAG(std::string, mode, "examples", "examples (per-example log-likelihoods) or task (RunTask)");
+ABSL_FLAG(std::string, params, "", "task mode: the task's parameters, k=v,k=v");
 ABSL_FLAG(std::string, dataset, "", "dataset JSONL (boolq: default bundled dev set; mc: required)");
 ABSL_FLAG(int64_t, limit, 0, "examples to score; 0 = all");
 ABSL_FLAG(std::string, subsample, "first", "first (lm-eval's --limit) or shuffle");
@@ -37,10 +47,35 @@ ABSL_FLAG(std::string, dtype, "float32", "compute dtype");
 namespace llmq {
 namespace {
 
+absl::Status RunWholeTask(LoadedModel& loaded) {
+  Params params;
+  for (absl::string_view pair : absl::StrSplit(absl::GetFlag(FLAGS_params), ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    params[kv.first] = kv.second;
+  }
+  TaskContext context;
+  context.model = loaded.model.get();
+  context.tokenizer = loaded.tokenizer.get();
+  context.model_path = absl::GetFlag(FLAGS_model);
+  LLMQ_ASSIGN_OR_RETURN(TaskOutput output, RunTask(absl::GetFlag(FLAGS_task), params, context));
+  nlohmann::json out;
+  out["metrics"] = nlohmann::json::array();
+  for (const MetricValue& m : output.metrics) {
+    out["metrics"].push_back({{"name", m.name}, {"value", m.value}, {"unit", m.unit}});
+  }
+  out["provenance"] = output.provenance;
+  std::cout << out.dump(1) << std::endl;
+  return absl::OkStatus();
+}
+
 absl::Status Run() {
   LoadOptions load;
   LLMQ_ASSIGN_OR_RETURN(load.dtype, ParseDtype(absl::GetFlag(FLAGS_dtype)));
   LLMQ_ASSIGN_OR_RETURN(LoadedModel loaded, LoadModel(absl::GetFlag(FLAGS_model), load));
+  if (absl::GetFlag(FLAGS_mode) == "task") return RunWholeTask(loaded);
+  if (absl::GetFlag(FLAGS_mode) != "examples") {
+    return absl::InvalidArgumentError(absl::StrCat("--mode=", absl::GetFlag(FLAGS_mode), ": expected examples or task"));
+  }
   Params params = {{"limit", absl::StrCat(absl::GetFlag(FLAGS_limit))},
                    {"subsample", absl::GetFlag(FLAGS_subsample)},
                    {"seed", absl::StrCat(absl::GetFlag(FLAGS_seed))},

@@ -10,7 +10,9 @@
 // Score of a passage: log p(" Yes" | prompt), prompt = kMsmarcoTemplate with the passage
 // and query filled in. Metrics: NDCG@10 (linear gains = grades, ideal DCG from the same
 // candidate set) and MRR@10 (grade >= 2 is relevant, as TREC DL's passage task), averaged
-// over the evaluated queries.
+// over the evaluated queries. Also reported: both metrics' exact expected values under a
+// uniformly random order of the same candidates (chance level; high here, since every
+// bundled candidate is judged relevant to some degree).
 //
 // Task parameters (besides limit = number of queries, subsample, seed, batch_size, bos):
 //   dataset       BEIR-layout directory: corpus.jsonl ({"_id","text"}), queries.jsonl

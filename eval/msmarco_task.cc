@@ -109,6 +109,8 @@ absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& con
   LLMQ_ASSIGN_OR_RETURN(RankingDataset data,
                         LoadRankingDataset(JoinPath(dir, "corpus.jsonl"), JoinPath(dir, "queries.jsonl"), qrels_path));
 
+  LLMQ_ASSIGN_OR_RETURN(const std::string qrels_sha256, Sha256File(qrels_path));
+  LLMQ_ASSIGN_OR_RETURN(const std::string corpus_sha256, Sha256File(JoinPath(dir, "corpus.jsonl")));
   std::vector<RankingQuery> queries;
   for (size_t i : SubsampleIndices(data.queries.size(), common.subsample)) {
     RankingQuery query = std::move(data.queries[i]);
@@ -141,7 +143,7 @@ absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& con
         return ComputeLoglikelihoods(*context.model, *context.tokenizer, requests, options, progress);
       }));
 
-  double ndcg = 0, mrr = 0;
+  double ndcg = 0, mrr = 0, random_ndcg = 0, random_mrr = 0;
   int64_t truncated = 0, with_relevant = 0;
   size_t next = 0;
   for (const RankingQuery& query : queries) {
@@ -157,6 +159,8 @@ absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& con
       any_relevant = any_relevant || query.candidates[c].grade >= min_grade;
     }
     with_relevant += any_relevant;
+    random_ndcg += RandomNdcgAtK(ranked_grades, static_cast<size_t>(k));
+    random_mrr += RandomReciprocalRankAtK(ranked_grades, static_cast<size_t>(k), static_cast<int>(min_grade));
     ndcg += NdcgAtK(ranked_grades, static_cast<size_t>(k));
     mrr += ReciprocalRankAtK(ranked_grades, static_cast<size_t>(k), static_cast<int>(min_grade));
   }
@@ -165,12 +169,16 @@ absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& con
   out.metrics = {
       {absl::StrCat("ndcg_at_", k), ndcg / n, ""},
       {absl::StrCat("mrr_at_", k), mrr / n, ""},
+      {absl::StrCat("ndcg_at_", k, "_random_order"), random_ndcg / n, ""},
+      {absl::StrCat("mrr_at_", k, "_random_order"), random_mrr / n, ""},
       {"n_queries", static_cast<double>(queries.size()), "queries"},
       {"n_passages", static_cast<double>(requests.size()), "passages"},
   };
   AddCommonProvenance("msmarco", common, data.queries.size(), out.provenance);
   out.provenance["msmarco.dataset"] = dir;
   out.provenance["msmarco.qrels"] = qrels_path;
+  out.provenance["msmarco.qrels_sha256"] = qrels_sha256;
+  out.provenance["msmarco.corpus_sha256"] = corpus_sha256;
   out.provenance["msmarco.candidates"] = "judged passages of the query with text in the corpus, qrels order";
   out.provenance["msmarco.judgments_without_text"] = absl::StrCat(data.judgments_without_text);
   out.provenance["msmarco.max_passages"] = absl::StrCat(max_passages);

@@ -41,6 +41,22 @@ TEST(MsmarcoMetricsTest, ReciprocalRankUsesTheRelevanceThreshold) {
   EXPECT_NEAR(ReciprocalRankAtK(grades, 11, 2), 1.0 / 11.0, 1e-12);
 }
 
+TEST(MsmarcoMetricsTest, RandomOrderBaselinesMatchEnumeration) {
+  // Grades {0, 3}: the two orders give NDCG 1 (3 first) and (3/log2 3)/3 = 0.630930, mean
+  // 0.815465; RR with grade >= 2: 1 and 1/2, mean 0.75.
+  EXPECT_NEAR(RandomNdcgAtK({0, 3}, 10), (1.0 + 0.630930) / 2, 1e-6);
+  EXPECT_NEAR(RandomReciprocalRankAtK({0, 3}, 10, 2), 0.75, 1e-12);
+  // Grades {2, 1, 1} with grade >= 2 relevant: the relevant one is at rank 1, 2 or 3 with
+  // probability 1/3 each: (1 + 1/2 + 1/3) / 3 = 0.611111; cut at k = 2: (1 + 1/2) / 3 = 0.5.
+  EXPECT_NEAR(RandomReciprocalRankAtK({2, 1, 1}, 10, 2), (1 + 0.5 + 1.0 / 3) / 3, 1e-12);
+  EXPECT_NEAR(RandomReciprocalRankAtK({2, 1, 1}, 2, 2), 0.5, 1e-12);
+  // NDCG of {2, 1, 1}: orders 211, 121, 112 (each twice) give DCG 2 + 1/log2 3 + 1/2 = 3.130930,
+  // 1 + 2/log2 3 + 1/2 = 2.761860, 1 + 1/log2 3 + 1 = 2.630930; IDCG 3.130930;
+  // mean NDCG = (3.130930 + 2.761860 + 2.630930) / 3 / 3.130930 = 0.907427.
+  EXPECT_NEAR(RandomNdcgAtK({2, 1, 1}, 10), (3.130930 + 2.761860 + 2.630930) / 3 / 3.130930, 1e-6);
+  EXPECT_EQ(RandomReciprocalRankAtK({1, 1}, 10, 2), 0.0);
+}
+
 TEST(MsmarcoMetricsTest, RankByScoreIsDescendingStableAndSendsNanLast) {
   EXPECT_EQ(RankByScore({-3.0, -1.0, -2.0, -1.0}), (std::vector<size_t>{1, 3, 2, 0}));
   EXPECT_EQ(RankByScore({NAN, -5.0, -1.0}), (std::vector<size_t>{2, 1, 0}));
@@ -98,12 +114,13 @@ TEST(MsmarcoTaskTest, RunsEndToEndOnACappedSubset) {
   context.tokenizer = &tokenizer;
   auto out = RunTask("msmarco", {{"limit", "2"}, {"max_passages", "4"}}, context);
   ASSERT_TRUE(out.ok()) << out.status();
-  ASSERT_EQ(out->metrics.size(), 4u);
+  ASSERT_EQ(out->metrics.size(), 6u);
   EXPECT_EQ(out->metrics[0].name, "ndcg_at_10");
   EXPECT_GT(out->metrics[0].value, 0.0);  // every candidate has grade >= 1
   EXPECT_LE(out->metrics[0].value, 1.0);
-  EXPECT_EQ(out->metrics[2].value, 2.0);
-  EXPECT_EQ(out->metrics[3].value, 8.0);
+  EXPECT_EQ(out->metrics[2].name, "ndcg_at_10_random_order");
+  EXPECT_EQ(out->metrics[4].value, 2.0);
+  EXPECT_EQ(out->metrics[5].value, 8.0);
   EXPECT_EQ(out->provenance.at("msmarco.n_passages"), "8");
 }
 

@@ -20,6 +20,15 @@ std::vector<size_t> RankByScore(const std::vector<double>& scores);
 double NdcgAtK(const std::vector<int>& ranked_grades, size_t k);
 double ReciprocalRankAtK(const std::vector<int>& ranked_grades, size_t k, int min_grade);
 
+// Expected values of the two metrics when the candidates are ordered uniformly at random,
+// exactly (no sampling): the chance level a model's ranking should be read against. With
+// judged-relevant-only candidate sets it is far from 0.
+//   E[NDCG@k] = mean grade * sum_{r <= min(k, n)} 1 / log2(r + 1) / IDCG@k
+//   E[RR@k]   = sum_{r <= k} 1/r * P(first relevant at rank r), m relevant of n:
+//               P = prod_{i < r-1} (n - m - i) / (n - i) * m / (n - r + 1)
+double RandomNdcgAtK(const std::vector<int>& grades, size_t k);
+double RandomReciprocalRankAtK(const std::vector<int>& grades, size_t k, int min_grade);
+
 }  // namespace llmq
 
 #endif  // LLMQ_EVAL_RANKING_METRICS_H_
