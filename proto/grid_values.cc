@@ -123,6 +123,7 @@ absl::StatusOr<int64_t> ParseDurationSeconds(absl::string_view text) {
   constexpr absl::string_view kExpected =
       "a duration like 90s, 30m, 2h, 1h30m, 1d, or a number of seconds";
   absl::string_view rest = absl::StripAsciiWhitespace(text);
+  if (rest.empty()) return Expected(kExpected, text);
   if (absl::AsciiStrToLower(rest) == "none") return 0;
   double seconds = 0;
   if (absl::SimpleAtod(rest, &seconds)) {
