@@ -59,7 +59,8 @@ std::string ClosestMatch(absl::string_view word, const std::vector<std::string>&
   int best_distance = allowed + 1;
   for (const std::string& candidate : candidates) {
     const int distance = EditDistance(word, candidate);
-    if (distance < best_distance) {
+    // A word every letter of which differs ("y" vs "x") is no typo.
+    if (distance < best_distance && distance < static_cast<int>(word.size())) {
       best_distance = distance;
       best = candidate;
     }

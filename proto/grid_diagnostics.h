@@ -45,7 +45,7 @@ class GridDiagnostics {
 
 // The candidate closest to `word` (optimal-string-alignment distance, so a swapped pair of
 // letters counts one edit), or "" when none is within a third of the word's length (at
-// least 1, at most 3 edits).
+// least 1, at most 3 edits, and fewer than the word's length).
 std::string ClosestMatch(absl::string_view word, const std::vector<std::string>& candidates);
 
 // " (did you mean \"x\"?)" for the closest candidate, or "".
