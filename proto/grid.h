@@ -8,6 +8,7 @@
 //   ExpandGrid                Grid + identities -> JobSpecs with canonical keys, in a
 //                             deterministic order
 //   ParseSingleJob            YAML -> the one JobSpec it describes (run-job)
+//   FormatJobAsGrid           JobSpec -> the YAML of that one job
 //
 // Errors are InvalidArgument, one line per problem, `file:line:column: what was expected`.
 // Nothing here throws; nothing but LoadGridFile and the identity helpers touches files.
@@ -107,6 +108,13 @@ absl::StatusOr<std::vector<v1::JobSpec>> ExpandGrid(const Grid& grid,
 absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file);
 absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file,
                                            const PathIdentities& identities);
+
+// The job file that ParseSingleJob reads back as `job`, with the same key: what a worker
+// can hand to `run-job`, and how a user reruns one cell of a sweep. Every parameter is
+// written out; paths are written as the spec holds them, so they read back the same when
+// they are absolute (LoadGridFile makes them so) or the file is parsed under a name in the
+// current directory.
+std::string FormatJobAsGrid(const v1::JobSpec& job);
 
 }  // namespace llmq
 

@@ -69,7 +69,9 @@ TEST(GridExamplesTest, EndToEndGridHasAtLeastTwelveQuickJobs) {
   EXPECT_EQ(jobs->size(), 13u);  // 5 method variants x 3 tasks - 2 excluded
   for (const v1::JobSpec& job : *jobs) {
     EXPECT_FALSE(job.has_calibration());
-    if (job.task().name() == "ppl") EXPECT_NE(job.task().params().at("limit"), "0");
+    if (job.task().name() == "ppl") {
+      EXPECT_NE(job.task().params().at("limit"), "0");
+    }
   }
 }
 

@@ -131,6 +131,26 @@ tasks:
   EXPECT_EQ(nested.models[0].path, "examples/assets/models/stories260K");
 }
 
+TEST(GridParseTest, AnchorsAndMergeKeysShareSettings) {
+  const std::vector<v1::JobSpec> jobs = testing_util::MustExpand(R"(
+models: [m/x]
+tasks:
+  - &short {name: ppl, context: 512, limit: 8}
+  - <<: *short
+    dataset: tinystories
+    limit: 4
+  - {<<: [*short], protocol: rolling}
+)");
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[1].task().params().at("context"), "512");
+  EXPECT_EQ(jobs[1].task().params().at("limit"), "4");  // the map's own key wins
+  EXPECT_EQ(jobs[1].task().params().at("dataset"), "tinystories");
+  EXPECT_EQ(jobs[2].task().params().at("protocol"), "rolling");
+  EXPECT_EQ(jobs[2].task().params().at("limit"), "8");
+  EXPECT_EQ(testing_util::FirstError("models: [m/x]\ntasks:\n  - {<<: 3, name: ppl}\n"),
+            "bad.yaml:3:6: <<: expected a map or a list of maps to merge, got \"3\"");
+}
+
 TEST(GridParseTest, LoadGridFileMakesPathsAbsolute) {
   absl::StatusOr<Grid> grid = LoadGridFile("examples/demo.yaml");
   ASSERT_TRUE(grid.ok()) << grid.status();

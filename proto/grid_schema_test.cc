@@ -36,7 +36,9 @@ TEST(GridSchemaTest, OneParameterNameHasOneTypeEverywhere) {
     for (const GridParamSchema& param : entry->params) {
       const auto [it, inserted] = types.emplace(param.name, param.type);
       const bool dataset = param.name == "dataset";  // a bundled name or a path, or a path
-      if (!inserted && !dataset) EXPECT_EQ(it->second, param.type) << param.name;
+      if (!inserted && !dataset) {
+        EXPECT_EQ(it->second, param.type) << param.name;
+      }
     }
   }
 }

@@ -1,6 +1,9 @@
 // ParseSingleJob: `llmq-worker run-job job.yaml` reads the grid format and insists that it
-// describes exactly one job.
+// describes exactly one job; FormatJobAsGrid writes such a file.
+#include <map>
 #include <vector>
+
+#include <yaml-cpp/yaml.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -38,7 +41,59 @@ std::string DescribeSeveralValues(const Grid& grid) {
   return absl::StrJoin(reasons, "; ");
 }
 
+// `name: ...` followed by the parameters, sorted.
+void EmitEntry(const std::string& name, const google::protobuf::Map<std::string, std::string>& params,
+               YAML::Emitter* out) {
+  *out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << name;
+  for (const auto& [key, value] : std::map<std::string, std::string>(params.begin(),
+                                                                     params.end())) {
+    *out << YAML::Key << key << YAML::Value << value;
+  }
+  *out << YAML::EndMap;
+}
+
 }  // namespace
+
+std::string FormatJobAsGrid(const v1::JobSpec& job) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << job.sweep_name();
+  out << YAML::Key << "models" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << job.model().alias();
+  out << YAML::Key << "path" << YAML::Value << job.model().path();
+  out << YAML::Key << "dtype" << YAML::Value << job.model().dtype();
+  out << YAML::EndMap << YAML::EndSeq;
+  out << YAML::Key << "methods" << YAML::Value << YAML::BeginSeq;
+  EmitEntry(job.method().name(), job.method().params(), &out);
+  out << YAML::EndSeq;
+  if (job.has_calibration()) {
+    const v1::CalibrationSpec& c = job.calibration();
+    out << YAML::Key << "calibration" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "dataset" << YAML::Value << c.dataset();
+    out << YAML::Key << "samples" << YAML::Value << c.samples();
+    out << YAML::Key << "seq_len" << YAML::Value << c.seq_len();
+    out << YAML::Key << "seed" << YAML::Value << c.seed();
+    out << YAML::Key << "mode" << YAML::Value << c.mode();
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "tasks" << YAML::Value << YAML::BeginSeq;
+  EmitEntry(job.task().name(), job.task().params(), &out);
+  out << YAML::EndSeq;
+  if (job.repeat() > 0) {  // repeat r of r+1: the only job the filter leaves
+    out << YAML::Key << "repeats" << YAML::Value << job.repeat() + 1;
+    out << YAML::Key << "include" << YAML::Value << YAML::BeginSeq << YAML::Flow
+        << YAML::BeginMap << YAML::Key << "repeat" << YAML::Value << job.repeat()
+        << YAML::EndMap << YAML::EndSeq;
+  }
+  out << YAML::Key << "timeout" << YAML::Value << job.timeout_seconds();
+  out << YAML::Key << "max_attempts" << YAML::Value << job.max_attempts();
+  out << YAML::Key << "priority" << YAML::Value << job.priority();
+  out << YAML::Key << "resources" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "device" << YAML::Value << job.resources().device();
+  out << YAML::Key << "memory" << YAML::Value << job.resources().memory_bytes();
+  out << YAML::EndMap << YAML::EndMap;
+  return absl::StrCat(out.c_str(), "\n");
+}
 
 absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file,
                                            const PathIdentities& identities) {

@@ -1,5 +1,7 @@
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "proto/grid.h"
+#include "proto/grid_test_util.h"
 #include "proto/model_identity.h"
 
 namespace llmq {
@@ -63,6 +65,38 @@ TEST(GridSingleJobTest, ComputesIdentitiesOfTheFilesItNames) {
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(GridSingleJobTest, FormattedJobsReadBackAsThemselves) {
+  const Grid grid = testing_util::MustParse(R"(
+name: "null"
+models:
+  - {name: "a b: c", path: /models/a, dtype: [float32, bf16]}
+methods:
+  - none
+  - {name: gptq, bits: [4, 3], act_order: true, keep: "lm_head,model.layers.0.*"}
+  - {name: llm_int8, threshold: 5.5}
+calibration: {dataset: /data/calib.txt, samples: 8, mode: first}
+tasks:
+  - {name: ppl, dataset: tinystories, protocol: rolling, context: 512}
+  - {name: mc, dataset: /data/q.jsonl, batch_size: 2}
+  - {name: efficiency, prompt_lengths: "16,32"}
+repeats: 2
+timeout: 90s
+priority: -3
+resources: {device: cpu, memory: 1GiB}
+)");
+  const PathIdentities identities = testing_util::FakeIdentities(grid);
+  const absl::StatusOr<std::vector<v1::JobSpec>> jobs = ExpandGrid(grid, identities);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), 2u * 4 * 3 * 2);
+  for (const v1::JobSpec& job : *jobs) {
+    const std::string yaml = FormatJobAsGrid(job);
+    const absl::StatusOr<v1::JobSpec> back = ParseSingleJob(yaml, "job.yaml", identities);
+    ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*back, job))
+        << yaml << "\n" << back->DebugString() << "\n" << job.DebugString();
+  }
 }
 
 }  // namespace

@@ -1,11 +1,46 @@
 #include "proto/grid_yaml.h"
 
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace llmq {
+namespace {
+
+constexpr char kMergeKey[] = "<<";
+
+// "<<: *anchor" or "<<: [*a, *b]": the fields of the merged maps that this map does not
+// set itself (the first merged map wins among them).
+void MergeFields(const YAML::Node& value, GridLocation where,
+                 const std::set<std::string>& explicit_keys, GridDiagnostics* diagnostics,
+                 std::map<std::string, GridLocation>* seen, std::vector<YamlField>* fields) {
+  std::vector<YAML::Node> maps;
+  if (value.IsMap()) {
+    maps.push_back(value);
+  } else if (value.IsSequence()) {
+    for (const YAML::Node& item : value) maps.push_back(item);
+  }
+  for (const YAML::Node& map : maps) {
+    if (!map.IsMap()) {
+      diagnostics->Error(where, absl::StrCat("<<: expected a map or a list of maps to merge, "
+                                             "got ", DescribeNode(map)));
+      return;
+    }
+    for (YamlField& field : ReadFields(map, diagnostics)) {
+      if (explicit_keys.count(field.key) != 0) continue;
+      if (!seen->emplace(field.key, field.key_where).second) continue;
+      fields->push_back(std::move(field));
+    }
+  }
+  if (maps.empty()) {
+    diagnostics->Error(where, absl::StrCat("<<: expected a map or a list of maps to merge, got ",
+                                           DescribeNode(value)));
+  }
+}
+
+}  // namespace
 
 GridLocation LocationOf(const YAML::Node& node) {
   if (!node.IsDefined()) return {};
@@ -22,6 +57,14 @@ std::string DescribeNode(const YAML::Node& node) {
 }
 
 std::vector<YamlField> ReadFields(const YAML::Node& map, GridDiagnostics* diagnostics) {
+  // Keys written in this map win over keys merged in with "<<: *anchor" (YAML merge keys,
+  // which yaml-cpp leaves to its users).
+  std::set<std::string> explicit_keys;
+  for (YAML::const_iterator it = map.begin(); it != map.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() != kMergeKey) {
+      explicit_keys.insert(it->first.Scalar());
+    }
+  }
   std::vector<YamlField> fields;
   std::map<std::string, GridLocation> seen;
   for (YAML::const_iterator it = map.begin(); it != map.end(); ++it) {
@@ -32,6 +75,10 @@ std::vector<YamlField> ReadFields(const YAML::Node& map, GridDiagnostics* diagno
       continue;
     }
     const std::string key = it->first.Scalar();
+    if (key == kMergeKey) {
+      MergeFields(it->second, key_where, explicit_keys, diagnostics, &seen, &fields);
+      continue;
+    }
     const auto [previous, inserted] = seen.emplace(key, key_where);
     if (!inserted) {
       diagnostics->Error(key_where, absl::StrCat("\"", key, "\" is given twice (first at line ",

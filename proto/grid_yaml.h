@@ -28,6 +28,8 @@ struct YamlField {
 };
 
 // The fields of a map node; reports keys that are not scalars and keys written twice.
+// Supports YAML merge keys: "<<: *defaults" adds the anchored map's fields that this map
+// does not set itself.
 std::vector<YamlField> ReadFields(const YAML::Node& map, GridDiagnostics* diagnostics);
 
 // The text of a scalar node; otherwise reports "<what>: expected <expected>, got ..." at
