@@ -3,6 +3,10 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "gtest/gtest.h"
 
 namespace llmq {
@@ -91,6 +95,39 @@ TEST(GridSchemaTest, CompleteParamsFillsDefaultsAndDerivesPpl) {
             "mc: dataset is required (a JSONL path)");
   EXPECT_EQ(CompleteParams(*FindGridMethod("rtn"), {{"bits", "1"}}).status().message(),
             "rtn: bits: expected an integer in 2..8, got \"1\"");
+}
+
+// proto/GRID_FORMAT.md's tables name every parameter with its default: a schema change
+// that forgets the documentation fails here.
+TEST(GridSchemaTest, FormatDocumentListsEveryParameterAndDefault) {
+  const absl::StatusOr<std::string> doc = ReadFile("proto/GRID_FORMAT.md");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  auto row_of = [&](const std::string& name) -> std::string {
+    for (absl::string_view line : absl::StrSplit(*doc, '\n')) {
+      if (absl::StartsWith(line, absl::StrCat("| `", name, "` |"))) return std::string(line);
+    }
+    return "";
+  };
+  std::vector<const GridEntrySchema*> entries;
+  for (const GridEntrySchema& e : GridMethodSchemas()) entries.push_back(&e);
+  for (const GridEntrySchema& e : GridTaskSchemas()) entries.push_back(&e);
+  for (const GridEntrySchema* entry : entries) {
+    const std::string row = row_of(entry->name);
+    ASSERT_FALSE(row.empty()) << entry->name << " has no row";
+    for (const GridParamSchema& param : entry->params) {
+      if (param.name == "keep") continue;  // described once for all methods
+      const std::string plain = absl::StrCat(param.name, "=", param.default_value);
+      const std::string quoted = absl::StrCat(param.name, "=\"", param.default_value, "\"");
+      const bool documented = param.has_default ? absl::StrContains(row, plain) ||
+                                                      absl::StrContains(row, quoted)
+                                                : absl::StrContains(row, param.name);
+      EXPECT_TRUE(documented) << entry->name << "." << param.name;
+    }
+  }
+  for (const GridParamSchema& param : GridCalibrationSchema().params) {
+    EXPECT_TRUE(absl::StrContains(*doc, absl::StrCat("`", param.name, "`=", param.default_value)))
+        << "calibration." << param.name;
+  }
 }
 
 }  // namespace
