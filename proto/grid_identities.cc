@@ -8,8 +8,16 @@
 namespace llmq {
 namespace {
 
+// The error of reading a file the grid names, at the place the grid names it.
+absl::Status AtPlace(const Grid& grid, GridLocation where, absl::string_view what,
+                     const absl::Status& status) {
+  return absl::Status(status.code(),
+                      FormatGridError(grid.file, where, absl::StrCat(what, ": ", status.message())));
+}
+
 // Adds the identity of every file-valued parameter of `entry` (a dataset path).
-absl::Status AddFileIdentities(const GridEntry& entry, const GridEntrySchema& schema,
+absl::Status AddFileIdentities(const Grid& grid, const GridEntry& entry,
+                               const GridEntrySchema& schema, absl::string_view section,
                                PathIdentities* identities) {
   for (const GridAxis& axis : entry.axes) {
     const GridParamSchema* param = schema.FindParam(axis.param);
@@ -19,7 +27,8 @@ absl::Status AddFileIdentities(const GridEntry& entry, const GridEntrySchema& sc
       }
       absl::StatusOr<std::string> identity = ComputeFileIdentity(value);
       if (!identity.ok()) {
-        return Annotate(identity.status(), absl::StrCat(entry.name, ": ", axis.param));
+        return AtPlace(grid, axis.where, absl::StrCat(section, entry.name, ": ", axis.param),
+                       identity.status());
       }
       (*identities)[value] = *identity;
     }
@@ -34,18 +43,21 @@ absl::StatusOr<PathIdentities> ComputeGridIdentities(const Grid& grid) {
   for (const GridModel& model : grid.models) {
     if (identities.count(model.path) != 0) continue;
     absl::StatusOr<std::string> identity = ComputeModelIdentity(model.path);
-    if (!identity.ok()) return Annotate(identity.status(), absl::StrCat("model ", model.alias));
+    if (!identity.ok()) {
+      return AtPlace(grid, model.where, absl::StrCat("models: ", model.alias), identity.status());
+    }
     identities[model.path] = *identity;
   }
   for (const GridEntry& entry : grid.methods) {
     if (const GridEntrySchema* schema = FindGridMethod(entry.name)) {
-      LLMQ_RETURN_IF_ERROR(AddFileIdentities(entry, *schema, &identities));
+      LLMQ_RETURN_IF_ERROR(AddFileIdentities(grid, entry, *schema, "methods: ", &identities));
     }
   }
-  LLMQ_RETURN_IF_ERROR(AddFileIdentities(grid.calibration, GridCalibrationSchema(), &identities));
+  LLMQ_RETURN_IF_ERROR(
+      AddFileIdentities(grid, grid.calibration, GridCalibrationSchema(), "", &identities));
   for (const GridEntry& entry : grid.tasks) {
     if (const GridEntrySchema* schema = FindGridTask(entry.name)) {
-      LLMQ_RETURN_IF_ERROR(AddFileIdentities(entry, *schema, &identities));
+      LLMQ_RETURN_IF_ERROR(AddFileIdentities(grid, entry, *schema, "tasks: ", &identities));
     }
   }
   return identities;

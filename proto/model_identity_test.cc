@@ -121,9 +121,13 @@ TEST(GridModelIdentityTest, GridIdentitiesCoverModelsAndDatasetFiles) {
   // calib.txt does not exist: the error names it.
   const absl::StatusOr<PathIdentities> missing = ComputeGridIdentities(*grid);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(missing.status().message().find("calibration: dataset: " + dir + "/calib.txt"),
-            absl::string_view::npos)
-      << missing.status();
+  EXPECT_EQ(missing.status().message(),
+            "grid.yaml:3:15: calibration: dataset: " + dir + "/calib.txt: no such file");
+  const absl::StatusOr<Grid> no_model =
+      ParseGrid("tasks: [ppl]\nmodels:\n  - {name: m, path: no/such/model}\n", "g.yaml");
+  ASSERT_TRUE(no_model.ok()) << no_model.status();
+  EXPECT_EQ(ComputeGridIdentities(*no_model).status().message(),
+            "g.yaml:3:5: models: m: no/such/model: no such model");
 
   const absl::StatusOr<Grid> ok = ParseGrid(
       "models: [assets/models/stories260K]\ntasks: [{name: mc, dataset: " + dir +
