@@ -16,6 +16,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -59,7 +61,7 @@ ABSL_FLAG(int, progress_fd, -1, "run-job: write progress records to this descrip
 namespace llmq {
 namespace {
 
-constexpr char kUsage[] = R"(llmq-worker: runs llmq jobs leased from a coordinator.
+constexpr char kUsage[] = R"(runs llmq jobs leased from a coordinator.
 
 Daemon:
   llmq-worker --coordinator host:port [--token-file F] [--tls-ca F] [--spool DIR]
@@ -163,6 +165,11 @@ void HandleStopSignals(WorkerDaemon* daemon) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGUSR1);
+  // An ignored signal is discarded rather than left pending for sigwait, and a daemon
+  // started in the background or from a job process inherits SIGINT/SIGTERM ignored.
+  ::signal(SIGTERM, SIG_DFL);
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGUSR1, SIG_DFL);
   ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::thread([daemon, signals] {
     int received = 0;
@@ -256,6 +263,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> storage;
   std::vector<char*> args = llmq::NormalizeFlagNames(argc, argv, &storage);
   absl::SetProgramUsageMessage(llmq::kUsage);
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::StrContains(path, "llmq_worker_main");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()),
                                                          args.data());
   FLAGS_logtostderr = true;
