@@ -11,7 +11,7 @@
 namespace llmq {
 namespace {
 
-class ArtifactCacheTest : public ::testing::Test {
+class WorkerArtifactCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char pattern[] = "/tmp/llmq_cache_test.XXXXXX";
@@ -35,7 +35,7 @@ class ArtifactCacheTest : public ::testing::Test {
   std::string root_;
 };
 
-TEST_F(ArtifactCacheTest, CommittedArtifactIsFoundAtItsPath) {
+TEST_F(WorkerArtifactCacheTest, CommittedArtifactIsFoundAtItsPath) {
   auto cache = ArtifactCache::Open(root_, 0);
   ASSERT_TRUE(cache.ok());
   EXPECT_FALSE((*cache)->Has("abc"));
@@ -47,7 +47,7 @@ TEST_F(ArtifactCacheTest, CommittedArtifactIsFoundAtItsPath) {
   EXPECT_EQ((*cache)->TotalBytes(), 100);
 }
 
-TEST_F(ArtifactCacheTest, StagingDirectoriesAreNotEntries) {
+TEST_F(WorkerArtifactCacheTest, StagingDirectoriesAreNotEntries) {
   auto cache = ArtifactCache::Open(root_, 0);
   ASSERT_TRUE(cache.ok());
   ASSERT_TRUE((*cache)->NewStagingDir("abc").ok());
@@ -55,7 +55,7 @@ TEST_F(ArtifactCacheTest, StagingDirectoriesAreNotEntries) {
   EXPECT_TRUE((*cache)->Keys().empty());
 }
 
-TEST_F(ArtifactCacheTest, EvictsLeastRecentlyUsedDownToTheLimit) {
+TEST_F(WorkerArtifactCacheTest, EvictsLeastRecentlyUsedDownToTheLimit) {
   auto cache = ArtifactCache::Open(root_, 250);
   ASSERT_TRUE(cache.ok());
   const absl::Time t0 = absl::Now();
@@ -73,7 +73,7 @@ TEST_F(ArtifactCacheTest, EvictsLeastRecentlyUsedDownToTheLimit) {
   EXPECT_EQ((*cache)->TotalBytes(), 200);
 }
 
-TEST_F(ArtifactCacheTest, NeverEvictsTheEntryJustCommittedEvenIfAloneTooBig) {
+TEST_F(WorkerArtifactCacheTest, NeverEvictsTheEntryJustCommittedEvenIfAloneTooBig) {
   auto cache = ArtifactCache::Open(root_, 150);
   ASSERT_TRUE(cache.ok());
   CommitArtifact(**cache, "a", 100);
@@ -82,7 +82,7 @@ TEST_F(ArtifactCacheTest, NeverEvictsTheEntryJustCommittedEvenIfAloneTooBig) {
   EXPECT_TRUE((*cache)->Has("big"));
 }
 
-TEST_F(ArtifactCacheTest, EvictHonoursALimitThatShrank) {
+TEST_F(WorkerArtifactCacheTest, EvictHonoursALimitThatShrank) {
   {
     auto cache = ArtifactCache::Open(root_, 0);
     ASSERT_TRUE(cache.ok());
@@ -98,7 +98,7 @@ TEST_F(ArtifactCacheTest, EvictHonoursALimitThatShrank) {
   EXPECT_EQ((*cache)->Keys(), std::vector<std::string>{"b"});
 }
 
-TEST_F(ArtifactCacheTest, CommittingAPresentKeyKeepsTheExistingEntry) {
+TEST_F(WorkerArtifactCacheTest, CommittingAPresentKeyKeepsTheExistingEntry) {
   auto cache = ArtifactCache::Open(root_, 0);
   ASSERT_TRUE(cache.ok());
   CommitArtifact(**cache, "a", 100);
@@ -106,7 +106,7 @@ TEST_F(ArtifactCacheTest, CommittingAPresentKeyKeepsTheExistingEntry) {
   EXPECT_EQ((*cache)->TotalBytes(), 100);
 }
 
-TEST_F(ArtifactCacheTest, KeysThatEscapeTheRootAreRejected) {
+TEST_F(WorkerArtifactCacheTest, KeysThatEscapeTheRootAreRejected) {
   auto cache = ArtifactCache::Open(root_, 0);
   ASSERT_TRUE(cache.ok());
   EXPECT_TRUE(absl::IsInvalidArgument((*cache)->NewStagingDir("../x").status()));

@@ -5,7 +5,7 @@
 namespace llmq {
 namespace {
 
-TEST(ExponentialBackoffTest, DoublesWithJitterUpToTheCapAndResets) {
+TEST(WorkerBackoffTest, DoublesWithJitterUpToTheCapAndResets) {
   ExponentialBackoff backoff(absl::Milliseconds(100), absl::Milliseconds(1000));
   // Un-jittered delays: 100, 200, 400, 800, 1000, 1000; each drawn from [d/2, d].
   const int64_t expected_ms[] = {100, 200, 400, 800, 1000, 1000};

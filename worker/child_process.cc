@@ -174,7 +174,7 @@ void ChildProcess::ReadAvailable(std::vector<std::string>* progress_lines) {
       }
       stderr_tail_.append(buffer, static_cast<size_t>(n));
       if (stderr_tail_.size() > 2 * options_.stderr_tail_bytes) {
-        stderr_tail_.erase(0, stderr_tail_.size() - options_.stderr_tail_bytes);
+        stderr_tail_ = StderrTail();
       }
       continue;
     }

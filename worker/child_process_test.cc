@@ -40,7 +40,7 @@ ChildExit RunToEnd(ChildProcess& child, std::vector<std::string>* lines) {
   return *child.Poll(absl::Seconds(1), lines);
 }
 
-TEST(ChildProcessTest, CollectsProgressLinesAndExitCode) {
+TEST(WorkerChildProcessTest, CollectsProgressLinesAndExitCode) {
   auto child = ChildProcess::Start(
       {"/bin/sh", "-c", "printf 'a\\nb\\n' >&3; printf 'c' >&3; exit 7"}, Quiet());
   ASSERT_TRUE(child.ok()) << child.status();
@@ -51,7 +51,7 @@ TEST(ChildProcessTest, CollectsProgressLinesAndExitCode) {
   EXPECT_EQ(lines, (std::vector<std::string>{"a", "b", "c"}));
 }
 
-TEST(ChildProcessTest, KeepsOnlyTheStderrTailStartingAtALine) {
+TEST(WorkerChildProcessTest, KeepsOnlyTheStderrTailStartingAtALine) {
   // 200 lines of 50 bytes: 10 KB, more than the 4 KB tail.
   auto child = ChildProcess::Start(
       {"/bin/sh", "-c",
@@ -67,7 +67,7 @@ TEST(ChildProcessTest, KeepsOnlyTheStderrTailStartingAtALine) {
   EXPECT_EQ(tail.size() % 50, 0u);  // whole lines only
 }
 
-TEST(ChildProcessTest, KillEndsTheWholeProcessGroup) {
+TEST(WorkerChildProcessTest, KillEndsTheWholeProcessGroup) {
   auto child = ChildProcess::Start(
       {"/bin/sh", "-c", "sleep 30 & echo $! >&3; wait"}, Quiet());
   ASSERT_TRUE(child.ok());
@@ -88,7 +88,7 @@ TEST(ChildProcessTest, KillEndsTheWholeProcessGroup) {
   EXPECT_TRUE(dead);
 }
 
-TEST(ChildProcessTest, ChildIgnoresSigtermSoTheDaemonDecidesWhenItStops) {
+TEST(WorkerChildProcessTest, ChildIgnoresSigtermSoTheDaemonDecidesWhenItStops) {
   auto child = ChildProcess::Start({"/bin/sh", "-c", "kill -TERM $$; exit 3"}, Quiet());
   ASSERT_TRUE(child.ok());
   std::vector<std::string> lines;
@@ -97,7 +97,7 @@ TEST(ChildProcessTest, ChildIgnoresSigtermSoTheDaemonDecidesWhenItStops) {
   EXPECT_EQ(exit.exit_code, 3);
 }
 
-TEST(ChildProcessTest, UnexecutableCommandExits127WithAnErrorLine) {
+TEST(WorkerChildProcessTest, UnexecutableCommandExits127WithAnErrorLine) {
   auto child = ChildProcess::Start({"/nonexistent/job"}, Quiet());
   ASSERT_TRUE(child.ok());
   std::vector<std::string> lines;

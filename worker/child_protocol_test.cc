@@ -8,7 +8,7 @@
 namespace llmq {
 namespace {
 
-TEST(ChildProtocolTest, PipelineStatusCodesMapToTheDocumentedExitCodes) {
+TEST(WorkerChildProtocolTest, PipelineStatusCodesMapToTheDocumentedExitCodes) {
   EXPECT_EQ(ExitCodeForStatus(absl::OkStatus()), 0);
   EXPECT_EQ(ExitCodeForStatus(absl::InvalidArgumentError("")), kChildDeterministic);
   EXPECT_EQ(ExitCodeForStatus(absl::NotFoundError("")), kChildDeterministic);
@@ -19,7 +19,7 @@ TEST(ChildProtocolTest, PipelineStatusCodesMapToTheDocumentedExitCodes) {
   EXPECT_EQ(ExitCodeForStatus(absl::DeadlineExceededError("")), kChildTimedOut);
 }
 
-TEST(ChildProtocolTest, ProgressRecordRoundTripsAndFlattensSeparators) {
+TEST(WorkerChildProtocolTest, ProgressRecordRoundTripsAndFlattensSeparators) {
   v1::Progress progress;
   progress.set_stage("quantize");
   progress.set_step(3);
@@ -36,21 +36,21 @@ TEST(ChildProtocolTest, ProgressRecordRoundTripsAndFlattensSeparators) {
   EXPECT_EQ(decoded->message(), "layer 3 of 16");
 }
 
-TEST(ChildProtocolTest, MessageMayBeMissingButNumbersMayNot) {
+TEST(WorkerChildProtocolTest, MessageMayBeMissingButNumbersMayNot) {
   EXPECT_TRUE(DecodeProgressRecord("progress\tload\t0\t1").has_value());
   EXPECT_FALSE(DecodeProgressRecord("progress\tload\tx\t1\tm").has_value());
   EXPECT_FALSE(DecodeProgressRecord("hello world").has_value());
   EXPECT_FALSE(DecodeProgressRecord("").has_value());
 }
 
-TEST(ChildProtocolTest, SigkillFromOutsideIsOutOfMemory) {
+TEST(WorkerChildProtocolTest, SigkillFromOutsideIsOutOfMemory) {
   ChildExit exit;
   exit.signaled = true;
   exit.signal = SIGKILL;
   EXPECT_EQ(ClassifyChildFailure(exit, "").error_class, v1::OUT_OF_MEMORY);
 }
 
-TEST(ChildProtocolTest, CrashNamesTheSignalAndKeepsTheStderrTail) {
+TEST(WorkerChildProtocolTest, CrashNamesTheSignalAndKeepsTheStderrTail) {
   ChildExit exit;
   exit.signaled = true;
   exit.signal = SIGABRT;
@@ -60,7 +60,7 @@ TEST(ChildProtocolTest, CrashNamesTheSignalAndKeepsTheStderrTail) {
   EXPECT_TRUE(absl::StrContains(failure.error, "terminate called")) << failure.error;
 }
 
-TEST(ChildProtocolTest, ExitCodesClassifyAndTheErrorLineLeadsTheMessage) {
+TEST(WorkerChildProtocolTest, ExitCodesClassifyAndTheErrorLineLeadsTheMessage) {
   ChildExit exit;
   exit.exit_code = kChildTransient;
   const ClassifiedFailure failure = ClassifyChildFailure(

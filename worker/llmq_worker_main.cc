@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -165,12 +166,12 @@ void HandleStopSignals(WorkerDaemon* daemon) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGUSR1);
+  ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // An ignored signal is discarded rather than left pending for sigwait, and a daemon
   // started in the background or from a job process inherits SIGINT/SIGTERM ignored.
   ::signal(SIGTERM, SIG_DFL);
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGUSR1, SIG_DFL);
-  ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::thread([daemon, signals] {
     int received = 0;
     while (true) {
@@ -180,6 +181,7 @@ void HandleStopSignals(WorkerDaemon* daemon) {
       } else {
         const timespec grace = {10, 0};
         signal = ::sigtimedwait(&signals, nullptr, &grace);
+        if (signal < 0 && errno == EINTR) continue;
       }
       ++received;
       if (received == 1) {

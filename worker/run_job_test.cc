@@ -20,7 +20,7 @@
 namespace llmq {
 namespace {
 
-TEST(RunJobTest, ReadsTextAndBinarySpecFiles) {
+TEST(WorkerRunJobTest, ReadsTextAndBinarySpecFiles) {
   char pattern[] = "/tmp/llmq_run_job_test.XXXXXX";
   ASSERT_NE(::mkdtemp(pattern), nullptr);
   const std::string dir = pattern;
@@ -38,7 +38,7 @@ TEST(RunJobTest, ReadsTextAndBinarySpecFiles) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(RunJobTest, UnreadableSpecInDaemonModeIsAWorkerSetupFailure) {
+TEST(WorkerRunJobTest, UnreadableSpecInDaemonModeIsAWorkerSetupFailure) {
   RunJobRequest request;
   request.spec_file = "/nonexistent/spec.pb";
   request.result_file = "/nonexistent/result.pb";
@@ -49,7 +49,7 @@ TEST(RunJobTest, UnreadableSpecInDaemonModeIsAWorkerSetupFailure) {
   EXPECT_TRUE(absl::StrContains(stderr_text, "LLMQ-ERROR: ")) << stderr_text;
 }
 
-TEST(RunJobTest, PipelineFailureOnAnEmptySpecIsDeterministic) {
+TEST(WorkerRunJobTest, PipelineFailureOnAnEmptySpecIsDeterministic) {
   // Holds for the placeholder pipeline (unimplemented) and the real one (no model path).
   char pattern[] = "/tmp/llmq_run_job_test.XXXXXX";
   ASSERT_NE(::mkdtemp(pattern), nullptr);
@@ -66,7 +66,7 @@ TEST(RunJobTest, PipelineFailureOnAnEmptySpecIsDeterministic) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(ResultJsonTest, MetricsByNameWithUnitsProvenanceAndSummedTimings) {
+TEST(WorkerResultJsonTest, MetricsByNameWithUnitsProvenanceAndSummedTimings) {
   v1::JobResult result;
   v1::Metric* ppl = result.add_metrics();
   ppl->set_name("ppl");
@@ -89,7 +89,7 @@ TEST(ResultJsonTest, MetricsByNameWithUnitsProvenanceAndSummedTimings) {
   EXPECT_EQ(json["timings"]["evaluate"], 3.5);
 }
 
-TEST(PipeProgressSinkTest, WritesDecodableRecordsAndThrottlesWithinAStage) {
+TEST(WorkerProgressSinkTest, WritesDecodableRecordsAndThrottlesWithinAStage) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   PipeProgressSink sink(fds[1], absl::Hours(1));

@@ -10,7 +10,7 @@
 namespace llmq {
 namespace {
 
-class SpoolTest : public ::testing::Test {
+class WorkerSpoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char pattern[] = "/tmp/llmq_spool_test.XXXXXX";
@@ -31,7 +31,7 @@ class SpoolTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(SpoolTest, ReportsSurviveReopeningUntilRemoved) {
+TEST_F(WorkerSpoolTest, ReportsSurviveReopeningUntilRemoved) {
   {
     auto spool = WorkerSpool::Open(dir_);
     ASSERT_TRUE(spool.ok()) << spool.status();
@@ -49,7 +49,7 @@ TEST_F(SpoolTest, ReportsSurviveReopeningUntilRemoved) {
   ASSERT_EQ((*spool)->PendingReports().size(), 1u);
 }
 
-TEST_F(SpoolTest, SecondDaemonOnTheSameSpoolIsRefused) {
+TEST_F(WorkerSpoolTest, SecondDaemonOnTheSameSpoolIsRefused) {
   auto first = WorkerSpool::Open(dir_);
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(WorkerSpool::Open(dir_).status()));
@@ -57,7 +57,7 @@ TEST_F(SpoolTest, SecondDaemonOnTheSameSpoolIsRefused) {
   EXPECT_TRUE(WorkerSpool::Open(dir_).ok());
 }
 
-TEST_F(SpoolTest, CorruptReportIsSetAsideNotSent) {
+TEST_F(WorkerSpoolTest, CorruptReportIsSetAsideNotSent) {
   auto spool = WorkerSpool::Open(dir_);
   ASSERT_TRUE(spool.ok());
   ASSERT_TRUE(WriteFileAtomically(JoinPath((*spool)->reports_dir(), "job1-a1.pb"),
@@ -66,7 +66,7 @@ TEST_F(SpoolTest, CorruptReportIsSetAsideNotSent) {
   EXPECT_TRUE(FileExists(JoinPath((*spool)->reports_dir(), "job1-a1.pb.corrupt")));
 }
 
-TEST_F(SpoolTest, JobFilesComeAndGoAndATicketOutlivesACrash) {
+TEST_F(WorkerSpoolTest, JobFilesComeAndGoAndATicketOutlivesACrash) {
   auto spool = WorkerSpool::Open(dir_);
   ASSERT_TRUE(spool.ok());
   v1::JobSpec spec;
@@ -83,7 +83,7 @@ TEST_F(SpoolTest, JobFilesComeAndGoAndATicketOutlivesACrash) {
   EXPECT_TRUE((*spool)->InterruptedJobs().empty());
 }
 
-TEST_F(SpoolTest, WorkerIdIsRemembered) {
+TEST_F(WorkerSpoolTest, WorkerIdIsRemembered) {
   {
     auto spool = WorkerSpool::Open(dir_);
     ASSERT_TRUE(spool.ok());

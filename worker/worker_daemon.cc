@@ -81,6 +81,17 @@ absl::Status WorkerDaemon::Run() {
   absl::Time idle_since = absl::Now();
   int jobs_done = 0;
   while (!drain_.draining()) {
+    // Checked first: a worker whose coordinator is gone for good should leave too.
+    absl::Duration wait = config_.lease_wait;
+    if (config_.exit_when_idle > absl::ZeroDuration()) {
+      const absl::Duration idle_left = idle_since + config_.exit_when_idle - absl::Now();
+      if (idle_left <= absl::ZeroDuration()) {
+        LOG(INFO) << "idle limit reached idle_s="
+                  << absl::ToDoubleSeconds(config_.exit_when_idle);
+        break;
+      }
+      wait = std::min(wait, idle_left);
+    }
     if (!registered_) {
       LLMQ_ASSIGN_OR_RETURN(const bool registered, RegisterOnce());
       if (!registered) {
@@ -92,16 +103,6 @@ absl::Status WorkerDaemon::Run() {
       registered_ = false;
       BackOff(absl::UnavailableError("Report failed"));
       continue;
-    }
-    absl::Duration wait = config_.lease_wait;
-    if (config_.exit_when_idle > absl::ZeroDuration()) {
-      const absl::Duration idle_left = idle_since + config_.exit_when_idle - absl::Now();
-      if (idle_left <= absl::ZeroDuration()) {
-        LOG(INFO) << "idle limit reached idle_s="
-                  << absl::ToDoubleSeconds(config_.exit_when_idle);
-        break;
-      }
-      wait = std::min(wait, idle_left);
     }
     v1::LeaseRequest request;
     request.set_worker_id(worker_id_);
@@ -115,6 +116,9 @@ absl::Status WorkerDaemon::Run() {
       if (drain_.draining()) break;
       // Whatever went wrong (unreachable, or a coordinator that restarted and forgot
       // us), registering again first is harmless and often the cure.
+      if (backoff_.failures() == 0) {
+        LOG(WARNING) << "lease failed error=" << leased.status() << " (retrying with backoff)";
+      }
       registered_ = false;
       BackOff(leased.status());
       continue;

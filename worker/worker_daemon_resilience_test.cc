@@ -177,6 +177,7 @@ TEST_F(WorkerResilienceTest, JobsInterruptedByADaemonCrashAreReportedOnRestart) 
   EXPECT_EQ(reports[1].outcome(), v1::REPORT_SUCCEEDED);
   EXPECT_EQ(reports[1].result().metrics(0).name(), "accuracy");
   EXPECT_EQ(SpooledReports(), 0u);
+  daemon_.reset();  // unlocks the spool
   auto spool = WorkerSpool::Open(JoinPath(dir_, "spool"));
   ASSERT_TRUE(spool.ok());
   EXPECT_TRUE((*spool)->InterruptedJobs().empty());
@@ -196,6 +197,15 @@ TEST_F(WorkerResilienceTest, WorkerStartsWhileTheCoordinatorIsDown) {
   EXPECT_TRUE(status_.ok()) << status_;
   ASSERT_EQ(fake_.reports().size(), 1u);
   EXPECT_EQ(fake_.reports()[0].outcome(), v1::REPORT_SUCCEEDED);
+}
+
+TEST_F(WorkerResilienceTest, IdleLimitAlsoEndsAWorkerWhoseCoordinatorIsGone) {
+  server_.Stop();
+  WorkerConfig config = Config(JobScript("exit 0"));
+  config.exit_when_idle = absl::Seconds(1);
+  StartDaemon(std::move(config));
+  ASSERT_TRUE(JoinDaemon(absl::Seconds(5)));
+  EXPECT_TRUE(status_.ok()) << status_;
 }
 
 }  // namespace
