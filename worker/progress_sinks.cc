@@ -55,8 +55,10 @@ void TerminalProgressSink::Report(const std::string& stage, int64_t step, int64_
   if (total > 0) {
     std::fprintf(stderr, "[%s] %lld/%lld %s\n", stage.c_str(), static_cast<long long>(step),
                  static_cast<long long>(total), message.c_str());
-  } else {
+  } else if (!message.empty()) {
     std::fprintf(stderr, "[%s] %s\n", stage.c_str(), message.c_str());
+  } else {
+    std::fprintf(stderr, "[%s]\n", stage.c_str());
   }
 }
 

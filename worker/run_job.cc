@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "glog/logging.h"
 #include "google/protobuf/text_format.h"
+#include "proto/grid.h"
 #include "worker/child_protocol.h"
 #include "worker/progress_sinks.h"
 #include "worker/result_json.h"
@@ -23,18 +24,22 @@ bool IsTextFormat(const std::string& path) {
          absl::EndsWith(path, ".pbtxt");
 }
 
-// TODO(grid): when branch `grid` lands, parse with proto/grid.h:
-//   LLMQ_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
-//   return ParseSingleJob(text, path);
+// A single-job grid file (proto/grid.h): one value per axis; its model and dataset
+// files' identities are computed here, as `submit` would.
 absl::StatusOr<v1::JobSpec> ReadJobYaml(const std::string& path) {
-  return absl::UnimplementedError(absl::StrCat(
-      path, ": run-job JOB.yaml needs the grid parser (proto/grid.h ParseSingleJob), "
-            "which is not merged yet; use run-job --spec-file=JOB.txtpb"));
+  LLMQ_ASSIGN_OR_RETURN(const std::string yaml, ReadFile(path));
+  return ParseSingleJob(yaml, path);
 }
 
-int Fail(const absl::Status& status, int exit_code) {
-  const std::string message = absl::StrReplaceAll(status.ToString(), {{"\n", " "}});
-  std::fprintf(stderr, "%s%s\n", kErrorLinePrefix, message.c_str());
+// For the daemon, one LLMQ-ERROR line (child_protocol.h); for a person, the message as it
+// is (grid errors come one problem per line).
+int Fail(const absl::Status& status, int exit_code, bool for_daemon) {
+  if (for_daemon) {
+    const std::string message = absl::StrReplaceAll(status.ToString(), {{"\n", " "}});
+    std::fprintf(stderr, "%s%s\n", kErrorLinePrefix, message.c_str());
+  } else {
+    std::fprintf(stderr, "llmq-worker run-job: %s\n", status.ToString().c_str());
+  }
   std::fflush(stderr);
   return exit_code;
 }
@@ -76,7 +81,7 @@ int RunJobCommand(const RunJobRequest& request, std::ostream& out) {
   if (!spec.ok()) {
     // The daemon wrote that file: failing to read it is the worker's trouble, not the job's.
     return Fail(spec.status(),
-                for_daemon ? kChildSetupFailed : ExitCodeForStatus(spec.status()));
+                for_daemon ? kChildSetupFailed : ExitCodeForStatus(spec.status()), for_daemon);
   }
 
   std::unique_ptr<ProgressSink> progress;
@@ -90,12 +95,14 @@ int RunJobCommand(const RunJobRequest& request, std::ostream& out) {
             << " device=" << request.pipeline.device;
   absl::StatusOr<v1::JobResult> result =
       RunPipelineGuarded(*spec, request.pipeline, progress.get());
-  if (!result.ok()) return Fail(result.status(), ExitCodeForStatus(result.status()));
+  if (!result.ok()) {
+    return Fail(result.status(), ExitCodeForStatus(result.status()), for_daemon);
+  }
 
   if (for_daemon) {
     const absl::Status written =
         WriteFileAtomically(request.result_file, result->SerializeAsString());
-    if (!written.ok()) return Fail(written, kChildSetupFailed);
+    if (!written.ok()) return Fail(written, kChildSetupFailed, for_daemon);
   } else {
     out << JobResultToJson(*result) << "\n";
     out.flush();

@@ -24,8 +24,8 @@ struct RunJobRequest {
   PipelineOptions pipeline;
 };
 
-// Runs the job and returns the process exit code (ChildExitCode). A failure is written
-// to stderr as the line "LLMQ-ERROR: <status>".
+// Runs the job and returns the process exit code (ChildExitCode). For the daemon (a
+// result_file is given) a failure is written to stderr as the line "LLMQ-ERROR: <status>".
 int RunJobCommand(const RunJobRequest& request, std::ostream& out);
 
 // Reads a JobSpec from a spec file (format by extension, as above).

@@ -60,7 +60,7 @@ TEST_F(WorkerResilienceTest, DrainHandsBackAJobThatOutlastsTheGracePeriod) {
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].outcome(), v1::REPORT_RETURNED);
   EXPECT_EQ(reports[0].error_class(), v1::PREEMPTED);
-  EXPECT_TRUE(ProcessGone(ChildPid()));
+  EXPECT_TRUE(ChildGone());
   EXPECT_EQ(SpooledReports(), 0u);
   EXPECT_EQ(fake_.deregisters(), 1);
 }
@@ -98,7 +98,7 @@ TEST_F(WorkerResilienceTest, StopNowKillsTheJobWithoutWaitingForGrace) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   ASSERT_EQ(fake_.reports().size(), 1u);
   EXPECT_EQ(fake_.reports()[0].outcome(), v1::REPORT_RETURNED);
-  EXPECT_TRUE(ProcessGone(ChildPid()));
+  EXPECT_TRUE(ChildGone());
 }
 
 TEST_F(WorkerResilienceTest, DrainEndsTheLeaseLongPoll) {

@@ -107,22 +107,22 @@ TEST_F(WorkerDaemonTest, JobOverItsTimeoutIsKilledAndReportedTimeout) {
   EXPECT_EQ(report.error_class(), v1::TIMEOUT);
   EXPECT_TRUE(absl::StrContains(report.error(), "stage=evaluate step=5/100"))
       << report.error();
-  EXPECT_TRUE(ProcessGone(ChildPid()));
+  EXPECT_TRUE(ChildGone());
 }
 
 TEST_F(WorkerDaemonTest, CancelInHeartbeatAnswerKillsTheJob) {
-  fake_.SetHeartbeatAnswer(/*lease_valid=*/true, /*cancel=*/true);
+  fake_.SetHeartbeatAnswer(/*lease_valid=*/true, /*cancel=*/true, /*normal_beats=*/2);
   const absl::Time start = absl::Now();
   const v1::ReportRequest report = RunOneJob(Config(JobScript("sleep 30")), Spec());
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_EQ(report.outcome(), v1::REPORT_FAILED);
   EXPECT_EQ(report.error_class(), v1::PREEMPTED);
   EXPECT_TRUE(absl::StrContains(report.error(), "cancelled")) << report.error();
-  EXPECT_TRUE(ProcessGone(ChildPid()));
+  EXPECT_TRUE(ProcessGone(ChildPid()));  // started (2 beats), then killed
 }
 
 TEST_F(WorkerDaemonTest, InvalidLeaseKillsTheJobAndReportsNothing) {
-  fake_.SetHeartbeatAnswer(/*lease_valid=*/false, /*cancel=*/false);
+  fake_.SetHeartbeatAnswer(/*lease_valid=*/false, /*cancel=*/false, /*normal_beats=*/2);
   WorkerConfig config = Config(JobScript("sleep 30"));
   config.max_jobs = 1;
   fake_.AddLease(12, Spec());
@@ -131,7 +131,7 @@ TEST_F(WorkerDaemonTest, InvalidLeaseKillsTheJobAndReportsNothing) {
   EXPECT_TRUE(status_.ok()) << status_;
   EXPECT_TRUE(fake_.reports().empty());
   EXPECT_EQ(SpooledReports(), 0u);
-  EXPECT_TRUE(ProcessGone(ChildPid()));
+  EXPECT_TRUE(ProcessGone(ChildPid()));  // started (2 beats), then killed
 }
 
 TEST_F(WorkerDaemonTest, ExitWithoutResultFileIsDeterministic) {

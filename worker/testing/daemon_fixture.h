@@ -145,7 +145,14 @@ class DaemonTest : public ::testing::Test {
     if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) return 0;
     return pid;
   }
-  static bool ProcessGone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+  static bool ProcessGone(pid_t pid) {
+    return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+  }
+  // Whether the job script is gone; also when it was killed before it wrote its pid.
+  bool ChildGone() const {
+    const pid_t pid = ChildPid();
+    return pid == 0 || ProcessGone(pid);
+  }
 
   size_t SpooledReports() const {
     size_t count = 0;

@@ -35,10 +35,12 @@ class FakeCoordinator final : public v1::LlmqWorker::Service {
     absl::MutexLock lock(&mu_);
     queue_.push_back(lease);
   }
-  void SetHeartbeatAnswer(bool lease_valid, bool cancel) {
+  // The answer to heartbeats after the first `normal_beats` (which say: carry on).
+  void SetHeartbeatAnswer(bool lease_valid, bool cancel, int normal_beats = 0) {
     absl::MutexLock lock(&mu_);
     lease_valid_ = lease_valid;
     cancel_ = cancel;
+    normal_beats_ = normal_beats;
   }
   void SetReportStatus(v1::ReportStatus status) {
     absl::MutexLock lock(&mu_);
@@ -111,8 +113,9 @@ class FakeCoordinator final : public v1::LlmqWorker::Service {
     absl::MutexLock lock(&mu_);
     Record(context, "Heartbeat");
     heartbeats_.push_back(*request);
-    response->set_lease_valid(lease_valid_);
-    response->set_cancel(cancel_);
+    const bool normal = static_cast<int>(heartbeats_.size()) <= normal_beats_;
+    response->set_lease_valid(normal || lease_valid_);
+    response->set_cancel(!normal && cancel_);
     response->set_ttl_seconds(60);
     return grpc::Status::OK;
   }
@@ -153,6 +156,7 @@ class FakeCoordinator final : public v1::LlmqWorker::Service {
   std::deque<v1::Lease> queue_ ABSL_GUARDED_BY(mu_);
   bool lease_valid_ ABSL_GUARDED_BY(mu_) = true;
   bool cancel_ ABSL_GUARDED_BY(mu_) = false;
+  int normal_beats_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   v1::ReportStatus report_status_ ABSL_GUARDED_BY(mu_) = v1::RECORDED;
   grpc::StatusCode register_error_ ABSL_GUARDED_BY(mu_) = grpc::StatusCode::OK;
