@@ -1,7 +1,7 @@
 // Hugging Face tokenizer.json, checked against ids recorded with HF's own tokenizers
 // library (phi-2's expected_ids.json) and against llama2.c's tokenizer, which
 // HF_SOURCES.md found to agree with HF on all of TinyStories' validation text.
-#include <chrono>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -53,13 +53,12 @@ TEST(HfTokenizerTest, Phi2SpecialIdsAndSize) {
 }
 
 TEST(HfTokenizerTest, Phi2LoadsQuickly) {
-  const auto start = std::chrono::steady_clock::now();
+  const std::clock_t start = std::clock();  // CPU time: the machine may be busy
   auto tokenizer = LoadHfOrDie(kPhi2Dir);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
   ASSERT_NE(tokenizer, nullptr);
-  std::printf("phi-2 tokenizer.json (2 MB) loaded in %.3f s\n", seconds);
-  EXPECT_LT(seconds, 2.0);
+  std::printf("phi-2 tokenizer.json (2 MB) loaded in %.3f s CPU\n", seconds);
+  EXPECT_LT(seconds, 1.0);
 }
 
 TEST(HfTokenizerTest, StoriesHfEncodesExactlyLikeLlama2cOnTinyStories) {
@@ -70,19 +69,14 @@ TEST(HfTokenizerTest, StoriesHfEncodesExactlyLikeLlama2cOnTinyStories) {
   const std::vector<std::string> paragraphs = TinyStoriesParagraphs();
   ASSERT_EQ(paragraphs.size(), 4300u);
   size_t total = 0, differing = 0;
-  double hf_seconds = 0;
   for (const std::string& paragraph : paragraphs) {
-    const auto start = std::chrono::steady_clock::now();
     const std::vector<int32_t> ids = hf->Encode(paragraph, true);
-    hf_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     total += ids.size();
     if (ids != (*llama2c)->Encode(paragraph, true)) {
       ++differing;
       ADD_FAILURE() << "HF and llama2.c differ on: " << paragraph;
     }
   }
-  std::printf("HF tokenizer: %zu paragraphs, %zu tokens in %.3f s\n", paragraphs.size(), total,
-              hf_seconds);
   EXPECT_EQ(differing, 0u);
   EXPECT_EQ(total, 384962u);  // HF_SOURCES.md
 }
