@@ -99,14 +99,15 @@ void BpeModel::Tokenize(absl::string_view word, std::vector<int32_t>* ids) const
 void BpeModel::SplitIntoSymbols(absl::string_view word, std::vector<int32_t>* symbols) const {
   std::optional<int32_t> pending_unk;  // an unk not yet emitted, so that runs can fuse
   for (size_t pos = 0; pos < word.size();) {
-    const size_t length = Utf8CharLength(word, pos);
-    if (length == 1 && ascii_ids_[static_cast<unsigned char>(word[pos])] >= 0) {
+    const unsigned char byte = static_cast<unsigned char>(word[pos]);
+    if (byte < 0x80 && ascii_ids_[byte] >= 0) {
       if (pending_unk) symbols->push_back(*pending_unk);
       pending_unk.reset();
-      symbols->push_back(ascii_ids_[static_cast<unsigned char>(word[pos])]);
+      symbols->push_back(ascii_ids_[byte]);
       ++pos;
       continue;
     }
+    const size_t length = Utf8CharLength(word, pos);
     std::string piece(word.substr(pos, length));
     if (pos > 0) piece = options_.continuing_subword_prefix + piece;
     pos += length;

@@ -92,7 +92,9 @@ TEST_P(HfTokenizerReferenceTest, MatchesOfficialLibrary) {
 
 INSTANTIATE_TEST_SUITE_P(Variants, HfTokenizerReferenceTest,
                          ::testing::Values("phi2", "phi2_llama3_split", "phi2_qwen2_split",
-                                           "stories", "stories_legacy_normalizer"));
+                                           "phi2_misc_components", "stories",
+                                           "stories_metaspace_split",
+                                           "stories_legacy_normalizer"));
 
 TEST(HfTokenizerReferenceIdsTest, ConfigTokensResolveThroughAddedTokens) {
   const nlohmann::json references = ReadJsonOrDie(kReferences);

@@ -96,6 +96,57 @@ TEST(HfTokenizerTest, StoriesHfDecodesGreedySample) {
   EXPECT_TRUE(tokenizer->Encode("", false).empty());
 }
 
+// Writes stories260K-hf's tokenizer.json, changed by `patch`, and `config` into a folder.
+std::string WriteStoriesVariant(const std::string& name, const nlohmann::json& patch,
+                                const std::string& config) {
+  nlohmann::json tokenizer = ReadJsonOrDie(JoinPath(kStoriesHfDir, "tokenizer.json"));
+  for (const auto& [key, value] : patch.items()) tokenizer[key] = value;
+  const std::string dir = JoinPath(::testing::TempDir(), name);
+  EXPECT_TRUE(MakeDirectories(dir).ok());
+  EXPECT_TRUE(WriteFileAtomically(JoinPath(dir, "tokenizer.json"), tokenizer.dump()).ok());
+  EXPECT_TRUE(WriteFileAtomically(JoinPath(dir, "tokenizer_config.json"), config).ok());
+  return dir;
+}
+
+TEST(HfTokenizerConfigTest, BosAndEosMayBeObjectsWithContent) {
+  const std::string dir = WriteStoriesVariant(
+      "config_objects", nlohmann::json::object(),
+      R"({"bos_token": {"content": "<s>", "lstrip": false}, "eos_token": {"content": "</s>"}})");
+  auto tokenizer = LoadHfOrDie(dir);
+  ASSERT_NE(tokenizer, nullptr);
+  EXPECT_EQ(tokenizer->bos_id(), 1);
+  EXPECT_EQ(tokenizer->eos_id(), 2);
+}
+
+// Without a template in tokenizer.json, tokenizer_config.json's add_bos_token /
+// add_eos_token decide (transformers 4's Llama tokenizers; transformers 5 ignores them).
+TEST(HfTokenizerConfigTest, ConfigFlagsApplyWhenThereIsNoTemplate) {
+  const nlohmann::json no_template = {{"post_processor", nullptr}};
+  auto both = LoadHfOrDie(WriteStoriesVariant(
+      "flags_both", no_template,
+      R"({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true, "add_eos_token": true})"));
+  auto neither = LoadHfOrDie(WriteStoriesVariant(
+      "flags_none", no_template, R"({"bos_token": "<s>", "eos_token": "</s>"})"));
+  ASSERT_NE(both, nullptr);
+  ASSERT_NE(neither, nullptr);
+  const std::vector<int32_t> plain = neither->Encode("Once", false);
+  EXPECT_EQ(neither->Encode("Once", true), plain);
+  std::vector<int32_t> wrapped = {1};
+  wrapped.insert(wrapped.end(), plain.begin(), plain.end());
+  wrapped.push_back(2);
+  EXPECT_EQ(both->Encode("Once", true), wrapped);
+}
+
+TEST(HfTokenizerConfigTest, ConfigThatIsNotJsonIsAnErrorNamingIt) {
+  const std::string dir =
+      WriteStoriesVariant("config_broken", nlohmann::json::object(), "{ not json");
+  const std::string config = JoinPath(dir, "tokenizer_config.json");
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      LoadHfTokenizer(JoinPath(dir, "tokenizer.json"), config);
+  ASSERT_FALSE(tokenizer.ok());
+  EXPECT_THAT(tokenizer.status().message(), HasSubstr(config));
+}
+
 // Bad files: a Status that names the file, never a crash.
 class HfTokenizerBadInputTest : public ::testing::Test {
  protected:
