@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "model/loader.h"
 #include "model/quantized_linear.h"
+#include "model/safetensors.h"
 #include "quant/rtn.h"
 
 namespace llmq {
@@ -239,6 +240,66 @@ TEST(GptqExportTest, FormatDetectionAndRefusals) {
   EXPECT_EQ(ReadGptqFormat(dir).status().code(), absl::StatusCode::kInvalidArgument);
   write("quantize_config.json", "not json");
   EXPECT_EQ(ReadGptqFormat(dir).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// With LLMQ_GPTQ_CHECK_DIR set: exports of stories260K in several formats, each with the
+// logits llmq computes (llmq_logits.safetensors: tokens, logits), for
+// tests/scripts/check_gptq_export.py to compare against transformers.
+TEST(GptqExportTest, WriteCheckDirectory) {
+  const char* root = std::getenv("LLMQ_GPTQ_CHECK_DIR");
+  if (root == nullptr) GTEST_SKIP() << "LLMQ_GPTQ_CHECK_DIR not set";
+  struct Variant {
+    std::string source, name;
+    int bits;
+    int64_t gs;
+    bool sym, act_order, v1;
+    const char* keep;  // "-": quantize lm_head too
+  };
+  const std::string stories = "assets/models/stories260K-hf";
+  std::vector<Variant> variants = {
+      {stories, "stories_int4_g32_asym", 4, 32, false, false, true, ""},
+      {stories, "stories_int4_g16_sym", 4, 16, true, false, true, ""},
+      {stories, "stories_int4_g32_act_order_mixed", 4, 32, false, true, true, "model.layers.0.*"},
+      {stories, "stories_int3_g20", 3, 20, false, false, true, ""},
+      {stories, "stories_int2_row_v2", 2, -1, false, false, false, ""},
+      {stories, "stories_int8_g64_lm_head", 8, 64, false, false, true, "-"}};
+  // Fixtures whose widths fill whole int32 words: the exports other tools can load too.
+  for (const char* fixture : {"llama-gqa", "qwen2-bf16", "phi-sharded"}) {
+    const std::string dir = JoinPath("tests/fixtures/hf", fixture);
+    if (!FileExists(JoinPath(dir, "config.json"))) continue;
+    variants.push_back({dir, std::string(fixture) + "_int4_g32_asym", 4, 32, false, false, true, ""});
+    variants.push_back({dir, std::string(fixture) + "_int4_g32_sym_act_order", 4, 32, true, true, true, ""});
+  }
+  for (const Variant& v : variants) {
+    SCOPED_TRACE(v.name);
+    auto loaded = LoadModelWithoutTokenizer(v.source, LoadOptions{});
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    CausalLM& model = *loaded->model;
+    LayerSelection selection;
+    selection.include_lm_head = std::string(v.keep) == "-";
+    if (!selection.include_lm_head) selection.keep = ParseKeepPatterns(v.keep);
+    at::manual_seed(6);
+    for (NamedLinear& l : SelectLinears(model, selection)) {
+      GroupQuantized q = QuantizeGroups(*(*l.slot)->mutable_dense_weight(), QuantSpec{v.bits, v.gs, v.sym});
+      if (v.act_order) {
+        const int64_t in = q.codes.size(1);
+        q.g_idx = at::div(at::arange(in, at::kLong), v.gs, "floor")
+                      .index_select(0, at::randperm(in, at::kLong)).to(at::kInt);
+      }
+      ASSERT_TRUE(ReplaceWithQuantized(l, q, model.dtype()).ok());
+    }
+    const std::string dir = JoinPath(root, v.name);
+    GptqExportOptions options;
+    options.source = v.source;
+    options.v1_zeros = v.v1;
+    ASSERT_TRUE(ExportGptq(model, dir, options).ok());
+    at::Tensor tokens = at::tensor({1, 403, 407, 261, 378, 300, 12, 99, 1, 5, 77, 500, 42, 7, 8, 9},
+                                   at::kLong).view({2, 8}) % model.config().vocab_size;
+    at::Tensor logits = model.Forward(tokens, at::Tensor());  // (2, 8, vocab) float32
+    ASSERT_TRUE(WriteSafetensors(JoinPath(dir, "llmq_logits.safetensors"),
+                                 {{"tokens", tokens}, {"logits", logits}}, {})
+                    .ok());
+  }
 }
 
 // A checkpoint whose qweight does not fit its config is an error naming the layer.
