@@ -215,5 +215,30 @@ TEST(QuantizedLinearTest, ReportsItsKernel) {
   EXPECT_TRUE(name == "avx512" || name == "avx2" || name == "portable") << name;
 }
 
+// Every fused path this CPU can run (AVX-512, AVX2, portable) against the formula.
+TEST(QuantizedLinearTest, EveryFusedKernelMatchesFormula) {
+  for (const char* kernel : {"portable", "avx2", "avx512"}) {
+    SetFusedKernelForTesting(kernel);
+    for (int64_t in : {31, 172, 257}) {
+      for (int64_t gs : {-1, 7, 20, 32}) {
+        Case c;
+        c.in = in;
+        c.out = 9;
+        c.group_size = gs;
+        c.bias = true;
+        RandomLayer l = MakeLayer(c, 800 + in + gs);
+        auto q = Build(c, l, at::kFloat);
+        for (int64_t rows : {1, 3, 5, 8}) {
+          at::Tensor x = at::randn({rows, in});
+          ExpectMatches(q->Forward(x), x, l, 1e-5,
+                        std::string(FusedKernelName()) + " in=" + std::to_string(in) +
+                            " gs=" + std::to_string(gs) + " rows=" + std::to_string(rows));
+        }
+      }
+    }
+  }
+  SetFusedKernelForTesting("");
+}
+
 }  // namespace
 }  // namespace llmq
