@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -128,11 +129,12 @@ absl::StatusOr<GptqExportSummary> ExportGptq(CausalLM& model, const std::string&
         tensors.emplace_back(l.name + ".scales", t.scales);
         tensors.emplace_back(l.name + ".g_idx", t.g_idx);
         if (q->in_features() * f.bits % 32 != 0) {
-          summary.not_portable.push_back(absl::StrCat(l.name, ": in_features ", q->in_features(),
-                                                      " * bits is not a multiple of 32"));
+          summary.not_portable.push_back(absl::StrCat(
+              l.name, ": in_features ", q->in_features(), " * ", f.bits,
+              " bits does not fill whole int32 words (qweight zero-padded)"));
         } else if (f.group_size > 0 && q->in_features() % f.group_size != 0) {
           summary.not_portable.push_back(absl::StrCat(l.name, ": in_features ", q->in_features(),
-                                                      " is not a multiple of group_size"));
+                                                      " % group_size != 0 (short last group)"));
         }
         summary.quantized.push_back(l.name);
       } else if (auto* d = dynamic_cast<DenseLinear*>(layer)) {
@@ -146,6 +148,21 @@ absl::StatusOr<GptqExportSummary> ExportGptq(CausalLM& model, const std::string&
       if (layer->bias().defined()) tensors.emplace_back(l.name + ".bias", layer->bias());
     }
     if (first) return absl::FailedPreconditionError("no quantized linear to export");
+    const std::vector<int64_t> kernel_group_sizes = {-1, 16, 32, 64, 128, 256, 512, 1024};
+    if (std::find(kernel_group_sizes.begin(), kernel_group_sizes.end(), f.group_size) ==
+        kernel_group_sizes.end()) {
+      summary.not_portable.push_back(absl::StrCat(
+          "group_size ", f.group_size, ": GPTQModel's kernels take -1 or powers of two 16..1024"));
+    }
+    if (lm_head_quantized) {
+      summary.not_portable.push_back(
+          "lm_head: transformers' GPTQ loader replaces only block linears (GPTQModel.load reads it)");
+    }
+    if (summary.dense.size() > (lm_head_quantized ? 0u : 1u)) {
+      summary.not_portable.push_back(
+          "dense block linears: listed in quantize_config 'dynamic', which GPTQModel.load honours "
+          "and transformers' GPTQ loader does not");
+    }
     f.v1_zeros = options.v1_zeros;
     f.lm_head = lm_head_quantized;
 

@@ -10,11 +10,19 @@
 //                          checkpoint_format "gptq" (v1 zeros) or "gptq_v2";
 //   tokenizer and generation files copied from the source's directory.
 //
-// Group sizes that do not divide a layer's width: g_idx = column // group_size says
-// where the short last group is, which GPTQ's dequantization (scales[g_idx]) already
-// follows; llmq's importer accepts it. Tools that check in_features % group_size == 0
-// (or in_features * bits % 32 == 0, needed to fill whole qweight words) refuse such
-// layers: the export then is llmq-readable but not portable, and the summary says so.
+// What other tools read (checked with transformers 5.23 + optimum 2.3 + GPTQModel 7.7 by
+// tests/scripts/check_gptq_export.py; the summary's not_portable lists what applies):
+// - group sizes that do not divide a layer's width: g_idx = column // group_size says
+//   where the short last group is, which GPTQ's dequantization (scales[g_idx]) follows;
+//   llmq reads it back, and so did GPTQModel for stories260K's 172 at g32. Widths whose
+//   in * bits is not a multiple of 32 get zero-padded qweight words.
+// - GPTQModel's kernels take group sizes -1 or powers of two 16..1024 only (g20 refused).
+// - mixed precision: layers kept dense go to quantize_config "dynamic" ("-:" + regex),
+//   which GPTQModel.load honours; transformers' GPTQ loader (optimum) replaces every block
+//   linear and cannot load such an export. Likewise a quantized lm_head.
+// - GPTQModel.load refuses asymmetric v1 ("gptq") checkpoints not made by gptqmodel >=
+//   0.9 (older AutoGPTQ wrote corrupt zero points); use v1_zeros = false ("gptq_v2") for
+//   asymmetric models meant for GPTQModel.load. transformers reads both.
 #ifndef LLMQ_QUANT_GPTQ_EXPORT_H_
 #define LLMQ_QUANT_GPTQ_EXPORT_H_
 

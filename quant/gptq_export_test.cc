@@ -259,10 +259,10 @@ TEST(GptqExportTest, WriteCheckDirectory) {
   std::vector<Variant> variants = {
       {stories, "stories_int4_g32_asym", 4, 32, false, false, true, ""},
       {stories, "stories_int4_g16_sym", 4, 16, true, false, true, ""},
-      {stories, "stories_int4_g32_act_order_mixed", 4, 32, false, true, true, "model.layers.0.*"},
+      {stories, "stories_int4_g32_sym_act_order_mixed", 4, 32, true, true, true, "model.layers.0.*"},
       {stories, "stories_int3_g20", 3, 20, false, false, true, ""},
       {stories, "stories_int2_row_v2", 2, -1, false, false, false, ""},
-      {stories, "stories_int8_g64_lm_head", 8, 64, false, false, true, "-"}};
+      {stories, "stories_int8_g64_sym_lm_head", 8, 64, true, false, true, "-"}};
   // Fixtures whose widths fill whole int32 words: the exports other tools can load too.
   for (const char* fixture : {"llama-gqa", "qwen2-bf16", "phi-sharded"}) {
     const std::string dir = JoinPath("tests/fixtures/hf", fixture);

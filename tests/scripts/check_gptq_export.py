@@ -17,7 +17,9 @@ computed before exporting). For each:
      with those weights and every other tensor of the export, and its logits on the same
      tokens are compared with llmq's;
   3. when gptqmodel and optimum are importable, the export is also loaded as is by
-     transformers' GPTQ integration and its logits compared too.
+     transformers' GPTQ integration (float32) and its logits compared too;
+  4. with --gptqmodel-load, also by GPTQModel.load (torch kernel, float16: GPTQModel's
+     torch kernel computes in fp16/bf16 only, so expect ~1e-3 relative differences).
 
 Exit status 0 when every dense check passes (step 3 only reports).
 """
@@ -125,12 +127,27 @@ def gptqmodel_logits(d, tokens):
         return None, f"refused: {type(e).__name__}: {str(e).splitlines()[0][:160]}"
 
 
+def gptqmodel_load_logits(d, tokens):
+    try:
+        from gptqmodel import BACKEND, GPTQModel
+    except ImportError as e:
+        return None, f"skipped ({e.name} not installed)"
+    try:
+        model = GPTQModel.load(d, device="cpu", backend=BACKEND.TORCH, dtype=torch.float16)
+        with torch.no_grad():
+            return model.model(torch.from_numpy(tokens)).logits.float().numpy(), "loaded"
+    except Exception as e:
+        return None, f"refused: {type(e).__name__}: {str(e).splitlines()[0][:160]}"
+
+
 def relative(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("LLMQ_GPTQ_CHECK_DIR", "")
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    use_gptqmodel_load = "--gptqmodel-load" in sys.argv
+    root = args[0] if args else os.environ.get("LLMQ_GPTQ_CHECK_DIR", "")
     if not root or not os.path.isdir(root):
         sys.exit(__doc__)
     torch.manual_seed(0)
@@ -152,7 +169,12 @@ def main():
         g, status = gptqmodel_logits(d, tokens)
         if g is not None:
             status = f"gptqmodel rel_err={relative(g, llmq):.2e}"
-        print(f"{name:40s} {line}; transformers+gptqmodel: {status}")
+        print(f"{name:40s} {line}; transformers+gptqmodel: {status}", flush=True)
+        if use_gptqmodel_load:
+            g, status = gptqmodel_load_logits(d, tokens)
+            if g is not None:
+                status = f"rel_err={relative(g, llmq):.2e}"
+            print(f"{'':40s} GPTQModel.load fp16: {status}", flush=True)
     print(f"{len(dirs) - failures} passed, {failures} failed")
     sys.exit(1 if failures else 0)
 
