@@ -19,9 +19,10 @@ bool IsComputeDtype(at::ScalarType t) {
   return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
 }
 
-// Scratch elements per prefill tile: W rows are dequantized this many weights at a time
-// (1M weights: 4 MB in float32, 2 MB in bf16), so the transient buffer stays small.
-constexpr int64_t kCpuTileElements = int64_t{1} << 20;
+// Bytes of the prefill scratch: W rows are dequantized this much at a time (512 rows of
+// a 4096-wide layer in float32, 1024 in bf16), so the transient buffer stays small while
+// each GEMM stays large enough to run at full speed (bf16 GEMMs on CPU pay a per-call cost).
+constexpr int64_t kCpuTileBytes = int64_t{8} << 20;
 constexpr int64_t kDeviceTileElements = int64_t{1} << 22;
 
 // Libtorch 1.13 has no float16 GEMM on CPU: there, float16 layers multiply in float32.
@@ -170,7 +171,8 @@ PackedWeights QuantizedLinear::View() const {
 at::Tensor QuantizedLinear::ForwardTiledCpu(const at::Tensor& x_in) const {
   const at::ScalarType dtype = GemmDtype(x_in.scalar_type(), x_in.device());
   const at::Tensor x = x_in.to(dtype);
-  const int64_t tile = std::min(out_, std::max<int64_t>(64, kCpuTileElements / in_));
+  const int64_t tile_elements = kCpuTileBytes / static_cast<int64_t>(x.element_size());
+  const int64_t tile = std::min(out_, std::max<int64_t>(64, tile_elements / in_));
   at::Tensor y = at::empty({x.size(0), out_}, x.options());  // (rows, out)
   at::Tensor scratch = at::empty({tile, in_}, x.options());  // (tile, in)
   const PackedWeights w = View();

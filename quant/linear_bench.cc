@@ -72,9 +72,9 @@ void BM_Int4G32Fp32(benchmark::State& s) { Run(s, Layer("q", 4, 32, at::kFloat),
 void BM_Int3G128Fp32(benchmark::State& s) { Run(s, Layer("q", 3, 128, at::kFloat), at::kFloat); }
 void BM_Int8G128Fp32(benchmark::State& s) { Run(s, Layer("q", 8, 128, at::kFloat), at::kFloat); }
 
-BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(4)->Arg(128)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(4)->Arg(8)->Arg(9)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DenseBf16)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int4G128Fp32)->Arg(1)->Arg(4)->Arg(128)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Int4G128Fp32)->Arg(1)->Arg(4)->Arg(8)->Arg(9)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int4G128Bf16)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int4G32Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int3G128Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
