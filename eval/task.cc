@@ -7,6 +7,7 @@ namespace llmq {
 absl::StatusOr<TaskOutput> RunTask(const std::string& name, const Params& params,
                                    TaskContext& context) {
   if (name == "ppl") return RunPerplexityTask(params, context);
+  if (name == "efficiency") return RunEfficiencyTask(params, context);
   return absl::InvalidArgumentError(absl::StrCat("unknown task '", name, "'"));
 }
 

@@ -43,6 +43,7 @@ absl::StatusOr<TaskOutput> RunTask(const std::string& name, const Params& params
 
 // Individual tasks (each in its own file).
 absl::StatusOr<TaskOutput> RunPerplexityTask(const Params& params, TaskContext& context);
+absl::StatusOr<TaskOutput> RunEfficiencyTask(const Params& params, TaskContext& context);
 
 }  // namespace llmq
 

@@ -10,6 +10,15 @@
 //   zeros  (out, ceil(groups * bits / 8)) uint8, packed like the codes;
 //   g_idx  (in) int32, only when columns do not map to groups in order (act_order);
 //   bias   (out) in the compute dtype, if any.
+//
+// Forward on CPU: up to kFusedMaxRows (8) input rows go through a fused kernel that reads
+// the packed bytes directly (model/quantized_kernels.h); more rows dequantize W a tile of
+// rows at a time (about 1M weights) into a reused scratch buffer and GEMM it. On other
+// devices (CUDA) the same tiling runs with ATen ops. x may be float32, bfloat16 or
+// float16 on any device; y has x's dtype.
+//
+// Scales are stored in float16 (as in GPTQ checkpoints): Create rounds them, so the layer
+// computes with fp16(scale), and DequantizedWeight() says exactly what it computes.
 #ifndef LLMQ_MODEL_QUANTIZED_LINEAR_H_
 #define LLMQ_MODEL_QUANTIZED_LINEAR_H_
 
@@ -24,17 +33,23 @@
 
 namespace llmq {
 
-// Packs codes (rows, n) uint8 with values < 2^bits into (rows, ceil(n * bits / 8)) uint8.
+struct PackedWeights;  // model/quantized_kernels.h
+
+// Packs codes (rows, n) uint8 with values < 2^bits into (rows, ceil(n * bits / 8)) uint8,
+// on the codes' device (bit layout: model/packing.h). bits in 1..8.
+// Throws c10::Error on bad arguments: callers at a module boundary use CatchExceptions.
 at::Tensor PackCodes(const at::Tensor& codes, int bits);
-// Inverse of PackCodes for `n` codes per row.
+// Inverse of PackCodes for `n` codes per row, on the packed tensor's device.
 at::Tensor UnpackCodes(const at::Tensor& packed, int bits, int64_t n);
 
 class QuantizedLinear : public Linear {
  public:
   // codes (out, in) uint8 < 2^bits; scales (out, groups) float; zeros (out, groups)
   // integer-valued float; g_idx (in) int32 or undefined; bias (out) or undefined.
-  // group_size -1 means one group per row. Packs everything. `compute_dtype` is the
-  // dtype of x and y (the model's dtype).
+  // group_size -1 means one group per row. With g_idx, scales may have any number of
+  // groups that g_idx indexes; without, exactly ceil(in / group_size). Packs everything
+  // and keeps it on the device of `codes`. `compute_dtype` is the model's dtype (the
+  // bias is stored in it). Bad shapes or values give InvalidArgument.
   static absl::StatusOr<std::unique_ptr<QuantizedLinear>> Create(
       const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& zeros,
       const at::Tensor& g_idx, const at::Tensor& bias, int bits, int64_t group_size,
@@ -60,12 +75,18 @@ class QuantizedLinear : public Linear {
   at::Tensor Zeros() const;
   at::Tensor DequantizedWeight() const;
 
+  // Forward's device-generic path (tiles dequantized with ATen ops), which CUDA tensors
+  // take; public so that CPU tests can hold it to the same standard.
+  at::Tensor ForwardWithAtenOps(const at::Tensor& x) const;
+
  private:
   QuantizedLinear() = default;
+  PackedWeights View() const;  // CPU tensors only
+  at::Tensor ForwardTiledCpu(const at::Tensor& x) const;   // (rows, in) -> (rows, out)
   int bits_ = 4;
   int64_t group_size_ = -1;
   int64_t in_ = 0, out_ = 0, groups_ = 1;
-  at::ScalarType compute_dtype_;
+  at::ScalarType compute_dtype_ = at::kFloat;
   at::Tensor codes_, scales_, zeros_, g_idx_, bias_;
 };
 
