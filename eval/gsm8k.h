@@ -11,6 +11,8 @@
 //   cot: true  the 8 fixed chain-of-thought exemplars of Wei et al. (2022),
 //              "Q: {q}\nA: ... The answer is N.", joined by "\n\n"; n_shot <= 8 takes the
 //              first n; generation stops at "Q:", "</s>", "<|im_end|>" or "\n\n".
+// The blank-line stop follows the seed protocol (and older lm-eval); lm-eval 0.4.13 no
+// longer stops there: stop_at_blank_line: false matches it.
 //
 // Scoring: "strict" takes the first number after "#### " (cot: after "The answer is ");
 // "flexible" the last number anywhere in the completion. A number is [-][$]digits with
@@ -21,7 +23,8 @@
 // Task parameters (besides limit, subsample, seed, batch_size, bos; see task_common.h):
 //   n_shot (5; cot 8), cot (false), fewshot_seed (default: seed), max_new_tokens (256,
 //   lm-eval's max_gen_toks; prompts keep their last max_length - max_new_tokens tokens),
-//   dataset (test JSONL, default bundled), train (exemplar JSONL, default bundled).
+//   stop_at_blank_line (true), dataset (test JSONL, default bundled), train (exemplar
+//   JSONL, default bundled).
 #ifndef LLMQ_EVAL_GSM8K_H_
 #define LLMQ_EVAL_GSM8K_H_
 
@@ -49,7 +52,7 @@ const std::vector<Gsm8kProblem>& ChainOfThoughtExemplars();
 // Builds prompts from a fixed set of exemplars.
 class Gsm8kPromptBuilder {
  public:
-  Gsm8kPromptBuilder(std::vector<Gsm8kProblem> exemplars, bool cot);
+  Gsm8kPromptBuilder(std::vector<Gsm8kProblem> exemplars, bool cot, bool stop_at_blank_line = true);
   std::string Render(absl::string_view question) const;
   // The prompt with "{question}" in place of the question: what the template hash covers.
   std::string TemplateText() const;

@@ -49,9 +49,12 @@ const std::vector<Gsm8kProblem>& ChainOfThoughtExemplars() {
   return *exemplars;
 }
 
-Gsm8kPromptBuilder::Gsm8kPromptBuilder(std::vector<Gsm8kProblem> exemplars, bool cot) : cot_(cot) {
+Gsm8kPromptBuilder::Gsm8kPromptBuilder(std::vector<Gsm8kProblem> exemplars, bool cot,
+                                       bool stop_at_blank_line)
+    : cot_(cot) {
   for (const Gsm8kProblem& e : exemplars) absl::StrAppend(&prefix_, Block(e.question), " ", e.answer, "\n\n");
-  stop_strings_ = {cot ? "Q:" : "Question:", "</s>", "<|im_end|>", "\n\n"};
+  stop_strings_ = {cot ? "Q:" : "Question:", "</s>", "<|im_end|>"};
+  if (stop_at_blank_line) stop_strings_.push_back("\n\n");
 }
 
 std::string Gsm8kPromptBuilder::Block(absl::string_view question) const {
@@ -72,6 +75,7 @@ absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& conte
   LLMQ_ASSIGN_OR_RETURN(const int64_t fewshot_seed,
                         GetInt(params, "fewshot_seed", static_cast<int64_t>(common.subsample.seed)));
   LLMQ_ASSIGN_OR_RETURN(const int64_t max_new_tokens, GetInt(params, "max_new_tokens", 256));
+  LLMQ_ASSIGN_OR_RETURN(const bool stop_at_blank_line, GetBool(params, "stop_at_blank_line", true));
   const std::string test_path = GetString(params, "dataset", AssetPath("data/gsm8k/test.jsonl"));
   const std::string train_path = GetString(params, "train", AssetPath("data/gsm8k/train.jsonl"));
   if (n_shot < 0 || (cot && n_shot > 8)) {
@@ -102,7 +106,7 @@ absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& conte
     for (size_t i : order) exemplars.push_back(train[i]);
     exemplar_ids = absl::StrJoin(order, ",");
   }
-  const Gsm8kPromptBuilder builder(std::move(exemplars), cot);
+  const Gsm8kPromptBuilder builder(std::move(exemplars), cot, stop_at_blank_line);
 
   // Prompts keep their last (max_length - max_new_tokens) tokens, as lm-eval does.
   const std::vector<size_t> chosen = SubsampleIndices(test.size(), common.subsample);
@@ -172,6 +176,11 @@ absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& conte
   out.provenance["gsm8k.template_chars"] = absl::StrCat(template_text.size());
   out.provenance["gsm8k.max_new_tokens"] = absl::StrCat(max_new_tokens);
   out.provenance["gsm8k.decoding"] = "greedy";
+  std::string stops;
+  for (const std::string& s : builder.stop_strings()) {
+    absl::StrAppend(&stops, stops.empty() ? "" : " ", s == "\n\n" ? "\\n\\n" : s);
+  }
+  out.provenance["gsm8k.stop_strings"] = stops;
   out.provenance["gsm8k.truncated_prompts"] = absl::StrCat(truncated);
   out.provenance["gsm8k.no_strict_answer"] = absl::StrCat(no_strict_answer);
   out.provenance["gsm8k.stopped_at_max_new_tokens"] = absl::StrCat(hit_length);

@@ -85,6 +85,8 @@ TEST(Gsm8kPromptTest, FewShotFormatJoinsQuestionAnswerBlocksWithBlankLines) {
             "Question: {question}\nAnswer:");
   const std::set<std::string> stops(builder.stop_strings().begin(), builder.stop_strings().end());
   EXPECT_EQ(stops, (std::set<std::string>{"Question:", "</s>", "<|im_end|>", "\n\n"}));
+  Gsm8kPromptBuilder newer({}, false, /*stop_at_blank_line=*/false);
+  EXPECT_EQ(newer.stop_strings().size(), 3u);
 }
 
 TEST(Gsm8kPromptTest, ChainOfThoughtUsesTheEightFixedExemplars) {
@@ -138,6 +140,7 @@ TEST(Gsm8kTaskTest, RunsEndToEndAndRecordsTheTemplateHash) {
   EXPECT_LE(out->metrics[1].value, 1.0);
   EXPECT_EQ(out->metrics[2].value, 3.0);
   EXPECT_EQ(out->provenance.at("gsm8k.n_shot"), "1");
+  EXPECT_EQ(out->provenance.at("gsm8k.stop_strings"), "Question: </s> <|im_end|> \\n\\n");
   auto train = LoadGsm8k("assets/data/gsm8k/train.jsonl");
   ASSERT_TRUE(train.ok());
   const size_t exemplar = SeededPermutation(train->size(), 1234)[0];
