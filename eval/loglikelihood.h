@@ -31,8 +31,9 @@ struct LoglikelihoodResult {
 
 struct LoglikelihoodOptions {
   int batch_size = 8;
-  // Encode with the tokenizer's special tokens (BOS). lm-eval-harness's default for
-  // causal LMs is false; an empty context is then replaced by the EOS/BOS token.
+  // Encode with the tokenizer's special tokens (BOS). Older lm-eval-harness passed false
+  // for causal LMs; lm-eval 0.4.13 uses the tokenizer's own default, which is true here.
+  // An empty context is replaced by the BOS (else EOS) token either way.
   bool add_special = false;
   // 0 = the model's max_position_embeddings. Longer requests keep their last
   // max_length + 1 tokens (as lm-eval), the last of which is only predicted.

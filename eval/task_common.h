@@ -8,8 +8,9 @@
 //              `limit`; "first": the first `limit` in file order (lm-eval's --limit)
 //   seed       seed of the permutation (default 1234)
 //   batch_size requests per forward pass (default 8); results do not depend on it
-//   bos        prepend the tokenizer's special tokens (BOS) to every prompt; default false,
-//              as lm-eval-harness does for causal LMs
+//   bos        encode with the tokenizer's special tokens (BOS for Llama-style tokenizers,
+//              nothing for GPT-2/Qwen-style ones). Default false, as older lm-eval-harness
+//              for causal LMs; lm-eval 0.4.13's default (add_bos_token unset) is bos: true.
 #ifndef LLMQ_EVAL_TASK_COMMON_H_
 #define LLMQ_EVAL_TASK_COMMON_H_
 
