@@ -1,0 +1,68 @@
+// The SQLite store: one database file in WAL mode, migrated to the current schema on
+// open. Writes go through a single writer connection, one transaction at a time
+// (BEGIN IMMEDIATE under a mutex), so SQLite never has two writers to arbitrate and
+// "database is locked" cannot arise between llmq's own threads. Reads use a separate
+// connection and see a consistent snapshot without blocking the writer.
+//
+// Thread-safe: any thread may call Write and Read. The callbacks run on the caller's
+// thread while the corresponding connection's mutex is held: keep them short, and never
+// call back into the Store from inside one.
+#ifndef LLMQ_STORAGE_STORE_H_
+#define LLMQ_STORAGE_STORE_H_
+
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/read_txn.h"
+#include "storage/sqlite.h"
+#include "storage/write_txn.h"
+
+namespace llmq {
+
+struct StoreOptions {
+  // How long a connection waits for a lock held by another process (an analyst's
+  // sqlite3 shell, a checkpoint) before giving up.
+  absl::Duration busy_timeout = absl::Seconds(30);
+};
+
+class Store {
+ public:
+  // Opens or creates the database at `path` and migrates it forward.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
+                                                     const StoreOptions& options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Runs `fn` in one write transaction: committed when `fn` returns OK, rolled back
+  // (with everything `fn` did) otherwise. Returns `fn`'s status or the commit's.
+  absl::Status Write(absl::FunctionRef<absl::Status(WriteTxn&)> fn) ABSL_LOCKS_EXCLUDED(write_mu_);
+
+  // Runs `fn` over one read snapshot.
+  absl::Status Read(absl::FunctionRef<absl::Status(ReadTxn&)> fn) ABSL_LOCKS_EXCLUDED(read_mu_);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit Store(std::string path) : path_(std::move(path)) {}
+
+  const std::string path_;
+  absl::Mutex write_mu_;
+  std::unique_ptr<sqlite::Connection> writer_ ABSL_GUARDED_BY(write_mu_);
+  // Mirror of the pivot_columns table, so that most writes need not query it.
+  std::set<std::pair<std::string, std::string>> pivot_names_ ABSL_GUARDED_BY(write_mu_);
+  absl::Mutex read_mu_;
+  std::unique_ptr<sqlite::Connection> reader_ ABSL_GUARDED_BY(read_mu_);
+};
+
+}  // namespace llmq
+
+#endif  // LLMQ_STORAGE_STORE_H_
