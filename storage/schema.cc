@@ -15,8 +15,11 @@
 namespace llmq {
 namespace {
 
-// Version 1: the tables. Times are Unix milliseconds (`*_ms`); enum-valued columns hold
-// the proto enum names ('PENDING', 'OUT_OF_MEMORY'); JSON columns hold objects.
+// Version 1: the tables. Every lease and report rewrites the b-trees it touches, so the
+// hot path touches few: attempts is keyed by (job_id, attempt) alone, lease ids are not
+// indexed (the fence compares them on the job's row), and the affinity index holds only
+// quant_key, which never changes. Times are Unix milliseconds (`*_ms`); enum-valued
+// columns hold the proto enum names ('PENDING', 'OUT_OF_MEMORY'); JSON columns hold objects.
 constexpr char kTablesV1[] = R"sql(
 CREATE TABLE sweeps (
   id          INTEGER PRIMARY KEY,
@@ -51,7 +54,7 @@ CREATE TABLE jobs (
   calibration          TEXT NOT NULL DEFAULT '{}',
   repeat               INTEGER NOT NULL DEFAULT 0,
   spec                 BLOB NOT NULL,
-  lease_id             TEXT UNIQUE,
+  lease_id             TEXT,
   lease_worker         TEXT,
   lease_expires_ms     INTEGER,
   next_eligible_ms     INTEGER NOT NULL DEFAULT 0,
@@ -69,7 +72,7 @@ CREATE TABLE jobs (
   finished_ms          INTEGER
 );
 CREATE INDEX jobs_queue ON jobs(state, priority DESC, next_eligible_ms, id);
-CREATE INDEX jobs_affinity ON jobs(quant_key, state, priority, next_eligible_ms);
+CREATE INDEX jobs_affinity ON jobs(quant_key);
 CREATE INDEX jobs_leases ON jobs(lease_expires_ms) WHERE lease_id IS NOT NULL;
 CREATE INDEX jobs_sweep ON jobs(sweep_id);
 
@@ -83,7 +86,7 @@ CREATE INDEX sweep_jobs_job ON sweep_jobs(job_id);
 CREATE TABLE attempts (
   job_id             INTEGER NOT NULL REFERENCES jobs(id),
   attempt            INTEGER NOT NULL,
-  lease_id           TEXT NOT NULL UNIQUE,
+  lease_id           TEXT NOT NULL,
   worker_id          TEXT NOT NULL,
   free_memory_bytes  INTEGER NOT NULL DEFAULT 0,
   leased_ms          INTEGER NOT NULL,
@@ -93,7 +96,7 @@ CREATE TABLE attempts (
   error_class        TEXT NOT NULL DEFAULT '',
   error              TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (job_id, attempt)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE workers (
   id             TEXT PRIMARY KEY,

@@ -24,9 +24,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
       pivot_names.insert({names.Text(0), names.Text(1)});
     }
   }
+  LLMQ_RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint = 16384"));
   LLMQ_ASSIGN_OR_RETURN(
       auto reader, sqlite::Connection::Open(path, sqlite::Connection::Mode::kReadOnly,
                                             options.busy_timeout));
+  LLMQ_ASSIGN_OR_RETURN(
+      auto checkpointer, sqlite::Connection::Open(path, sqlite::Connection::Mode::kReadWriteCreate,
+                                                  options.busy_timeout));
   {
     absl::MutexLock write_lock(&store->write_mu_);
     store->writer_ = std::move(writer);
@@ -36,11 +40,30 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     absl::MutexLock read_lock(&store->read_mu_);
     store->reader_ = std::move(reader);
   }
+  Store* raw = store.get();
+  store->checkpointer_ = std::thread([raw, connection = std::move(checkpointer),
+                                      interval = options.checkpoint_interval]() mutable {
+    raw->CheckpointUntilStopped(std::move(connection), interval);
+  });
   LOG(INFO) << "event=store_opened path=" << path;
   return store;
 }
 
+void Store::CheckpointUntilStopped(std::unique_ptr<sqlite::Connection> connection,
+                                   absl::Duration interval) {
+  while (!stop_checkpointing_.WaitForNotificationWithTimeout(interval)) {
+    // PASSIVE never waits for the writer or readers: it copies what it can.
+    absl::Status status = connection->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+    LOG_IF(WARNING, !status.ok()) << "event=checkpoint_failed error=\"" << status.message()
+                                  << "\"";
+  }
+}
+
 Store::~Store() {
+  if (checkpointer_.joinable()) {
+    stop_checkpointing_.Notify();
+    checkpointer_.join();
+  }
   absl::MutexLock read_lock(&read_mu_);
   reader_.reset();
   absl::MutexLock write_lock(&write_mu_);

@@ -154,7 +154,7 @@ TEST_F(StoreTest, ClaimRecordsTheAttemptAndLeasesTheJob) {
   EXPECT_EQ(job.lease_expires, kT0 + absl::Seconds(60));
   ASSERT_TRUE(store_
                   ->Write([&](WriteTxn& txn) -> absl::Status {
-                    auto attempt = txn.GetAttemptByLease(claimed->lease_id);
+                    auto attempt = txn.GetAttempt(claimed->job_id, claimed->attempt);
                     EXPECT_TRUE(attempt->has_value());
                     EXPECT_EQ((*attempt)->worker_id, "w7");
                     EXPECT_EQ((*attempt)->free_memory_bytes, 1000);

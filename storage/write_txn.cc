@@ -108,7 +108,8 @@ absl::StatusOr<int64_t> WriteTxn::RequeueJobs(int64_t sweep_id,
         sqlite::Statement close,
         db_.Prepare(absl::StrCat(
             "UPDATE attempts SET outcome = 'CANCELLED', ended_ms = ?4 WHERE outcome = 'OPEN' "
-            "AND lease_id IN (SELECT lease_id FROM jobs WHERE lease_id IS NOT NULL AND ",
+            "AND (job_id, attempt) IN (SELECT id, attempts FROM jobs WHERE lease_id IS NOT NULL "
+            "AND ",
             kSelected, ")")));
     LLMQ_RETURN_IF_ERROR(close.BindAll(sweep_id, states, ids, ToMillis(now)).Run());
   }

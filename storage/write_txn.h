@@ -61,7 +61,7 @@ class WriteTxn {
   // the attempt. nullopt when nothing fits.
   absl::StatusOr<std::optional<ClaimedJob>> ClaimNextJob(const ClaimRequest& request);
 
-  absl::StatusOr<std::optional<AttemptRecord>> GetAttemptByLease(const std::string& lease_id);
+  absl::StatusOr<std::optional<AttemptRecord>> GetAttempt(int64_t job_id, int attempt);
 
   // Extends the lease to `expires` and stores `progress`; with `start`, a LEASED job
   // becomes RUNNING. false when the fence does not match.
@@ -90,7 +90,12 @@ class WriteTxn {
   // ---- workers
   absl::Status UpsertWorker(const WorkerRecord& worker, absl::Time now);
   absl::StatusOr<std::optional<WorkerRecord>> GetWorker(const std::string& worker_id);
-  absl::Status TouchWorker(const std::string& worker_id, absl::Time now);
+  // Records that the worker was seen; with `revive`, a worker shown as gone is active
+  // again.
+  absl::Status TouchWorker(const std::string& worker_id, absl::Time now, bool revive);
+  // Treats every worker not gone as seen at `now` (coordinator restart: they could not
+  // reach us while we were down). Returns how many.
+  absl::StatusOr<int64_t> RefreshActiveWorkers(absl::Time now);
   absl::Status SetWorkerState(const std::string& worker_id, const std::string& state,
                               absl::Time now);
   // Marks workers not seen since `cutoff` as gone. Returns how many.

@@ -26,7 +26,8 @@ absl::StatusOr<std::optional<std::pair<int64_t, int>>> WriteTxn::PickJob(
       "SELECT id, priority FROM jobs WHERE ", kEligible,
       " ORDER BY priority DESC, next_eligible_ms, id LIMIT 1");
   // ?5 the worker's cached quant keys (JSON array), ?6 the priority to match. Forced onto
-  // the affinity index: the queue index would scan every pending job of that priority.
+  // the affinity index (few jobs share a quant key): the queue index would scan every
+  // pending job of that priority.
   static const std::string kCached = absl::StrCat(
       "SELECT id, priority FROM jobs INDEXED BY jobs_affinity WHERE quant_key IN (SELECT value FROM json_each(?5)) "
       "AND priority = ?6 AND ",
@@ -91,13 +92,13 @@ absl::StatusOr<std::optional<ClaimedJob>> WriteTxn::ClaimNextJob(const ClaimRequ
   return std::make_optional(std::move(claimed));
 }
 
-absl::StatusOr<std::optional<AttemptRecord>> WriteTxn::GetAttemptByLease(
-    const std::string& lease_id) {
+absl::StatusOr<std::optional<AttemptRecord>> WriteTxn::GetAttempt(int64_t job_id,
+                                                                  int attempt_number) {
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement select,
       db_.Prepare("SELECT job_id, attempt, lease_id, worker_id, free_memory_bytes, outcome "
-                  "FROM attempts WHERE lease_id = ?"));
-  select.BindAll(lease_id);
+                  "FROM attempts WHERE job_id = ? AND attempt = ?"));
+  select.BindAll(job_id, attempt_number);
   LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
   if (!row) return std::optional<AttemptRecord>();
   AttemptRecord attempt;
@@ -136,9 +137,9 @@ absl::StatusOr<bool> WriteTxn::RenewLease(const LeaseFence& fence, absl::Time ex
   if (start) {
     LLMQ_ASSIGN_OR_RETURN(
         sqlite::Statement started,
-        db_.Prepare("UPDATE attempts SET started_ms = ? WHERE lease_id = ? "
+        db_.Prepare("UPDATE attempts SET started_ms = ? WHERE job_id = ? AND attempt = ? "
                     "AND started_ms IS NULL"));
-    LLMQ_RETURN_IF_ERROR(started.BindAll(ToMillis(now), fence.lease_id).Run());
+    LLMQ_RETURN_IF_ERROR(started.BindAll(ToMillis(now), fence.job_id, fence.attempt).Run());
   }
   return true;
 }
@@ -171,10 +172,11 @@ absl::StatusOr<bool> WriteTxn::FinishAttempt(const LeaseFence& fence, const Atte
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement close,
       db_.Prepare("UPDATE attempts SET ended_ms = ?, outcome = ?, error_class = ?, error = ? "
-                  "WHERE lease_id = ?"));
+                  "WHERE job_id = ? AND attempt = ?"));
   LLMQ_RETURN_IF_ERROR(close
                            .BindAll(ToMillis(end.now), end.outcome,
-                                    ErrorClassName(end.error_class), end.error, fence.lease_id)
+                                    ErrorClassName(end.error_class), end.error, fence.job_id,
+                                    fence.attempt)
                            .Run());
   return true;
 }
@@ -257,12 +259,23 @@ absl::StatusOr<std::optional<WorkerRecord>> WriteTxn::GetWorker(const std::strin
   return std::make_optional(std::move(worker));
 }
 
-absl::Status WriteTxn::TouchWorker(const std::string& worker_id, absl::Time now) {
+absl::Status WriteTxn::TouchWorker(const std::string& worker_id, absl::Time now,
+                                   bool revive) {
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement touch,
-      db_.Prepare("UPDATE workers SET last_seen_ms = ?, "
-                  "state = CASE WHEN state = 'gone' THEN 'active' ELSE state END WHERE id = ?"));
-  return touch.BindAll(ToMillis(now), worker_id).Run();
+      db_.Prepare("UPDATE workers SET last_seen_ms = ?1, "
+                  "state = CASE WHEN ?3 AND state = 'gone' THEN 'active' ELSE state END "
+                  "WHERE id = ?2"));
+  return touch.BindAll(ToMillis(now), worker_id, revive).Run();
+}
+
+absl::StatusOr<int64_t> WriteTxn::RefreshActiveWorkers(absl::Time now) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement refresh,
+      db_.Prepare("UPDATE workers SET last_seen_ms = MAX(last_seen_ms, ?) "
+                  "WHERE state != 'gone'"));
+  LLMQ_RETURN_IF_ERROR(refresh.BindAll(ToMillis(now)).Run());
+  return db_.changes();
 }
 
 absl::Status WriteTxn::SetWorkerState(const std::string& worker_id, const std::string& state,
