@@ -35,7 +35,8 @@ at::Tensor PermuteForRotateHalf(const at::Tensor& w, int64_t n_heads) {
   return w.view({n_heads, rows / n_heads / 2, 2, cols}).transpose(1, 2).reshape({rows, cols});
 }
 
-absl::StatusOr<LoadedModel> LoadLlama2c(const std::string& path, const LoadOptions& options) {
+absl::StatusOr<LoadedModel> LoadLlama2c(const std::string& path, const LoadOptions& options,
+                                        bool with_tokenizer) {
   LLMQ_ASSIGN_OR_RETURN(Llama2cWeights weights, ReadLlama2cCheckpoint(path));
   LoadedModel loaded;
   loaded.format = "llama2c";
@@ -49,6 +50,7 @@ absl::StatusOr<LoadedModel> LoadLlama2c(const std::string& path, const LoadOptio
   };
   LLMQ_ASSIGN_OR_RETURN(loaded.model,
                         CausalLM::Create(weights.config, lookup, options.dtype, options.device));
+  if (!with_tokenizer) return loaded;
   const std::string dir = DirName(path);
   std::string tokenizer_path;
   for (const std::string& name : ListDir(dir)) {
@@ -66,7 +68,8 @@ absl::StatusOr<LoadedModel> LoadLlama2c(const std::string& path, const LoadOptio
   return loaded;
 }
 
-absl::StatusOr<LoadedModel> LoadHf(const std::string& dir, const LoadOptions& options) {
+absl::StatusOr<LoadedModel> LoadHf(const std::string& dir, const LoadOptions& options,
+                                   bool with_tokenizer) {
   const std::string config_path = JoinPath(dir, "config.json");
   LLMQ_ASSIGN_OR_RETURN(ModelConfig config, LoadHfConfig(config_path));
   LLMQ_ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(dir));
@@ -78,6 +81,7 @@ absl::StatusOr<LoadedModel> LoadHf(const std::string& dir, const LoadOptions& op
   auto model = CausalLM::Create(config, lookup, options.dtype, options.device);
   if (!model.ok()) return Annotate(model.status(), dir);
   loaded.model = std::move(model).value();
+  if (!with_tokenizer) return loaded;
   LLMQ_ASSIGN_OR_RETURN(loaded.tokenizer, LoadTokenizerForModel(dir));
   for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json"}) {
     if (FileExists(JoinPath(dir, name))) loaded.files.push_back(JoinPath(dir, name));
@@ -177,21 +181,35 @@ absl::StatusOr<Llama2cWeights> ReadLlama2cCheckpoint(const std::string& path) {
   return out;
 }
 
-absl::StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions& options) {
+namespace {
+
+absl::StatusOr<LoadedModel> Load(const std::string& path, const LoadOptions& options,
+                                 bool with_tokenizer) {
   return CatchExceptions(absl::StrCat("loading ", path), [&]() -> absl::StatusOr<LoadedModel> {
     if (IsDirectory(path)) {
-      if (FileExists(JoinPath(path, "config.json"))) return LoadHf(path, options);
+      if (FileExists(JoinPath(path, "config.json"))) return LoadHf(path, options, with_tokenizer);
       for (const std::string& name : ListDir(path)) {
         if (absl::EndsWith(name, ".bin") && !absl::StartsWith(name, "tok")) {
-          return LoadLlama2c(JoinPath(path, name), options);
+          return LoadLlama2c(JoinPath(path, name), options, with_tokenizer);
         }
       }
       return absl::NotFoundError(absl::StrCat(
           path, ": not a model directory (no config.json and no llama2.c .bin checkpoint)"));
     }
     if (!FileExists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
-    return LoadLlama2c(path, options);
+    return LoadLlama2c(path, options, with_tokenizer);
   });
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions& options) {
+  return Load(path, options, /*with_tokenizer=*/true);
+}
+
+absl::StatusOr<LoadedModel> LoadModelWithoutTokenizer(const std::string& path,
+                                                      const LoadOptions& options) {
+  return Load(path, options, /*with_tokenizer=*/false);
 }
 
 }  // namespace llmq

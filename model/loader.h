@@ -34,6 +34,10 @@ struct LoadedModel {
 // problem (missing config, unknown architecture, bad tensor, missing tokenizer).
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions& options);
 
+// The same without the tokenizer (format and files are filled in).
+absl::StatusOr<LoadedModel> LoadModelWithoutTokenizer(const std::string& path,
+                                                      const LoadOptions& options);
+
 // The llama2.c v0 checkpoint as a config and HF-named weights (wq/wk permuted from
 // llama2.c's interleaved RoPE pairs to Hugging Face's rotate-half layout).
 struct Llama2cWeights {

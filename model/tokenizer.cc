@@ -1,22 +1,50 @@
+// Picks a model directory's tokenizer; the formats live in llama2c_tokenizer.cc,
+// sentencepiece_tokenizer.cc and hf_tokenizer.cc.
 #include "model/tokenizer.h"
 
+#include <dirent.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 
 namespace llmq {
+namespace {
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> LoadLlama2cTokenizer(const std::string& path) {
-  return absl::UnimplementedError(absl::StrCat(path, ": llama2.c tokenizer not built yet"));
+// Files named tok*.bin in `dir`, sorted.
+std::vector<std::string> Llama2cTokenizerFiles(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* handle = ::opendir(dir.c_str());
+  if (handle == nullptr) return names;
+  while (const dirent* entry = ::readdir(handle)) {
+    const absl::string_view name(entry->d_name);
+    if (absl::StartsWith(name, "tok") && absl::EndsWith(name, ".bin")) {
+      names.emplace_back(name);
+    }
+  }
+  ::closedir(handle);
+  std::sort(names.begin(), names.end());
+  return names;
 }
-absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(const std::string& path) {
-  return absl::UnimplementedError(absl::StrCat(path, ": sentencepiece not built yet"));
-}
-absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& json_path,
-                                                          const std::string&) {
-  return absl::UnimplementedError(absl::StrCat(json_path, ": hf tokenizer not built yet"));
-}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerForModel(const std::string& dir) {
-  return absl::UnimplementedError(absl::StrCat(dir, ": tokenizers not built yet"));
+  if (!IsDirectory(dir)) {
+    return absl::NotFoundError(absl::StrCat(dir, ": not a directory"));
+  }
+  const std::string json = JoinPath(dir, "tokenizer.json");
+  if (FileExists(json)) return LoadHfTokenizer(json, JoinPath(dir, "tokenizer_config.json"));
+  const std::string sentencepiece = JoinPath(dir, "tokenizer.model");
+  if (FileExists(sentencepiece)) return LoadSentencePieceTokenizer(sentencepiece);
+  const std::vector<std::string> llama2c = Llama2cTokenizerFiles(dir);
+  if (!llama2c.empty()) return LoadLlama2cTokenizer(JoinPath(dir, llama2c.front()));
+  return absl::NotFoundError(absl::StrCat(
+      dir, ": no tokenizer found (looked for tokenizer.json, tokenizer.model, tok*.bin)"));
 }
 
 }  // namespace llmq

@@ -261,14 +261,20 @@ at::Tensor CausalLM::Logits(const at::Tensor& hidden) const {
   return lm_head_->Forward(final_norm_.Forward(hidden)).to(at::kFloat);
 }
 
-at::Tensor CausalLM::Forward(const at::Tensor& tokens, const at::Tensor& attention_mask,
-                             KvCache* cache, bool last_only) {
+at::Tensor CausalLM::ForwardHidden(const at::Tensor& tokens, const at::Tensor& attention_mask,
+                                   KvCache* cache) {
   const int64_t batch = tokens.size(0), seq = tokens.size(1);
   ForwardContext ctx = MakeContext(attention_mask, batch, seq, cache);
   at::Tensor h = Embed(tokens);  // (batch, seq, hidden)
   for (int i = 0; i < num_layers(); ++i) h = RunBlock(i, h, ctx, cache);
   if (cache != nullptr) cache->length += seq;
-  if (last_only) h = h.narrow(1, seq - 1, 1);
+  return h;
+}
+
+at::Tensor CausalLM::Forward(const at::Tensor& tokens, const at::Tensor& attention_mask,
+                             KvCache* cache, bool last_only) {
+  at::Tensor h = ForwardHidden(tokens, attention_mask, cache);
+  if (last_only) h = h.narrow(1, h.size(1) - 1, 1);
   return Logits(h);
 }
 

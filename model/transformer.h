@@ -83,6 +83,11 @@ class CausalLM {
   at::Tensor Forward(const at::Tensor& tokens, const at::Tensor& attention_mask,
                      KvCache* cache = nullptr, bool last_only = false);
 
+  // The last block's output (batch, seq, hidden), before the final norm; Logits() of
+  // slices of it gives Forward's logits without holding (batch, seq, vocab) at once.
+  at::Tensor ForwardHidden(const at::Tensor& tokens, const at::Tensor& attention_mask,
+                           KvCache* cache = nullptr);
+
   // An empty cache for `batch` rows and up to `capacity` positions.
   KvCache NewCache(int64_t batch, int64_t capacity) const;
 

@@ -1,0 +1,108 @@
+#include "eval/perplexity.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "eval/scoring.h"
+
+namespace llmq {
+namespace {
+
+// One window: tokens [begin, end) are the input; those at [score_from, end) are scored.
+struct Window {
+  int64_t begin, end, score_from;
+};
+
+std::vector<Window> PlanWindows(int64_t n, const PerplexityOptions& o, int64_t stride) {
+  std::vector<Window> windows;
+  if (o.protocol == "windows") {
+    for (int64_t begin = 0; begin + o.context <= n; begin += o.context) {
+      windows.push_back({begin, begin + o.context, begin + 1});
+    }
+  } else {
+    int64_t scored_until = 1;  // the first token is never predicted
+    for (int64_t begin = 0; scored_until < n; begin += stride) {
+      const int64_t end = std::min(begin + o.context, n);
+      windows.push_back({begin, end, std::max(scored_until, begin + 1)});
+      scored_until = end;
+    }
+  }
+  if (o.max_windows > 0 && static_cast<int64_t>(windows.size()) > o.max_windows) {
+    windows.resize(o.max_windows);
+  }
+  return windows;
+}
+
+}  // namespace
+
+std::vector<int32_t> EncodeDocuments(const Tokenizer& tokenizer,
+                                     const std::vector<std::string>& documents,
+                                     bool add_special) {
+  std::vector<int32_t> stream;
+  for (const std::string& doc : documents) {
+    std::vector<int32_t> ids = tokenizer.Encode(doc, add_special);
+    stream.insert(stream.end(), ids.begin(), ids.end());
+  }
+  return stream;
+}
+
+absl::StatusOr<PerplexityResult> ComputePerplexity(
+    CausalLM& model, const std::vector<int32_t>& tokens, const PerplexityOptions& options,
+    const std::function<void(int64_t, int64_t)>& progress) {
+  if (options.protocol != "windows" && options.protocol != "rolling") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("perplexity protocol '", options.protocol, "': expected windows or rolling"));
+  }
+  if (options.context < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("perplexity context ", options.context, ": must be >= 2"));
+  }
+  const int64_t max_positions = model.config().max_position_embeddings;
+  if (options.context > max_positions) {
+    return absl::InvalidArgumentError(absl::StrCat("perplexity context ", options.context,
+                                                   " exceeds the model's ", max_positions, " positions"));
+  }
+  const int64_t stride = options.stride > 0 ? options.stride : std::max<int64_t>(1, options.context / 2);
+  if (stride > options.context) {
+    return absl::InvalidArgumentError(absl::StrCat("perplexity stride ", stride, " exceeds context ", options.context));
+  }
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const std::vector<Window> windows = PlanWindows(n, options, stride);
+  if (windows.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "perplexity: ", n, " tokens are fewer than one window of ", options.context));
+  }
+  PerplexityResult result;
+  result.protocol = options.protocol;
+  result.context = options.context;
+  result.stride = options.protocol == "rolling" ? stride : options.context;
+  result.tokens = n;
+  result.windows = static_cast<int64_t>(windows.size());
+  const int64_t batch_size = std::max(1, options.batch_size);
+  for (size_t first = 0; first < windows.size(); first += batch_size) {
+    const size_t last = std::min(windows.size(), first + batch_size);
+    const int64_t rows = static_cast<int64_t>(last - first);
+    int64_t width = 0;
+    for (size_t w = first; w < last; ++w) width = std::max(width, windows[w].end - windows[w].begin);
+    // Right padding; padded positions are masked and never scored.
+    at::Tensor ids = at::zeros({rows, width}, at::kLong);
+    at::Tensor mask = at::zeros({rows, width}, at::kLong);
+    at::Tensor score = at::zeros({rows, width}, at::kBool);
+    for (int64_t r = 0; r < rows; ++r) {
+      const Window& w = windows[first + r];
+      const int64_t len = w.end - w.begin;
+      ids[r].narrow(0, 0, len).copy_(at::tensor(std::vector<int64_t>(tokens.begin() + w.begin, tokens.begin() + w.end), at::kLong));
+      mask[r].narrow(0, 0, len).fill_(1);
+      score[r].narrow(0, w.score_from - w.begin, w.end - w.score_from).fill_(true);
+      result.predicted_tokens += w.end - w.score_from;
+    }
+    TokenScores scores = ScoreTokens(model, ids, rows == 1 ? at::Tensor() : mask, score);
+    for (double s : scores.logprob_sum) result.nll_sum -= s;
+    if (progress) progress(static_cast<int64_t>(last), result.windows);
+  }
+  result.ppl = std::exp(result.nll_sum / static_cast<double>(result.predicted_tokens));
+  return result;
+}
+
+}  // namespace llmq

@@ -1,0 +1,50 @@
+// An evaluation task by name with its parameters: ppl, boolq, gsm8k, msmarco, mc,
+// efficiency. Each returns metrics with units plus the provenance of its protocol
+// (n examples, n-shot, seed, prompt-template hash, ...).
+#ifndef LLMQ_EVAL_TASK_H_
+#define LLMQ_EVAL_TASK_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/params.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
+
+namespace llmq {
+
+struct MetricValue {
+  std::string name;
+  double value = 0;
+  std::string unit;  // "", "nats", "tokens", "ms", "tokens/s", "bytes", "bits/weight", ...
+};
+
+struct TaskOutput {
+  std::vector<MetricValue> metrics;
+  std::map<std::string, std::string> provenance;
+};
+
+// progress(step, total, message).
+using TaskProgress = std::function<void(int64_t, int64_t, const std::string&)>;
+
+struct TaskContext {
+  CausalLM* model = nullptr;
+  const Tokenizer* tokenizer = nullptr;
+  std::string model_path;  // for size-on-disk probes
+  TaskProgress progress;
+};
+
+// Runs task `name`. Unknown names and bad parameters are InvalidArgument.
+absl::StatusOr<TaskOutput> RunTask(const std::string& name, const Params& params,
+                                   TaskContext& context);
+
+// Individual tasks (each in its own file).
+absl::StatusOr<TaskOutput> RunPerplexityTask(const Params& params, TaskContext& context);
+absl::StatusOr<TaskOutput> RunEfficiencyTask(const Params& params, TaskContext& context);
+
+}  // namespace llmq
+
+#endif  // LLMQ_EVAL_TASK_H_

@@ -1,0 +1,149 @@
+// Model runtime benchmark, printed as ratios against baselines measured in the same run:
+//   prefill: tokens/s of a Llama-3.2-1B-shaped random model over a 2048-token prompt, as a
+//            percentage of the fp32 GEMM rate of this machine (goal >= 70 %);
+//   decode:  tokens/s at batch 1 against the memory-bandwidth bound (weight bytes read per
+//            token / measured copy bandwidth).
+// Usage: llmq_model_bench [--layers N] [--tokens T] [--threads N] [--dtype float32|bfloat16]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "model/loader.h"
+#include "model/transformer.h"
+
+namespace llmq {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// Best-of-3 GEMM rate for an (m, k) x (k, n) product in `dtype`, GFLOP/s.
+double GemmGflops(int64_t m, int64_t k, int64_t n, at::ScalarType dtype) {
+  at::Tensor a = at::randn({m, k}).to(dtype), b = at::randn({n, k}).to(dtype);
+  at::linear(a, b);  // warm-up
+  double best = 1e30;
+  for (int i = 0; i < 3; ++i) {
+    const auto start = Clock::now();
+    at::linear(a, b);
+    best = std::min(best, Seconds(start));
+  }
+  return 2.0 * m * k * n / best / 1e9;
+}
+
+// Best-of-3 copy bandwidth over a buffer much larger than the caches, GB/s (read + write).
+double CopyBandwidthGBs() {
+  at::Tensor src = at::ones({256 << 20}, at::kByte), dst = at::empty_like(src);
+  dst.copy_(src);
+  double best = 1e30;
+  for (int i = 0; i < 3; ++i) {
+    const auto start = Clock::now();
+    dst.copy_(src);
+    best = std::min(best, Seconds(start));
+  }
+  return 2.0 * static_cast<double>(src.numel()) / best / 1e9;
+}
+
+}  // namespace
+}  // namespace llmq
+
+int main(int argc, char** argv) {
+  using namespace llmq;
+  std::map<std::string, std::string> args = {{"layers", "16"}, {"tokens", "2048"}, {"threads", "0"},
+                                             {"dtype", "float32"}, {"decode", "32"}};
+  for (int i = 1; i + 1 < argc; i += 2) args[std::string(argv[i]).substr(2)] = argv[i + 1];
+  const int threads = std::atoi(args["threads"].c_str());
+  if (threads > 0) at::set_num_threads(threads);
+  else at::set_num_threads(static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
+  auto dtype = ParseDtype(args["dtype"]);
+  if (!dtype.ok()) { std::fprintf(stderr, "%s\n", dtype.status().ToString().c_str()); return 2; }
+
+  // Llama-3.2-1B's shape (config.json of meta-llama/Llama-3.2-1B).
+  ModelConfig c;
+  c.arch = Architecture::kLlama;
+  c.vocab_size = 128256;
+  c.hidden_size = 2048;
+  c.intermediate_size = 8192;
+  c.num_layers = std::atoi(args["layers"].c_str());
+  c.num_heads = 32;
+  c.num_kv_heads = 8;
+  c.head_dim = 64;
+  c.max_position_embeddings = 131072;
+  c.rope_theta = 500000.0;
+  c.llama3_rope_scaling = Llama3RopeScaling{32.0, 1.0, 4.0, 8192};
+  c.tie_word_embeddings = true;
+  const int64_t tokens = std::atoi(args["tokens"].c_str());
+
+  std::printf("llmq_model_bench: Llama-3.2-1B shape, %lld layers, %s, %d threads\n",
+              static_cast<long long>(c.num_layers), args["dtype"].c_str(), at::get_num_threads());
+  const auto build_start = Clock::now();
+  at::manual_seed(0);
+  auto lookup = [&](const std::string& name) -> absl::StatusOr<at::Tensor> {
+    const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim,
+                  ff = c.intermediate_size;
+    auto ends = [&](const char* suffix) { return name.size() >= std::strlen(suffix) &&
+                                                 name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0; };
+    std::vector<int64_t> shape;
+    if (name == "model.embed_tokens.weight") shape = {c.vocab_size, h};
+    else if (ends("layernorm.weight") || name == "model.norm.weight") return at::ones({h});
+    else if (ends("q_proj.weight")) shape = {q, h};
+    else if (ends("k_proj.weight") || ends("v_proj.weight")) shape = {kv, h};
+    else if (ends("o_proj.weight")) shape = {h, q};
+    else if (ends("gate_proj.weight") || ends("up_proj.weight")) shape = {ff, h};
+    else if (ends("down_proj.weight")) shape = {h, ff};
+    else return absl::NotFoundError(name);
+    return at::randn(shape) * 0.02;
+  };
+  auto model = CausalLM::Create(c, lookup, *dtype, at::kCPU);
+  if (!model.ok()) { std::fprintf(stderr, "%s\n", model.status().ToString().c_str()); return 1; }
+  CausalLM& m = **model;
+  std::printf("  built %.2f B parameters in %.1f s\n", m.ParameterCount() / 1e9, Seconds(build_start));
+
+  // Baselines measured now, on this machine, with these threads.
+  const double gemm = GemmGflops(tokens, c.hidden_size, c.intermediate_size, *dtype);
+  const double bandwidth = CopyBandwidthGBs();
+  std::printf("  baseline GEMM (%lldx%lldx%lld): %.1f GFLOP/s; copy bandwidth %.1f GB/s\n",
+              static_cast<long long>(tokens), static_cast<long long>(c.hidden_size),
+              static_cast<long long>(c.intermediate_size), gemm, bandwidth);
+
+  // Prefill: FLOPs of the block linears and attention (full score matrix, as computed)
+  // plus the last position's lm_head.
+  int64_t block_linear_params = 0;
+  for (const NamedLinear& l : m.Linears()) {
+    if (l.layer >= 0) block_linear_params += (*l.slot)->ParameterCount();
+  }
+  const double attention_flops = 4.0 * c.num_layers * c.num_heads * c.head_dim * static_cast<double>(tokens) * tokens;
+  const double flops = 2.0 * block_linear_params * tokens + attention_flops + 2.0 * c.vocab_size * c.hidden_size;
+  at::Tensor prompt = at::randint(3, c.vocab_size, {1, tokens}, at::kLong);
+  m.Forward(prompt.narrow(1, 0, 64), {}, nullptr, true);  // warm-up
+  const auto prefill_start = Clock::now();
+  m.Forward(prompt, {}, nullptr, true);
+  const double prefill_s = Seconds(prefill_start);
+  const double achieved = flops / prefill_s / 1e9;
+  std::printf("  prefill %lld tokens: %.2f s, %.0f tokens/s, %.1f GFLOP/s = %.1f%% of GEMM (goal >= 70%%)\n",
+              static_cast<long long>(tokens), prefill_s, tokens / prefill_s, achieved, 100.0 * achieved / gemm);
+
+  // Decode at batch 1: every step reads all weights once.
+  const int64_t steps = std::atoi(args["decode"].c_str());
+  KvCache cache = m.NewCache(1, 16 + steps);
+  at::Tensor logits = m.Forward(prompt.narrow(1, 0, 16), {}, &cache, true);
+  const auto decode_start = Clock::now();
+  for (int64_t s = 0; s < steps; ++s) {
+    logits = m.Forward(logits.select(1, 0).argmax(-1, true), {}, &cache, true);
+  }
+  const double decode_s = Seconds(decode_start);
+  const double bytes_per_token = static_cast<double>(m.WeightBytes());
+  const double bound = bandwidth / 2.0 * 1e9 / bytes_per_token;  // read-only: half the copy traffic
+  std::printf("  decode batch 1: %.2f tokens/s; bandwidth bound %.2f tokens/s (%.0f MB/token) = %.1f%% of bound\n",
+              steps / decode_s, bound, bytes_per_token / 1e6, 100.0 * (steps / decode_s) / bound);
+  return 0;
+}

@@ -1,0 +1,219 @@
+#include "model/quantized_linear.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
+#include "model/packing.h"
+#include "model/quantized_kernels.h"
+
+namespace llmq {
+namespace {
+
+std::string Shape(const at::Tensor& t) { return absl::StrCat("[", absl::StrJoin(t.sizes(), ", "), "]"); }
+
+bool IsComputeDtype(at::ScalarType t) {
+  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
+}
+
+// Scratch elements per prefill tile: W rows are dequantized this many weights at a time
+// (1M weights: 4 MB in float32, 2 MB in bf16), so the transient buffer stays small.
+constexpr int64_t kCpuTileElements = int64_t{1} << 20;
+constexpr int64_t kDeviceTileElements = int64_t{1} << 22;
+
+// Libtorch 1.13 has no float16 GEMM on CPU: there, float16 layers multiply in float32.
+at::ScalarType GemmDtype(at::ScalarType dtype, const at::Device& device) {
+  return dtype == at::kHalf && device.is_cpu() ? at::kFloat : dtype;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<QuantizedLinear>> QuantizedLinear::Create(
+    const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& zeros,
+    const at::Tensor& g_idx, const at::Tensor& bias, int bits, int64_t group_size,
+    at::ScalarType compute_dtype) {
+  return CatchExceptions("QuantizedLinear::Create", [&]() -> absl::StatusOr<std::unique_ptr<QuantizedLinear>> {
+    auto invalid = [](auto&&... parts) {
+      return absl::InvalidArgumentError(absl::StrCat("QuantizedLinear: ", parts...));
+    };
+    if (bits < 2 || bits > 8) return invalid("bits must be in 2..8, got ", bits);
+    if (group_size == 0 || group_size < -1) return invalid("group_size must be -1 or > 0, got ", group_size);
+    if (!IsComputeDtype(compute_dtype)) {
+      return invalid("compute dtype must be float32, bfloat16 or float16, got ", c10::toString(compute_dtype));
+    }
+    if (!codes.defined() || codes.dim() != 2 || codes.scalar_type() != at::kByte) {
+      return invalid("codes must be a 2-D uint8 tensor (out, in)",
+                     codes.defined() ? absl::StrCat(", got ", Shape(codes), " ", c10::toString(codes.scalar_type())) : "");
+    }
+    const int64_t out = codes.size(0), in = codes.size(1);
+    if (out == 0 || in == 0) return invalid("empty weight ", Shape(codes));
+    const int64_t groups = group_size < 0 ? 1 : (in + group_size - 1) / group_size;
+    if (!scales.defined() || scales.dim() != 2 || scales.size(0) != out ||
+        (!g_idx.defined() && scales.size(1) != groups)) {
+      return invalid("scales must be (out, groups) = [", out, ", ", groups, "], got ",
+                     scales.defined() ? Shape(scales) : "undefined");
+    }
+    if (!zeros.defined() || !zeros.sizes().equals(scales.sizes())) {
+      return invalid("zeros must have the shape of scales ", Shape(scales), ", got ",
+                     zeros.defined() ? Shape(zeros) : "undefined");
+    }
+    const int64_t max_code = (int64_t{1} << bits) - 1;
+    const at::Device device = codes.device();
+    at::Tensor codes_cpu = codes.cpu().contiguous();  // (out, in)
+    if (codes_cpu.max().item<int64_t>() > max_code) return invalid("a code exceeds ", max_code, " (", bits, " bits)");
+    at::Tensor zeros_f = zeros.cpu().to(at::kFloat);  // (out, groups)
+    at::Tensor zeros_r = zeros_f.round();
+    if (!zeros_f.eq(zeros_r).all().item<bool>() || zeros_r.min().item<double>() < 0 ||
+        zeros_r.max().item<double>() > static_cast<double>(max_code)) {
+      return invalid("zeros must be integers in [0, ", max_code, "]");
+    }
+    at::Tensor scales_h = scales.cpu().to(at::kFloat).to(at::kHalf).contiguous();  // (out, groups)
+    if (!at::isfinite(scales_h).all().item<bool>()) return invalid("a scale is not finite in float16");
+    at::Tensor g;
+    if (g_idx.defined()) {
+      if (g_idx.dim() != 1 || g_idx.size(0) != in || at::isFloatingType(g_idx.scalar_type())) {
+        return invalid("g_idx must be an integer tensor (in) = [", in, "], got ", Shape(g_idx));
+      }
+      g = g_idx.cpu().to(at::kInt).contiguous();  // (in)
+      if (g.min().item<int>() < 0 || g.max().item<int64_t>() >= scales.size(1)) {
+        return invalid("g_idx values must be in [0, ", scales.size(1), ")");
+      }
+    }
+    at::Tensor b;
+    if (bias.defined()) {
+      if (bias.dim() != 1 || bias.size(0) != out) return invalid("bias must be (out) = [", out, "], got ", Shape(bias));
+      b = bias.to(device, compute_dtype).contiguous();
+    }
+    std::unique_ptr<QuantizedLinear> q(new QuantizedLinear());
+    q->bits_ = bits;
+    q->group_size_ = group_size;
+    q->in_ = in;
+    q->out_ = out;
+    q->groups_ = scales.size(1);
+    q->compute_dtype_ = compute_dtype;
+    q->codes_ = PackCodes(codes_cpu, bits).to(device);                 // (out, ceil(in*bits/8))
+    q->scales_ = scales_h.to(device);                                  // (out, groups)
+    q->zeros_ = PackCodes(zeros_r.to(at::kByte), bits).to(device);     // (out, ceil(groups*bits/8))
+    if (g.defined()) q->g_idx_ = g.to(device);
+    q->bias_ = b;
+    return q;
+  });
+}
+
+int64_t QuantizedLinear::WeightBytes() const {
+  int64_t bytes = 0;
+  for (const at::Tensor* t : {&codes_, &scales_, &zeros_, &g_idx_, &bias_}) {
+    if (t->defined()) bytes += t->numel() * static_cast<int64_t>(t->element_size());
+  }
+  return bytes;
+}
+
+std::string QuantizedLinear::Describe() const {
+  return absl::StrCat("int", bits_, " g", group_size_, g_idx_.defined() ? " act_order" : "",
+                      " packed, compute ", c10::toString(compute_dtype_));
+}
+
+at::Tensor QuantizedLinear::Codes() const { return UnpackCodes(codes_, bits_, in_); }
+
+at::Tensor QuantizedLinear::Zeros() const { return UnpackCodes(zeros_, bits_, groups_); }
+
+at::Tensor QuantizedLinear::DequantizedWeight() const {
+  at::Tensor group_of_column = g_idx_.defined()
+                                   ? g_idx_.to(at::kLong)
+                                   : at::div(at::arange(in_, codes_.options().dtype(at::kLong)),
+                                             group_size_ < 0 ? in_ : group_size_, "floor");  // (in)
+  at::Tensor s = scales_.to(at::kFloat).index_select(1, group_of_column);    // (out, in)
+  at::Tensor z = Zeros().to(at::kFloat).index_select(1, group_of_column);    // (out, in)
+  return s * (Codes().to(at::kFloat) - z);
+}
+
+at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
+  TORCH_CHECK(x.size(-1) == in_, "QuantizedLinear: input has ", x.size(-1), " features, expected ", in_);
+  if (!codes_.is_cpu() || !x.is_cpu()) return ForwardWithAtenOps(x);
+  std::vector<int64_t> out_shape = x.sizes().vec();
+  out_shape.back() = out_;
+  at::Tensor x2 = x.reshape({-1, in_}).contiguous();  // (rows, in)
+  const int64_t rows = x2.size(0);
+  at::Tensor y;                                       // (rows, out)
+  if (rows <= kFusedMaxRows) {
+    at::Tensor xf = x2.to(at::kFloat).contiguous();
+    y = at::empty({rows, out_}, xf.options());
+    FusedMatmul(View(), xf.data_ptr<float>(), rows, y.data_ptr<float>());
+    y = y.to(x.scalar_type());
+  } else {
+    y = ForwardTiledCpu(x2);
+  }
+  if (bias_.defined()) y.add_(bias_.to(y.scalar_type()));
+  return y.view(out_shape);
+}
+
+PackedWeights QuantizedLinear::View() const {
+  PackedWeights w;
+  w.codes = codes_.data_ptr<uint8_t>();
+  w.scales = scales_.data_ptr<c10::Half>();
+  w.zeros = zeros_.data_ptr<uint8_t>();
+  w.g_idx = g_idx_.defined() ? g_idx_.data_ptr<int32_t>() : nullptr;
+  w.bits = bits_;
+  w.in = in_;
+  w.out = out_;
+  w.groups = groups_;
+  w.group_size = group_size_ < 0 ? in_ : group_size_;
+  w.code_row_bytes = codes_.size(1);
+  w.zero_row_bytes = zeros_.size(1);
+  return w;
+}
+
+// y = x W^T with W dequantized `tile` rows at a time into one reused scratch buffer.
+at::Tensor QuantizedLinear::ForwardTiledCpu(const at::Tensor& x_in) const {
+  const at::ScalarType dtype = GemmDtype(x_in.scalar_type(), x_in.device());
+  const at::Tensor x = x_in.to(dtype);
+  const int64_t tile = std::min(out_, std::max<int64_t>(64, kCpuTileElements / in_));
+  at::Tensor y = at::empty({x.size(0), out_}, x.options());  // (rows, out)
+  at::Tensor scratch = at::empty({tile, in_}, x.options());  // (tile, in)
+  const PackedWeights w = View();
+  for (int64_t r0 = 0; r0 < out_; r0 += tile) {
+    const int64_t n = std::min(tile, out_ - r0);
+    at::Tensor wt = scratch.narrow(0, 0, n);  // (n, in)
+    if (dtype == at::kFloat) {
+      DequantizeRows(w, r0, r0 + n, wt.data_ptr<float>());
+    } else {
+      DequantizeRows(w, r0, r0 + n, wt.data_ptr<c10::BFloat16>());
+    }
+    at::Tensor y_tile = y.narrow(1, r0, n);  // (rows, n), row stride out
+    at::mm_out(y_tile, x, wt.t());
+  }
+  return y.to(x_in.scalar_type());
+}
+
+// The same with ATen ops only, for tensors on any device (CUDA included).
+at::Tensor QuantizedLinear::ForwardWithAtenOps(const at::Tensor& x) const {
+  TORCH_CHECK(x.size(-1) == in_, "QuantizedLinear: input has ", x.size(-1), " features, expected ", in_);
+  if (x.dim() != 2) {
+    std::vector<int64_t> out_shape = x.sizes().vec();
+    out_shape.back() = out_;
+    return ForwardWithAtenOps(x.reshape({-1, in_})).view(out_shape);
+  }
+  const at::Tensor xd = x.to(codes_.device(), GemmDtype(x.scalar_type(), codes_.device()));
+  const int64_t tile = std::min(out_, std::max<int64_t>(64, kDeviceTileElements / in_));
+  at::Tensor group_of_column = g_idx_.defined()
+                                   ? g_idx_.to(at::kLong)
+                                   : at::div(at::arange(in_, codes_.options().dtype(at::kLong)),
+                                             group_size_ < 0 ? in_ : group_size_, "floor");  // (in)
+  at::Tensor y = at::empty({x.size(0), out_}, xd.options());  // (rows, out)
+  for (int64_t r0 = 0; r0 < out_; r0 += tile) {
+    const int64_t n = std::min(tile, out_ - r0);
+    at::Tensor q = UnpackCodes(codes_.narrow(0, r0, n), bits_, in_);       // (n, in) uint8
+    at::Tensor z = UnpackCodes(zeros_.narrow(0, r0, n), bits_, groups_);   // (n, groups)
+    at::Tensor s = scales_.narrow(0, r0, n).to(at::kFloat);                // (n, groups)
+    at::Tensor wt = ((q.to(at::kFloat) - z.to(at::kFloat).index_select(1, group_of_column)) *
+                     s.index_select(1, group_of_column)).to(xd.scalar_type());  // (n, in)
+    y.narrow(1, r0, n).copy_(at::matmul(xd, wt.t()));
+  }
+  if (bias_.defined()) y.add_(bias_.to(y.scalar_type()));
+  return y.to(x.scalar_type());
+}
+
+}  // namespace llmq

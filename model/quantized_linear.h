@@ -1,0 +1,95 @@
+// A linear layer over real packed low-bit weights: it holds only the packed codes,
+// the group scales and zeros (and bias), never a full-precision copy of W, and computes
+// y = x W^T + b by dequantizing on the fly, tile by tile.
+//
+// Storage (what WeightBytes() counts, and what a 4-bit model really occupies):
+//   codes  (out, ceil(in * bits / 8)) uint8 — each row's codes packed little-endian
+//          along the input dimension (4-bit: two per byte, low nibble first; 2-bit: four
+//          per byte; 3-bit: eight codes in three bytes; 8-bit: one per byte);
+//   scales (out, groups) float16;
+//   zeros  (out, ceil(groups * bits / 8)) uint8, packed like the codes;
+//   g_idx  (in) int32, only when columns do not map to groups in order (act_order);
+//   bias   (out) in the compute dtype, if any.
+//
+// Forward on CPU: up to kFusedMaxRows (8) input rows go through a fused kernel that reads
+// the packed bytes directly (model/quantized_kernels.h); more rows dequantize W a tile of
+// rows at a time (about 1M weights) into a reused scratch buffer and GEMM it. On other
+// devices (CUDA) the same tiling runs with ATen ops. x may be float32, bfloat16 or
+// float16 on any device; y has x's dtype.
+//
+// Scales are stored in float16 (as in GPTQ checkpoints): Create rounds them, so the layer
+// computes with fp16(scale), and DequantizedWeight() says exactly what it computes.
+#ifndef LLMQ_MODEL_QUANTIZED_LINEAR_H_
+#define LLMQ_MODEL_QUANTIZED_LINEAR_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/linear.h"
+
+namespace llmq {
+
+struct PackedWeights;  // model/quantized_kernels.h
+
+// Packs codes (rows, n) uint8 with values < 2^bits into (rows, ceil(n * bits / 8)) uint8,
+// on the codes' device (bit layout: model/packing.h). bits in 1..8.
+// Throws c10::Error on bad arguments: callers at a module boundary use CatchExceptions.
+at::Tensor PackCodes(const at::Tensor& codes, int bits);
+// Inverse of PackCodes for `n` codes per row, on the packed tensor's device.
+at::Tensor UnpackCodes(const at::Tensor& packed, int bits, int64_t n);
+
+class QuantizedLinear : public Linear {
+ public:
+  // codes (out, in) uint8 < 2^bits; scales (out, groups) float; zeros (out, groups)
+  // integer-valued float; g_idx (in) int32 or undefined; bias (out) or undefined.
+  // group_size -1 means one group per row. With g_idx, scales may have any number of
+  // groups that g_idx indexes; without, exactly ceil(in / group_size). Packs everything
+  // and keeps it on the device of `codes`. `compute_dtype` is the model's dtype (the
+  // bias is stored in it). Bad shapes or values give InvalidArgument.
+  static absl::StatusOr<std::unique_ptr<QuantizedLinear>> Create(
+      const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& zeros,
+      const at::Tensor& g_idx, const at::Tensor& bias, int bits, int64_t group_size,
+      at::ScalarType compute_dtype);
+
+  at::Tensor Forward(const at::Tensor& x) const override;
+  int64_t in_features() const override { return in_; }
+  int64_t out_features() const override { return out_; }
+  int64_t WeightBytes() const override;
+  std::string Describe() const override;
+  at::Tensor bias() const override { return bias_; }
+
+  int bits() const { return bits_; }
+  int64_t group_size() const { return group_size_; }  // -1 = whole row
+  const at::Tensor& packed_codes() const { return codes_; }
+  const at::Tensor& scales() const { return scales_; }   // (out, groups) float16
+  const at::Tensor& packed_zeros() const { return zeros_; }
+  const at::Tensor& g_idx() const { return g_idx_; }
+
+  // The unpacked views, for export and tests: codes (out, in) uint8, zeros (out, groups)
+  // uint8, and the float32 weight they stand for (out, in).
+  at::Tensor Codes() const;
+  at::Tensor Zeros() const;
+  at::Tensor DequantizedWeight() const;
+
+  // Forward's device-generic path (tiles dequantized with ATen ops), which CUDA tensors
+  // take; public so that CPU tests can hold it to the same standard.
+  at::Tensor ForwardWithAtenOps(const at::Tensor& x) const;
+
+ private:
+  QuantizedLinear() = default;
+  PackedWeights View() const;  // CPU tensors only
+  at::Tensor ForwardTiledCpu(const at::Tensor& x) const;   // (rows, in) -> (rows, out)
+  int bits_ = 4;
+  int64_t group_size_ = -1;
+  int64_t in_ = 0, out_ = 0, groups_ = 1;
+  at::ScalarType compute_dtype_ = at::kFloat;
+  at::Tensor codes_, scales_, zeros_, g_idx_, bias_;
+};
+
+}  // namespace llmq
+
+#endif  // LLMQ_MODEL_QUANTIZED_LINEAR_H_
