@@ -15,8 +15,12 @@ namespace {
 
 constexpr char kMissing[] = "-";
 
+// Counts (tokens, bytes, parameters) in full; measurements to `precision` digits.
 std::string FormatNumber(double value, int precision) {
   if (std::isnan(value)) return "nan";
+  if (std::abs(value) < 1e15 && value == std::floor(value)) {
+    return absl::StrFormat("%.0f", value);
+  }
   return absl::StrFormat("%.*g", precision, value);
 }
 
@@ -156,9 +160,13 @@ Table PivotResults(const std::vector<v1::ResultRow>& results, const PivotOptions
       std::vector<std::string> label;
       for (const std::string& name : columns) {
         auto it = group_values[group].find(name);
-        if (it != group_values[group].end() && !it->second.empty()) label.push_back(it->second);
+        if (it == group_values[group].end() || it->second.empty()) continue;
+        // Parameter values are labelled ("limit=4"); names (task, method) speak for themselves.
+        const size_t dot = name.find('.');
+        label.push_back(dot == std::string::npos ? it->second
+                                                 : absl::StrCat(name.substr(dot + 1), "=", it->second));
       }
-      // "boolq accuracy", but "ppl wikitext2" rather than "ppl wikitext2 ppl".
+      // "boolq accuracy", but "ppl dataset=wikitext2" rather than "... ppl".
       if (std::find(label.begin(), label.end(), metric) == label.end()) label.push_back(metric);
       table.header.push_back(absl::StrJoin(label, " "));
     }

@@ -33,8 +33,8 @@ TEST(CoordResultsTableTest, RowsByMethodColumnsByTaskAndDataset) {
       Result("rtn", "4", "boolq", "", 0, {{"accuracy", 0.5}}),
   };
   Table table = PivotResults(results, PivotOptions());
-  EXPECT_EQ(table.header, (std::vector<std::string>{"model", "method", "ppl wikitext2",
-                                                    "ppl tinystories", "boolq accuracy"}));
+  EXPECT_EQ(table.header, (std::vector<std::string>{"model", "method", "ppl dataset=wikitext2",
+                                                    "ppl dataset=tinystories", "boolq accuracy"}));
   ASSERT_EQ(table.rows.size(), 2u);
   EXPECT_EQ(table.rows[0], (std::vector<std::string>{"tiny", "none", "10", "5", "-"}));
   EXPECT_EQ(table.rows[1], (std::vector<std::string>{"tiny", "rtn", "12", "-", "0.5"}));

@@ -105,6 +105,10 @@ int Run() {
   std::printf("lease+report: %lld round trips with %d workers in %.2f s (%.0f /s), errors=%lld\n",
               static_cast<long long>(round_trips.load()), workers, run_s,
               round_trips.load() / run_s, static_cast<long long>(errors.load()));
+  const Store::WriteStats stats = (*store)->write_stats();
+  std::printf("store: %lld writes in %lld commits (%.1f per commit)\n",
+              static_cast<long long>(stats.writes), static_cast<long long>(stats.commits),
+              stats.commits > 0 ? double(stats.writes) / stats.commits : 0.0);
   return errors.load() == 0 ? 0 : 1;
 }
 
@@ -115,5 +119,6 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Scheduler throughput on SQLite with in-process fake workers.");
   absl::ParseCommandLine(argc, argv);
   FLAGS_minloglevel = 1;  // one INFO line per report would measure the terminal
+  FLAGS_logtostderr = true;
   return llmq::Run();
 }

@@ -16,7 +16,8 @@ namespace llmq {
 namespace {
 
 // Version 1: the tables. Every lease and report rewrites the b-trees it touches, so the
-// hot path touches few: attempts is keyed by (job_id, attempt) alone, lease ids are not
+// hot path touches few: the queue index holds only PENDING jobs (a lease removes one entry,
+// a report touches none), attempts is keyed by (job_id, attempt) alone, lease ids are not
 // indexed (the fence compares them on the job's row), and the affinity index holds only
 // quant_key, which never changes. Times are Unix milliseconds (`*_ms`); enum-valued
 // columns hold the proto enum names ('PENDING', 'OUT_OF_MEMORY'); JSON columns hold objects.
@@ -71,7 +72,7 @@ CREATE TABLE jobs (
   started_ms           INTEGER,
   finished_ms          INTEGER
 );
-CREATE INDEX jobs_queue ON jobs(state, priority DESC, next_eligible_ms, id);
+CREATE INDEX jobs_queue ON jobs(priority DESC, next_eligible_ms, id) WHERE state = 'PENDING';
 CREATE INDEX jobs_affinity ON jobs(quant_key);
 CREATE INDEX jobs_leases ON jobs(lease_expires_ms) WHERE lease_id IS NOT NULL;
 CREATE INDEX jobs_sweep ON jobs(sweep_id);

@@ -196,17 +196,23 @@ void Connection::ClearStatementCache() {
 
 int64_t Connection::changes() const { return sqlite3_changes64(db_); }
 
+bool Connection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
 int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
 // ---------------------------------------------------------------------------------------
 // Transaction
 
+absl::Status Connection::Run(absl::string_view sql) {
+  LLMQ_ASSIGN_OR_RETURN(Statement statement, Prepare(sql));
+  return statement.Run();
+}
+
 namespace {
 
 // BEGIN/COMMIT/ROLLBACK run on every write, so they go through the statement cache.
 absl::Status RunCached(Connection* connection, absl::string_view sql) {
-  LLMQ_ASSIGN_OR_RETURN(Statement statement, connection->Prepare(sql));
-  return statement.Run();
+  return connection->Run(sql);
 }
 
 }  // namespace

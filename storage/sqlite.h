@@ -102,12 +102,17 @@ class Connection {
 
   // Runs one or more statements that return no rows needed by the caller.
   absl::Status Exec(absl::string_view sql);
+  // Runs one statement through the statement cache (for statements run very often).
+  absl::Status Run(absl::string_view sql);
   // A prepared statement for `sql`, from the cache when no other live Statement uses it.
   absl::StatusOr<Statement> Prepare(absl::string_view sql);
   // Drops every cached statement (after schema changes that statements depend on).
   void ClearStatementCache();
 
   int64_t changes() const;
+  // False in autocommit mode, including after SQLite rolled a transaction back by itself
+  // (some I/O and out-of-memory errors do).
+  bool InTransaction() const;
   int64_t last_insert_rowid() const;
   sqlite3* raw() const { return db_; }
 

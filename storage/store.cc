@@ -60,6 +60,11 @@ void Store::CheckpointUntilStopped(std::unique_ptr<sqlite::Connection> connectio
 }
 
 Store::~Store() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    LOG(INFO) << "event=store_closed path=" << path_ << " writes=" << writes_
+              << " commits=" << commits_;
+  }
   if (checkpointer_.joinable()) {
     stop_checkpointing_.Notify();
     checkpointer_.join();
@@ -73,18 +78,80 @@ Store::~Store() {
 }
 
 absl::Status Store::Write(absl::FunctionRef<absl::Status(WriteTxn&)> fn) {
-  absl::MutexLock lock(&write_mu_);
-  LLMQ_ASSIGN_OR_RETURN(
-      sqlite::Transaction txn,
-      sqlite::Transaction::Begin(writer_.get(), sqlite::Transaction::Kind::kImmediate));
-  WriteTxn write(*writer_, &pivot_names_);
-  absl::Status status = fn(write);
-  if (status.ok()) status = txn.Commit();
-  if (!status.ok()) {
-    // The rows behind these names were rolled back with the transaction.
-    for (const auto& name : write.added_pivot_names_) pivot_names_.erase(name);
+  constexpr size_t kMaxGroup = 64;
+  PendingWrite mine{fn};
+  absl::MutexLock lock(&queue_mu_);
+  queue_.push_back(&mine);
+  while (true) {
+    auto ready = [this, &mine]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return mine.done || !committing_;
+    };
+    queue_mu_.Await(absl::Condition(&ready));
+    if (mine.done) return mine.status;
+    // Nobody is committing: this caller commits everything queued (its own write too,
+    // unless more than a group's worth came first).
+    committing_ = true;
+    std::vector<PendingWrite*> group;
+    while (!queue_.empty() && group.size() < kMaxGroup) {
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    queue_mu_.Unlock();
+    CommitGroup(group);
+    queue_mu_.Lock();
+    for (PendingWrite* write : group) write->done = true;
+    committing_ = false;
+    writes_ += static_cast<int64_t>(group.size());
+    ++commits_;
   }
-  return status;
+}
+
+void Store::CommitGroup(const std::vector<PendingWrite*>& group) {
+  absl::MutexLock lock(&write_mu_);
+  auto fail_all = [&](const absl::Status& status) {
+    for (PendingWrite* write : group) write->status = status;
+  };
+  absl::StatusOr<sqlite::Transaction> txn =
+      sqlite::Transaction::Begin(writer_.get(), sqlite::Transaction::Kind::kImmediate);
+  if (!txn.ok()) return fail_all(txn.status());
+  const bool alone = group.size() == 1;
+  std::vector<std::pair<std::string, std::string>> added_names;
+  for (PendingWrite* write : group) {
+    // Savepoints isolate each write's failure from the others in the group.
+    if (!alone) write->status = writer_->Run("SAVEPOINT write");
+    if (!write->status.ok()) return fail_all(write->status);
+    WriteTxn txn_view(*writer_, &pivot_names_);
+    write->status = write->fn(txn_view);
+    if (!writer_->InTransaction()) {
+      // SQLite gave up the whole transaction (an I/O error, say): nothing in it stands.
+      for (const auto& name : txn_view.added_pivot_names_) pivot_names_.erase(name);
+      for (const auto& name : added_names) pivot_names_.erase(name);
+      return fail_all(write->status.ok() ? absl::InternalError("transaction lost")
+                                         : write->status);
+    }
+    if (write->status.ok()) {
+      added_names.insert(added_names.end(), txn_view.added_pivot_names_.begin(),
+                         txn_view.added_pivot_names_.end());
+      if (!alone) write->status = writer_->Run("RELEASE write");
+    } else {
+      for (const auto& name : txn_view.added_pivot_names_) pivot_names_.erase(name);
+      if (!alone) {
+        absl::Status undone = writer_->Exec("ROLLBACK TO write; RELEASE write");
+        if (!undone.ok()) return fail_all(undone);
+      }
+    }
+  }
+  if (alone && !group.front()->status.ok()) return;  // the transaction rolls back
+  absl::Status committed = txn->Commit();
+  if (!committed.ok()) {
+    for (const auto& name : added_names) pivot_names_.erase(name);
+    fail_all(committed);
+  }
+}
+
+Store::WriteStats Store::write_stats() {
+  absl::MutexLock lock(&queue_mu_);
+  return WriteStats{writes_, commits_};
 }
 
 absl::Status Store::Read(absl::FunctionRef<absl::Status(ReadTxn&)> fn) {

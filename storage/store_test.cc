@@ -402,5 +402,41 @@ TEST_F(StoreTest, ConcurrentWritersNeverSeeLockErrors) {
   EXPECT_EQ(finished.load(), 400);
 }
 
+// Writes that arrive together commit together, but each stands or falls alone.
+TEST_F(StoreTest, GroupedWritesFailAlone) {
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong_status{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const bool fails = (t + i) % 3 == 0;
+        absl::Status status = store_->Write([&](WriteTxn& txn) -> absl::Status {
+          auto id = txn.InsertSweep(absl::StrCat(fails ? "bad-" : "good-", t, "-", i), "", "", kT0);
+          if (!id.ok()) return id.status();
+          return fails ? absl::AbortedError("no") : absl::OkStatus();
+        });
+        if (status.ok() == fails) ++wrong_status;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong_status.load(), 0);
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> absl::Status {
+                    auto sweeps = txn.ListSweeps();
+                    int good = 0;
+                    for (const auto& sweep : *sweeps) {
+                      EXPECT_EQ(sweep.name().rfind("good-", 0), 0u) << sweep.name();
+                      ++good;
+                    }
+                    EXPECT_EQ(good, 8 * 40 - 107);  // (t + i) % 3 == 0 for 107 of the 320
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  const Store::WriteStats stats = store_->write_stats();
+  EXPECT_EQ(stats.writes, 320);
+  EXPECT_LE(stats.commits, stats.writes);
+}
+
 }  // namespace
 }  // namespace llmq

@@ -152,26 +152,33 @@ absl::Status WriteTxn::InsertResult(int64_t job_id, int attempt, const std::stri
                                     const v1::JobResult& result,
                                     const std::map<std::string, std::string>& extra_provenance,
                                     absl::Time now) {
-  for (const char* sql : {"DELETE FROM metrics WHERE job_id = ?",
-                          "DELETE FROM results WHERE job_id = ?"}) {
-    LLMQ_ASSIGN_OR_RETURN(sqlite::Statement erase, db_.Prepare(sql));
-    LLMQ_RETURN_IF_ERROR(erase.BindAll(job_id).Run());
-  }
   std::map<std::string, std::string> provenance(result.provenance().begin(),
                                                 result.provenance().end());
   for (const auto& [key, value] : extra_provenance) provenance[key] = value;
   double wall_seconds = 0;
   for (const v1::StageTiming& timing : result.timings()) wall_seconds += timing.seconds();
-  {
-    LLMQ_ASSIGN_OR_RETURN(
-        sqlite::Statement insert,
-        db_.Prepare("INSERT INTO results (job_id, attempt, worker_id, finished_ms, "
-                    "wall_seconds, provenance, timings, result) VALUES (?,?,?,?,?,?,?,?)"));
-    const std::string bytes = result.SerializeAsString();
-    insert.BindAll(job_id, attempt, worker_id, ToMillis(now), wall_seconds,
-                   StringMapToJson(provenance), TimingsToJson(result.timings()),
-                   sqlite::Blob{bytes});
-    LLMQ_RETURN_IF_ERROR(insert.Run());
+  const std::string bytes = result.SerializeAsString();
+  const std::string provenance_json = StringMapToJson(provenance);
+  const std::string timings_json = TimingsToJson(result.timings());
+  for (int round = 0; round < 2; ++round) {
+    {
+      LLMQ_ASSIGN_OR_RETURN(
+          sqlite::Statement insert,
+          db_.Prepare("INSERT INTO results (job_id, attempt, worker_id, finished_ms, "
+                      "wall_seconds, provenance, timings, result) VALUES (?,?,?,?,?,?,?,?) "
+                      "ON CONFLICT(job_id) DO NOTHING"));
+      insert.BindAll(job_id, attempt, worker_id, ToMillis(now), wall_seconds, provenance_json,
+                     timings_json, sqlite::Blob{bytes});
+      LLMQ_RETURN_IF_ERROR(insert.Run());
+    }
+    if (db_.changes() == 1) break;
+    // The state machine lets a job succeed once; should it ever succeed again, the newer
+    // result replaces the older one rather than mixing their metrics.
+    for (const char* sql : {"DELETE FROM metrics WHERE job_id = ?",
+                            "DELETE FROM results WHERE job_id = ?"}) {
+      LLMQ_ASSIGN_OR_RETURN(sqlite::Statement erase, db_.Prepare(sql));
+      LLMQ_RETURN_IF_ERROR(erase.BindAll(job_id).Run());
+    }
   }
   std::vector<std::string> names;
   for (const v1::Metric& metric : result.metrics()) {
