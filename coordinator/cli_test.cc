@@ -27,10 +27,15 @@ struct CommandRun {
 };
 
 // Runs `args` (a shell command line) and captures its output.
+// A file name private to the running test (ctest runs tests in parallel, in one /tmp).
+std::string TestFile(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return JoinPath(::testing::TempDir(), absl::StrCat("llmq_", info->name(), "_", name));
+}
+
 CommandRun Shell(const std::string& args) {
-  const std::string dir = ::testing::TempDir();
-  const std::string out = JoinPath(dir, "llmq_cli_out.txt");
-  const std::string err = JoinPath(dir, "llmq_cli_err.txt");
+  const std::string out = TestFile("out.txt");
+  const std::string err = TestFile("err.txt");
   CommandRun run;
   const int status = std::system(absl::StrCat(args, " >", out, " 2>", err).c_str());
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -89,7 +94,7 @@ TEST(CoordCliTest, BadGridExitsTwoWithItsLocationAndWritesNothing) {
 }
 
 TEST(CoordCliTest, RemoteSweepWithTokenStatusResultsAndExport) {
-  const std::string token_file = JoinPath(::testing::TempDir(), "llmq_cli_token");
+  const std::string token_file = TestFile("token");
   ASSERT_TRUE(WriteFileAtomically(token_file, "cli-token\n").ok());
   ServerOptions options;
   options.db_path = FreshDbPath("remote");
@@ -105,7 +110,7 @@ TEST(CoordCliTest, RemoteSweepWithTokenStatusResultsAndExport) {
   EXPECT_TRUE(absl::StrContains(refused.err, "UNAUTHENTICATED") ||
               absl::StrContains(refused.err, "token")) << refused.err;
 
-  const std::string worker_log = JoinPath(::testing::TempDir(), "llmq_fake_worker.log");
+  const std::string worker_log = TestFile("fake_worker.log");
   const std::string worker = absl::StrCat(FakeWorker(), " --coordinator=", (*server)->address(),
                                           " --token_file=", token_file, " --fail_method=none");
   CommandRun submitted = Shell(absl::StrCat("(", worker, " >", worker_log, " 2>&1 & echo $! >",
