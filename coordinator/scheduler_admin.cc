@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
 #include "common/version.h"
 #include "coordinator/scheduler.h"
@@ -83,6 +84,7 @@ absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission&
     return response;
   }
   const absl::Time now = clock_->Now();
+  const absl::Time started = absl::Now();  // wall time for the log, whatever the clock
   LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
     response.set_jobs_new(0);
     response.set_jobs_already_done(0);
@@ -114,7 +116,8 @@ absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission&
   LOG(INFO) << "event=sweep_submitted sweep=" << response.sweep_id() << " name=\""
             << submission.name << "\" jobs=" << response.jobs_total()
             << " new=" << response.jobs_new() << " done=" << response.jobs_already_done()
-            << " in_progress=" << response.jobs_in_progress();
+            << " in_progress=" << response.jobs_in_progress()
+            << " ms=" << absl::ToInt64Milliseconds(absl::Now() - started);
   if (response.jobs_new() > 0) NotifyWork();
   return response;
 }

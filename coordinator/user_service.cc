@@ -2,6 +2,7 @@
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
 #include "coordinator/grid_submission.h"
 #include "coordinator/grpc_status.h"
@@ -22,12 +23,16 @@ grpc::Status UserService::SubmitSweep(grpc::ServerContext* context,
                                       const v1::SubmitSweepRequest* request,
                                       v1::SubmitSweepResponse* response) {
   if (grpc::Status denied = auth_->Check(*context); !denied.ok()) return denied;
+  const absl::Time started = absl::Now();
   absl::StatusOr<SweepSubmission> submission = ExpandSubmission(*request);
   if (!submission.ok()) {
     LOG(INFO) << "event=submit_refused grid=" << request->grid_path() << " error=\""
               << submission.status().message() << "\"";
     return ToGrpcStatus(submission.status());
   }
+  LOG(INFO) << "event=sweep_expanded grid=" << request->grid_path()
+            << " jobs=" << submission->jobs.size()
+            << " ms=" << absl::ToInt64Milliseconds(absl::Now() - started);
   absl::StatusOr<v1::SubmitSweepResponse> submitted = scheduler_->Submit(*submission);
   if (!submitted.ok()) return ToGrpcStatus(submitted.status());
   *response = std::move(submitted).value();

@@ -1,25 +1,53 @@
 #include "storage/codec.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdlib>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace llmq {
 namespace {
 
-// A parameter value as JSON: integers and finite decimals as numbers, the rest as text.
-nlohmann::json ParamValue(const std::string& text) {
-  int64_t integer = 0;
-  if (absl::SimpleAtoi(text, &integer)) return integer;
-  double number = 0;
-  if (text.find_first_of(".eE") != std::string::npos && absl::SimpleAtod(text, &number) &&
-      std::isfinite(number)) {
-    return number;
+// `text` as a JSON string literal.
+void AppendJsonString(absl::string_view text, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\t': out->append("\\t"); break;
+      case '\r': out->append("\\r"); break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppend(out, absl::StrFormat("\\u%04x", c));
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
   }
-  return text;
+  out->push_back('"');
+}
+
+// A parameter value as JSON: integers and finite decimals as numbers (in their canonical
+// text), the rest as strings.
+void AppendParamValue(const std::string& text, std::string* out) {
+  int64_t integer = 0;
+  double number = 0;
+  if (absl::SimpleAtoi(text, &integer)) {
+    absl::StrAppend(out, integer);
+  } else if (text.find_first_of(".eE") != std::string::npos && absl::SimpleAtod(text, &number) &&
+             std::isfinite(number)) {
+    out->append(nlohmann::json(number).dump());
+  } else {
+    AppendJsonString(text, out);
+  }
 }
 
 }  // namespace
@@ -46,9 +74,20 @@ v1::ErrorClass ParseErrorClass(absl::string_view name) {
 }
 
 std::string ParamsToJson(const google::protobuf::Map<std::string, std::string>& params) {
-  nlohmann::json object = nlohmann::json::object();
-  for (const auto& [key, value] : params) object[key] = ParamValue(value);
-  return object.dump();  // nlohmann's object keeps keys sorted: canonical text
+  // Written by hand: this runs for every job of every submitted grid.
+  std::vector<std::pair<absl::string_view, const std::string*>> sorted;
+  sorted.reserve(params.size());
+  for (const auto& [key, value] : params) sorted.emplace_back(key, &value);
+  std::sort(sorted.begin(), sorted.end());  // canonical text: keys in order
+  std::string out = "{";
+  for (const auto& [key, value] : sorted) {
+    if (out.size() > 1) out.push_back(',');
+    AppendJsonString(key, &out);
+    out.push_back(':');
+    AppendParamValue(*value, &out);
+  }
+  out.push_back('}');
+  return out;
 }
 
 std::string StringMapToJson(const std::map<std::string, std::string>& values) {
@@ -83,12 +122,13 @@ std::vector<std::string> JsonToStringList(absl::string_view json) {
 
 std::string CalibrationToJson(const v1::CalibrationSpec& calibration) {
   if (calibration.dataset().empty()) return "{}";
-  nlohmann::json object = {{"dataset", calibration.dataset()},
-                           {"samples", calibration.samples()},
-                           {"seq_len", calibration.seq_len()},
-                           {"seed", calibration.seed()},
-                           {"mode", calibration.mode()}};
-  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out = "{\"dataset\":";
+  AppendJsonString(calibration.dataset(), &out);
+  absl::StrAppend(&out, ",\"mode\":");
+  AppendJsonString(calibration.mode(), &out);
+  absl::StrAppend(&out, ",\"samples\":", calibration.samples(), ",\"seed\":", calibration.seed(),
+                  ",\"seq_len\":", calibration.seq_len(), "}");
+  return out;
 }
 
 std::string TimingsToJson(const google::protobuf::RepeatedPtrField<v1::StageTiming>& timings) {

@@ -131,6 +131,13 @@ std::string Statement::Bytes(int column) const {
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Mode mode,
                                                             absl::Duration busy_timeout) {
+  // Memory statistics cost a global mutex on every allocation; llmq never reads them.
+  // (Possible only before SQLite initialises; if it already has, this is a no-op.)
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   int flags = SQLITE_OPEN_NOMUTEX;  // the owner serialises access
   flags |= mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
                                    : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

@@ -79,7 +79,7 @@ Store::~Store() {
 
 absl::Status Store::Write(absl::FunctionRef<absl::Status(WriteTxn&)> fn) {
   constexpr size_t kMaxGroup = 64;
-  PendingWrite mine{fn};
+  PendingWrite mine{fn, absl::OkStatus(), false};
   absl::MutexLock lock(&queue_mu_);
   queue_.push_back(&mine);
   while (true) {
