@@ -1,5 +1,6 @@
 #include "coordinator/sweep_watch.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/time/clock.h"
@@ -19,7 +20,10 @@ absl::StatusOr<v1::GetSweepResponse> WatchSweep(UserClient& client, int64_t swee
         return status;
       }
     }
+    const absl::Time asked = absl::Now();
     absl::StatusOr<v1::GetSweepResponse> sweep = client.GetSweep(sweep_id);
+    // Counting a very large sweep takes the coordinator a while: poll it less often.
+    const absl::Duration pause = std::max(options.poll_interval, 4 * (absl::Now() - asked));
     if (!sweep.ok()) {
       if (!absl::IsUnavailable(sweep.status()) && !absl::IsDeadlineExceeded(sweep.status())) {
         if (options.show_progress) bar.Finish();
@@ -31,7 +35,7 @@ absl::StatusOr<v1::GetSweepResponse> WatchSweep(UserClient& client, int64_t swee
                      client.target().c_str());
         unreachable = true;
       }
-      absl::SleepFor(options.poll_interval * 4);
+      absl::SleepFor(std::max(pause, options.poll_interval * 4));
       continue;
     }
     unreachable = false;
@@ -40,7 +44,7 @@ absl::StatusOr<v1::GetSweepResponse> WatchSweep(UserClient& client, int64_t swee
       if (options.show_progress) bar.Finish();
       return sweep;
     }
-    absl::SleepFor(options.poll_interval);
+    absl::SleepFor(pause);
   }
 }
 

@@ -74,16 +74,27 @@ absl::StatusOr<std::vector<v1::JobInfo>> ReadTxn::ListJobs(const JobFilter& filt
     for (v1::JobState state : filter.states) names.push_back(JobStateName(state));
     states = names.dump();
   }
-  LLMQ_ASSIGN_OR_RETURN(
-      sqlite::Statement select,
-      db_.Prepare(
-          "SELECT j.id, j.spec, j.state, j.attempts, "
-          "COALESCE(j.lease_worker, r.worker_id, ''), j.progress_stage, j.progress_step, "
-          "j.progress_total, j.progress_message, j.error, j.error_class, j.updated_ms "
-          "FROM jobs j LEFT JOIN results r ON r.job_id = j.id "
-          "WHERE (?1 = 0 OR j.id IN (SELECT job_id FROM sweep_jobs WHERE sweep_id = ?1)) "
-          "AND (?2 IS NULL OR j.state IN (SELECT value FROM json_each(?2))) "
-          "ORDER BY j.id LIMIT ?3"));
+  // Leased and running jobs all hold a lease: the small partial index on open leases
+  // finds them without visiting the sweep's other jobs (what `submit --wait` polls).
+  bool leased_only = !filter.states.empty();
+  for (v1::JobState state : filter.states) {
+    leased_only &= state == v1::LEASED || state == v1::RUNNING;
+  }
+  static const std::string kColumns =
+      "SELECT j.id, j.spec, j.state, j.attempts, "
+      "COALESCE(j.lease_worker, r.worker_id, ''), j.progress_stage, j.progress_step, "
+      "j.progress_total, j.progress_message, j.error, j.error_class, j.updated_ms ";
+  static const std::string kStates =
+      "AND (?2 IS NULL OR j.state IN (SELECT value FROM json_each(?2))) "
+      "ORDER BY j.id LIMIT ?3";
+  static const std::string kAll =
+      kColumns + "FROM jobs j LEFT JOIN results r ON r.job_id = j.id "
+      "WHERE (?1 = 0 OR j.id IN (SELECT job_id FROM sweep_jobs WHERE sweep_id = ?1)) " + kStates;
+  static const std::string kLeased =
+      kColumns + "FROM jobs j INDEXED BY jobs_leases LEFT JOIN results r ON r.job_id = j.id "
+      "WHERE j.lease_id IS NOT NULL AND (?1 = 0 OR EXISTS (SELECT 1 FROM sweep_jobs s "
+      "WHERE s.sweep_id = ?1 AND s.job_id = j.id)) " + kStates;
+  LLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, db_.Prepare(leased_only ? kLeased : kAll));
   select.BindAll(filter.sweep_id, states,
                  static_cast<int64_t>(filter.limit > 0 ? filter.limit : -1));
   std::vector<v1::JobInfo> jobs;
