@@ -68,7 +68,9 @@ ABSL_FLAG(std::string, model, "", "results: only this model alias.");
 ABSL_FLAG(std::string, method, "", "results: only this method.");
 ABSL_FLAG(std::string, task, "", "results: only this task.");
 // ---- jobs / export
-ABSL_FLAG(int64_t, sweep, 0, "jobs: only this sweep (0 = all).");
+ABSL_FLAG(int64_t, sweep, 0,
+          "The sweep, for commands that take one (the same as giving it as the first argument); "
+          "jobs: only this sweep (0 = all).");
 ABSL_FLAG(std::vector<std::string>, state, {},
           "jobs: only these states (PENDING,LEASED,RUNNING,SUCCEEDED,FAILED,CANCELLED).");
 ABSL_FLAG(int, limit, 200, "jobs: at most this many (0 = all).");
@@ -102,23 +104,25 @@ const std::vector<Command>& Commands() {
        {"wait", "dry_run", "local", "workers", "db", "worker_binary", "worker_args", "rows", "cols",
         "metrics", "format", "precision"}},
       {"status", "status [SWEEP]", "Every sweep with its job counts, or one sweep in detail.",
-       "llmq-coord status 3", {}},
+       "llmq-coord status 3", {"sweep"}},
       {"jobs", "jobs [flags]", "Jobs with their state, progress and last error.",
        "llmq-coord jobs --sweep=3 --state=FAILED,RUNNING", {"sweep", "state", "limit"}},
       {"workers", "workers", "Registered workers, their devices and current jobs.",
        "llmq-coord workers", {}},
-      {"cancel", "cancel SWEEP", "Cancel a sweep's unfinished jobs.", "llmq-coord cancel 3", {}},
+      {"cancel", "cancel SWEEP", "Cancel a sweep's unfinished jobs.", "llmq-coord cancel 3",
+       {"sweep"}},
       {"retry", "retry SWEEP [JOB...]",
        "Requeue a sweep's failed and cancelled jobs (all, or the ones named).",
-       "llmq-coord retry 3 17 18", {}},
+       "llmq-coord retry 3 17 18", {"sweep"}},
       {"results", "results [SWEEP] [flags]",
        "Results as a table: rows and column groups chosen by coordinates, one column per metric.",
        "llmq-coord results 3 --rows=model,method,bits,group_size --cols=task --metrics=ppl "
        "--format=csv",
-       {"rows", "cols", "metrics", "format", "precision", "long_form", "model", "method", "task"}},
+       {"sweep", "rows", "cols", "metrics", "format", "precision", "long_form", "model", "method",
+        "task"}},
       {"export", "export SWEEP [flags]",
        "Dump a sweep's results: JSON (everything: metrics, provenance, timings) or CSV (long form).",
-       "llmq-coord export 3 --format=csv --out=sweep3.csv", {"format", "out"}},
+       "llmq-coord export 3 --format=csv --out=sweep3.csv", {"sweep", "format", "out"}},
   };
   return *commands;
 }
@@ -214,6 +218,8 @@ PivotOptions TableFlags() {
   return table;
 }
 
+int RunWithClient(const Command& command, UserClient& client, const std::vector<std::string>& args);
+
 int Run(const Command& command, const std::vector<std::string>& args) {
   const std::string name = command.name;
   if (name == "serve") {
@@ -259,12 +265,24 @@ int Run(const Command& command, const std::vector<std::string>& args) {
   }
   absl::StatusOr<std::unique_ptr<UserClient>> client = UserClient::Connect(*client_options);
   if (!client.ok()) return UsageError(command, std::string(client.status().message()));
+  // A sweep id may come as the first argument or as --sweep.
+  std::vector<std::string> args_with_sweep = args;
+  if (absl::GetFlag(FLAGS_sweep) > 0 && name != "jobs") {
+    // For retry, the arguments after --sweep are job ids.
+    if (!args.empty() && name != "retry") return UsageError(command, "sweep given twice");
+    args_with_sweep.insert(args_with_sweep.begin(), absl::StrCat(absl::GetFlag(FLAGS_sweep)));
+  }
+  return RunWithClient(command, **client, args_with_sweep);
+}
+
+int RunWithClient(const Command& command, UserClient& client, const std::vector<std::string>& args) {
+  const std::string name = command.name;
   int64_t sweep_id = 0;
   if (name == "status") {
     if (args.size() > 1 || (args.size() == 1 && !ParseId(args[0], &sweep_id))) {
       return UsageError(command, "status takes at most one sweep id");
     }
-    return RunStatus(**client, sweep_id);
+    return RunStatus(client, sweep_id);
   }
   if (name == "jobs") {
     v1::ListJobsRequest request;
@@ -275,9 +293,9 @@ int Run(const Command& command, const std::vector<std::string>& args) {
       if (!v1::JobState_Parse(state, &parsed)) return UsageError(command, "unknown state " + state);
       request.add_states(parsed);
     }
-    return RunJobs(**client, request);
+    return RunJobs(client, request);
   }
-  if (name == "workers") return RunWorkers(**client);
+  if (name == "workers") return RunWorkers(client);
   if (name == "results") {
     if (args.size() > 1 || (args.size() == 1 && !ParseId(args[0], &sweep_id))) {
       return UsageError(command, "results takes at most one sweep id");
@@ -290,12 +308,12 @@ int Run(const Command& command, const std::vector<std::string>& args) {
     options.table = TableFlags();
     options.format = absl::GetFlag(FLAGS_format).empty() ? "markdown" : absl::GetFlag(FLAGS_format);
     options.long_form = absl::GetFlag(FLAGS_long_form);
-    return RunResults(**client, options);
+    return RunResults(client, options);
   }
   if (args.empty() || !ParseId(args[0], &sweep_id)) {
     return UsageError(command, "a sweep id is required");
   }
-  if (name == "cancel") return RunCancel(**client, sweep_id);
+  if (name == "cancel") return RunCancel(client, sweep_id);
   if (name == "retry") {
     std::vector<int64_t> job_ids;
     for (size_t i = 1; i < args.size(); ++i) {
@@ -303,13 +321,13 @@ int Run(const Command& command, const std::vector<std::string>& args) {
       if (!ParseId(args[i], &id)) return UsageError(command, "not a job id: " + args[i]);
       job_ids.push_back(id);
     }
-    return RunRetry(**client, sweep_id, job_ids);
+    return RunRetry(client, sweep_id, job_ids);
   }
   ExportOptions options;  // export
   options.sweep_id = sweep_id;
   options.format = absl::GetFlag(FLAGS_format).empty() ? "json" : absl::GetFlag(FLAGS_format);
   options.out_path = absl::GetFlag(FLAGS_out);
-  return RunExport(**client, options);
+  return RunExport(client, options);
 }
 
 }  // namespace
