@@ -128,7 +128,8 @@ TEST(CoordCliTest, RemoteSweepWithTokenStatusResultsAndExport) {
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_TRUE(absl::StrContains(status.out, "remote-demo")) << status.out;
 
-  CommandRun results = Shell(absl::StrCat(Coord(), " results 1 --format=csv --rows=method,bits", connect));
+  CommandRun results =
+      Shell(absl::StrCat(Coord(), " results --sweep 1 --format csv --rows=method,bits", connect));
   EXPECT_EQ(results.exit_code, 0) << results.err;
   EXPECT_EQ(results.out, "method,bits,ppl\r\nrtn,4,14\r\nrtn,3,13\r\n");
 
