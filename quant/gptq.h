@@ -1,0 +1,94 @@
+// GPTQ (Frantar et al. 2022) for one linear layer, as the reference implementation
+// (IST-DASLab/gptq, carried on by AutoGPTQ / GPTQModel) does it; NOTES.md, "Quantization
+// algorithms":
+//   H = 2/n Σ x xᵀ over the n calibration tokens of the layer's input;
+//   dead inputs (H_ii = 0): H_ii = 1 and W[:, i] = 0;
+//   λ = damp · mean(diag H) added to the diagonal; U = upper Cholesky factor of (H + λI)⁻¹;
+//   columns in blocks of `block_size`; per column j: q = quantize(w_j), e = (w_j − q) / U_jj,
+//   the rest of the block -= e ⊗ U[j, j+1:]; after the block the later columns -= E · U[block, rest].
+//   Group parameters (scale, zero) are taken from the weight as it stands when the column
+//   index hits a group boundary (groups of consecutive columns; the last group is shorter
+//   when group_size does not divide in). As in the reference, "as it stands" means with
+//   the updates of earlier blocks applied but not those of the current block.
+//   act_order: columns in order of decreasing diag(H) (stable sort); the groups are then
+//   consecutive in that order and g_idx maps each input column to its group.
+//   static_groups: all group parameters computed up front from the (dead-zeroed) weight in
+//   natural column order, so under act_order each column keeps the group of its natural
+//   position: g_idx = column / group_size, stored as undefined (contiguous).
+//   When the Cholesky factorisation fails (or yields non-finite values), damp is raised
+//   (×damp_growth, from at least 1e-4) and retried, up to max_damp; beyond it the call
+//   fails with an error naming the layer. The damp used is reported.
+// Pure computation: no model, no I/O. Runs on the weight's device.
+#ifndef LLMQ_QUANT_GPTQ_H_
+#define LLMQ_QUANT_GPTQ_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "quant/group_quant.h"
+#include "quant/layer_driver.h"
+
+namespace llmq {
+
+struct GptqOptions {
+  QuantSpec spec;
+  double damp = 0.01;       // relative to mean(diag H)
+  int64_t block_size = 128;
+  bool act_order = false;
+  bool static_groups = false;
+  double damp_growth = 10.0;
+  double max_damp = 1.0;    // the last relative damp tried before giving up
+};
+
+struct GptqStats {
+  double damp_requested = 0;
+  double damp_final = 0;      // relative damp that factorised
+  double damp_absolute = 0;   // λ added to the diagonal
+  int damp_retries = 0;
+  int64_t dead_columns = 0;
+  // ½ Σ ((w − q) / U_jj)²: GPTQ's proxy loss, what the reference prints as "error".
+  double loss = 0;
+};
+
+struct GptqResult {
+  GroupQuantized quantized;
+  GptqStats stats;
+};
+
+// Accumulates Σ xᵀx over calibration tokens. Not thread-safe.
+class HessianAccumulator {
+ public:
+  // `in`: input features; accumulation in float32 (kFloat) or float64 (kDouble) on `device`.
+  HessianAccumulator(int64_t in, at::ScalarType accumulate_dtype, at::Device device);
+  // x: (..., in) any float dtype; every leading index is one token.
+  void Add(const at::Tensor& x);
+  int64_t tokens() const { return tokens_; }
+  // H = 2/n Σ xᵀx: (in, in) float32. Undefined before any token.
+  at::Tensor Hessian() const;
+
+ private:
+  at::Tensor sum_;  // (in, in) Σ xᵀx
+  int64_t tokens_ = 0;
+};
+
+// Quantizes `weight` (out, in) given its input Hessian (in, in). `name` is used in errors.
+absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tensor& hessian,
+                                        const GptqOptions& options, const std::string& name = "");
+
+// GPTQ under the layer driver: one Hessian per observed linear (in `hessian_dtype`, on the
+// weight's device), then GptqQuantize and `install` for each linear of a stage. Kept layers
+// are neither observed nor changed. Appends one record per linear to `records`, with
+// stats damp, damp_final, damp_retries, dead_columns, loss, tokens.
+std::unique_ptr<BlockMethod> MakeGptqMethod(const GptqOptions& options, KeepPredicate keep,
+                                            LayerInstaller install,
+                                            std::vector<LayerRecord>* records,
+                                            at::ScalarType hessian_dtype = at::kFloat);
+
+}  // namespace llmq
+
+#endif  // LLMQ_QUANT_GPTQ_H_

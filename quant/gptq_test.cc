@@ -1,0 +1,191 @@
+#include "quant/gptq.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+namespace llmq {
+namespace {
+
+// Correlated calibration inputs x = z A (tokens, in) and a weight (out, in).
+struct Problem {
+  at::Tensor x, w, hessian;
+};
+
+Problem MakeProblem(int64_t tokens, int64_t in, int64_t out, uint64_t seed) {
+  at::manual_seed(seed);
+  Problem p;
+  at::Tensor z = at::randn({tokens, in});
+  at::Tensor mix = at::randn({in, in}) / std::sqrt(static_cast<double>(in));
+  p.x = z.matmul(mix) + 0.3 * z;  // (tokens, in)
+  p.w = at::randn({out, in});      // (out, in)
+  HessianAccumulator acc(in, at::kDouble, at::kCPU);
+  acc.Add(p.x.view({4, tokens / 4, in}));  // leading dims are tokens
+  p.hessian = acc.Hessian();
+  return p;
+}
+
+double OutputError(const Problem& p, const at::Tensor& q) {  // ‖X (W − Q)ᵀ‖_F
+  return (p.x.matmul((p.w - q).t())).norm().item<double>();
+}
+
+TEST(GptqTest, HessianIsTwoOverNSumOfOuterProducts) {
+  at::Tensor x = at::tensor({1.0f, 2.0f, -1.0f, 0.0f, 3.0f, 1.0f}).view({3, 2});
+  HessianAccumulator acc(2, at::kFloat, at::kCPU);
+  acc.Add(x.narrow(0, 0, 1));
+  acc.Add(x.narrow(0, 1, 2));
+  // Σ xxᵀ = [[1+1+9, 2+0+3], [2+0+3, 4+0+1]] = [[11, 5], [5, 5]]; times 2/3.
+  at::Tensor expected = at::tensor({11.0f, 5.0f, 5.0f, 5.0f}).view({2, 2}) * (2.0f / 3.0f);
+  EXPECT_EQ(acc.tokens(), 3);
+  EXPECT_TRUE(acc.Hessian().allclose(expected));
+}
+
+// With uncorrelated inputs (diagonal H) there is nothing to compensate: every error
+// update is zero, so GPTQ's codes are RTN's codes.
+TEST(GptqTest, DiagonalHessianReducesToRtn) {
+  at::manual_seed(1);
+  at::Tensor w = at::randn({16, 40});
+  at::Tensor h = at::diag(at::rand({40}) + 0.5);
+  for (int64_t g : {int64_t{-1}, int64_t{16}, int64_t{7}}) {
+    GptqOptions o;
+    o.spec = {3, g, false};
+    o.block_size = 8;
+    auto r = GptqQuantize(w, h, o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    GroupQuantized rtn = QuantizeGroups(w, o.spec);
+    EXPECT_TRUE(r->quantized.codes.equal(rtn.codes)) << g;
+    EXPECT_TRUE(r->quantized.scales.allclose(rtn.scales)) << g;
+  }
+}
+
+// The point of GPTQ: with correlated inputs its output error is below RTN's.
+TEST(GptqTest, BeatsRtnOnCorrelatedInputs) {
+  Problem p = MakeProblem(1024, 90, 48, 2);
+  for (int bits : {2, 3, 4}) {
+    for (int64_t g : {int64_t{-1}, int64_t{32}, int64_t{20}}) {  // 20 and 32 do not divide 90
+      GptqOptions o;
+      o.spec = {bits, g, false};
+      o.block_size = 32;
+      auto r = GptqQuantize(p.w, p.hessian, o);
+      ASSERT_TRUE(r.ok()) << r.status();
+      const double gptq = OutputError(p, Dequantize(r->quantized));
+      const double rtn = OutputError(p, Dequantize(QuantizeGroups(p.w, o.spec)));
+      EXPECT_LT(gptq, 0.9 * rtn) << "bits " << bits << " group " << g;
+      EXPECT_EQ(r->quantized.scales.size(1), o.spec.NumGroups(90));
+      EXPECT_LE(r->quantized.codes.max().item<int64_t>(), (1 << bits) - 1);
+    }
+  }
+}
+
+TEST(GptqTest, ActOrderAlsoBeatsRtnAndMapsColumnsToGroups) {
+  Problem p = MakeProblem(1024, 90, 48, 3);
+  GptqOptions o;
+  o.spec = {3, 20, false};
+  o.act_order = true;
+  auto r = GptqQuantize(p.w, p.hessian, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const at::Tensor& g_idx = r->quantized.g_idx;
+  ASSERT_TRUE(g_idx.defined());
+  // Groups of 20 consecutive columns in act order: group sizes 20, 20, 20, 20, 10.
+  at::Tensor counts = at::bincount(g_idx.to(at::kLong));
+  EXPECT_TRUE(counts.equal(at::tensor(std::vector<int64_t>{20, 20, 20, 20, 10})));
+  EXPECT_LT(OutputError(p, Dequantize(r->quantized)),
+            OutputError(p, Dequantize(QuantizeGroups(p.w, o.spec))));
+}
+
+// static_groups: group parameters from natural, contiguous column ranges, so no g_idx
+// is needed even under act_order, and each group's scale is the one of its columns' range.
+TEST(GptqTest, ActOrderWithStaticGroupsKeepsGroupsContiguous) {
+  Problem p = MakeProblem(1024, 90, 48, 4);
+  GptqOptions o;
+  o.spec = {4, 32, false};
+  o.act_order = true;
+  o.static_groups = true;
+  auto r = GptqQuantize(p.w, p.hessian, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->quantized.g_idx.defined());
+  GroupQuantized rtn = QuantizeGroups(p.w, o.spec);  // same ranges: scales equal RTN's
+  EXPECT_TRUE(r->quantized.scales.allclose(rtn.scales));
+  EXPECT_TRUE(r->quantized.zeros.equal(rtn.zeros));
+  EXPECT_LT(OutputError(p, Dequantize(r->quantized)), OutputError(p, Dequantize(rtn)));
+}
+
+// All-zero input columns: H_ii = 0 -> dead; their weights become exactly zero.
+TEST(GptqTest, DeadInputColumnsAreZeroedNotFatal) {
+  Problem p = MakeProblem(512, 40, 8, 5);
+  p.x.narrow(1, 3, 2).zero_();
+  p.x.select(1, 17).zero_();
+  HessianAccumulator acc(40, at::kFloat, at::kCPU);
+  acc.Add(p.x);
+  GptqOptions o;
+  o.spec = {4, 16, false};
+  auto r = GptqQuantize(p.w, acc.Hessian(), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stats.dead_columns, 3);
+  at::Tensor q = Dequantize(r->quantized);
+  EXPECT_TRUE(at::isfinite(q).all().item<bool>());
+  EXPECT_EQ(q.select(1, 3).abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(q.select(1, 17).abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(r->stats.damp_final, 0.01);
+  EXPECT_EQ(r->stats.damp_retries, 0);
+}
+
+// Duplicate input columns make H singular; the default damping copes.
+TEST(GptqTest, DuplicateInputColumnsQuantizeFinitely) {
+  Problem p = MakeProblem(512, 40, 8, 6);
+  p.x.narrow(1, 20, 20).copy_(p.x.narrow(1, 0, 20));
+  HessianAccumulator acc(40, at::kFloat, at::kCPU);
+  acc.Add(p.x);
+  GptqOptions o;
+  o.spec = {4, 8, false};
+  auto r = GptqQuantize(p.w, acc.Hessian(), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(at::isfinite(Dequantize(r->quantized)).all().item<bool>());
+}
+
+// A rank-1 Hessian with no damping: the second Cholesky pivot is exactly 1 - 1 = 0, so the
+// factorisation fails; damping is raised (to 1e-4 first) and the rise is recorded.
+TEST(GptqTest, FailedCholeskyRaisesDampingAndRecordsIt) {
+  at::manual_seed(7);
+  at::Tensor w = at::randn({6, 12});
+  GptqOptions o;
+  o.spec = {4, -1, false};
+  o.damp = 0;
+  auto r = GptqQuantize(w, at::ones({12, 12}), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GE(r->stats.damp_retries, 1);
+  EXPECT_GE(r->stats.damp_final, 1e-4);
+  EXPECT_TRUE(at::isfinite(Dequantize(r->quantized)).all().item<bool>());
+}
+
+// No damping makes -I positive definite: the call fails after the cap, with the layer name.
+TEST(GptqTest, GivesUpWithAClearErrorAfterTheDampingCap) {
+  GptqOptions o;
+  o.spec = {4, -1, false};
+  auto r = GptqQuantize(at::ones({4, 8}), -at::eye(8), o, "model.layers.0.mlp.up_proj");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("model.layers.0.mlp.up_proj"), std::string::npos);
+  EXPECT_NE(r.status().message().find("damp"), std::string::npos);
+
+  at::Tensor nan_h = at::eye(8);
+  nan_h[2][2] = std::nanf("");
+  EXPECT_EQ(GptqQuantize(at::ones({4, 8}), nan_h, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(GptqQuantize(at::ones({4, 8}), at::eye(7), o).ok());
+}
+
+// The proxy loss is ½ Σ ((w − q) / U_jj)², which for H = c·I (U_jj = 1/sqrt(c(1+damp)))
+// is ½ c (1 + damp) Σ (w − q)².
+TEST(GptqTest, LossMatchesClosedFormForScaledIdentity) {
+  at::manual_seed(8);
+  at::Tensor w = at::randn({5, 24});
+  GptqOptions o;
+  o.spec = {3, 8, false};
+  auto r = GptqQuantize(w, 4.0 * at::eye(24), o);
+  ASSERT_TRUE(r.ok());
+  const double sq = (Dequantize(r->quantized) - w).pow(2).sum().item<double>();
+  EXPECT_NEAR(r->stats.loss, 0.5 * 4.0 * 1.01 * sq, 1e-4 * r->stats.loss);
+}
+
+}  // namespace
+}  // namespace llmq

@@ -1,0 +1,140 @@
+#include "quant/layer_driver.h"
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace llmq {
+namespace {
+
+// Shows every input to an observer, then computes as the wrapped layer does.
+class ObservingLinear : public Linear {
+ public:
+  ObservingLinear(std::unique_ptr<Linear> inner, InputObserver* observer)
+      : inner_(std::move(inner)), observer_(observer) {}
+
+  at::Tensor Forward(const at::Tensor& x) const override {
+    observer_->Observe(x);
+    return inner_->Forward(x);
+  }
+  int64_t in_features() const override { return inner_->in_features(); }
+  int64_t out_features() const override { return inner_->out_features(); }
+  int64_t WeightBytes() const override { return inner_->WeightBytes(); }
+  std::string Describe() const override { return "observed " + inner_->Describe(); }
+  at::Tensor* mutable_dense_weight() override { return inner_->mutable_dense_weight(); }
+  at::Tensor bias() const override { return inner_->bias(); }
+
+  std::unique_ptr<Linear> Release() { return std::move(inner_); }
+
+ private:
+  std::unique_ptr<Linear> inner_;
+  InputObserver* observer_;
+};
+
+// Wraps the observed slots of a stage for one pass; puts the layers back when destroyed,
+// also when the pass throws.
+class ObservedSlots {
+ public:
+  ObservedSlots(const std::vector<NamedLinear>& stage,
+                const std::vector<std::unique_ptr<InputObserver>>& observers) {
+    for (size_t i = 0; i < stage.size(); ++i) {
+      if (observers[i] == nullptr) continue;
+      std::unique_ptr<Linear>* slot = stage[i].slot;
+      *slot = std::make_unique<ObservingLinear>(std::move(*slot), observers[i].get());
+      wrapped_.push_back(slot);
+    }
+  }
+  ~ObservedSlots() {
+    for (std::unique_ptr<Linear>* slot : wrapped_) {
+      *slot = static_cast<ObservingLinear*>(slot->get())->Release();
+    }
+  }
+  ObservedSlots(const ObservedSlots&) = delete;
+  ObservedSlots& operator=(const ObservedSlots&) = delete;
+
+ private:
+  std::vector<std::unique_ptr<Linear>*> wrapped_;
+};
+
+}  // namespace
+
+std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer,
+                                                  bool true_sequential) {
+  std::vector<NamedLinear> all;
+  for (const NamedLinear& linear : model.Linears()) {
+    if (linear.layer == layer) all.push_back(linear);
+  }
+  if (!true_sequential) return {all};
+  DecoderBlock& b = model.block(layer);
+  auto pick = [&](std::initializer_list<std::unique_ptr<Linear>*> slots) {
+    std::vector<NamedLinear> stage;
+    for (std::unique_ptr<Linear>* slot : slots) {
+      for (const NamedLinear& linear : all) {
+        if (linear.slot == slot) stage.push_back(linear);
+      }
+    }
+    return stage;
+  };
+  if (model.config().parallel_residual()) {
+    // Phi: attention and MLP read the same normed input.
+    return {pick({&b.q_proj, &b.k_proj, &b.v_proj, &b.up_proj}), pick({&b.o_proj}),
+            pick({&b.down_proj})};
+  }
+  return {pick({&b.q_proj, &b.k_proj, &b.v_proj}), pick({&b.o_proj}),
+          pick({&b.gate_proj, &b.up_proj}), pick({&b.down_proj})};
+}
+
+absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, BlockMethod& method,
+                                const LayerDriverOptions& options) {
+  if (!tokens.defined() || tokens.dim() != 2 || tokens.size(0) == 0 || tokens.size(1) == 0) {
+    return absl::InvalidArgumentError("calibration tokens must be a non-empty (samples, seq_len) tensor");
+  }
+  if (options.batch_size <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_size ", options.batch_size, " must be positive"));
+  }
+  return CatchExceptions("layer-sequential calibration", [&]() -> absl::Status {
+    at::NoGradGuard no_grad;
+    const int64_t samples = tokens.size(0), seq = tokens.size(1);
+    std::vector<at::Tensor> hidden;  // chunks of (batch, seq, hidden) in the model's dtype
+    for (int64_t start = 0; start < samples; start += options.batch_size) {
+      hidden.push_back(model.Embed(tokens.narrow(0, start, std::min(options.batch_size, samples - start))));
+    }
+    std::map<int64_t, ForwardContext> contexts;  // by chunk batch size
+    auto context_for = [&](int64_t batch) -> const ForwardContext& {
+      auto it = contexts.find(batch);
+      if (it == contexts.end()) {
+        it = contexts.emplace(batch, model.MakeContext(at::Tensor(), batch, seq, nullptr)).first;
+      }
+      return it->second;
+    };
+
+    const int layers = model.num_layers();
+    for (int layer = 0; layer < layers; ++layer) {
+      for (const std::vector<NamedLinear>& stage : BlockStages(model, layer, options.true_sequential)) {
+        std::vector<std::unique_ptr<InputObserver>> observers;
+        bool any = false;
+        for (const NamedLinear& linear : stage) {
+          observers.push_back(method.NewObserver(linear));
+          any = any || observers.back() != nullptr;
+        }
+        if (any) {
+          ObservedSlots observed(stage, observers);
+          for (const at::Tensor& chunk : hidden) {
+            model.RunBlock(layer, chunk, context_for(chunk.size(0)));
+          }
+        }
+        LLMQ_RETURN_IF_ERROR(Annotate(method.ProcessStage(model, layer, stage, observers),
+                                      absl::StrCat("layer ", layer)));
+      }
+      for (at::Tensor& chunk : hidden) chunk = model.RunBlock(layer, chunk, context_for(chunk.size(0)));
+      if (options.progress) options.progress(layer + 1, layers);
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace llmq

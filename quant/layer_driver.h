@@ -1,0 +1,86 @@
+// The layer-sequential driver every calibrated method runs under (GPTQ's and AWQ's
+// recipe): the calibration windows are embedded once; then block by block
+//   1. for each stage of the block (true-sequential: q/k/v -> o -> gate/up -> down; for a
+//      parallel Phi block q/k/v/fc1 -> dense -> fc2; otherwise one stage with every
+//      linear), the stage's linears are wrapped with observing linears, the block is run
+//      over all windows (in chunks of `batch_size` windows), the wrappers are removed and
+//      the method processes the stage (quantizes, rescales, ...) — so a stage sees the
+//      inputs produced by the already-processed stages before it;
+//   2. the block's output is recomputed WITH its processed layers and becomes the next
+//      block's input: block i+1 is calibrated on what quantized blocks 0..i produce.
+// Only one block's activations are held at a time: (samples, seq_len, hidden) in the
+// model's dtype, plus one chunk of outputs. lm_head is never touched.
+#ifndef LLMQ_QUANT_LAYER_DRIVER_H_
+#define LLMQ_QUANT_LAYER_DRIVER_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "model/transformer.h"
+#include "quant/group_quant.h"
+
+namespace llmq {
+
+// What a method did to one linear, for the quantization report.
+struct LayerRecord {
+  std::string name;
+  int layer = -1;
+  std::string action;    // "quantized" or "kept"
+  std::string describe;  // the layer now in the slot (Linear::Describe)
+  double seconds = 0;    // method time for this layer (observation passes excluded)
+  std::map<std::string, double> stats;  // method-specific: damp_final, loss, alpha, ...
+};
+
+// Puts a quantized weight into a model slot (a packed QuantizedLinear, or a dense layer
+// holding the dequantized weight), keeping the slot's bias.
+using LayerInstaller = std::function<absl::Status(const NamedLinear&, const GroupQuantized&)>;
+// Whether a layer stays dense (the `keep` patterns).
+using KeepPredicate = std::function<bool(const std::string& name)>;
+
+// What a method accumulates from one linear's inputs during a pass.
+class InputObserver {
+ public:
+  virtual ~InputObserver() = default;
+  // x: (batch, seq, in) in the model's dtype, as the linear receives it.
+  virtual void Observe(const at::Tensor& x) = 0;
+};
+
+// A calibrated method as the driver sees it.
+class BlockMethod {
+ public:
+  virtual ~BlockMethod() = default;
+  // The observer for `linear` before a pass; nullptr leaves it unobserved.
+  virtual std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear) = 0;
+  // After a pass: the stage's linears (forward order) and their observers (same order,
+  // null where not observed). May replace or modify the linears of block `layer`.
+  virtual absl::Status ProcessStage(CausalLM& model, int layer,
+                                    const std::vector<NamedLinear>& stage,
+                                    std::vector<std::unique_ptr<InputObserver>>& observers) = 0;
+};
+
+struct LayerDriverOptions {
+  int64_t batch_size = 8;        // windows per block forward
+  bool true_sequential = true;   // stages as above; false = one stage per block
+  // After each block: (blocks done, blocks total).
+  std::function<void(int, int)> progress;
+};
+
+// The stages of block `layer`, each a list of its linear slots in forward order.
+std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer,
+                                                  bool true_sequential);
+
+// Runs `method` over every block of `model` on `tokens` (samples, seq_len) int64.
+// Exceptions from libtorch become a Status; the linear slots are restored on every path.
+absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, BlockMethod& method,
+                                const LayerDriverOptions& options);
+
+}  // namespace llmq
+
+#endif  // LLMQ_QUANT_LAYER_DRIVER_H_

@@ -1,0 +1,175 @@
+#include "quant/layer_driver.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "quant/testing_models.h"
+
+namespace llmq {
+namespace {
+
+using testing_models::RandomModel;
+using testing_models::TinyConfig;
+
+// Keeps every input it sees, in order.
+class RecordingObserver : public InputObserver {
+ public:
+  void Observe(const at::Tensor& x) override { seen.push_back(x.clone()); }
+  at::Tensor All() const { return at::cat(seen, 0); }  // (samples, seq, in)
+  std::vector<at::Tensor> seen;
+};
+
+// A scripted method: observes everything, records stage names and inputs, and applies
+// `edit` to each stage (to stand in for quantization).
+class ScriptedMethod : public BlockMethod {
+ public:
+  std::function<void(int, const NamedLinear&)> edit;
+  std::vector<std::vector<std::string>> stages;
+  std::map<std::string, at::Tensor> inputs;  // by linear name
+  absl::Status fail_at_layer_1 = absl::OkStatus();
+
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear&) override {
+    return std::make_unique<RecordingObserver>();
+  }
+  absl::Status ProcessStage(CausalLM& model, int layer, const std::vector<NamedLinear>& stage,
+                            std::vector<std::unique_ptr<InputObserver>>& observers) override {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < stage.size(); ++i) {
+      names.push_back(stage[i].name.substr(stage[i].name.rfind('.') + 1));
+      inputs[stage[i].name] = static_cast<RecordingObserver*>(observers[i].get())->All();
+      // While a stage is processed the slots hold the real layers again.
+      EXPECT_FALSE(absl::StartsWith((*stage[i].slot)->Describe(), "observed"));
+    }
+    stages.push_back(names);
+    if (layer == 1 && !fail_at_layer_1.ok()) return fail_at_layer_1;
+    if (edit) {
+      for (const NamedLinear& linear : stage) edit(layer, linear);
+    }
+    return absl::OkStatus();
+  }
+};
+
+at::Tensor RandomTokens(int64_t samples, int64_t seq, int64_t vocab) {
+  at::manual_seed(11);
+  return at::randint(vocab, {samples, seq}, at::kLong);
+}
+
+TEST(LayerDriverTest, TrueSequentialStagesFollowTheForwardOrder) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+  ScriptedMethod method;
+  LayerDriverOptions options;
+  std::vector<std::pair<int, int>> progress;
+  options.progress = [&](int done, int total) { progress.push_back({done, total}); };
+  ASSERT_TRUE(RunLayerSequential(*model, RandomTokens(3, 10, 97), method, options).ok());
+  const std::vector<std::vector<std::string>> block = {
+      {"q_proj", "k_proj", "v_proj"}, {"o_proj"}, {"gate_proj", "up_proj"}, {"down_proj"}};
+  ASSERT_EQ(method.stages.size(), 8u);
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(method.stages[i], block[i % 4]);
+  EXPECT_EQ(progress, (std::vector<std::pair<int, int>>{{1, 2}, {2, 2}}));
+
+  auto phi = RandomModel(TinyConfig(Architecture::kPhi, false), 1);
+  ScriptedMethod phi_method;
+  ASSERT_TRUE(RunLayerSequential(*phi, RandomTokens(2, 6, 97), phi_method, {}).ok());
+  EXPECT_EQ(phi_method.stages[0], (std::vector<std::string>{"q_proj", "k_proj", "v_proj", "fc1"}));
+  EXPECT_EQ(phi_method.stages[1], (std::vector<std::string>{"dense"}));
+  EXPECT_EQ(phi_method.stages[2], (std::vector<std::string>{"fc2"}));
+}
+
+// Zeroing v_proj in the first stage makes the attention output, o_proj's input, exactly
+// zero — which o_proj must see under true-sequential and must not see otherwise.
+TEST(LayerDriverTest, LaterStagesSeeEarlierStagesProcessed) {
+  for (bool true_sequential : {true, false}) {
+    auto model = RandomModel(TinyConfig(Architecture::kLlama, false), 2);
+    ScriptedMethod method;
+    method.edit = [](int, const NamedLinear& linear) {
+      if (absl::EndsWith(linear.name, "v_proj")) (*linear.slot)->mutable_dense_weight()->zero_();
+    };
+    LayerDriverOptions options;
+    options.true_sequential = true_sequential;
+    ASSERT_TRUE(RunLayerSequential(*model, RandomTokens(2, 8, 97), method, options).ok());
+    const float o_input = method.inputs.at("model.layers.0.self_attn.o_proj").abs().max().item<float>();
+    if (true_sequential) {
+      EXPECT_EQ(o_input, 0.0f);
+    } else {
+      EXPECT_GT(o_input, 0.0f);
+    }
+  }
+}
+
+// Block 1 is calibrated on what the processed block 0 produces: its q_proj input equals
+// input_layernorm(RunBlock(0, embed)) computed afterwards with the modified block 0, and
+// differs from the same computed with the original block 0.
+TEST(LayerDriverTest, NextBlockInputsComeFromTheProcessedBlock) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 3);
+  auto original = RandomModel(TinyConfig(Architecture::kLlama, true), 3);
+  at::Tensor tokens = RandomTokens(5, 12, 97);
+  ScriptedMethod method;
+  method.edit = [](int layer, const NamedLinear& linear) {
+    if (layer != 0) return;
+    at::Tensor* w = (*linear.slot)->mutable_dense_weight();
+    *w = at::round(*w * 4) / 4;  // a crude stand-in for quantization
+  };
+  LayerDriverOptions options;
+  options.batch_size = 2;  // chunks of 2, 2, 1 windows
+  ASSERT_TRUE(RunLayerSequential(*model, tokens, method, options).ok());
+  at::Tensor seen = method.inputs.at("model.layers.1.self_attn.q_proj");  // (5, 12, hidden)
+
+  auto block1_input = [&](CausalLM& m) {
+    ForwardContext ctx = m.MakeContext(at::Tensor(), 5, 12, nullptr);
+    return m.block(1).attn_norm.Forward(m.RunBlock(0, m.Embed(tokens), ctx));
+  };
+  EXPECT_TRUE(seen.allclose(block1_input(*model), 1e-5, 1e-5));
+  EXPECT_GT((seen - block1_input(*original)).abs().max().item<float>(), 1e-3);
+}
+
+TEST(LayerDriverTest, SlotsAreRestoredWhenTheMethodFails) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 4);
+  ScriptedMethod method;
+  method.fail_at_layer_1 = absl::InternalError("boom");
+  absl::Status status = RunLayerSequential(*model, RandomTokens(2, 4, 97), method, {});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(status.message().find("layer 1"), std::string::npos);
+  for (const NamedLinear& linear : model->Linears()) {
+    EXPECT_FALSE(absl::StartsWith((*linear.slot)->Describe(), "observed")) << linear.name;
+  }
+}
+
+// An exception in the middle of a pass (here from an observer) becomes a Status, and the
+// observing wrappers are gone.
+class ThrowingMethod : public ScriptedMethod {
+ public:
+  class Thrower : public InputObserver {
+   public:
+    void Observe(const at::Tensor&) override { throw std::runtime_error("observer exploded"); }
+  };
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear) override {
+    if (absl::EndsWith(linear.name, "up_proj")) return std::make_unique<Thrower>();
+    return ScriptedMethod::NewObserver(linear);
+  }
+};
+
+TEST(LayerDriverTest, SlotsAreRestoredWhenAPassThrows) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 4);
+  ThrowingMethod method;
+  absl::Status status = RunLayerSequential(*model, RandomTokens(2, 4, 97), method, {});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(status.message().find("observer exploded"), std::string::npos);
+  for (const NamedLinear& linear : model->Linears()) {
+    EXPECT_FALSE(absl::StartsWith((*linear.slot)->Describe(), "observed")) << linear.name;
+  }
+}
+
+TEST(LayerDriverTest, RejectsBadTokens) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 4);
+  ScriptedMethod method;
+  EXPECT_FALSE(RunLayerSequential(*model, at::zeros({4}, at::kLong), method, {}).ok());
+  LayerDriverOptions options;
+  options.batch_size = 0;
+  EXPECT_FALSE(RunLayerSequential(*model, RandomTokens(2, 4, 97), method, options).ok());
+}
+
+}  // namespace
+}  // namespace llmq

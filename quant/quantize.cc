@@ -1,0 +1,273 @@
+#include "quant/quantize.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <glog/logging.h>
+
+#include <chrono>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status.h"
+#include "quant/awq.h"
+#include "quant/gptq.h"
+
+namespace llmq {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+const std::map<std::string, Params>& MethodDefaults() {
+  static const auto* defaults = [] {
+    const Params common = {{"bits", "4"}, {"group_size", "128"}, {"sym", "false"}, {"keep", ""}};
+    Params gptq = common;
+    gptq.insert({{"damp", "0.01"}, {"act_order", "false"}, {"static_groups", "false"},
+                 {"true_sequential", "true"}, {"block_size", "128"}});
+    Params awq = common;
+    awq.insert({{"grid", "20"}, {"clip", "true"}});
+    return new std::map<std::string, Params>{{"rtn", common}, {"gptq", gptq}, {"awq", awq}, {"gsq", awq}};
+  }();
+  return *defaults;
+}
+
+// Glob match of the whole text: `*` any run, `?` one character.
+bool GlobMatch(absl::string_view pattern, absl::string_view text) {
+  size_t p = 0, t = 0, star = absl::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p, ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (star != absl::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+absl::StatusOr<QuantSpec> SpecOf(const Params& p) {
+  QuantSpec spec;
+  LLMQ_ASSIGN_OR_RETURN(int64_t bits, GetInt(p, "bits", 4));
+  LLMQ_ASSIGN_OR_RETURN(spec.group_size, GetInt(p, "group_size", 128));
+  LLMQ_ASSIGN_OR_RETURN(spec.sym, GetBool(p, "sym", false));
+  if (bits < 2 || bits > 8) {
+    return absl::InvalidArgumentError(absl::StrCat("parameter 'bits' = ", bits, ": expected 2..8"));
+  }
+  if (spec.group_size == 0 || spec.group_size < -1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameter 'group_size' = ", spec.group_size, ": expected -1 or a positive size"));
+  }
+  spec.bits = static_cast<int>(bits);
+  return spec;
+}
+
+// Until the packed-layer slot helper lands on main: a dense layer holding the dequantized
+// weight in the model's dtype, with the old layer's bias.
+absl::Status InstallDequantized(const NamedLinear& linear, const GroupQuantized& q) {
+  return CatchExceptions(absl::StrCat("installing ", linear.name), [&]() -> absl::Status {
+    at::Tensor* old = (*linear.slot)->mutable_dense_weight();
+    if (old == nullptr) return absl::FailedPreconditionError(absl::StrCat(linear.name, " is not dense"));
+    at::Tensor w = Dequantize(q).to(old->device(), old->scalar_type());  // (out, in)
+    *linear.slot = std::make_unique<DenseLinear>(w, (*linear.slot)->bias());
+    return absl::OkStatus();
+  });
+}
+
+// Windows per block forward: bounded so that attention scores and MLP activations of one
+// chunk stay near 1 GiB.
+int64_t DriverBatchSize(const ModelConfig& c, int64_t seq) {
+  const int64_t per_window = std::max(c.num_heads * seq * seq, seq * c.intermediate_size) * 4 * 3;
+  return std::max<int64_t>(1, (int64_t{1} << 30) / std::max<int64_t>(per_window, 1));
+}
+
+absl::Status RunRtn(CausalLM& model, const QuantSpec& spec, const KeepPredicate& keep,
+                    std::vector<LayerRecord>* records, const QuantizeProgress& progress) {
+  std::vector<NamedLinear> linears = model.Linears();
+  int64_t done = 0;
+  for (const NamedLinear& linear : linears) {
+    if (linear.layer < 0) continue;  // lm_head
+    LayerRecord record{linear.name, linear.layer, "kept", "", 0, {}};
+    if (!keep(linear.name)) {
+      const auto start = Clock::now();
+      at::Tensor* w = (*linear.slot)->mutable_dense_weight();
+      if (w == nullptr) return absl::FailedPreconditionError(absl::StrCat("rtn ", linear.name, ": not dense"));
+      GroupQuantized q = QuantizeGroups(*w, spec);
+      record.stats["weight_sq_err"] = (Dequantize(q) - w->to(at::kCPU, at::kFloat)).pow(2).sum().item<double>();
+      LLMQ_RETURN_IF_ERROR(InstallDequantized(linear, q));
+      record.action = "quantized";
+      record.seconds = SecondsSince(start);
+    }
+    record.describe = (*linear.slot)->Describe();
+    records->push_back(record);
+    if (progress) progress("quantize", ++done, static_cast<int64_t>(linears.size()) - 1);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsCalibratedMethod(const std::string& method) { return method != "rtn"; }
+
+bool MatchesAnyPattern(const std::string& name, const std::string& patterns) {
+  for (absl::string_view pattern : absl::StrSplit(patterns, ',', absl::SkipWhitespace())) {
+    if (GlobMatch(absl::StripAsciiWhitespace(pattern), name)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, const Params& params) {
+  auto it = MethodDefaults().find(method);
+  if (it == MethodDefaults().end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown quantization method '", method, "': expected rtn, gptq, awq or gsq"));
+  }
+  Params resolved = it->second;
+  for (const auto& [name, value] : params) {
+    if (resolved.count(name) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter '", name, "' is not a parameter of method ", method));
+    }
+    resolved[name] = value;
+  }
+  LLMQ_RETURN_IF_ERROR(SpecOf(resolved).status());
+  if (method == "gptq") {
+    LLMQ_ASSIGN_OR_RETURN(double damp, GetDouble(resolved, "damp", 0.01));
+    LLMQ_ASSIGN_OR_RETURN(int64_t block, GetInt(resolved, "block_size", 128));
+    for (const char* flag : {"act_order", "static_groups", "true_sequential"}) {
+      LLMQ_RETURN_IF_ERROR(GetBool(resolved, flag, false).status());
+    }
+    if (!(damp >= 0 && damp <= 1) || block <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "gptq: damp ", damp, " must be in [0, 1] and block_size ", block, " positive"));
+    }
+  } else if (method != "rtn") {
+    LLMQ_ASSIGN_OR_RETURN(int64_t grid, GetInt(resolved, "grid", 20));
+    LLMQ_RETURN_IF_ERROR(GetBool(resolved, "clip", true).status());
+    if (grid < 1) return absl::InvalidArgumentError(absl::StrCat(method, ": grid ", grid, " must be >= 1"));
+  }
+  return resolved;
+}
+
+std::string DescribeQuantization(const std::string& method, const Params& resolved,
+                                 const std::string& calibration, const std::string& fingerprint) {
+  std::string out = method;
+  for (const auto& [name, value] : resolved) absl::StrAppend(&out, " ", name, "=", value);
+  if (!calibration.empty()) {
+    absl::StrAppend(&out, " | calibration ", calibration, " sha256=", fingerprint);
+  }
+  return out;
+}
+
+absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(
+    CausalLM& model, const std::string& method, const Params& params,
+    const CalibrationSet* calibration, const QuantizeProgress& progress) {
+  const auto start = Clock::now();
+  QuantizationReport report;
+  report.method = method;
+  LLMQ_ASSIGN_OR_RETURN(report.params, ResolveQuantizationParams(method, params));
+  const Params& p = report.params;
+  LLMQ_ASSIGN_OR_RETURN(QuantSpec spec, SpecOf(p));
+  const std::string keep_patterns = p.at("keep");
+  KeepPredicate keep = [keep_patterns](const std::string& name) {
+    return !keep_patterns.empty() && MatchesAnyPattern(name, keep_patterns);
+  };
+  report.provenance = {{"storage", "dequantized-dense"},
+                       {"threads", absl::StrCat(at::get_num_threads())},
+                       {"dtype", std::string(c10::toString(model.dtype()))},
+                       {"device", model.device().str()}};
+
+  if (!IsCalibratedMethod(method)) {
+    LLMQ_RETURN_IF_ERROR(CatchExceptions("rtn", [&] { return RunRtn(model, spec, keep, &report.layers, progress); }));
+  } else {
+    if (calibration == nullptr || !calibration->tokens.defined()) {
+      return absl::InvalidArgumentError(absl::StrCat(method, " needs calibration windows"));
+    }
+    report.calibration = absl::StrCat("tokens ", calibration->tokens.size(0), "x",
+                                      calibration->tokens.size(1), " ", calibration->sampling);
+    report.calibration_fingerprint = calibration->fingerprint;
+    report.calibration_sampling = calibration->sampling;
+    LayerDriverOptions driver;
+    driver.batch_size = DriverBatchSize(model.config(), calibration->tokens.size(1));
+    driver.progress = [&](int done, int total) {
+      LOG(INFO) << "stage=quantize method=" << method << " layer=" << done << "/" << total;
+      if (progress) progress("quantize", done, total);
+    };
+    std::unique_ptr<BlockMethod> block_method;
+    if (method == "gptq") {
+      GptqOptions o;
+      o.spec = spec;
+      LLMQ_ASSIGN_OR_RETURN(o.damp, GetDouble(p, "damp", 0.01));
+      LLMQ_ASSIGN_OR_RETURN(o.block_size, GetInt(p, "block_size", 128));
+      LLMQ_ASSIGN_OR_RETURN(o.act_order, GetBool(p, "act_order", false));
+      LLMQ_ASSIGN_OR_RETURN(o.static_groups, GetBool(p, "static_groups", false));
+      LLMQ_ASSIGN_OR_RETURN(driver.true_sequential, GetBool(p, "true_sequential", true));
+      block_method = MakeGptqMethod(o, keep, InstallDequantized, &report.layers);
+      report.provenance["hessian_dtype"] = "float32";
+      report.provenance["max_damp"] = absl::StrCat(o.max_damp);
+    } else {
+      AwqOptions o;
+      o.spec = spec;
+      LLMQ_ASSIGN_OR_RETURN(int64_t grid, GetInt(p, "grid", 20));
+      o.grid = static_cast<int>(grid);
+      LLMQ_ASSIGN_OR_RETURN(o.clip, GetBool(p, "clip", true));
+      driver.true_sequential = false;
+      block_method = MakeAwqMethod(model, o, keep, InstallDequantized, &report.layers);
+      report.provenance["clip_max_shrink"] = absl::StrCat(o.max_shrink);
+    }
+    report.provenance["driver_batch"] = absl::StrCat(driver.batch_size);
+    report.provenance["true_sequential"] = driver.true_sequential ? "true" : "false";
+    LLMQ_RETURN_IF_ERROR(Annotate(RunLayerSequential(model, calibration->tokens, *block_method, driver),
+                                  method));
+    for (const LayerRecord& r : report.layers) {
+      auto final_damp = r.stats.find("damp_final");
+      if (final_damp == r.stats.end()) continue;
+      report.max_final_damp = std::max(report.max_final_damp, final_damp->second);
+      if (final_damp->second > r.stats.at("damp")) ++report.damped_layers;
+    }
+  }
+  report.seconds["quantization"] = SecondsSince(start);
+  report.seconds["total"] = report.seconds["quantization"];
+  report.description = DescribeQuantization(method, report.params, report.calibration,
+                                            report.calibration_fingerprint);
+  return report;
+}
+
+absl::StatusOr<QuantizationReport> QuantizeModel(CausalLM& model, const Tokenizer& tokenizer,
+                                                 const std::string& method, const Params& params,
+                                                 const CalibrationSpec& calibration,
+                                                 const QuantizeProgress& progress) {
+  const auto start = Clock::now();
+  LLMQ_RETURN_IF_ERROR(ResolveQuantizationParams(method, params).status());
+  CalibrationSet set;
+  double calibration_seconds = 0;
+  if (IsCalibratedMethod(method)) {
+    LLMQ_ASSIGN_OR_RETURN(set, LoadCalibration(tokenizer, calibration));
+    calibration_seconds = SecondsSince(start);
+    LOG(INFO) << "stage=calibration windows=" << calibration.samples << "x" << calibration.seq_len
+              << " sampling=" << set.sampling << " sha256=" << set.fingerprint;
+    if (progress) progress("calibration", 1, 1);
+  }
+  LLMQ_ASSIGN_OR_RETURN(
+      QuantizationReport report,
+      QuantizeModelWithCalibration(model, method, params,
+                                   IsCalibratedMethod(method) ? &set : nullptr, progress));
+  if (IsCalibratedMethod(method)) report.calibration = DescribeCalibration(calibration);
+  report.seconds["calibration"] = calibration_seconds;
+  report.seconds["total"] = SecondsSince(start);
+  report.description = DescribeQuantization(method, report.params, report.calibration,
+                                            report.calibration_fingerprint);
+  return report;
+}
+
+}  // namespace llmq

@@ -1,0 +1,84 @@
+// The one entry point the worker calls to quantize a model in place: a method name, its
+// parameters as canonical strings, and (for calibrated methods) a calibration spec.
+//
+// Methods and their parameters (defaults in brackets):
+//   rtn        bits [4], group_size [128], sym [false], keep [""]
+//   gptq       the same plus damp [0.01], act_order [false], static_groups [false],
+//              true_sequential [true], block_size [128]
+//   awq, gsq   bits, group_size, sym, keep, grid [20], clip [true]   (one algorithm, two
+//              names: gsq is the seed paper's name for it; see quant/awq.h)
+// group_size -1 = one group per row; any positive size works, also one that does not
+// divide a layer's width (the last group is shorter). `keep` is a comma-separated list of
+// layer-name patterns left dense, `*` matching any run of characters and `?` one
+// character, matched against the whole name: "model.layers.0.*,*.down_proj".
+// Unknown parameters are errors. lm_head is never quantized.
+// Quantized layers are put into the model through the installer (model slot helper);
+// the report says which storage it used.
+#ifndef LLMQ_QUANT_QUANTIZE_H_
+#define LLMQ_QUANT_QUANTIZE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/params.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
+#include "quant/calibration.h"
+#include "quant/layer_driver.h"
+
+namespace llmq {
+
+struct QuantizationReport {
+  std::string method;
+  Params params;            // resolved: every parameter of the method, defaults filled in
+  std::string description;  // stable one-line description of what was done (see below)
+  std::vector<LayerRecord> layers;
+  // Calibrated methods only.
+  std::string calibration;              // DescribeCalibration of the spec
+  std::string calibration_fingerprint;  // SHA-256 of the calibration tokens
+  std::string calibration_sampling;     // first | random-document | random-stream
+  // Largest final damp over the layers (GPTQ), and how many layers needed more than asked.
+  double max_final_damp = 0;
+  int64_t damped_layers = 0;
+  // Seconds per stage: "calibration" (drawing tokens), "quantization", "total".
+  std::map<std::string, double> seconds;
+  // Everything else worth keeping with a result: storage, threads, dtype, driver options.
+  std::map<std::string, std::string> provenance;
+};
+
+// progress(stage, done, total): stage "calibration" or "quantize" (layers).
+using QuantizeProgress = std::function<void(const std::string&, int64_t, int64_t)>;
+
+// Draws the calibration windows (calibrated methods only) and quantizes `model` in place.
+absl::StatusOr<QuantizationReport> QuantizeModel(CausalLM& model, const Tokenizer& tokenizer,
+                                                 const std::string& method, const Params& params,
+                                                 const CalibrationSpec& calibration,
+                                                 const QuantizeProgress& progress = nullptr);
+
+// The same with windows already drawn (`calibration` may be null for rtn).
+absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(
+    CausalLM& model, const std::string& method, const Params& params,
+    const CalibrationSet* calibration, const QuantizeProgress& progress = nullptr);
+
+// The method's parameters with defaults filled in, validated; errors name the parameter.
+absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, const Params& params);
+
+// Whether the method draws calibration windows.
+bool IsCalibratedMethod(const std::string& method);
+
+// "gptq act_order=false bits=4 ... | calibration c4 first 32x512 seed=0 sha256=…": method,
+// resolved parameters in name order, calibration and its fingerprint. Depends only on what
+// determines the quantized weights, never on the coordinator's keys or timings.
+std::string DescribeQuantization(const std::string& method, const Params& resolved,
+                                 const std::string& calibration, const std::string& fingerprint);
+
+// Whether `name` matches one of the comma-separated glob patterns (`*`, `?`).
+bool MatchesAnyPattern(const std::string& name, const std::string& patterns);
+
+}  // namespace llmq
+
+#endif  // LLMQ_QUANT_QUANTIZE_H_

@@ -1,0 +1,136 @@
+#include "quant/quantize.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "quant/testing_models.h"
+
+namespace llmq {
+namespace {
+
+using testing_models::RandomModel;
+using testing_models::TinyConfig;
+
+CalibrationSet RandomCalibration(int64_t samples, int64_t seq) {
+  std::vector<std::vector<int32_t>> docs(1);
+  at::manual_seed(21);
+  at::Tensor ids = at::randint(97, {samples * seq * 2}, at::kInt);
+  docs[0].assign(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
+  CalibrationSpec spec;
+  spec.samples = samples;
+  spec.seq_len = seq;
+  spec.mode = "first";
+  return *DrawCalibration(docs, spec);
+}
+
+// Distinct values per (row, group) of a quantized weight never exceed 2^bits.
+int64_t MaxLevelsPerGroup(const at::Tensor& w, int64_t group) {
+  int64_t most = 0;
+  for (int64_t r = 0; r < w.size(0); ++r) {
+    for (int64_t b = 0; b < w.size(1); b += group) {
+      at::Tensor g = w[r].narrow(0, b, std::min(group, w.size(1) - b));
+      most = std::max(most, std::get<0>(at::_unique(g)).numel());
+    }
+  }
+  return most;
+}
+
+TEST(QuantizeTest, ResolvesDefaultsAndRejectsUnknownParameters) {
+  auto p = ResolveQuantizationParams("gptq", {{"bits", "3"}});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->at("bits"), "3");
+  EXPECT_EQ(p->at("group_size"), "128");
+  EXPECT_EQ(p->at("damp"), "0.01");
+  EXPECT_EQ(p->at("true_sequential"), "true");
+  EXPECT_EQ(ResolveQuantizationParams("awq", {})->at("grid"), "20");
+  EXPECT_FALSE(ResolveQuantizationParams("rtn", {{"damp", "0.1"}}).ok());
+  EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"bits", "9"}}).ok());
+  EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"group_size", "0"}}).ok());
+  EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"act_order", "maybe"}}).ok());
+  EXPECT_FALSE(ResolveQuantizationParams("smoothquant", {}).ok());
+  EXPECT_TRUE(ResolveQuantizationParams("gsq", {{"group_size", "-1"}, {"clip", "false"}}).ok());
+}
+
+TEST(QuantizeTest, KeepPatternsAreWholeNameGlobs) {
+  EXPECT_TRUE(MatchesAnyPattern("model.layers.0.mlp.up_proj", "model.layers.0.*"));
+  EXPECT_FALSE(MatchesAnyPattern("model.layers.10.mlp.up_proj", "model.layers.0.*"));
+  EXPECT_TRUE(MatchesAnyPattern("model.layers.7.mlp.down_proj", "x, *.down_proj"));
+  EXPECT_TRUE(MatchesAnyPattern("model.layers.3.self_attn.q_proj", "model.layers.?.self_attn.*"));
+  EXPECT_FALSE(MatchesAnyPattern("model.layers.3.self_attn.q_proj", "q_proj"));
+  EXPECT_FALSE(MatchesAnyPattern("anything", ""));
+}
+
+TEST(QuantizeTest, DescriptionIsStableAndOrderFree) {
+  const std::string a = DescribeQuantization("gptq", *ResolveQuantizationParams("gptq", {{"bits", "3"}, {"damp", "0.1"}}), "c4 first 2x8 seed=0", "ab");
+  const std::string b = DescribeQuantization("gptq", *ResolveQuantizationParams("gptq", {{"damp", "0.1"}, {"bits", "3"}}), "c4 first 2x8 seed=0", "ab");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, "gptq act_order=false bits=3 block_size=128 damp=0.1 group_size=128 keep= "
+               "static_groups=false sym=false true_sequential=true | calibration c4 first 2x8 seed=0 sha256=ab");
+}
+
+// RTN puts exactly QuantizeGroups(W) into every block linear except the kept ones.
+TEST(QuantizeTest, RtnQuantizesEveryBlockLinearExceptKeptOnes) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+  std::map<std::string, at::Tensor> original;
+  for (const NamedLinear& l : model->Linears()) original[l.name] = (*l.slot)->mutable_dense_weight()->clone();
+  auto report = QuantizeModelWithCalibration(
+      *model, "rtn", {{"bits", "3"}, {"group_size", "32"}, {"keep", "*.layers.1.mlp.*"}}, nullptr);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->layers.size(), 14u);
+  for (const NamedLinear& l : model->Linears()) {
+    at::Tensor w = *(*l.slot)->mutable_dense_weight();
+    const bool kept = l.layer < 0 || l.name.find("layers.1.mlp") != std::string::npos;
+    if (kept) {
+      EXPECT_TRUE(w.equal(original[l.name])) << l.name;
+    } else {
+      EXPECT_TRUE(w.equal(Dequantize(QuantizeGroups(original[l.name], {3, 32, false})))) << l.name;
+    }
+  }
+}
+
+TEST(QuantizeTest, CalibratedMethodsNeedCalibration) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+  EXPECT_EQ(QuantizeModelWithCalibration(*model, "gptq", {}, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// GPTQ and GSQ/AWQ end to end on a model whose MLP width (100) no group size of 16 or 32
+// divides — the seed paper's GSQ crashed here.
+TEST(QuantizeTest, CalibratedMethodsHandleNonDividingGroupSizes) {
+  CalibrationSet calibration = RandomCalibration(6, 24);
+  for (const std::string method : {"gptq", "gsq", "awq"}) {
+    for (const Architecture arch : {Architecture::kLlama, Architecture::kPhi}) {
+      auto model = RandomModel(TinyConfig(arch, arch == Architecture::kLlama), 2);
+      Params params = {{"bits", "3"}, {"group_size", "16"}};
+      if (method == "gptq") params["act_order"] = "true";
+      std::vector<std::pair<int64_t, int64_t>> progress;
+      auto report = QuantizeModelWithCalibration(
+          *model, method, params, &calibration,
+          [&](const std::string&, int64_t done, int64_t total) { progress.push_back({done, total}); });
+      ASSERT_TRUE(report.ok()) << method << ": " << report.status();
+      EXPECT_EQ(progress.back(), (std::pair<int64_t, int64_t>{2, 2}));
+      EXPECT_EQ(report->calibration_fingerprint, calibration.fingerprint);
+      std::set<std::string> names;
+      for (const LayerRecord& r : report->layers) {
+        names.insert(r.name);
+        EXPECT_EQ(r.action, "quantized") << r.name;
+        if (method == "gptq") EXPECT_GE(r.stats.at("damp_final"), 0.01) << r.name;
+        if (method != "gptq" && r.name.find("q_proj") != std::string::npos) {
+          EXPECT_TRUE(r.stats.count("alpha")) << r.name;
+        }
+      }
+      EXPECT_EQ(names.size(), model->Linears().size() - 1);  // all but lm_head
+      for (const NamedLinear& l : model->Linears()) {
+        if (l.layer < 0 || (method == "gptq")) continue;  // act_order groups are not contiguous
+        EXPECT_LE(MaxLevelsPerGroup(*(*l.slot)->mutable_dense_weight(), 16), 8) << l.name;
+      }
+      at::Tensor logits = model->Forward(calibration.tokens.narrow(0, 0, 2), at::Tensor());
+      EXPECT_TRUE(at::isfinite(logits).all().item<bool>()) << method;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llmq
