@@ -10,6 +10,8 @@ namespace llmq {
 namespace e2e {
 namespace {
 
+class E2eFailureTest : public E2eTest {};
+
 using Rows = std::vector<std::vector<std::string>>;
 
 // The workers' job command: the real `llmq-worker run-job`, except for jobs whose spec
@@ -38,7 +40,7 @@ Rows MarkedJobs(const DbReader& db, const std::string& marker) {
       .value_or(Rows{});
 }
 
-TEST_F(E2eTest, CrashingJobFailsWithItsErrorAndTheOtherJobsSucceed) {
+TEST_F(E2eFailureTest, CrashingJobFailsWithItsErrorAndTheOtherJobsSucceed) {
   const std::string script = WriteFile("job.sh", JobScript(WorkerBinary()));
   ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
   // Marked datasets: real text (the job key hashes their contents, so they differ).
@@ -101,7 +103,7 @@ TEST_F(E2eTest, CrashingJobFailsWithItsErrorAndTheOtherJobsSucceed) {
   EXPECT_TRUE(absl::StrContains(jobs.out, "injected transient failure")) << jobs.out;
 }
 
-TEST_F(E2eTest, CoordinatorWithATokenRefusesMissingAndWrongTokens) {
+TEST_F(E2eFailureTest, CoordinatorWithATokenRefusesMissingAndWrongTokens) {
   const std::string token = WriteFile("token", "e2e-secret-token\n");
   const std::string wrong = WriteFile("wrong-token", "not-the-token\n");
   ASSERT_NE(StartCoordinator({absl::StrCat("--token-file=", token)}), nullptr);

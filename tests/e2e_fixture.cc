@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -48,7 +49,8 @@ void E2eTest::TearDown() {
   if (HasFailure()) DumpLogs();
   for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) (*it)->KillGroup(SIGKILL);
   processes_.clear();
-  if (!HasFailure() && !dir_.empty()) {
+  const bool keep = HasFailure() || std::getenv("LLMQ_E2E_KEEP") != nullptr;
+  if (!keep && !dir_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   } else if (!dir_.empty()) {
@@ -185,8 +187,8 @@ void E2eTest::ExpectEachJobRecordedOnce(int64_t sweep_id, int64_t jobs) const {
   EXPECT_EQ(db.IntOr("SELECT COUNT(*) FROM attempts WHERE outcome = 'OPEN'"), 0);
 }
 
-absl::StatusOr<int64_t> E2eTest::WaitForJobEvaluating(const std::string& name,
-                                                      absl::Duration timeout) const {
+absl::StatusOr<int64_t> E2eTest::WaitForJobRunning(const std::string& name,
+                                                   absl::Duration timeout) const {
   int64_t job_id = -1;
   const absl::Status found = WaitFor(
       [&] {
@@ -194,10 +196,10 @@ absl::StatusOr<int64_t> E2eTest::WaitForJobEvaluating(const std::string& name,
         if (worker_id.empty()) return false;
         job_id = Db().IntOr(absl::StrCat(
             "SELECT IFNULL(MIN(id), -1) FROM jobs WHERE state = 'RUNNING' AND lease_worker = '",
-            worker_id, "' AND progress_stage = 'evaluate'"));
+            worker_id, "'"));
         return job_id > 0;
       },
-      timeout, absl::StrCat("a job evaluating on worker ", name));
+      timeout, absl::StrCat("a job running on worker ", name));
   if (!found.ok()) return found;
   return job_id;
 }

@@ -179,7 +179,8 @@ absl::StatusOr<std::vector<std::vector<std::string>>> DbReader::Rows(absl::strin
   sqlite3_stmt* statement = nullptr;
   int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
   std::vector<std::vector<std::string>> rows;
-  while (rc == SQLITE_OK && (rc = sqlite3_step(statement)) == SQLITE_ROW) {
+  if (rc == SQLITE_OK) rc = sqlite3_step(statement);
+  for (; rc == SQLITE_ROW; rc = sqlite3_step(statement)) {
     std::vector<std::string>& row = rows.emplace_back();
     for (int i = 0; i < sqlite3_column_count(statement); ++i) {
       const unsigned char* text = sqlite3_column_text(statement, i);

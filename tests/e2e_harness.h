@@ -118,6 +118,8 @@ std::string TinyGrid(absl::string_view name, absl::string_view methods,
                      absl::string_view tasks, absl::string_view extra = "");
 
 // The fixture: a scratch directory per test, one coordinator, any number of workers.
+// The directory (logs, spools, database) is removed after a passing test, kept after a
+// failing one or when $LLMQ_E2E_KEEP is set; a failure also prints each process's log tail.
 class E2eTest : public ::testing::Test {
  protected:
   void SetUp() override;
@@ -144,9 +146,10 @@ class E2eTest : public ::testing::Test {
   // Every job of the sweep SUCCEEDED (`jobs` of them) with one result, written by its one
   // SUCCEEDED attempt; every job was leased at least once; no attempt is left open.
   void ExpectEachJobRecordedOnce(int64_t sweep_id, int64_t jobs) const;
-  // Waits until a job leased to worker `name` is RUNNING and evaluating; returns its id.
-  absl::StatusOr<int64_t> WaitForJobEvaluating(const std::string& name,
-                                               absl::Duration timeout) const;
+  // Waits until a job leased to worker `name` is RUNNING (its job process has started and
+  // heartbeats); returns its id.
+  absl::StatusOr<int64_t> WaitForJobRunning(const std::string& name,
+                                            absl::Duration timeout) const;
   // The worker id the coordinator gave the worker `name` (from its spool), "" before.
   std::string WorkerId(const std::string& name) const;
   // Reports `name` has spooled but the coordinator has not acknowledged.

@@ -15,6 +15,8 @@ namespace llmq {
 namespace e2e {
 namespace {
 
+class E2eSweepTest : public E2eTest {};
+
 using Table = std::vector<std::vector<std::string>>;
 
 // A Markdown table as rows of trimmed cells: the header first, the alignment row dropped.
@@ -33,7 +35,7 @@ Table ParseMarkdown(absl::string_view text) {
 
 // examples/e2e-12.yaml: 13 jobs (none and rtn 4/3-bit x groups of 32 / whole rows, on two
 // ppl tasks and an efficiency probe, minus the 3-bit probes).
-TEST_F(E2eTest, TwoWorkersRunA13JobSweepAndResultsPrintsItsTable) {
+TEST_F(E2eSweepTest, TwoWorkersRunA13JobSweepAndResultsPrintsItsTable) {
   ASSERT_NE(StartCoordinator(), nullptr);
   ASSERT_NE(StartWorker("a"), nullptr);
   ASSERT_NE(StartWorker("b"), nullptr);
@@ -108,7 +110,7 @@ TEST_F(E2eTest, TwoWorkersRunA13JobSweepAndResultsPrintsItsTable) {
 
 // Job keys make resubmission idempotent; a model in another format (the same weights as
 // a Hugging Face directory) is another model identity, so only its jobs are new.
-TEST_F(E2eTest, ResubmittedGridAddsNothingAndANewModelAddsOnlyItsJobs) {
+TEST_F(E2eSweepTest, ResubmittedGridAddsNothingAndANewModelAddsOnlyItsJobs) {
   ASSERT_NE(StartCoordinator(), nullptr);
   ASSERT_NE(StartWorker("a"), nullptr);
   const std::string methods = "  - none\n  - {name: rtn, bits: [4, 3], group_size: 32}\n";
@@ -161,7 +163,7 @@ TEST_F(E2eTest, ResubmittedGridAddsNothingAndANewModelAddsOnlyItsJobs) {
 }
 
 // A grid that does not parse is refused before anything reaches the coordinator.
-TEST_F(E2eTest, MalformedGridExitsTwoWithFileLineColumnAndWritesNothing) {
+TEST_F(E2eSweepTest, MalformedGridExitsTwoWithFileLineColumnAndWritesNothing) {
   ASSERT_NE(StartCoordinator(), nullptr);
   const std::string tasks = "  - {name: ppl, context: 128, limit: 2}\n";
   absl::StatusOr<int64_t> good = Submit(WriteFile("good.yaml", TinyGrid("good", "  - none\n", tasks)));
