@@ -122,13 +122,14 @@ TEST_F(E2eFaultTest, CoordinatorKilledMidSweepRestartsOnItsDatabaseAndLosesNothi
   absl::StatusOr<int64_t> sweep = Submit(grid);
   ASSERT_TRUE(sweep.ok()) << sweep.status();
   const DbReader db = Db();
-  // Mid-sweep: some results in, some jobs running.
+  // Mid-sweep: some results in, and both workers running a job (so that at least one is
+  // still running when the coordinator dies, even if the other just finished).
   ASSERT_TRUE(WaitFor(
                   [&] {
                     return db.IntOr("SELECT COUNT(*) FROM results") >= 2 &&
-                           db.IntOr("SELECT COUNT(*) FROM jobs WHERE state = 'RUNNING'") >= 1;
+                           db.IntOr("SELECT COUNT(*) FROM jobs WHERE state = 'RUNNING'") == 2;
                   },
-                  absl::Seconds(60), "two results and a running job")
+                  absl::Seconds(60), "two results and two running jobs")
                   .ok())
       << StateCounts(*sweep);
   const int64_t killed_ms = absl::ToUnixMillis(absl::Now());
