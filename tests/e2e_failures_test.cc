@@ -66,14 +66,15 @@ TEST_F(E2eFailureTest, CrashingJobFailsWithItsErrorAndTheOtherJobsSucceed) {
   EXPECT_EQ(StateCounts(*sweep), "FAILED=4 SUCCEEDED=2");
   const DbReader db = Db();
 
-  // A crash is a deterministic failure: it fails fast (one attempt, within max_attempts),
-  // keeping the error text.
+  // A job that crashes its process every time is retried until max_attempts (a crash may
+  // be the machine's fault), then fails keeping the error text.
   const Rows crashed = MarkedJobs(db, "crash-segv");
   ASSERT_EQ(crashed.size(), 2u);
   for (const auto& job : crashed) {
     EXPECT_EQ(job[0], "FAILED");
-    EXPECT_EQ(job[1], "DETERMINISTIC");
-    EXPECT_EQ(job[2], "1");
+    EXPECT_EQ(job[1], "CRASHED");
+    EXPECT_EQ(job[2], "2");
+    EXPECT_EQ(job[3], "2");
     EXPECT_TRUE(absl::StartsWith(job[4], "job process crashed with SIGSEGV")) << job[4];
   }
   // A transient failure is retried until max_attempts, then the job fails with its error.
@@ -88,7 +89,7 @@ TEST_F(E2eFailureTest, CrashingJobFailsWithItsErrorAndTheOtherJobsSucceed) {
                                           "failure"))
         << job[4];
   }
-  EXPECT_EQ(db.IntOr("SELECT COUNT(*) FROM attempts WHERE outcome = 'FAILED'"), 2 + 2 * 2);
+  EXPECT_EQ(db.IntOr("SELECT COUNT(*) FROM attempts WHERE outcome = 'FAILED'"), 2 * 2 + 2 * 2);
   // The unmarked jobs are untouched: one attempt, one result each.
   EXPECT_EQ(db.IntOr("SELECT COUNT(*) FROM jobs j JOIN results r ON r.job_id = j.id WHERE "
                      "j.state = 'SUCCEEDED' AND j.attempts = 1 AND j.task_params LIKE "
