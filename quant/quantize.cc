@@ -27,11 +27,15 @@ const std::map<std::string, Params>& MethodDefaults() {
   static const auto* defaults = [] {
     const Params common = {{"bits", "4"}, {"group_size", "128"}, {"sym", "false"}, {"keep", ""}};
     Params gptq = common;
-    gptq.insert({{"damp", "0.01"}, {"act_order", "false"}, {"static_groups", "false"},
-                 {"true_sequential", "true"}, {"block_size", "128"}});
+    gptq.insert({{"damp", "0.01"},
+                 {"act_order", "false"},
+                 {"static_groups", "false"},
+                 {"true_sequential", "true"},
+                 {"block_size", "128"}});
     Params awq = common;
     awq.insert({{"grid", "20"}, {"clip", "true"}});
-    return new std::map<std::string, Params>{{"rtn", common}, {"gptq", gptq}, {"awq", awq}, {"gsq", awq}};
+    return new std::map<std::string, Params>{
+        {"rtn", common}, {"gptq", gptq}, {"awq", awq}, {"gsq", awq}};
   }();
   return *defaults;
 }
@@ -65,8 +69,8 @@ absl::StatusOr<QuantSpec> SpecOf(const Params& p) {
     return absl::InvalidArgumentError(absl::StrCat("parameter 'bits' = ", bits, ": expected 2..8"));
   }
   if (spec.group_size == 0 || spec.group_size < -1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameter 'group_size' = ", spec.group_size, ": expected -1 or a positive size"));
+    return absl::InvalidArgumentError(absl::StrCat("parameter 'group_size' = ", spec.group_size,
+                                                   ": expected -1 or a positive size"));
   }
   spec.bits = static_cast<int>(bits);
   return spec;
@@ -77,7 +81,8 @@ absl::StatusOr<QuantSpec> SpecOf(const Params& p) {
 absl::Status InstallDequantized(const NamedLinear& linear, const GroupQuantized& q) {
   return CatchExceptions(absl::StrCat("installing ", linear.name), [&]() -> absl::Status {
     at::Tensor* old = (*linear.slot)->mutable_dense_weight();
-    if (old == nullptr) return absl::FailedPreconditionError(absl::StrCat(linear.name, " is not dense"));
+    if (old == nullptr)
+      return absl::FailedPreconditionError(absl::StrCat(linear.name, " is not dense"));
     at::Tensor w = Dequantize(q).to(old->device(), old->scalar_type());  // (out, in)
     *linear.slot = std::make_unique<DenseLinear>(w, (*linear.slot)->bias());
     return absl::OkStatus();
@@ -101,9 +106,11 @@ absl::Status RunRtn(CausalLM& model, const QuantSpec& spec, const KeepPredicate&
     if (!keep(linear.name)) {
       const auto start = Clock::now();
       at::Tensor* w = (*linear.slot)->mutable_dense_weight();
-      if (w == nullptr) return absl::FailedPreconditionError(absl::StrCat("rtn ", linear.name, ": not dense"));
+      if (w == nullptr)
+        return absl::FailedPreconditionError(absl::StrCat("rtn ", linear.name, ": not dense"));
       GroupQuantized q = QuantizeGroups(*w, spec);
-      record.stats["weight_sq_err"] = (Dequantize(q) - w->to(at::kCPU, at::kFloat)).pow(2).sum().item<double>();
+      record.stats["weight_sq_err"] =
+          (Dequantize(q) - w->to(at::kCPU, at::kFloat)).pow(2).sum().item<double>();
       LLMQ_RETURN_IF_ERROR(InstallDequantized(linear, q));
       record.action = "quantized";
       record.seconds = SecondsSince(start);
@@ -154,7 +161,8 @@ absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, cons
   } else if (method != "rtn") {
     LLMQ_ASSIGN_OR_RETURN(int64_t grid, GetInt(resolved, "grid", 20));
     LLMQ_RETURN_IF_ERROR(GetBool(resolved, "clip", true).status());
-    if (grid < 1) return absl::InvalidArgumentError(absl::StrCat(method, ": grid ", grid, " must be >= 1"));
+    if (grid < 1)
+      return absl::InvalidArgumentError(absl::StrCat(method, ": grid ", grid, " must be >= 1"));
   }
   return resolved;
 }
@@ -169,9 +177,11 @@ std::string DescribeQuantization(const std::string& method, const Params& resolv
   return out;
 }
 
-absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(
-    CausalLM& model, const std::string& method, const Params& params,
-    const CalibrationSet* calibration, const QuantizeProgress& progress) {
+absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
+                                                                const std::string& method,
+                                                                const Params& params,
+                                                                const CalibrationSet* calibration,
+                                                                const QuantizeProgress& progress) {
   const auto start = Clock::now();
   QuantizationReport report;
   report.method = method;
@@ -188,7 +198,8 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(
                        {"device", model.device().str()}};
 
   if (!IsCalibratedMethod(method)) {
-    LLMQ_RETURN_IF_ERROR(CatchExceptions("rtn", [&] { return RunRtn(model, spec, keep, &report.layers, progress); }));
+    LLMQ_RETURN_IF_ERROR(CatchExceptions(
+        "rtn", [&] { return RunRtn(model, spec, keep, &report.layers, progress); }));
   } else {
     if (calibration == nullptr || !calibration->tokens.defined()) {
       return absl::InvalidArgumentError(absl::StrCat(method, " needs calibration windows"));
@@ -227,8 +238,8 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(
     }
     report.provenance["driver_batch"] = absl::StrCat(driver.batch_size);
     report.provenance["true_sequential"] = driver.true_sequential ? "true" : "false";
-    LLMQ_RETURN_IF_ERROR(Annotate(RunLayerSequential(model, calibration->tokens, *block_method, driver),
-                                  method));
+    LLMQ_RETURN_IF_ERROR(
+        Annotate(RunLayerSequential(model, calibration->tokens, *block_method, driver), method));
     for (const LayerRecord& r : report.layers) {
       auto final_damp = r.stats.find("damp_final");
       if (final_damp == r.stats.end()) continue;

@@ -63,18 +63,25 @@ TEST(QuantizeTest, KeepPatternsAreWholeNameGlobs) {
 }
 
 TEST(QuantizeTest, DescriptionIsStableAndOrderFree) {
-  const std::string a = DescribeQuantization("gptq", *ResolveQuantizationParams("gptq", {{"bits", "3"}, {"damp", "0.1"}}), "c4 first 2x8 seed=0", "ab");
-  const std::string b = DescribeQuantization("gptq", *ResolveQuantizationParams("gptq", {{"damp", "0.1"}, {"bits", "3"}}), "c4 first 2x8 seed=0", "ab");
+  const std::string a = DescribeQuantization(
+      "gptq", *ResolveQuantizationParams("gptq", {{"bits", "3"}, {"damp", "0.1"}}),
+      "c4 first 2x8 seed=0", "ab");
+  const std::string b = DescribeQuantization(
+      "gptq", *ResolveQuantizationParams("gptq", {{"damp", "0.1"}, {"bits", "3"}}),
+      "c4 first 2x8 seed=0", "ab");
   EXPECT_EQ(a, b);
-  EXPECT_EQ(a, "gptq act_order=false bits=3 block_size=128 damp=0.1 group_size=128 keep= "
-               "static_groups=false sym=false true_sequential=true | calibration c4 first 2x8 seed=0 sha256=ab");
+  EXPECT_EQ(a,
+            "gptq act_order=false bits=3 block_size=128 damp=0.1 group_size=128 keep= "
+            "static_groups=false sym=false true_sequential=true | calibration c4 first 2x8 seed=0 "
+            "sha256=ab");
 }
 
 // RTN puts exactly QuantizeGroups(W) into every block linear except the kept ones.
 TEST(QuantizeTest, RtnQuantizesEveryBlockLinearExceptKeptOnes) {
   auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
   std::map<std::string, at::Tensor> original;
-  for (const NamedLinear& l : model->Linears()) original[l.name] = (*l.slot)->mutable_dense_weight()->clone();
+  for (const NamedLinear& l : model->Linears())
+    original[l.name] = (*l.slot)->mutable_dense_weight()->clone();
   auto report = QuantizeModelWithCalibration(
       *model, "rtn", {{"bits", "3"}, {"group_size", "32"}, {"keep", "*.layers.1.mlp.*"}}, nullptr);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -106,9 +113,11 @@ TEST(QuantizeTest, CalibratedMethodsHandleNonDividingGroupSizes) {
       Params params = {{"bits", "3"}, {"group_size", "16"}};
       if (method == "gptq") params["act_order"] = "true";
       std::vector<std::pair<int64_t, int64_t>> progress;
-      auto report = QuantizeModelWithCalibration(
-          *model, method, params, &calibration,
-          [&](const std::string&, int64_t done, int64_t total) { progress.push_back({done, total}); });
+      auto report =
+          QuantizeModelWithCalibration(*model, method, params, &calibration,
+                                       [&](const std::string&, int64_t done, int64_t total) {
+                                         progress.push_back({done, total});
+                                       });
       ASSERT_TRUE(report.ok()) << method << ": " << report.status();
       EXPECT_EQ(progress.back(), (std::pair<int64_t, int64_t>{2, 2}));
       EXPECT_EQ(report->calibration_fingerprint, calibration.fingerprint);
