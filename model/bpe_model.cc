@@ -47,6 +47,14 @@ BpeModel::BpeModel(Vocab vocab, BpeOptions options)
   for (const auto& [token, id] : vocab_) {
     if (id >= 0) tokens_[id] = token;
   }
+  ascii_ids_.fill(-1);
+  if (options_.continuing_subword_prefix.empty() && options_.end_of_word_suffix.empty()) {
+    for (int c = 0; c < 0x80; ++c) {
+      if (std::optional<int32_t> id = TokenToId(std::string(1, static_cast<char>(c)))) {
+        ascii_ids_[c] = *id;
+      }
+    }
+  }
 }
 
 std::optional<int32_t> BpeModel::TokenToId(const std::string& token) const {
@@ -91,6 +99,14 @@ void BpeModel::Tokenize(absl::string_view word, std::vector<int32_t>* ids) const
 void BpeModel::SplitIntoSymbols(absl::string_view word, std::vector<int32_t>* symbols) const {
   std::optional<int32_t> pending_unk;  // an unk not yet emitted, so that runs can fuse
   for (size_t pos = 0; pos < word.size();) {
+    const unsigned char byte = static_cast<unsigned char>(word[pos]);
+    if (byte < 0x80 && ascii_ids_[byte] >= 0) {
+      if (pending_unk) symbols->push_back(*pending_unk);
+      pending_unk.reset();
+      symbols->push_back(ascii_ids_[byte]);
+      ++pos;
+      continue;
+    }
     const size_t length = Utf8CharLength(word, pos);
     std::string piece(word.substr(pos, length));
     if (pos > 0) piece = options_.continuing_subword_prefix + piece;

@@ -6,6 +6,7 @@
 #ifndef LLMQ_MODEL_BPE_MODEL_H_
 #define LLMQ_MODEL_BPE_MODEL_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,9 @@ class BpeModel {
   std::unordered_map<uint64_t, Merge> merges_;      // by PairKey(left id, right id)
   BpeOptions options_;
   std::optional<int32_t> unk_id_;
+  // Ids of one-character ASCII symbols (-1: not in the vocabulary, or position-dependent
+  // because of a subword prefix or suffix), sparing a hash look-up per character.
+  std::array<int32_t, 128> ascii_ids_;
 
   // Words shorter than kMaxCachedWordBytes, up to kCacheCapacity of them (as HF's cache).
   static constexpr size_t kMaxCachedWordBytes = 256;

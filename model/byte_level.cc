@@ -44,7 +44,7 @@ bool ByteLevelToBytes(absl::string_view token, std::string* bytes) {
   for (size_t pos = 0; pos < token.size();) {
     size_t length;
     const char32_t c = DecodeUtf8(token, pos, &length);
-    if (c >= 512 || alphabet.byte_of_char[c] < 0 || (c == 0xFFFD && length == 1)) {
+    if (c >= 512 || alphabet.byte_of_char[c] < 0) {  // includes invalid UTF-8 (U+FFFD)
       bytes->resize(start);
       return false;
     }

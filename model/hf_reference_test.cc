@@ -54,9 +54,9 @@ std::string WriteVariant(const std::string& name, const nlohmann::json& variant)
   return dir;
 }
 
-class HfReferenceTest : public ::testing::TestWithParam<std::string> {};
+class HfTokenizerReferenceTest : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(HfReferenceTest, MatchesOfficialLibrary) {
+TEST_P(HfTokenizerReferenceTest, MatchesOfficialLibrary) {
   const nlohmann::json references = ReadJsonOrDie(kReferences);
   const std::vector<std::string> texts = references.at("texts").get<std::vector<std::string>>();
   const nlohmann::json& variant = references.at("variants").at(GetParam());
@@ -90,11 +90,13 @@ TEST_P(HfReferenceTest, MatchesOfficialLibrary) {
   std::printf("%s: %zu texts, %zu reference tokens\n", GetParam().c_str(), texts.size(), tokens);
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, HfReferenceTest,
+INSTANTIATE_TEST_SUITE_P(Variants, HfTokenizerReferenceTest,
                          ::testing::Values("phi2", "phi2_llama3_split", "phi2_qwen2_split",
-                                           "stories", "stories_legacy_normalizer"));
+                                           "phi2_misc_components", "stories",
+                                           "stories_metaspace_split",
+                                           "stories_legacy_normalizer"));
 
-TEST(HfReferenceSpecialIdsTest, ConfigTokensResolveThroughAddedTokens) {
+TEST(HfTokenizerReferenceIdsTest, ConfigTokensResolveThroughAddedTokens) {
   const nlohmann::json references = ReadJsonOrDie(kReferences);
   const std::string llama3 =
       WriteVariant("llama3_ids", references.at("variants").at("phi2_llama3_split"));

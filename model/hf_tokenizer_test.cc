@@ -1,7 +1,7 @@
 // Hugging Face tokenizer.json, checked against ids recorded with HF's own tokenizers
 // library (phi-2's expected_ids.json) and against llama2.c's tokenizer, which
 // HF_SOURCES.md found to agree with HF on all of TinyStories' validation text.
-#include <chrono>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -53,13 +53,12 @@ TEST(HfTokenizerTest, Phi2SpecialIdsAndSize) {
 }
 
 TEST(HfTokenizerTest, Phi2LoadsQuickly) {
-  const auto start = std::chrono::steady_clock::now();
+  const std::clock_t start = std::clock();  // CPU time: the machine may be busy
   auto tokenizer = LoadHfOrDie(kPhi2Dir);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
   ASSERT_NE(tokenizer, nullptr);
-  std::printf("phi-2 tokenizer.json (2 MB) loaded in %.3f s\n", seconds);
-  EXPECT_LT(seconds, 2.0);
+  std::printf("phi-2 tokenizer.json (2 MB) loaded in %.3f s CPU\n", seconds);
+  EXPECT_LT(seconds, 1.0);
 }
 
 TEST(HfTokenizerTest, StoriesHfEncodesExactlyLikeLlama2cOnTinyStories) {
@@ -70,19 +69,14 @@ TEST(HfTokenizerTest, StoriesHfEncodesExactlyLikeLlama2cOnTinyStories) {
   const std::vector<std::string> paragraphs = TinyStoriesParagraphs();
   ASSERT_EQ(paragraphs.size(), 4300u);
   size_t total = 0, differing = 0;
-  double hf_seconds = 0;
   for (const std::string& paragraph : paragraphs) {
-    const auto start = std::chrono::steady_clock::now();
     const std::vector<int32_t> ids = hf->Encode(paragraph, true);
-    hf_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     total += ids.size();
     if (ids != (*llama2c)->Encode(paragraph, true)) {
       ++differing;
       ADD_FAILURE() << "HF and llama2.c differ on: " << paragraph;
     }
   }
-  std::printf("HF tokenizer: %zu paragraphs, %zu tokens in %.3f s\n", paragraphs.size(), total,
-              hf_seconds);
   EXPECT_EQ(differing, 0u);
   EXPECT_EQ(total, 384962u);  // HF_SOURCES.md
 }
@@ -100,6 +94,57 @@ TEST(HfTokenizerTest, StoriesHfDecodesGreedySample) {
   EXPECT_EQ(tokenizer->eos_id(), 2);
   EXPECT_THAT(tokenizer->Encode("", true), ElementsAre(1));
   EXPECT_TRUE(tokenizer->Encode("", false).empty());
+}
+
+// Writes stories260K-hf's tokenizer.json, changed by `patch`, and `config` into a folder.
+std::string WriteStoriesVariant(const std::string& name, const nlohmann::json& patch,
+                                const std::string& config) {
+  nlohmann::json tokenizer = ReadJsonOrDie(JoinPath(kStoriesHfDir, "tokenizer.json"));
+  for (const auto& [key, value] : patch.items()) tokenizer[key] = value;
+  const std::string dir = JoinPath(::testing::TempDir(), name);
+  EXPECT_TRUE(MakeDirectories(dir).ok());
+  EXPECT_TRUE(WriteFileAtomically(JoinPath(dir, "tokenizer.json"), tokenizer.dump()).ok());
+  EXPECT_TRUE(WriteFileAtomically(JoinPath(dir, "tokenizer_config.json"), config).ok());
+  return dir;
+}
+
+TEST(HfTokenizerConfigTest, BosAndEosMayBeObjectsWithContent) {
+  const std::string dir = WriteStoriesVariant(
+      "config_objects", nlohmann::json::object(),
+      R"({"bos_token": {"content": "<s>", "lstrip": false}, "eos_token": {"content": "</s>"}})");
+  auto tokenizer = LoadHfOrDie(dir);
+  ASSERT_NE(tokenizer, nullptr);
+  EXPECT_EQ(tokenizer->bos_id(), 1);
+  EXPECT_EQ(tokenizer->eos_id(), 2);
+}
+
+// Without a template in tokenizer.json, tokenizer_config.json's add_bos_token /
+// add_eos_token decide (transformers 4's Llama tokenizers; transformers 5 ignores them).
+TEST(HfTokenizerConfigTest, ConfigFlagsApplyWhenThereIsNoTemplate) {
+  const nlohmann::json no_template = {{"post_processor", nullptr}};
+  auto both = LoadHfOrDie(WriteStoriesVariant(
+      "flags_both", no_template,
+      R"({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true, "add_eos_token": true})"));
+  auto neither = LoadHfOrDie(WriteStoriesVariant(
+      "flags_none", no_template, R"({"bos_token": "<s>", "eos_token": "</s>"})"));
+  ASSERT_NE(both, nullptr);
+  ASSERT_NE(neither, nullptr);
+  const std::vector<int32_t> plain = neither->Encode("Once", false);
+  EXPECT_EQ(neither->Encode("Once", true), plain);
+  std::vector<int32_t> wrapped = {1};
+  wrapped.insert(wrapped.end(), plain.begin(), plain.end());
+  wrapped.push_back(2);
+  EXPECT_EQ(both->Encode("Once", true), wrapped);
+}
+
+TEST(HfTokenizerConfigTest, ConfigThatIsNotJsonIsAnErrorNamingIt) {
+  const std::string dir =
+      WriteStoriesVariant("config_broken", nlohmann::json::object(), "{ not json");
+  const std::string config = JoinPath(dir, "tokenizer_config.json");
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      LoadHfTokenizer(JoinPath(dir, "tokenizer.json"), config);
+  ASSERT_FALSE(tokenizer.ok());
+  EXPECT_THAT(tokenizer.status().message(), HasSubstr(config));
 }
 
 // Bad files: a Status that names the file, never a crash.

@@ -4,6 +4,7 @@
 // file reaches the same result with a linked list and a heap: run.c always merges the
 // pair with the highest score and, among equal scores, the leftmost; the heap orders by
 // (score descending, position ascending) and drops entries whose symbols have changed.
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -35,6 +36,22 @@ class Llama2cTokenizer : public Tokenizer {
     // every published file) a hash map finds the same id.
     for (size_t i = 0; i < pieces_.size(); ++i) {
       ids_.emplace(pieces_[i], static_cast<int32_t>(i));
+    }
+    byte_ids_.fill(-1);
+    for (int b = 0; b < 256; ++b) {
+      if (std::optional<int32_t> id = Lookup(std::string(1, static_cast<char>(b)))) {
+        byte_ids_[b] = *id;
+      }
+    }
+    // run.c looks up the concatenation of two pieces. A concatenation is in the vocabulary
+    // exactly when some piece splits into two pieces there, so those splits, found once,
+    // answer every look-up by id pair.
+    for (const auto& [piece, id] : ids_) {
+      for (size_t cut = 1; cut < piece.size(); ++cut) {
+        std::optional<int32_t> left = Lookup(piece.substr(0, cut));
+        std::optional<int32_t> right = Lookup(piece.substr(cut));
+        if (left && right) merged_.emplace(PairKey(*left, *right), id);
+      }
     }
   }
 
@@ -93,6 +110,11 @@ class Llama2cTokenizer : public Tokenizer {
     while (start < text.size()) {
       size_t end = start + 1;
       while (is_continuation(end) && end - start < 4) ++end;
+      if (end == start + 1 && byte_ids_[static_cast<unsigned char>(text[start])] >= 0) {
+        ids->push_back(byte_ids_[static_cast<unsigned char>(text[start])]);
+        start = end;
+        continue;
+      }
       const std::string character(text.substr(start, end - start));
       if (std::optional<int32_t> id = Lookup(character)) {
         ids->push_back(*id);
@@ -124,9 +146,9 @@ class Llama2cTokenizer : public Tokenizer {
     const auto push = [&](int32_t left) {
       if (left < 0 || next[left] >= n) return;
       const int32_t right_id = symbol[next[left]];
-      std::optional<int32_t> merged = Lookup(PieceOf(symbol[left]) + PieceOf(right_id));
-      if (!merged || !(scores_[*merged] > kNoMergeScore)) return;
-      queue.push({scores_[*merged], left, symbol[left], right_id, *merged});
+      auto merged = merged_.find(PairKey(symbol[left], right_id));
+      if (merged == merged_.end() || !(scores_[merged->second] > kNoMergeScore)) return;
+      queue.push({scores_[merged->second], left, symbol[left], right_id, merged->second});
     };
     for (int32_t i = 0; i + 1 < n; ++i) push(i);
     std::vector<bool> removed(n, false);
@@ -153,9 +175,9 @@ class Llama2cTokenizer : public Tokenizer {
     ids->resize(out);
   }
 
-  const std::string& PieceOf(int32_t id) const {
-    static const std::string kEmpty;
-    return id >= 0 && id < vocab_size() ? pieces_[id] : kEmpty;
+  static uint64_t PairKey(int32_t left, int32_t right) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+           static_cast<uint32_t>(right);
   }
 
   static bool ParseBytePiece(absl::string_view piece, unsigned char* byte) {
@@ -181,6 +203,8 @@ class Llama2cTokenizer : public Tokenizer {
   std::vector<std::string> pieces_;  // (vocab_size) piece bytes, SentencePiece's ▁ as ' '
   std::vector<float> scores_;        // (vocab_size)
   std::unordered_map<std::string, int32_t> ids_;
+  std::unordered_map<uint64_t, int32_t> merged_;  // PairKey(left, right) -> merged piece
+  std::array<int32_t, 256> byte_ids_;               // one-byte pieces, -1 if absent
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "model/quantized_linear.h"
+#include "model/vector_loops.h"
 
 namespace llmq {
 namespace {
@@ -76,6 +77,7 @@ void PackRow(const uint8_t* codes, int64_t n, int bits, uint8_t* packed) {
   }
 }
 
+LLMQ_VECTOR_CLONES
 void UnpackRow(const uint8_t* packed, int bits, int64_t first, int64_t n, uint8_t* out) {
   if (bits == 8) {
     std::memcpy(out, packed + first, static_cast<size_t>(n));

@@ -3,12 +3,20 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "model/packing.h"
+#include "model/vector_loops.h"
 
 namespace llmq {
 namespace {
+
+// Set by SetFusedKernelForTesting: 2 = any, 1 = AVX2 at most, 0 = portable only.
+int g_max_kernel = 2;
+
+bool UseAvx512() { return g_max_kernel >= 2 && internal::HasAvx512(); }
+bool UseAvx2() { return g_max_kernel >= 1 && internal::HasAvx2(); }
 
 // Output rows per parallel task: enough work per task to amortise the per-task buffers.
 constexpr int64_t kRowGrain = 16;
@@ -21,31 +29,10 @@ void DequantizeRowF32(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8_t*
   const c10::Half* srow = w.scales + o * w.groups;
   for (int64_t g = 0; g < w.groups; ++g) sbuf[g] = static_cast<float>(srow[g]);
   if (w.g_idx != nullptr) {
-    for (int64_t c = 0; c < w.in; ++c) {
-      const int32_t g = w.g_idx[c];
-      out[c] = sbuf[g] * (static_cast<float>(qbuf[c]) - static_cast<float>(zbuf[g]));
-    }
-    return;
+    DequantizeByIndex(qbuf, sbuf, zbuf, w.g_idx, w.in, out);
+  } else {
+    DequantizeByGroup(qbuf, sbuf, zbuf, w.in, w.group_size, out);
   }
-  for (int64_t g = 0; g < w.groups; ++g) {
-    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
-    const float s = sbuf[g], z = static_cast<float>(zbuf[g]);
-    for (int64_t c = c0; c < c1; ++c) out[c] = s * (static_cast<float>(qbuf[c]) - z);
-  }
-}
-
-// sum_c a[c] * b[c] with eight independent partial sums, so the loop vectorises
-// without reassociation flags.
-float Dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t c = 0;
-  for (; c + 8 <= n; c += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[c + k] * b[c + k];
-  }
-  float total = 0;
-  for (; c < n; ++c) total += a[c] * b[c];
-  for (int k = 0; k < 8; ++k) total += acc[k];
-  return total;
 }
 
 void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* y) {
@@ -54,7 +41,7 @@ void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* 
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = o0; o < o1; ++o) {
       DequantizeRowF32(w, o, qbuf.data(), zbuf.data(), sbuf.data(), row.data());
-      for (int64_t r = 0; r < rows; ++r) y[r * w.out + o] = Dot(row.data(), x + r * w.in, w.in);
+      for (int64_t r = 0; r < rows; ++r) y[r * w.out + o] = DotF32(row.data(), x + r * w.in, w.in);
     }
   });
 }
@@ -62,8 +49,8 @@ void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* 
 // The x86 4-bit path: x deinterleaved into even and odd columns (so that a packed byte's
 // low and high nibbles meet contiguous x), group sums precomputed, then the kernel.
 bool FusedX86(const PackedWeights& w, const float* x, int64_t rows, float* y) {
-  const bool avx512 = internal::HasAvx512();
-  if (w.bits != 4 || w.g_idx != nullptr || (!avx512 && !internal::HasAvx2())) return false;
+  const bool avx512 = UseAvx512();
+  if (w.bits != 4 || w.g_idx != nullptr || (!avx512 && !UseAvx2())) return false;
   const int64_t half = (w.in + 1) / 2;
   std::vector<float> even(rows * half, 0.0f), odd(rows * half, 0.0f);  // (rows, half) each
   std::vector<float> xsum(rows * w.groups, 0.0f);                      // (rows, groups)
@@ -95,11 +82,6 @@ bool FusedX86(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   return true;
 }
 
-template <typename T>
-inline T FromFloat(float v) {
-  return static_cast<T>(v);
-}
-
 }  // namespace
 
 void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y) {
@@ -118,7 +100,7 @@ void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst) {
         DequantizeRowF32(w, o, qbuf.data(), zbuf.data(), sbuf.data(), out);
       } else {
         DequantizeRowF32(w, o, qbuf.data(), zbuf.data(), sbuf.data(), row.data());
-        for (int64_t c = 0; c < w.in; ++c) out[c] = FromFloat<T>(row[c]);
+        ConvertFloats(row.data(), w.in, out);
       }
     }
   });
@@ -130,9 +112,14 @@ template void DequantizeRows<c10::BFloat16>(const PackedWeights&, int64_t, int64
 template void DequantizeRows<c10::Half>(const PackedWeights&, int64_t, int64_t, c10::Half*);
 
 const char* FusedKernelName() {
-  if (internal::HasAvx512()) return "avx512";
-  if (internal::HasAvx2()) return "avx2";
+  if (UseAvx512()) return "avx512";
+  if (UseAvx2()) return "avx2";
   return "portable";
+}
+
+void SetFusedKernelForTesting(const char* name) {
+  const std::string n = name;
+  g_max_kernel = n == "portable" ? 0 : n == "avx2" ? 1 : 2;
 }
 
 }  // namespace llmq

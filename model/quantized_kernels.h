@@ -44,6 +44,10 @@ void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst);
 // Which fused path this CPU takes for 4-bit rows: "avx512", "avx2" or "portable".
 const char* FusedKernelName();
 
+// Tests: restricts the fused path to `name` ("avx512", "avx2", "portable"; "" = best the
+// CPU has). A path the CPU lacks falls back to the next one down. Not thread-safe.
+void SetFusedKernelForTesting(const char* name);
+
 namespace internal {
 // The x86 4-bit kernels (quantized_kernels_x86.cc). Each computes, for output rows
 // [o0, o1) and input rows [0, rows) (rows <= 4), y[r, o] from the deinterleaved input

@@ -19,14 +19,35 @@ bool IsComputeDtype(at::ScalarType t) {
   return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
 }
 
-// Scratch elements per prefill tile: W rows are dequantized this many weights at a time
-// (1M weights: 4 MB in float32, 2 MB in bf16), so the transient buffer stays small.
-constexpr int64_t kCpuTileElements = int64_t{1} << 20;
+// Bytes of the prefill scratch: W rows are dequantized this much at a time (512 rows of
+// a 4096-wide layer in float32, 1024 in bf16), so the transient buffer stays small while
+// each GEMM stays large enough to run at full speed (bf16 GEMMs on CPU pay a per-call cost).
+constexpr int64_t kCpuTileBytes = int64_t{8} << 20;
 constexpr int64_t kDeviceTileElements = int64_t{1} << 22;
 
 // Libtorch 1.13 has no float16 GEMM on CPU: there, float16 layers multiply in float32.
 at::ScalarType GemmDtype(at::ScalarType dtype, const at::Device& device) {
   return dtype == at::kHalf && device.is_cpu() ? at::kFloat : dtype;
+}
+
+// For a g_idx whose groups have the sizes of plain groups (what GPTQ act_order makes:
+// group k holds group_size columns, in any order), the stable sort of the columns by
+// group, (in) int32: in that order the groups are contiguous again and the plain
+// kernels apply. Undefined for any other g_idx (the kernels then read g_idx per column).
+at::Tensor GroupSortingPermutation(const at::Tensor& g_idx, int64_t in, int64_t group_size,
+                                   int64_t groups) {
+  const int64_t gs = group_size > 0 ? group_size : in;
+  if (groups != (in + gs - 1) / gs) return at::Tensor();
+  const int32_t* g = g_idx.data_ptr<int32_t>();
+  std::vector<int64_t> count(groups, 0);
+  for (int64_t c = 0; c < in; ++c) ++count[g[c]];
+  for (int64_t k = 0; k < groups; ++k) {
+    if (count[k] != std::min(gs, in - k * gs)) return at::Tensor();
+  }
+  std::vector<int32_t> order(in);
+  for (int64_t c = 0; c < in; ++c) order[c] = static_cast<int32_t>(c);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return g[a] < g[b]; });
+  return at::tensor(order, at::kInt);
 }
 
 }  // namespace
@@ -97,7 +118,16 @@ absl::StatusOr<std::unique_ptr<QuantizedLinear>> QuantizedLinear::Create(
     q->codes_ = PackCodes(codes_cpu, bits).to(device);                 // (out, ceil(in*bits/8))
     q->scales_ = scales_h.to(device);                                  // (out, groups)
     q->zeros_ = PackCodes(zeros_r.to(at::kByte), bits).to(device);     // (out, ceil(groups*bits/8))
-    if (g.defined()) q->g_idx_ = g.to(device);
+    if (g.defined()) {
+      q->g_idx_ = g.to(device);
+      at::Tensor perm = GroupSortingPermutation(g, in, group_size, scales.size(1));
+      if (perm.defined() && perm.equal(at::arange(in, at::kInt))) {
+        q->plain_g_idx_ = true;  // g_idx == column // group_size: nothing to permute
+      } else if (perm.defined()) {
+        q->column_order_ = perm.to(device);
+        q->codes_ = PackCodes(codes_cpu.index_select(1, perm.to(at::kLong)), bits).to(device);
+      }
+    }
     q->bias_ = b;
     return q;
   });
@@ -105,7 +135,7 @@ absl::StatusOr<std::unique_ptr<QuantizedLinear>> QuantizedLinear::Create(
 
 int64_t QuantizedLinear::WeightBytes() const {
   int64_t bytes = 0;
-  for (const at::Tensor* t : {&codes_, &scales_, &zeros_, &g_idx_, &bias_}) {
+  for (const at::Tensor* t : {&codes_, &scales_, &zeros_, &g_idx_, &column_order_, &bias_}) {
     if (t->defined()) bytes += t->numel() * static_cast<int64_t>(t->element_size());
   }
   return bytes;
@@ -116,7 +146,11 @@ std::string QuantizedLinear::Describe() const {
                       " packed, compute ", c10::toString(compute_dtype_));
 }
 
-at::Tensor QuantizedLinear::Codes() const { return UnpackCodes(codes_, bits_, in_); }
+at::Tensor QuantizedLinear::Codes() const {
+  at::Tensor codes = UnpackCodes(codes_, bits_, in_);  // (out, in), in column_order_ if any
+  if (!column_order_.defined()) return codes;
+  return codes.index_select(1, at::argsort(column_order_.to(at::kLong)));
+}
 
 at::Tensor QuantizedLinear::Zeros() const { return UnpackCodes(zeros_, bits_, groups_); }
 
@@ -135,7 +169,9 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   if (!codes_.is_cpu() || !x.is_cpu()) return ForwardWithAtenOps(x);
   std::vector<int64_t> out_shape = x.sizes().vec();
   out_shape.back() = out_;
-  at::Tensor x2 = x.reshape({-1, in_}).contiguous();  // (rows, in)
+  at::Tensor x2 = x.reshape({-1, in_});  // (rows, in)
+  if (column_order_.defined()) x2 = x2.index_select(1, column_order_);
+  x2 = x2.contiguous();
   const int64_t rows = x2.size(0);
   at::Tensor y;                                       // (rows, out)
   if (rows <= kFusedMaxRows) {
@@ -155,7 +191,8 @@ PackedWeights QuantizedLinear::View() const {
   w.codes = codes_.data_ptr<uint8_t>();
   w.scales = scales_.data_ptr<c10::Half>();
   w.zeros = zeros_.data_ptr<uint8_t>();
-  w.g_idx = g_idx_.defined() ? g_idx_.data_ptr<int32_t>() : nullptr;
+  // With column_order_, codes are stored (and x is permuted) so that groups are plain.
+  w.g_idx = PerColumnGroups() ? g_idx_.data_ptr<int32_t>() : nullptr;
   w.bits = bits_;
   w.in = in_;
   w.out = out_;
@@ -170,7 +207,8 @@ PackedWeights QuantizedLinear::View() const {
 at::Tensor QuantizedLinear::ForwardTiledCpu(const at::Tensor& x_in) const {
   const at::ScalarType dtype = GemmDtype(x_in.scalar_type(), x_in.device());
   const at::Tensor x = x_in.to(dtype);
-  const int64_t tile = std::min(out_, std::max<int64_t>(64, kCpuTileElements / in_));
+  const int64_t tile_elements = kCpuTileBytes / static_cast<int64_t>(x.element_size());
+  const int64_t tile = std::min(out_, std::max<int64_t>(64, tile_elements / in_));
   at::Tensor y = at::empty({x.size(0), out_}, x.options());  // (rows, out)
   at::Tensor scratch = at::empty({tile, in_}, x.options());  // (tile, in)
   const PackedWeights w = View();
@@ -196,9 +234,10 @@ at::Tensor QuantizedLinear::ForwardWithAtenOps(const at::Tensor& x) const {
     out_shape.back() = out_;
     return ForwardWithAtenOps(x.reshape({-1, in_})).view(out_shape);
   }
-  const at::Tensor xd = x.to(codes_.device(), GemmDtype(x.scalar_type(), codes_.device()));
+  at::Tensor xd = x.to(codes_.device(), GemmDtype(x.scalar_type(), codes_.device()));
+  if (column_order_.defined()) xd = xd.index_select(1, column_order_);
   const int64_t tile = std::min(out_, std::max<int64_t>(64, kDeviceTileElements / in_));
-  at::Tensor group_of_column = g_idx_.defined()
+  at::Tensor group_of_column = PerColumnGroups()
                                    ? g_idx_.to(at::kLong)
                                    : at::div(at::arange(in_, codes_.options().dtype(at::kLong)),
                                              group_size_ < 0 ? in_ : group_size_, "floor");  // (in)

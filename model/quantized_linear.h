@@ -9,11 +9,15 @@
 //   scales (out, groups) float16;
 //   zeros  (out, ceil(groups * bits / 8)) uint8, packed like the codes;
 //   g_idx  (in) int32, only when columns do not map to groups in order (act_order);
+//          then, when its groups have plain sizes (GPTQ's act_order), also
+//   column_order (in) int32: the codes are stored with their columns sorted by group
+//          (stable), x is permuted the same way at run time, and the plain-group kernels
+//          apply (as GPTQ's exllama kernels do);
 //   bias   (out) in the compute dtype, if any.
 //
 // Forward on CPU: up to kFusedMaxRows (8) input rows go through a fused kernel that reads
 // the packed bytes directly (model/quantized_kernels.h); more rows dequantize W a tile of
-// rows at a time (about 1M weights) into a reused scratch buffer and GEMM it. On other
+// rows at a time (about 8 MB) into a reused scratch buffer and GEMM it. On other
 // devices (CUDA) the same tiling runs with ATen ops. x may be float32, bfloat16 or
 // float16 on any device; y has x's dtype.
 //
@@ -64,13 +68,15 @@ class QuantizedLinear : public Linear {
 
   int bits() const { return bits_; }
   int64_t group_size() const { return group_size_; }  // -1 = whole row
+  // Packed codes, columns in column_order() when that is defined, else in order.
   const at::Tensor& packed_codes() const { return codes_; }
+  const at::Tensor& column_order() const { return column_order_; }
   const at::Tensor& scales() const { return scales_; }   // (out, groups) float16
   const at::Tensor& packed_zeros() const { return zeros_; }
   const at::Tensor& g_idx() const { return g_idx_; }
 
-  // The unpacked views, for export and tests: codes (out, in) uint8, zeros (out, groups)
-  // uint8, and the float32 weight they stand for (out, in).
+  // The unpacked views, for export and tests: codes (out, in) uint8 in column order,
+  // zeros (out, groups) uint8, and the float32 weight they stand for (out, in).
   at::Tensor Codes() const;
   at::Tensor Zeros() const;
   at::Tensor DequantizedWeight() const;
@@ -82,12 +88,18 @@ class QuantizedLinear : public Linear {
  private:
   QuantizedLinear() = default;
   PackedWeights View() const;  // CPU tensors only
+  // Whether kernels must look each column's group up in g_idx (groups not plain even
+  // in column_order_).
+  bool PerColumnGroups() const {
+    return g_idx_.defined() && !column_order_.defined() && !plain_g_idx_;
+  }
   at::Tensor ForwardTiledCpu(const at::Tensor& x) const;   // (rows, in) -> (rows, out)
   int bits_ = 4;
   int64_t group_size_ = -1;
   int64_t in_ = 0, out_ = 0, groups_ = 1;
   at::ScalarType compute_dtype_ = at::kFloat;
-  at::Tensor codes_, scales_, zeros_, g_idx_, bias_;
+  at::Tensor codes_, scales_, zeros_, g_idx_, column_order_, bias_;
+  bool plain_g_idx_ = false;  // g_idx given but equal to column // group_size
 };
 
 }  // namespace llmq

@@ -16,6 +16,7 @@ struct Case {
   int bits = 4;
   int64_t out = 24, in = 172, group_size = 32;
   bool act_order = false, bias = false;
+  bool irregular = false;  // with act_order: groups of unequal sizes (no column_order)
 };
 
 struct RandomLayer {
@@ -33,7 +34,8 @@ RandomLayer MakeLayer(const Case& c, uint64_t seed) {
   l.zeros = at::randint(0, 1 << c.bits, {c.out, groups}, at::kLong).to(at::kFloat);
   at::Tensor group_of = at::div(at::arange(c.in, at::kLong), gs, "floor");
   if (c.act_order) {  // groups of a random permutation of the columns, as GPTQ act_order makes
-    group_of = group_of.index_select(0, at::argsort(at::randperm(c.in, at::kLong)));
+    group_of = c.irregular ? at::randint(0, groups, {c.in}, at::kLong)
+                           : group_of.index_select(0, at::argsort(at::randperm(c.in, at::kLong)));
     l.g_idx = group_of.to(at::kInt);
   }
   if (c.bias) l.bias = at::randn({c.out});
@@ -68,15 +70,19 @@ void ExpectMatches(const at::Tensor& y, const at::Tensor& x, const RandomLayer& 
 
 TEST(QuantizedLinearTest, ForwardMatchesFormulaFloat32) {
   for (int64_t gs : {-1, 16, 32, 20}) {
-    for (bool act_order : {false, true}) {
+    for (int act_order : {0, 1, 2}) {
       for (bool bias : {false, true}) {
         Case c;
         c.group_size = gs;
-        c.act_order = act_order;
+        c.act_order = act_order > 0;
+        c.irregular = act_order == 2;
         c.bias = bias;
         RandomLayer l = MakeLayer(c, 100 + gs);
         auto q = Build(c, l, at::kFloat);
         ASSERT_NE(q, nullptr);
+        EXPECT_EQ(q->column_order().defined(), act_order == 1 && gs > 0) << gs;
+        EXPECT_TRUE(q->Codes().equal(l.codes));
+        EXPECT_TRUE(q->DequantizedWeight().allclose(l.weight.to(at::kFloat), 0, 0));
         for (int64_t rows : {1, 2, 3, 4, 5, 8, 9, 37}) {
           at::Tensor x = at::randn({rows, c.in});
           const std::string what = "gs=" + std::to_string(gs) + " act_order=" +
@@ -132,9 +138,10 @@ TEST(QuantizedLinearTest, FourBitOddGroupsAndWidths) {
 
 TEST(QuantizedLinearTest, HalfPrecisionComputeDtypes) {
   for (at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
-    for (bool act_order : {false, true}) {
+    for (int act_order : {0, 1, 2}) {
       Case c;
-      c.act_order = act_order;
+      c.act_order = act_order > 0;
+      c.irregular = act_order == 2;
       c.bias = true;
       RandomLayer l = MakeLayer(c, 400);
       auto q = Build(c, l, dtype);
@@ -185,7 +192,8 @@ TEST(QuantizedLinearTest, WeightBytesAreThePackedTensors) {
   RandomLayer l = MakeLayer(c, 601);
   auto q = Build(c, l, at::kBFloat16);
   EXPECT_EQ(q->WeightBytes(),
-            c.out * c.in / 2 + c.out * 8 * 2 + c.out * 4 + c.out * 2 /*bias bf16*/ + c.in * 4);
+            c.out * c.in / 2 + c.out * 8 * 2 + c.out * 4 + c.out * 2 /*bias bf16*/ +
+                c.in * 4 /*g_idx*/ + c.in * 4 /*column_order*/);
   EXPECT_NE(q->Describe().find("int4 g128"), std::string::npos) << q->Describe();
 }
 
@@ -213,6 +221,31 @@ TEST(QuantizedLinearTest, BadInputsAreInvalidArgument) {
 TEST(QuantizedLinearTest, ReportsItsKernel) {
   const std::string name = FusedKernelName();
   EXPECT_TRUE(name == "avx512" || name == "avx2" || name == "portable") << name;
+}
+
+// Every fused path this CPU can run (AVX-512, AVX2, portable) against the formula.
+TEST(QuantizedLinearTest, EveryFusedKernelMatchesFormula) {
+  for (const char* kernel : {"portable", "avx2", "avx512"}) {
+    SetFusedKernelForTesting(kernel);
+    for (int64_t in : {31, 172, 257}) {
+      for (int64_t gs : {-1, 7, 20, 32}) {
+        Case c;
+        c.in = in;
+        c.out = 9;
+        c.group_size = gs;
+        c.bias = true;
+        RandomLayer l = MakeLayer(c, 800 + in + gs);
+        auto q = Build(c, l, at::kFloat);
+        for (int64_t rows : {1, 3, 5, 8}) {
+          at::Tensor x = at::randn({rows, in});
+          ExpectMatches(q->Forward(x), x, l, 1e-5,
+                        std::string(FusedKernelName()) + " in=" + std::to_string(in) +
+                            " gs=" + std::to_string(gs) + " rows=" + std::to_string(rows));
+        }
+      }
+    }
+  }
+  SetFusedKernelForTesting("");
 }
 
 }  // namespace

@@ -12,6 +12,13 @@ namespace llmq {
 namespace {
 
 constexpr char kLibrary[] = "libsentencepiece.so.0";
+#if defined(__SANITIZE_ADDRESS__)
+// The sanitizer runtime refuses RTLD_DEEPBIND; sanitizer builds of processes that also
+// load libprotobuf will then hit the clash described in the header.
+constexpr int kOpenFlags = RTLD_NOW | RTLD_LOCAL;
+#else
+constexpr int kOpenFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#endif
 
 // sentencepiece::util::Status is one pointer (null when OK) with an out-of-line destructor.
 // LibraryStatus has the same layout and is also returned through a hidden pointer (it has
@@ -30,7 +37,7 @@ struct Library {
   const char* (*status_message)(const LibraryStatus*) = nullptr;
 
   Library() {
-    handle = ::dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    handle = ::dlopen(kLibrary, kOpenFlags);
     if (handle == nullptr) {
       error = ::dlerror();
       return;

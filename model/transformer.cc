@@ -232,9 +232,8 @@ at::Tensor CausalLM::Attention(DecoderBlock& b, const at::Tensor& x, const Forwa
   // Query heads h*group .. h*group+group-1 share KV head h: fold the group into the rows.
   at::Tensor qg = q.reshape({batch, nkv, group * seq, hd});
   at::Tensor scores = at::matmul(qg, k.transpose(2, 3));  // (batch, nkv, group*seq, total)
-  scores = scores.view({batch, nkv, group, seq, total}).to(at::kFloat) *
-               (1.0 / std::sqrt(static_cast<double>(hd))) +
-           ctx.additive_mask;
+  scores = scores.view({batch, nkv, group, seq, total}).to(at::kFloat);
+  scores.mul_(1.0 / std::sqrt(static_cast<double>(hd))).add_(ctx.additive_mask);
   at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
   at::Tensor out = at::matmul(probs.view({batch, nkv, group * seq, total}), v);  // (b, nkv, g*seq, hd)
   out = out.view({batch, nh, seq, hd}).transpose(1, 2).reshape({batch, seq, nh * hd});

@@ -42,6 +42,10 @@ const Linear& Layer(const std::string& kind, int bits, int64_t group_size, at::S
     layer = std::make_unique<DenseLinear>(w.to(dtype).contiguous(), at::Tensor());
   } else {
     GroupQuantized q = QuantizeGroups(w, QuantSpec{bits, group_size, false});
+    if (kind == "act_order") {  // the same codes read through a shuffled column -> group map
+      q.g_idx = at::div(at::arange(g_size, at::kLong), group_size, "floor")
+                    .index_select(0, at::randperm(g_size, at::kLong)).to(at::kInt);
+    }
     auto made = QuantizedLinear::Create(q.codes, q.scales, q.zeros, q.g_idx, at::Tensor(), bits,
                                         group_size, dtype);
     if (!made.ok()) {
@@ -68,14 +72,18 @@ void BM_DenseFp32(benchmark::State& s) { Run(s, Layer("dense", 32, 0, at::kFloat
 void BM_DenseBf16(benchmark::State& s) { Run(s, Layer("dense", 16, 0, at::kBFloat16), at::kBFloat16); }
 void BM_Int4G128Fp32(benchmark::State& s) { Run(s, Layer("q", 4, 128, at::kFloat), at::kFloat); }
 void BM_Int4G128Bf16(benchmark::State& s) { Run(s, Layer("q", 4, 128, at::kBFloat16), at::kBFloat16); }
+void BM_Int4G128ActOrderFp32(benchmark::State& s) {
+  Run(s, Layer("act_order", 4, 128, at::kFloat), at::kFloat);
+}
 void BM_Int4G32Fp32(benchmark::State& s) { Run(s, Layer("q", 4, 32, at::kFloat), at::kFloat); }
 void BM_Int3G128Fp32(benchmark::State& s) { Run(s, Layer("q", 3, 128, at::kFloat), at::kFloat); }
 void BM_Int8G128Fp32(benchmark::State& s) { Run(s, Layer("q", 8, 128, at::kFloat), at::kFloat); }
 
-BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(4)->Arg(128)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(4)->Arg(8)->Arg(9)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DenseBf16)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int4G128Fp32)->Arg(1)->Arg(4)->Arg(128)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Int4G128Fp32)->Arg(1)->Arg(4)->Arg(8)->Arg(9)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int4G128Bf16)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Int4G128ActOrderFp32)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int4G32Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int3G128Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int8G128Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);

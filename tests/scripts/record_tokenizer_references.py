@@ -92,7 +92,34 @@ VARIANTS = {
         "append_added_tokens": [added(50295, "<|im_start|>"), added(50296, "<|im_end|>")],
         "config": {"bos_token": None, "eos_token": "<|im_end|>"},
     },
+    "phi2_misc_components": {
+        "base": PHI2,
+        "patch": {
+            # Only <|endoftext|>: HF panics ("AddedVocabulary bad split") when a normalizer
+            # strips phi-2's whitespace tokens.
+            "added_tokens": [added(50256, "<|endoftext|>")],
+            "normalizer": {"type": "Sequence", "normalizers": [
+                {"type": "Strip", "strip_left": True, "strip_right": True},
+                {"type": "Replace", "pattern": {"Regex": r"\s{2,}"}, "content": " "}]},
+            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"String": "-"}, "behavior": "Removed",
+                 "invert": False},
+                {"type": "Digits", "individual_digits": True},
+                {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
+                 "use_regex": True}]},
+        },
+    },
     "stories": {"base": STORIES},
+    "stories_metaspace_split": {
+        "base": STORIES,
+        "patch": {
+            # The older serialization: add_prefix_space instead of prepend_scheme, and the
+            # default split (true).
+            "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581",
+                              "add_prefix_space": True},
+            "decoder": {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True},
+        },
+    },
     "stories_legacy_normalizer": {
         "base": STORIES,
         "patch": {
