@@ -15,7 +15,7 @@ namespace llmq {
 namespace {
 
 // The upper Cholesky factor U of (H + λI)⁻¹, raising the relative damp until it factorises.
-// h: (in, in) float64, dead columns already fixed.
+// h: (in, in) float32, dead columns already fixed.
 absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const GptqOptions& o,
                                                  const std::string& name, GptqStats* stats) {
   const double mean_diag = h.diagonal().mean().item<double>();
@@ -24,15 +24,11 @@ absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const Gptq
   for (;;) {
     at::Tensor a = h.clone();
     a.diagonal().add_(rel * mean_diag);
-    auto [lower, info] = at::linalg_cholesky_ex(a, /*upper=*/false, /*check_errors=*/false);
-    if (info.item<int64_t>() == 0) {
-      at::Tensor inverse = at::cholesky_inverse(lower, /*upper=*/false);
-      auto [upper, info2] = at::linalg_cholesky_ex(inverse, /*upper=*/true, /*check_errors=*/false);
-      if (info2.item<int64_t>() == 0 && at::isfinite(upper).all().item<bool>()) {
-        stats->damp_final = rel;
-        stats->damp_absolute = rel * mean_diag;
-        return upper;
-      }
+    at::Tensor upper = InverseCholeskyUpper(a);
+    if (upper.defined()) {
+      stats->damp_final = rel;
+      stats->damp_absolute = rel * mean_diag;
+      return upper;
     }
     if (rel >= o.max_damp) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -99,7 +95,7 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
     GptqResult result;
     GptqStats& stats = result.stats;
 
-    at::Tensor h = hessian.to(weight.device(), at::kDouble).clone();  // (in, in)
+    at::Tensor h = hessian.to(weight.device(), at::kFloat).clone();  // (in, in), fp32 as the reference
     if (!at::isfinite(h).all().item<bool>()) {
       return absl::InvalidArgumentError(absl::StrCat("gptq ", name, ": Hessian is not finite"));
     }
@@ -137,7 +133,13 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
       h = h.index_select(0, perm).index_select(1, perm);
     }
 
+    auto start = std::chrono::steady_clock::now();
+    auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
     LLMQ_ASSIGN_OR_RETURN(at::Tensor u, DampedInverseCholesky(h, options, name, &stats));
+    stats.factor_seconds = seconds_since(start);
+    start = std::chrono::steady_clock::now();
     state.hinv = u.to(at::kFloat).contiguous();  // (in, in) upper triangular
     state.w = w.contiguous();                    // (out, in), lazily updated after each block
     state.codes = at::empty({out, in}, w.options().dtype(at::kByte));
@@ -153,6 +155,7 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
       }
     }
     stats.loss = 0.5 * state.loss.sum().item<double>();
+    stats.columns_seconds = seconds_since(start);
 
     GroupQuantized& gq = result.quantized;
     gq.spec = spec;

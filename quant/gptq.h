@@ -3,7 +3,8 @@
 // algorithms":
 //   H = 2/n Σ x xᵀ over the n calibration tokens of the layer's input;
 //   dead inputs (H_ii = 0): H_ii = 1 and W[:, i] = 0;
-//   λ = damp · mean(diag H) added to the diagonal; U = upper Cholesky factor of (H + λI)⁻¹;
+//   λ = damp · mean(diag H) added to the diagonal; U = upper Cholesky factor of (H + λI)⁻¹
+//   (in float32, as the reference);
 //   columns in blocks of `block_size`; per column j: q = quantize(w_j), e = (w_j − q) / U_jj,
 //   the rest of the block -= e ⊗ U[j, j+1:]; after the block the later columns -= E · U[block,
 //   rest]. Group parameters (scale, zero) are taken from the weight as it stands when the column
@@ -56,6 +57,8 @@ struct GptqStats {
   int64_t dead_columns = 0;
   // ½ Σ ((w − q) / U_jj)²: GPTQ's proxy loss, what the reference prints as "error".
   double loss = 0;
+  double factor_seconds = 0;   // damped inverse Cholesky (all attempts)
+  double columns_seconds = 0;  // the column loop and the lazy updates
 };
 
 struct GptqResult {

@@ -128,6 +128,15 @@ at::Tensor BlockAten(GptqBlockState& s, int64_t i1, int64_t count) {
 
 }  // namespace
 
+at::Tensor InverseCholeskyUpper(const at::Tensor& h) {
+  auto [lower, info] = at::linalg_cholesky_ex(h.flip({0, 1}), /*upper=*/false, /*check_errors=*/false);
+  if (info.item<int64_t>() != 0) return at::Tensor();
+  at::Tensor eye = at::eye(h.size(0), h.options());
+  at::Tensor u = at::linalg_solve_triangular(lower, eye, /*upper=*/false).flip({0, 1});
+  if (!at::isfinite(u).all().item<bool>()) return at::Tensor();
+  return u;
+}
+
 at::Tensor QuantizeBlockColumns(GptqBlockState& state, int64_t i1, int64_t count, bool use_aten) {
   const bool cpu_kernel = !use_aten && state.w.is_cpu() && state.w.is_contiguous() &&
                           state.hinv.is_contiguous() && state.codes.is_contiguous() &&

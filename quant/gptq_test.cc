@@ -1,4 +1,5 @@
 #include "quant/gptq.h"
+#include "quant/gptq_block.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -55,6 +56,19 @@ TEST(GptqTest, DiagonalHessianReducesToRtn) {
     EXPECT_TRUE(r->quantized.codes.equal(rtn.codes)) << g;
     EXPECT_TRUE(r->quantized.scales.allclose(rtn.scales)) << g;
   }
+}
+
+// Uᵀ U = H⁻¹ with U upper triangular and a positive diagonal, against a float64 computation
+// the textbook way (inverse, then Cholesky).
+TEST(GptqTest, InverseCholeskyFactorMatchesTheDirectComputation) {
+  Problem p = MakeProblem(512, 40, 4, 10);
+  at::Tensor h = p.hessian + 0.01 * p.hessian.diagonal().mean() * at::eye(40);
+  at::Tensor u = InverseCholeskyUpper(h);
+  ASSERT_TRUE(u.defined());
+  at::Tensor expected = at::linalg_cholesky(at::inverse(h.to(at::kDouble)), /*upper=*/true);
+  EXPECT_TRUE(u.to(at::kDouble).allclose(expected, 1e-3, 1e-4 * expected.abs().max().item<double>()));
+  EXPECT_TRUE(u.tril(-1).eq(0).all().item<bool>());
+  EXPECT_FALSE(InverseCholeskyUpper(-at::eye(3)).defined());
 }
 
 // The point of GPTQ: with correlated inputs its output error is below RTN's.
