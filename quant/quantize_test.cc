@@ -101,6 +101,55 @@ TEST(QuantizeTest, RtnQuantizesEveryBlockLinearExceptKeptOnes) {
   EXPECT_EQ(report->provenance.at("storage"), "packed");
 }
 
+// A stand-in tokenizer whose ids fit the tiny model's vocabulary (97): BOS 1, then 3 + byte % 90.
+class SmallTokenizer : public Tokenizer {
+ public:
+  std::vector<int32_t> Encode(absl::string_view text, bool add_special) const override {
+    std::vector<int32_t> ids;
+    if (add_special) ids.push_back(1);
+    for (unsigned char c : text) ids.push_back(3 + c % 90);
+    return ids;
+  }
+  std::string Decode(const std::vector<int32_t>&) const override { return ""; }
+  int32_t vocab_size() const override { return 93; }
+  std::optional<int32_t> bos_id() const override { return 1; }
+  std::optional<int32_t> eos_id() const override { return 2; }
+  std::string Describe() const override { return "small"; }
+};
+
+// The worker's entry point: draws the windows from the bundled c4 sample, quantizes, and
+// reports what was done with the calibration's provenance.
+TEST(QuantizeTest, QuantizeModelDrawsCalibrationAndReportsProvenance) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 3);
+  CalibrationSpec spec;
+  spec.dataset = "c4";
+  spec.samples = 3;
+  spec.seq_len = 32;
+  spec.seed = 5;
+  std::vector<std::string> stages;
+  auto report = QuantizeModel(*model, SmallTokenizer(), "gptq", {{"group_size", "32"}}, spec,
+                              [&](const std::string& stage, int64_t, int64_t) {
+                                if (stages.empty() || stages.back() != stage) stages.push_back(stage);
+                              });
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(stages, (std::vector<std::string>{"calibration", "quantize"}));
+  EXPECT_EQ(report->calibration, "c4 random 3x32 seed=5");
+  EXPECT_EQ(report->calibration_sampling, "random-document");
+  EXPECT_EQ(report->calibration_fingerprint.size(), 64u);
+  EXPECT_NE(report->description.find("sha256=" + report->calibration_fingerprint), std::string::npos);
+  EXPECT_NE(report->description.find("group_size=32"), std::string::npos);
+  for (const char* stage : {"calibration", "quantization", "total"}) {
+    EXPECT_TRUE(report->seconds.count(stage)) << stage;
+  }
+  EXPECT_EQ(report->max_final_damp, 0.01);
+  EXPECT_EQ(report->damped_layers, 0);
+  // The same spec draws the same windows: the description is reproducible.
+  auto again = RandomModel(TinyConfig(Architecture::kLlama, true), 3);
+  auto report2 = QuantizeModel(*again, SmallTokenizer(), "gptq", {{"group_size", "32"}}, spec);
+  ASSERT_TRUE(report2.ok());
+  EXPECT_EQ(report2->description, report->description);
+}
+
 TEST(QuantizeTest, CalibratedMethodsNeedCalibration) {
   auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
   EXPECT_EQ(QuantizeModelWithCalibration(*model, "gptq", {}, nullptr).status().code(),
