@@ -14,7 +14,9 @@ std::pair<std::vector<int32_t>, std::vector<int32_t>> EncodePair(const Tokenizer
                                                                  bool add_special) {
   std::string context = request.context;
   std::string continuation = request.continuation;
-  const size_t kept = context.find_last_not_of(' ');
+  // Python's str.rstrip(), as lm-eval: every trailing whitespace character moves, not only
+  // spaces (ASCII whitespace and the separators \x1c-\x1f; non-ASCII spaces stay).
+  const size_t kept = context.find_last_not_of(" \t\n\v\f\r\x1c\x1d\x1e\x1f");
   const size_t spaces = kept == std::string::npos ? context.size() : context.size() - kept - 1;
   if (spaces > 0) {
     continuation = context.substr(context.size() - spaces) + continuation;
@@ -41,7 +43,7 @@ std::vector<LoglikelihoodResult> ComputeLoglikelihoods(
   const int64_t max_length =
       options.max_length > 0 ? options.max_length : model.config().max_position_embeddings;
   struct Encoded {
-    std::vector<int32_t> input;  // context + continuation, left-truncated to max_length
+    std::vector<int32_t> input;  // context + continuation, left-truncated to max_length + 1
     int64_t continuation = 0;
     int64_t truncated = 0;
   };
@@ -52,7 +54,9 @@ std::vector<LoglikelihoodResult> ComputeLoglikelihoods(
     e.input = ctx;
     e.input.insert(e.input.end(), cont.begin(), cont.end());
     e.continuation = static_cast<int64_t>(cont.size());
-    const int64_t excess = static_cast<int64_t>(e.input.size()) - max_length;
+    // Keep max_length + 1 tokens, as lm-eval: the last one is only a target, so the model
+    // still reads max_length positions that matter (the last position's output is unused).
+    const int64_t excess = static_cast<int64_t>(e.input.size()) - (max_length + 1);
     if (excess > 0) {
       e.input.erase(e.input.begin(), e.input.begin() + excess);
       e.truncated = excess;

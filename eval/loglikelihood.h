@@ -1,6 +1,6 @@
 // Log-likelihood of continuations given contexts, the primitive behind multiple-choice
 // tasks (BoolQ, MS MARCO relevance, generic MC). Tokenization follows lm-eval-harness:
-// trailing spaces of the context move to the continuation; context + continuation are
+// trailing whitespace of the context moves to the continuation; context + continuation are
 // encoded together and the continuation's tokens are those past the context's encoding.
 // Requests are batched longest-first; results do not depend on the batch size beyond
 // float noise.
@@ -31,10 +31,13 @@ struct LoglikelihoodResult {
 
 struct LoglikelihoodOptions {
   int batch_size = 8;
-  // Encode with the tokenizer's special tokens (BOS). lm-eval-harness's default for
-  // causal LMs is false; an empty context is then replaced by the EOS/BOS token.
+  // Encode with the tokenizer's special tokens (BOS). Older lm-eval-harness passed false
+  // for causal LMs; lm-eval 0.4.13 uses the tokenizer's own default, which is true here.
+  // An empty context is replaced by the BOS (else EOS) token either way.
   bool add_special = false;
-  int64_t max_length = 0;  // 0 = the model's max_position_embeddings
+  // 0 = the model's max_position_embeddings. Longer requests keep their last
+  // max_length + 1 tokens (as lm-eval), the last of which is only predicted.
+  int64_t max_length = 0;
 };
 
 // progress(requests done, requests total) after every batch.

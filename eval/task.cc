@@ -8,6 +8,10 @@ absl::StatusOr<TaskOutput> RunTask(const std::string& name, const Params& params
                                    TaskContext& context) {
   if (name == "ppl") return RunPerplexityTask(params, context);
   if (name == "efficiency") return RunEfficiencyTask(params, context);
+  if (name == "boolq") return RunBoolqTask(params, context);
+  if (name == "gsm8k") return RunGsm8kTask(params, context);
+  if (name == "msmarco") return RunMsmarcoTask(params, context);
+  if (name == "mc") return RunMultipleChoiceTask(params, context);
   return absl::InvalidArgumentError(absl::StrCat("unknown task '", name, "'"));
 }
 

@@ -44,6 +44,10 @@ absl::StatusOr<TaskOutput> RunTask(const std::string& name, const Params& params
 // Individual tasks (each in its own file).
 absl::StatusOr<TaskOutput> RunPerplexityTask(const Params& params, TaskContext& context);
 absl::StatusOr<TaskOutput> RunEfficiencyTask(const Params& params, TaskContext& context);
+absl::StatusOr<TaskOutput> RunBoolqTask(const Params& params, TaskContext& context);          // boolq.h
+absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& context);          // gsm8k.h
+absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& context);        // msmarco.h
+absl::StatusOr<TaskOutput> RunMultipleChoiceTask(const Params& params, TaskContext& context); // multiple_choice.h
 
 }  // namespace llmq
 

@@ -98,9 +98,6 @@ absl::StatusOr<ModelConfig> ParseFromJson(const Json& j, const std::string& path
   LLMQ_RETURN_IF_ERROR(ReadNumber(j, path, "layer_norm_eps", &c.norm_eps));
   LLMQ_RETURN_IF_ERROR(ReadNumber(j, path, "rope_theta", &c.rope_theta));
   LLMQ_RETURN_IF_ERROR(ReadNumber(j, path, "partial_rotary_factor", &c.partial_rotary_factor));
-  if (c.partial_rotary_factor <= 0 || c.partial_rotary_factor > 1) {
-    return FieldError(path, "partial_rotary_factor", "expected a value in (0, 1]");
-  }
   if (c.arch == Architecture::kLlama) {
     LLMQ_RETURN_IF_ERROR(ReadBool(j, path, "attention_bias", &c.attention_bias));
     c.output_bias = c.attention_bias;
@@ -128,9 +125,20 @@ absl::StatusOr<ModelConfig> ParseFromJson(const Json& j, const std::string& path
   } else if (auto dt = j.find("dtype"); dt != j.end() && dt->is_string()) {
     c.torch_dtype = dt->get<std::string>();
   }
-  if (auto it = j.find("rope_scaling"); it != j.end() && !it->is_null()) {
+  // transformers >= 5 writes rope_theta, the scaling and partial_rotary_factor inside
+  // one rope_parameters object; older configs keep them at the top level.
+  const Json* rope = nullptr;
+  if (auto it = j.find("rope_parameters"); it != j.end() && it->is_object()) {
+    rope = &*it;
+    LLMQ_RETURN_IF_ERROR(ReadNumber(*rope, path, "rope_theta", &c.rope_theta));
+    LLMQ_RETURN_IF_ERROR(ReadNumber(*rope, path, "partial_rotary_factor", &c.partial_rotary_factor));
+  } else if (auto it = j.find("rope_scaling"); it != j.end() && !it->is_null()) {
+    rope = &*it;
+  }
+  if (rope != nullptr) {
+    const auto it = rope;
     if (!it->is_object()) return FieldError(path, "rope_scaling", "expected an object or null");
-    std::string type = it->value("rope_type", it->value("type", ""));
+    const std::string type = it->value("rope_type", it->value("type", ""));
     if (type == "llama3") {
       Llama3RopeScaling s;
       LLMQ_RETURN_IF_ERROR(ReadNumber(*it, path, "factor", &s.factor));
@@ -144,6 +152,9 @@ absl::StatusOr<ModelConfig> ParseFromJson(const Json& j, const std::string& path
                         absl::StrCat("unsupported rope scaling '", type,
                                      "' (supported: llama3, default)"));
     }
+  }
+  if (c.partial_rotary_factor <= 0 || c.partial_rotary_factor > 1) {
+    return FieldError(path, "partial_rotary_factor", "expected a value in (0, 1]");
   }
   return c;
 }

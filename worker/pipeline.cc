@@ -2,18 +2,26 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <torch/version.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <new>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/status.h"
 #include "common/version.h"
 #include "eval/task.h"
 #include "model/loader.h"
+#include "quant/gptq_export.h"
+#include "quant/quantize.h"
+#include "worker/artifact_cache.h"
+#include "worker/quant_artifact.h"
 
 namespace llmq {
 namespace {
@@ -46,10 +54,11 @@ absl::StatusOr<at::Device> ParseDevice(const std::string& name) {
   });
 }
 
-// Times a stage and reports it as progress.
+// Times stages and reports each start as progress.
 class StageClock {
  public:
   StageClock(v1::JobResult* result, ProgressSink* progress) : result_(result), progress_(progress) {}
+  ~StageClock() { Stop(); }
   void Start(const std::string& stage) {
     Stop();
     stage_ = stage;
@@ -63,7 +72,6 @@ class StageClock {
     t->set_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
     stage_.clear();
   }
-  const std::string& stage() const { return stage_; }
 
  private:
   v1::JobResult* result_;
@@ -79,8 +87,8 @@ void AddMetric(v1::JobResult* result, const std::string& name, double value, con
   m->set_unit(unit);
 }
 
-// Bytes and parameters of the linear layers of the transformer blocks (what quantization
-// touches), for bits per weight.
+// What the weights cost: all parameters as held, and the block linears (what quantization
+// touches) as bits per weight.
 void AddWeightMetrics(CausalLM& model, v1::JobResult* result) {
   int64_t linear_bytes = 0, linear_params = 0;
   for (const NamedLinear& l : model.Linears()) {
@@ -96,59 +104,149 @@ void AddWeightMetrics(CausalLM& model, v1::JobResult* result) {
   AddMetric(result, "parameters", static_cast<double>(model.ParameterCount()), "");
 }
 
+int64_t FilesBytes(const std::vector<std::string>& files) {
+  int64_t total = 0;
+  for (const std::string& f : files) {
+    auto size = FileSize(f);
+    if (size.ok()) total += static_cast<int64_t>(*size);
+  }
+  return total;
+}
+
+Params ToParams(const google::protobuf::Map<std::string, std::string>& map) {
+  return Params(map.begin(), map.end());
+}
+
+CalibrationSpec ToCalibrationSpec(const v1::CalibrationSpec& c) {
+  CalibrationSpec spec;
+  if (!c.dataset().empty()) spec.dataset = c.dataset();
+  if (c.samples() > 0) spec.samples = c.samples();
+  if (c.seq_len() > 0) spec.seq_len = c.seq_len();
+  spec.seed = c.seed();
+  if (!c.mode().empty()) spec.mode = c.mode();
+  return spec;
+}
+
+absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions& options,
+                                  ProgressSink* progress) {
+  v1::JobResult result;
+  auto& prov = *result.mutable_provenance();
+  const int threads = options.threads > 0 ? options.threads : CoresAvailable();
+  at::set_num_threads(threads);
+  LLMQ_ASSIGN_OR_RETURN(at::Device device, ParseDevice(options.device));
+  const std::string dtype_name = spec.model().dtype().empty() ? "float32" : spec.model().dtype();
+  LLMQ_ASSIGN_OR_RETURN(at::ScalarType dtype, ParseDtype(dtype_name));
+  const std::string method = spec.method().name().empty() ? "none" : spec.method().name();
+  prov["llmq_version"] = kLlmqVersion;
+  prov["result_version"] = absl::StrCat(kResultVersion);
+  prov["libtorch_version"] = TORCH_VERSION;
+  prov["device"] = device.str();
+  prov["host"] = HostName();
+  prov["threads"] = absl::StrCat(threads);
+  prov["dtype"] = dtype_name;
+  prov["job_key"] = spec.job_key();
+  prov["model_identity"] = spec.model().identity();
+  prov["method"] = method;
+
+  std::unique_ptr<ArtifactCache> cache;
+  if (method != "none" && !options.artifact_cache.empty() && !spec.quant_key().empty()) {
+    LLMQ_ASSIGN_OR_RETURN(cache, ArtifactCache::Open(options.artifact_cache, options.artifact_cache_bytes));
+  }
+  const LoadOptions load_options{dtype, device};
+  StageClock clock(&result, progress);
+  LoadedModel loaded;
+  std::vector<std::string> disk_files;
+  if (cache != nullptr && cache->Has(spec.quant_key())) {
+    // The quantized model of this exact (model, method, parameters, calibration) exists.
+    clock.Start("load");
+    const std::string artifact = cache->Path(spec.quant_key());
+    LLMQ_ASSIGN_OR_RETURN(loaded, LoadModel(artifact, load_options));
+    LLMQ_RETURN_IF_ERROR(cache->Touch(spec.quant_key()));
+    LLMQ_ASSIGN_OR_RETURN(auto quant_prov, ReadQuantizationProvenance(artifact));
+    for (const auto& [k, v] : quant_prov) prov[k] = v;
+    prov["quant.source"] = "artifact cache";
+    disk_files = loaded.files;
+  } else {
+    clock.Start("load");
+    LLMQ_ASSIGN_OR_RETURN(loaded, LoadModel(spec.model().path(), load_options));
+    disk_files = loaded.files;
+    if (method != "none") {
+      clock.Start("quantize");
+      auto quant_progress = [&](const std::string& stage, int64_t done, int64_t total) {
+        if (progress) progress->Report(stage == "calibration" ? "calibrate" : "quantize", done, total, "");
+      };
+      LLMQ_ASSIGN_OR_RETURN(
+          QuantizationReport report,
+          QuantizeModel(*loaded.model, *loaded.tokenizer, method, ToParams(spec.method().params()),
+                        ToCalibrationSpec(spec.calibration()), quant_progress));
+      const std::map<std::string, std::string> quant_prov = QuantizationProvenance(report);
+      for (const auto& [k, v] : quant_prov) prov[k] = v;
+      prov["quant.source"] = "quantized in this job";
+      if (cache != nullptr) {
+        clock.Start("export");
+        auto exported = ExportToCache(*loaded.model, spec.model().path(), spec.quant_key(), quant_prov, *cache);
+        if (exported.ok()) {
+          disk_files = *exported;
+          prov["quant.artifact"] = cache->Path(spec.quant_key());
+        } else {
+          prov["quant.artifact"] = absl::StrCat("not cached: ", exported.status().message());
+        }
+      }
+    }
+  }
+  prov["model_format"] = loaded.format;
+  prov["tokenizer"] = loaded.tokenizer->Describe();
+  CausalLM& model = *loaded.model;
+
+  clock.Start("evaluate");
+  TaskContext context;
+  context.model = &model;
+  context.tokenizer = loaded.tokenizer.get();
+  context.model_path = spec.model().path();
+  context.progress = [&](int64_t step, int64_t total, const std::string& message) {
+    if (progress) progress->Report("evaluate", step, total, message);
+  };
+  LLMQ_ASSIGN_OR_RETURN(TaskOutput output, RunTask(spec.task().name(), ToParams(spec.task().params()), context));
+  clock.Stop();
+  for (const MetricValue& m : output.metrics) {
+    if (m.name != "peak_rss_bytes") AddMetric(&result, m.name, m.value, m.unit);
+  }
+  for (const auto& [k, v] : output.provenance) prov[k] = v;
+  AddWeightMetrics(model, &result);
+  // Only a model that exists as files has a size on disk: the original checkpoint, or the
+  // exported quantized artifact.
+  if (method == "none" ||
+      (prov.count("quant.artifact") && !absl::StartsWith(prov["quant.artifact"], "not cached"))) {
+    AddMetric(&result, "disk_bytes", static_cast<double>(FilesBytes(disk_files)), "bytes");
+  }
+  for (const v1::StageTiming& t : result.timings()) {
+    AddMetric(&result, absl::StrCat(t.stage(), "_seconds"), t.seconds(), "s");
+  }
+  AddMetric(&result, "peak_rss_bytes", PeakRssBytes(), "bytes");
+  return result;
+}
+
+bool LooksLikeOutOfMemory(absl::string_view message) {
+  return absl::StrContains(message, "out of memory") ||
+         absl::StrContains(message, "can't allocate memory") ||
+         absl::StrContains(message, "CUDA error: out of memory");
+}
+
 }  // namespace
 
 absl::StatusOr<v1::JobResult> RunJobPipeline(const v1::JobSpec& spec, const PipelineOptions& options,
                                              ProgressSink* progress) {
-  return CatchExceptions("job", [&]() -> absl::StatusOr<v1::JobResult> {
-    v1::JobResult result;
-    auto& prov = *result.mutable_provenance();
-    const int threads = options.threads > 0 ? options.threads : CoresAvailable();
-    at::set_num_threads(threads);
-    LLMQ_ASSIGN_OR_RETURN(at::Device device, ParseDevice(options.device));
-    LLMQ_ASSIGN_OR_RETURN(at::ScalarType dtype,
-                          ParseDtype(spec.model().dtype().empty() ? "float32" : spec.model().dtype()));
-    prov["llmq_version"] = kLlmqVersion;
-    prov["result_version"] = absl::StrCat(kResultVersion);
-    prov["libtorch_version"] = TORCH_VERSION;
-    prov["device"] = device.str();
-    prov["host"] = HostName();
-    prov["threads"] = absl::StrCat(threads);
-    prov["dtype"] = spec.model().dtype();
-    prov["job_key"] = spec.job_key();
-    prov["model_identity"] = spec.model().identity();
-
-    StageClock clock(&result, progress);
-    clock.Start("load");
-    auto loaded = LoadModel(spec.model().path(), LoadOptions{dtype, device});
-    if (!loaded.ok()) return loaded.status();
-    prov["model_format"] = loaded->format;
-    prov["tokenizer"] = loaded->tokenizer->Describe();
-    CausalLM& model = *loaded->model;
-
-    const std::string& method = spec.method().name();
-    if (method != "none" && !method.empty()) {
-      return absl::UnimplementedError(absl::StrCat("method '", method, "' is not available yet"));
-    }
-    prov["method"] = method.empty() ? "none" : method;
-
-    clock.Start("evaluate");
-    TaskContext context;
-    context.model = &model;
-    context.tokenizer = loaded->tokenizer.get();
-    context.model_path = spec.model().path();
-    context.progress = [&](int64_t step, int64_t total, const std::string& message) {
-      if (progress) progress->Report("evaluate", step, total, message);
-    };
-    Params params(spec.task().params().begin(), spec.task().params().end());
-    LLMQ_ASSIGN_OR_RETURN(TaskOutput output, RunTask(spec.task().name(), params, context));
-    clock.Stop();
-    for (const MetricValue& m : output.metrics) AddMetric(&result, m.name, m.value, m.unit);
-    for (const auto& [k, v] : output.provenance) prov[k] = v;
-    AddWeightMetrics(model, &result);
-    AddMetric(&result, "peak_rss_bytes", PeakRssBytes(), "bytes");
-    return result;
-  });
+  try {
+    return Run(spec, options, progress);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory (std::bad_alloc)");
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+    if (LooksLikeOutOfMemory(message)) return absl::ResourceExhaustedError(message);
+    return absl::InternalError(absl::StrCat("libtorch: ", message));
+  } catch (const std::exception& e) {
+    return absl::InternalError(e.what());
+  }
 }
 
 }  // namespace llmq

@@ -1,0 +1,91 @@
+#include "coordinator/server.h"
+
+#include <glog/logging.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/version.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+
+namespace llmq {
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    const ServerOptions& options) {
+  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
+  server->options_ = options;
+  Clock* clock = options.clock != nullptr ? options.clock : &server->real_clock_;
+  LLMQ_ASSIGN_OR_RETURN(server->store_, Store::Open(options.db_path));
+  LLMQ_ASSIGN_OR_RETURN(server->scheduler_,
+                        Scheduler::Create(server->store_.get(), clock, options.scheduler));
+  server->auth_ = std::make_unique<TokenAuthenticator>(options.token);
+  Scheduler* scheduler = server->scheduler_.get();
+  server->waitlist_ = std::make_unique<LeaseWaitlist>(
+      [scheduler](const v1::LeaseRequest& request) { return scheduler->Lease(request); },
+      options.lease_recheck);
+  LeaseWaitlist* waitlist = server->waitlist_.get();
+  scheduler->SetWorkListener([waitlist] { waitlist->Wake(); });
+  server->user_service_ = std::make_unique<UserService>(scheduler, server->auth_.get());
+  server->worker_service_ = std::make_unique<WorkerService>(
+      scheduler, server->auth_.get(), waitlist, options.max_lease_wait);
+
+  LLMQ_ASSIGN_OR_RETURN(auto credentials,
+                        MakeServerCredentials(options.tls_cert_path, options.tls_key_path));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
+  builder.RegisterService(server->user_service_.get());
+  builder.RegisterService(server->worker_service_.get());
+  builder.SetMaxSendMessageSize(-1);                // results of large sweeps
+  builder.SetMaxReceiveMessageSize(64 << 20);       // grid files, reports
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               " (address in use, or not this host's?)"));
+  }
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->sweeper_ = std::thread(
+      [raw = server.get(), interval = options.sweep_interval] { raw->SweepUntilStopped(interval); });
+  LOG(INFO) << "event=coordinator_serving address=" << server->address()
+            << " db=" << options.db_path << " auth=" << (server->auth_->enabled() ? "token" : "none")
+            << " tls=" << (options.tls_cert_path.empty() ? "off" : "on")
+            << " version=" << kLlmqVersion;
+  return server;
+}
+
+CoordinatorServer::~CoordinatorServer() { Shutdown(); }
+
+std::string CoordinatorServer::address() const {
+  std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host = "127.0.0.1";
+  return absl::StrCat(host, ":", port_);
+}
+
+void CoordinatorServer::SweepUntilStopped(absl::Duration interval) {
+  while (!stopping_.WaitForNotificationWithTimeout(interval)) {
+    absl::StatusOr<int> expired = scheduler_->ExpireLeases();
+    LOG_IF(ERROR, !expired.ok()) << "event=sweep_failed error=\"" << expired.status().message()
+                                 << "\"";
+  }
+}
+
+void CoordinatorServer::Shutdown() {
+  if (stopping_.HasBeenNotified()) {
+    stopped_.WaitForNotification();
+    return;
+  }
+  stopping_.Notify();
+  if (server_ != nullptr) server_->GetHealthCheckService()->SetServingStatus(false);
+  if (waitlist_ != nullptr) waitlist_->Shutdown();
+  if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (sweeper_.joinable()) sweeper_.join();
+  if (scheduler_ != nullptr) scheduler_->SetWorkListener(nullptr);
+  server_.reset();
+  LOG(INFO) << "event=coordinator_stopped";
+  stopped_.Notify();
+}
+
+void CoordinatorServer::WaitForShutdown() { stopped_.WaitForNotification(); }
+
+}  // namespace llmq

@@ -1,0 +1,442 @@
+#include "storage/store.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "storage/test_db.h"
+
+namespace llmq {
+namespace {
+
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+
+v1::JobSpec Spec(const std::string& key, int priority = 0, const std::string& device = "any",
+                 int64_t memory = 0, const std::string& quant_key = "") {
+  v1::JobSpec spec;
+  spec.set_sweep_name("s");
+  spec.set_job_key(key);
+  spec.set_quant_key(quant_key.empty() ? absl::StrCat("q-", key) : quant_key);
+  spec.set_priority(priority);
+  spec.mutable_model()->set_alias("tiny");
+  spec.mutable_model()->set_path("/models/tiny");
+  spec.mutable_method()->set_name("rtn");
+  (*spec.mutable_method()->mutable_params())["bits"] = "4";
+  (*spec.mutable_method()->mutable_params())["group_size"] = "32";
+  spec.mutable_task()->set_name("ppl");
+  (*spec.mutable_task()->mutable_params())["dataset"] = "wikitext2";
+  spec.mutable_resources()->set_device(device);
+  spec.mutable_resources()->set_memory_bytes(memory);
+  return spec;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open(FreshDbPath("store"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(store).value();
+  }
+
+  int64_t AddSweep(const std::vector<v1::JobSpec>& specs, const std::string& name = "s") {
+    int64_t sweep_id = 0;
+    EXPECT_TRUE(store_
+                    ->Write([&](WriteTxn& txn) -> absl::Status {
+                      auto id = txn.InsertSweep(name, "yaml", "grid.yaml", kT0);
+                      if (!id.ok()) return id.status();
+                      sweep_id = *id;
+                      for (const auto& spec : specs) {
+                        auto added = txn.AddJob(sweep_id, spec, 3, kT0);
+                        if (!added.ok()) return added.status();
+                      }
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return sweep_id;
+  }
+
+  std::optional<ClaimedJob> Claim(ClaimRequest request) {
+    if (request.lease_id.empty()) request.lease_id = absl::StrCat("lease-", ++leases_);
+    if (request.worker_id.empty()) request.worker_id = "w1";
+    if (request.now == absl::Time()) request.now = kT0;
+    request.lease_expires = request.now + absl::Seconds(60);
+    std::optional<ClaimedJob> claimed;
+    EXPECT_TRUE(store_
+                    ->Write([&](WriteTxn& txn) -> absl::Status {
+                      auto result = txn.ClaimNextJob(request);
+                      if (!result.ok()) return result.status();
+                      claimed = *result;
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return claimed;
+  }
+
+  bool Finish(const LeaseFence& fence, AttemptEnd end) {
+    bool finished = false;
+    EXPECT_TRUE(store_
+                    ->Write([&](WriteTxn& txn) -> absl::Status {
+                      auto result = txn.FinishAttempt(fence, end);
+                      if (!result.ok()) return result.status();
+                      finished = *result;
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return finished;
+  }
+
+  JobRecord Job(int64_t id) {
+    JobRecord job;
+    EXPECT_TRUE(store_
+                    ->Write([&](WriteTxn& txn) -> absl::Status {
+                      auto result = txn.GetJob(id);
+                      if (!result.ok()) return result.status();
+                      if (!result->has_value()) return absl::NotFoundError("no job");
+                      job = **result;
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return job;
+  }
+
+  std::unique_ptr<Store> store_;
+  int leases_ = 0;
+};
+
+TEST_F(StoreTest, SameKeyInTwoSweepsIsOneJobLinkedToBoth) {
+  int64_t first = AddSweep({Spec("a", 1), Spec("b")}, "first");
+  WriteTxn::AddedJob again;
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> absl::Status {
+                    auto id = txn.InsertSweep("second", "yaml", "", kT0);
+                    auto added = txn.AddJob(*id, Spec("a", 5), 3, kT0);
+                    if (!added.ok()) return added.status();
+                    again = *added;
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_FALSE(again.inserted);
+  EXPECT_EQ(again.existing_state, v1::PENDING);
+  EXPECT_EQ(Job(again.job_id).sweep_id, first);  // owned by the sweep that created it
+  EXPECT_EQ(Job(again.job_id).priority, 5);      // raised to the newer, higher priority
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> absl::Status {
+                    auto sweeps = txn.ListSweeps();
+                    EXPECT_EQ((*sweeps)[0].jobs_total(), 2);
+                    EXPECT_EQ((*sweeps)[1].jobs_total(), 1);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+TEST_F(StoreTest, ClaimTakesHighestPriorityThenLongestWaiting) {
+  AddSweep({Spec("low", 0), Spec("high-1", 2), Spec("high-2", 2)});
+  EXPECT_EQ(Claim({})->spec.job_key(), "high-1");
+  EXPECT_EQ(Claim({})->spec.job_key(), "high-2");
+  EXPECT_EQ(Claim({})->spec.job_key(), "low");
+  EXPECT_FALSE(Claim({}).has_value());
+}
+
+TEST_F(StoreTest, ClaimRecordsTheAttemptAndLeasesTheJob) {
+  AddSweep({Spec("a")});
+  ClaimRequest request;
+  request.worker_id = "w7";
+  request.free_memory_bytes = 1000;
+  auto claimed = Claim(request);
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_EQ(claimed->attempt, 1);
+  JobRecord job = Job(claimed->job_id);
+  EXPECT_EQ(job.state, v1::LEASED);
+  EXPECT_EQ(job.lease_id, claimed->lease_id);
+  EXPECT_EQ(job.lease_worker, "w7");
+  EXPECT_EQ(job.lease_expires, kT0 + absl::Seconds(60));
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> absl::Status {
+                    auto attempt = txn.GetAttempt(claimed->job_id, claimed->attempt);
+                    EXPECT_TRUE(attempt->has_value());
+                    EXPECT_EQ((*attempt)->worker_id, "w7");
+                    EXPECT_EQ((*attempt)->free_memory_bytes, 1000);
+                    EXPECT_EQ((*attempt)->outcome, "OPEN");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+TEST_F(StoreTest, ClaimMatchesDeviceAndMemory) {
+  AddSweep({Spec("cuda-job", 3, "cuda"), Spec("big-job", 2, "any", 8000),
+            Spec("cpu-job", 1, "cpu")});
+  ClaimRequest cpu_small;
+  cpu_small.free_memory_bytes = 4000;
+  EXPECT_EQ(Claim(cpu_small)->spec.job_key(), "cpu-job");
+  EXPECT_FALSE(Claim(cpu_small).has_value());
+  ClaimRequest gpu_big;
+  gpu_big.has_cpu = false;
+  gpu_big.has_cuda = true;
+  gpu_big.free_memory_bytes = 16000;
+  EXPECT_EQ(Claim(gpu_big)->spec.job_key(), "cuda-job");
+  EXPECT_EQ(Claim(gpu_big)->spec.job_key(), "big-job");
+}
+
+TEST_F(StoreTest, ClaimPrefersCachedQuantKeyOnlyWithinTheTopPriority) {
+  AddSweep({Spec("urgent", 9, "any", 0, "q-other"), Spec("plain", 1, "any", 0, "q-other"),
+            Spec("cached", 1, "any", 0, "q-held")});
+  ClaimRequest request;
+  request.cached_quant_keys = {"q-held"};
+  auto first = Claim(request);
+  EXPECT_EQ(first->spec.job_key(), "urgent");  // priority beats affinity
+  EXPECT_FALSE(first->affinity_hit);
+  auto second = Claim(request);
+  EXPECT_EQ(second->spec.job_key(), "cached");  // affinity beats age
+  EXPECT_TRUE(second->affinity_hit);
+}
+
+TEST_F(StoreTest, FinishAttemptIsFencedByLeaseAndAttempt) {
+  AddSweep({Spec("a")});
+  auto claimed = Claim({});
+  AttemptEnd end;
+  end.outcome = "SUCCEEDED";
+  end.next_state = v1::SUCCEEDED;
+  end.now = kT0 + absl::Seconds(5);
+  EXPECT_FALSE(Finish({claimed->job_id, "someone-else", claimed->attempt}, end));
+  EXPECT_FALSE(Finish({claimed->job_id, claimed->lease_id, claimed->attempt + 1}, end));
+  EXPECT_EQ(Job(claimed->job_id).state, v1::LEASED);
+  EXPECT_TRUE(Finish({claimed->job_id, claimed->lease_id, claimed->attempt}, end));
+  EXPECT_EQ(Job(claimed->job_id).state, v1::SUCCEEDED);
+  EXPECT_FALSE(Job(claimed->job_id).has_open_lease());
+  EXPECT_FALSE(Finish({claimed->job_id, claimed->lease_id, claimed->attempt}, end));
+}
+
+TEST_F(StoreTest, RequeuedJobWaitsForItsBackoffAndOomHint) {
+  AddSweep({Spec("a")});
+  auto claimed = Claim({});
+  AttemptEnd end;
+  end.outcome = "FAILED";
+  end.next_state = v1::PENDING;
+  end.error_class = v1::OUT_OF_MEMORY;
+  end.charged = true;
+  end.now = kT0;
+  end.next_eligible = kT0 + absl::Seconds(30);
+  end.memory_hint_bytes = 4000;
+  end.memory_hint_until = kT0 + absl::Minutes(10);
+  ASSERT_TRUE(Finish({claimed->job_id, claimed->lease_id, 1}, end));
+  ClaimRequest same_size;
+  same_size.free_memory_bytes = 4000;
+  same_size.now = kT0 + absl::Seconds(10);
+  EXPECT_FALSE(Claim(same_size).has_value());  // backing off
+  same_size.now = kT0 + absl::Seconds(31);
+  EXPECT_FALSE(Claim(same_size).has_value());  // no bigger than the one that ran out
+  ClaimRequest bigger = same_size;
+  bigger.free_memory_bytes = 8000;
+  auto retried = Claim(bigger);
+  ASSERT_TRUE(retried.has_value());
+  EXPECT_EQ(retried->attempt, 2);
+  EXPECT_EQ(Job(retried->job_id).failures, 1);
+}
+
+TEST_F(StoreTest, CancelLeavesTheLeaseOpenAndRequeueClosesIt) {
+  int64_t sweep = AddSweep({Spec("a"), Spec("b")});
+  auto claimed = Claim({});
+  int64_t cancelled = 0, requeued = 0;
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> absl::Status {
+                    cancelled = *txn.CancelJobs(sweep, {v1::PENDING, v1::LEASED}, kT0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(cancelled, 2);
+  EXPECT_EQ(Job(claimed->job_id).state, v1::CANCELLED);
+  EXPECT_TRUE(Job(claimed->job_id).has_open_lease());
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> absl::Status {
+                    requeued = *txn.RequeueJobs(sweep, {claimed->job_id}, {v1::CANCELLED}, kT0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(requeued, 1);
+  EXPECT_EQ(Job(claimed->job_id).state, v1::PENDING);
+  EXPECT_FALSE(Job(claimed->job_id).has_open_lease());
+}
+
+TEST_F(StoreTest, ResultsReachTheQueriesAndThePivotView) {
+  int64_t sweep = AddSweep({Spec("a")});
+  auto claimed = Claim({});
+  v1::JobResult result;
+  auto* metric = result.add_metrics();
+  metric->set_name("ppl");
+  metric->set_value(9.75);
+  (*result.mutable_provenance())["host"] = "node1";
+  auto* timing = result.add_timings();
+  timing->set_stage("quantize");
+  timing->set_seconds(1.5);
+  AttemptEnd end;
+  end.outcome = "SUCCEEDED";
+  end.next_state = v1::SUCCEEDED;
+  end.now = kT0;
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> absl::Status {
+                    EXPECT_TRUE(*txn.FinishAttempt({claimed->job_id, claimed->lease_id, 1}, end));
+                    return txn.InsertResult(claimed->job_id, 1, "w1", result,
+                                            {{"llmq_coordinator", "0.1.0"}}, kT0);
+                  })
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> absl::Status {
+                    v1::QueryResultsRequest request;
+                    request.set_sweep_id(sweep);
+                    auto rows = txn.QueryResults(request);
+                    EXPECT_EQ(rows->size(), 1u);
+                    const v1::ResultRow& row = rows->front();
+                    EXPECT_EQ(row.result().metrics(0).value(), 9.75);
+                    EXPECT_EQ(row.result().provenance().at("host"), "node1");
+                    EXPECT_EQ(row.result().provenance().at("llmq_coordinator"), "0.1.0");
+                    EXPECT_EQ(row.worker_id(), "w1");
+                    request.set_method("gptq");
+                    EXPECT_TRUE(txn.QueryResults(request)->empty());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  auto db = sqlite::Connection::Open(store_->path(), sqlite::Connection::Mode::kReadOnly,
+                                     absl::Seconds(1));
+  auto row = (*db)->Prepare("SELECT bits, group_size, task_dataset, ppl, wall_seconds, "
+                            "json_extract(metrics, '$.ppl') FROM v_jobs");
+  ASSERT_TRUE(row.ok()) << row.status();
+  ASSERT_TRUE(*row->Step());
+  EXPECT_EQ(row->Int(0), 4);
+  EXPECT_EQ(row->Int(1), 32);
+  EXPECT_EQ(row->Text(2), "wikitext2");
+  EXPECT_DOUBLE_EQ(row->Double(3), 9.75);
+  EXPECT_DOUBLE_EQ(row->Double(4), 1.5);
+  EXPECT_DOUBLE_EQ(row->Double(5), 9.75);
+}
+
+TEST_F(StoreTest, FailedWriteLeavesNoTrace) {
+  absl::Status status = store_->Write([&](WriteTxn& txn) -> absl::Status {
+    auto id = txn.InsertSweep("s", "yaml", "", kT0);
+    auto spec = Spec("a");
+    (*spec.mutable_method()->mutable_params())["new_param"] = "1";
+    (void)txn.AddJob(*id, spec, 3, kT0);
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> absl::Status {
+                    EXPECT_TRUE(txn.ListSweeps()->empty());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // The rolled-back parameter name is registered again by the next write that uses it.
+  auto spec = Spec("a");
+  (*spec.mutable_method()->mutable_params())["new_param"] = "1";
+  AddSweep({spec});
+  auto db = sqlite::Connection::Open(store_->path(), sqlite::Connection::Mode::kReadOnly,
+                                     absl::Seconds(1));
+  EXPECT_TRUE((*db)->Prepare("SELECT new_param FROM v_jobs").ok());
+}
+
+TEST_F(StoreTest, ListWorkersShowsTheCurrentJob) {
+  AddSweep({Spec("a")});
+  WorkerRecord worker;
+  worker.id = "w1";
+  worker.host = "node1";
+  worker.devices = {"cpu", "cuda:0"};
+  worker.memory_bytes = 1 << 20;
+  worker.labels = {{"rack", "3"}};
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.UpsertWorker(worker, kT0); }).ok());
+  auto claimed = Claim({});
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> absl::Status {
+                    auto workers = txn.ListWorkers();
+                    EXPECT_EQ(workers->size(), 1u);
+                    EXPECT_EQ((*workers)[0].devices_size(), 2);
+                    EXPECT_EQ((*workers)[0].labels().at("rack"), "3");
+                    EXPECT_EQ((*workers)[0].current_job_id(), claimed->job_id);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+// Two Store objects on one file (as two processes would be), each with several threads
+// leasing and finishing jobs: no call may fail with "database is locked".
+TEST_F(StoreTest, ConcurrentWritersNeverSeeLockErrors) {
+  std::vector<v1::JobSpec> specs;
+  for (int i = 0; i < 400; ++i) specs.push_back(Spec(absl::StrCat("job-", i)));
+  AddSweep(specs);
+  auto other = Store::Open(store_->path());
+  ASSERT_TRUE(other.ok());
+  std::atomic<int> finished{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    Store* store = t % 2 == 0 ? store_.get() : other->get();
+    threads.emplace_back([&, store, t] {
+      for (int i = 0;; ++i) {
+        std::optional<ClaimedJob> claimed;
+        ClaimRequest request;
+        request.worker_id = absl::StrCat("w", t);
+        request.lease_id = absl::StrCat("l", t, "-", i);
+        request.now = kT0;
+        request.lease_expires = kT0 + absl::Seconds(60);
+        absl::Status status = store->Write([&](WriteTxn& txn) -> absl::Status {
+          auto result = txn.ClaimNextJob(request);
+          if (result.ok()) claimed = *result;
+          return result.status();
+        });
+        if (!status.ok()) ++errors;
+        if (!claimed.has_value()) break;
+        AttemptEnd end;
+        end.outcome = "SUCCEEDED";
+        end.next_state = v1::SUCCEEDED;
+        end.now = kT0;
+        status = store->Write([&](WriteTxn& txn) -> absl::Status {
+          return txn.FinishAttempt({claimed->job_id, claimed->lease_id, 1}, end).status();
+        });
+        if (!status.ok()) ++errors;
+        ++finished;
+        (void)store->Read([](ReadTxn& txn) { return txn.ListSweeps().status(); });
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(finished.load(), 400);
+}
+
+// Writes that arrive together commit together, but each stands or falls alone.
+TEST_F(StoreTest, GroupedWritesFailAlone) {
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong_status{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const bool fails = (t + i) % 3 == 0;
+        absl::Status status = store_->Write([&](WriteTxn& txn) -> absl::Status {
+          auto id = txn.InsertSweep(absl::StrCat(fails ? "bad-" : "good-", t, "-", i), "", "", kT0);
+          if (!id.ok()) return id.status();
+          return fails ? absl::AbortedError("no") : absl::OkStatus();
+        });
+        if (status.ok() == fails) ++wrong_status;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong_status.load(), 0);
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> absl::Status {
+                    auto sweeps = txn.ListSweeps();
+                    int good = 0;
+                    for (const auto& sweep : *sweeps) {
+                      EXPECT_EQ(sweep.name().rfind("good-", 0), 0u) << sweep.name();
+                      ++good;
+                    }
+                    EXPECT_EQ(good, 8 * 40 - 107);  // (t + i) % 3 == 0 for 107 of the 320
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  const Store::WriteStats stats = store_->write_stats();
+  EXPECT_EQ(stats.writes, 320);
+  EXPECT_LE(stats.commits, stats.writes);
+}
+
+}  // namespace
+}  // namespace llmq
