@@ -125,7 +125,7 @@ std::vector<int32_t>* Stories260kTable::eval_tokens_ = nullptr;
 CalibrationSet* Stories260kTable::calibration_ = nullptr;
 double Stories260kTable::eval_seconds_ = 0;
 
-TEST_F(Stories260kTable, RtnAndGptqMatchTheIndependentReferences) {
+TEST_F(Stories260kTable, QuantizedPerplexitiesMatchTheReferences) {
   auto reference = ReadJson(kReference);
   auto gptq_reference = ReadJson(kGptqReference);
   const char* force = std::getenv("LLMQ_STORIES260K_TABLE");
