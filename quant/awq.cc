@@ -68,47 +68,53 @@ std::vector<AwqGroup> AwqGroups(CausalLM& model, int layer) {
     if (v_feeds_o) groups.push_back({"self_attn.v_proj", nullptr, &b.v_proj, named({&b.o_proj})});
     return groups;
   }
-  groups.push_back({"input_layernorm", &b.attn_norm, nullptr, named({&b.q_proj, &b.k_proj, &b.v_proj})});
+  groups.push_back(
+      {"input_layernorm", &b.attn_norm, nullptr, named({&b.q_proj, &b.k_proj, &b.v_proj})});
   if (v_feeds_o) groups.push_back({"self_attn.v_proj", nullptr, &b.v_proj, named({&b.o_proj})});
-  groups.push_back({"post_attention_layernorm", &b.mlp_norm, nullptr, named({&b.gate_proj, &b.up_proj})});
+  groups.push_back(
+      {"post_attention_layernorm", &b.mlp_norm, nullptr, named({&b.gate_proj, &b.up_proj})});
   groups.push_back({"mlp.up_proj", nullptr, &b.up_proj, named({&b.down_proj})});
   return groups;
 }
 
 absl::Status ApplyAwqScales(const AwqGroup& group, const at::Tensor& scales) {
-  return CatchExceptions(absl::StrCat("awq scaling after ", group.prev_name), [&]() -> absl::Status {
-    const int64_t in = scales.numel();
-    for (const NamedLinear& linear : group.linears) {
-      if ((*linear.slot)->mutable_dense_weight() == nullptr || (*linear.slot)->in_features() != in) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            linear.name, " is not a dense layer with ", in, " inputs: ", (*linear.slot)->Describe()));
-      }
-    }
-    if (group.prev_norm != nullptr) {
-      Norm& n = *group.prev_norm;
-      if (n.weight.numel() != in) return absl::FailedPreconditionError("norm width differs from the scales");
-      at::Tensor s = scales.to(n.weight.device(), at::kFloat);
-      n.weight = (n.weight.to(at::kFloat) / s).to(n.weight.scalar_type());
-      if (n.bias.defined()) n.bias = (n.bias.to(at::kFloat) / s).to(n.bias.scalar_type());
-    } else {
-      Linear& prev = **group.prev_linear;
-      at::Tensor* w = prev.mutable_dense_weight();
-      if (w == nullptr || prev.out_features() != in) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            group.prev_name, " is not a dense layer with ", in, " outputs: ", prev.Describe()));
-      }
-      at::Tensor s = scales.to(w->device(), at::kFloat);
-      *w = (w->to(at::kFloat) / s.unsqueeze(1)).to(w->scalar_type());  // (out, in) rows / s
-      at::Tensor bias = prev.bias();  // shares the layer's storage
-      if (bias.defined()) bias.copy_(bias.to(at::kFloat) / s);
-    }
-    for (const NamedLinear& linear : group.linears) {
-      at::Tensor* w = (*linear.slot)->mutable_dense_weight();
-      at::Tensor s = scales.to(w->device(), at::kFloat);
-      *w = (w->to(at::kFloat) * s.unsqueeze(0)).to(w->scalar_type());  // columns * s
-    }
-    return absl::OkStatus();
-  });
+  return CatchExceptions(
+      absl::StrCat("awq scaling after ", group.prev_name), [&]() -> absl::Status {
+        const int64_t in = scales.numel();
+        for (const NamedLinear& linear : group.linears) {
+          if ((*linear.slot)->mutable_dense_weight() == nullptr ||
+              (*linear.slot)->in_features() != in) {
+            return absl::FailedPreconditionError(
+                absl::StrCat(linear.name, " is not a dense layer with ", in,
+                             " inputs: ", (*linear.slot)->Describe()));
+          }
+        }
+        if (group.prev_norm != nullptr) {
+          Norm& n = *group.prev_norm;
+          if (n.weight.numel() != in)
+            return absl::FailedPreconditionError("norm width differs from the scales");
+          at::Tensor s = scales.to(n.weight.device(), at::kFloat);
+          n.weight = (n.weight.to(at::kFloat) / s).to(n.weight.scalar_type());
+          if (n.bias.defined()) n.bias = (n.bias.to(at::kFloat) / s).to(n.bias.scalar_type());
+        } else {
+          Linear& prev = **group.prev_linear;
+          at::Tensor* w = prev.mutable_dense_weight();
+          if (w == nullptr || prev.out_features() != in) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                group.prev_name, " is not a dense layer with ", in, " outputs: ", prev.Describe()));
+          }
+          at::Tensor s = scales.to(w->device(), at::kFloat);
+          *w = (w->to(at::kFloat) / s.unsqueeze(1)).to(w->scalar_type());  // (out, in) rows / s
+          at::Tensor bias = prev.bias();  // shares the layer's storage
+          if (bias.defined()) bias.copy_(bias.to(at::kFloat) / s);
+        }
+        for (const NamedLinear& linear : group.linears) {
+          at::Tensor* w = (*linear.slot)->mutable_dense_weight();
+          at::Tensor s = scales.to(w->device(), at::kFloat);
+          *w = (w->to(at::kFloat) * s.unsqueeze(0)).to(w->scalar_type());  // columns * s
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<AwqScaleSearch> SearchAwqScales(const at::Tensor& gram, const at::Tensor& x_abs_mean,
@@ -120,8 +126,8 @@ absl::StatusOr<AwqScaleSearch> SearchAwqScales(const at::Tensor& gram, const at:
   return CatchExceptions("awq scale search", [&]() -> absl::StatusOr<AwqScaleSearch> {
     std::vector<at::Tensor> parts;
     for (const at::Tensor& w : weights) parts.push_back(w.to(gram.device(), at::kFloat));
-    at::Tensor w = at::cat(parts, 0);                       // (rows, in)
-    at::Tensor g = gram.to(at::kFloat);                     // (in, in)
+    at::Tensor w = at::cat(parts, 0);                           // (rows, in)
+    at::Tensor g = gram.to(at::kFloat);                         // (in, in)
     at::Tensor x_mean = x_abs_mean.to(w.device(), at::kFloat);  // (in)
     AwqScaleSearch best;
     best.loss = std::numeric_limits<double>::infinity();
@@ -149,41 +155,43 @@ absl::StatusOr<AwqScaleSearch> SearchAwqScales(const at::Tensor& gram, const at:
 absl::StatusOr<at::Tensor> SearchAwqClip(const at::Tensor& weight, const at::Tensor& gram,
                                          const AwqOptions& options, double* mean_shrink) {
   if (weight.dim() != 2 || gram.dim() != 2 || gram.size(0) != weight.size(1)) {
-    return absl::InvalidArgumentError("awq clip search: weight (out, in) and gram (in, in) do not match");
+    return absl::InvalidArgumentError(
+        "awq clip search: weight (out, in) and gram (in, in) do not match");
   }
   return CatchExceptions("awq clip search", [&]() -> absl::StatusOr<at::Tensor> {
-  at::Tensor w = weight.to(at::kFloat).clone();  // (out, in)
-  at::Tensor g = gram.to(w.device(), at::kFloat);
-  const int64_t out = w.size(0), in = w.size(1);
-  const QuantSpec& spec = options.spec;
-  const int64_t gs = spec.EffectiveGroupSize(in);
-  const QuantSpec whole{spec.bits, -1, spec.sym};
-  const int steps = static_cast<int>(options.max_shrink * options.clip_grid);
-  double shrink_sum = 0;
-  for (int64_t begin = 0; begin < in; begin += gs) {
-    const int64_t len = std::min(gs, in - begin);
-    at::Tensor wg = w.narrow(1, begin, len);  // (out, len) view into w
-    at::Tensor gg = g.narrow(0, begin, len).narrow(1, begin, len);  // (len, len)
-    at::Tensor lo = at::clamp_max(std::get<0>(wg.min(1, true)), 0.0);  // (out, 1)
-    at::Tensor hi = at::clamp_min(std::get<0>(wg.max(1, true)), 0.0);
-    at::Tensor best_err = at::full({out}, std::numeric_limits<float>::infinity(), w.options());
-    at::Tensor best_f = at::ones({out, 1}, w.options());
-    for (int i = 0; i < std::max(steps, 1); ++i) {
-      const double f = 1.0 - static_cast<double>(i) / options.clip_grid;
-      at::Tensor clipped = at::minimum(at::maximum(wg, lo * f), hi * f);
-      at::Tensor d = Dequantize(QuantizeGroups(clipped, whole)).to(w.device()) - wg;  // (out, len)
-      at::Tensor err = (d.matmul(gg) * d).sum(1);  // (out)
-      at::Tensor better = err < best_err;
-      best_err = at::where(better, err, best_err);
-      best_f = at::where(better.unsqueeze(1), at::full_like(best_f, f), best_f);
+    at::Tensor w = weight.to(at::kFloat).clone();  // (out, in)
+    at::Tensor g = gram.to(w.device(), at::kFloat);
+    const int64_t out = w.size(0), in = w.size(1);
+    const QuantSpec& spec = options.spec;
+    const int64_t gs = spec.EffectiveGroupSize(in);
+    const QuantSpec whole{spec.bits, -1, spec.sym};
+    const int steps = static_cast<int>(options.max_shrink * options.clip_grid);
+    double shrink_sum = 0;
+    for (int64_t begin = 0; begin < in; begin += gs) {
+      const int64_t len = std::min(gs, in - begin);
+      at::Tensor wg = w.narrow(1, begin, len);                           // (out, len) view into w
+      at::Tensor gg = g.narrow(0, begin, len).narrow(1, begin, len);     // (len, len)
+      at::Tensor lo = at::clamp_max(std::get<0>(wg.min(1, true)), 0.0);  // (out, 1)
+      at::Tensor hi = at::clamp_min(std::get<0>(wg.max(1, true)), 0.0);
+      at::Tensor best_err = at::full({out}, std::numeric_limits<float>::infinity(), w.options());
+      at::Tensor best_f = at::ones({out, 1}, w.options());
+      for (int i = 0; i < std::max(steps, 1); ++i) {
+        const double f = 1.0 - static_cast<double>(i) / options.clip_grid;
+        at::Tensor clipped = at::minimum(at::maximum(wg, lo * f), hi * f);
+        at::Tensor d =
+            Dequantize(QuantizeGroups(clipped, whole)).to(w.device()) - wg;  // (out, len)
+        at::Tensor err = (d.matmul(gg) * d).sum(1);                          // (out)
+        at::Tensor better = err < best_err;
+        best_err = at::where(better, err, best_err);
+        best_f = at::where(better.unsqueeze(1), at::full_like(best_f, f), best_f);
+      }
+      wg.copy_(at::minimum(at::maximum(wg, lo * best_f), hi * best_f));
+      shrink_sum += (1 - best_f).sum().item<double>();
     }
-    wg.copy_(at::minimum(at::maximum(wg, lo * best_f), hi * best_f));
-    shrink_sum += (1 - best_f).sum().item<double>();
-  }
-  if (mean_shrink != nullptr) {
-    *mean_shrink = shrink_sum / static_cast<double>(out * spec.NumGroups(in));
-  }
-  return w;
+    if (mean_shrink != nullptr) {
+      *mean_shrink = shrink_sum / static_cast<double>(out * spec.NumGroups(in));
+    }
+    return w;
   });
 }
 
@@ -193,7 +201,10 @@ class AwqMethod : public BlockMethod {
  public:
   AwqMethod(CausalLM& model, const AwqOptions& options, KeepPredicate keep, LayerInstaller install,
             std::vector<LayerRecord>* records)
-      : model_(model), options_(options), keep_(std::move(keep)), install_(std::move(install)),
+      : model_(model),
+        options_(options),
+        keep_(std::move(keep)),
+        install_(std::move(install)),
         records_(records) {}
 
   std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear) override {
@@ -252,7 +263,8 @@ absl::Status AwqMethod::ProcessStage(CausalLM& model, int layer,
   }
   std::map<Slot, at::Tensor> gram_of;  // (in, in) second moment of each linear's input
   std::map<Slot, LayerRecord> record_of;
-  for (const NamedLinear& linear : stage) record_of[linear.slot] = {linear.name, layer, "kept", "", 0, {}};
+  for (const NamedLinear& linear : stage)
+    record_of[linear.slot] = {linear.name, layer, "kept", "", 0, {}};
 
   // 1. Scales, group by group, each folded before the next group is searched.
   for (const AwqGroup& group : GroupsOf(layer)) {
@@ -265,7 +277,8 @@ absl::Status AwqMethod::ProcessStage(CausalLM& model, int layer,
       gram_of[member.slot] = gram;  // one tensor shared by the group
       if (IsKept(member)) continue;
       if ((*member.slot)->mutable_dense_weight() == nullptr) {
-        return absl::FailedPreconditionError(absl::StrCat("awq ", member.name, ": layer is not dense"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("awq ", member.name, ": layer is not dense"));
       }
       weights.push_back(DenseFloat(member));
     }
@@ -298,7 +311,8 @@ absl::Status AwqMethod::ProcessStage(CausalLM& model, int layer,
     if (!IsKept(linear)) {
       const auto start = std::chrono::steady_clock::now();
       if ((*linear.slot)->mutable_dense_weight() == nullptr) {
-        return absl::FailedPreconditionError(absl::StrCat("awq ", linear.name, ": layer is not dense"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("awq ", linear.name, ": layer is not dense"));
       }
       at::Tensor w = DenseFloat(linear);  // (out, in)
       const bool q_or_k = linear.slot == &b.q_proj || linear.slot == &b.k_proj;
@@ -310,7 +324,8 @@ absl::Status AwqMethod::ProcessStage(CausalLM& model, int layer,
       }
       LLMQ_RETURN_IF_ERROR(install_(linear, QuantizeGroups(w, options_.spec)));
       record.action = "quantized";
-      record.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      record.seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     record.describe = (*linear.slot)->Describe();
     records_->push_back(record);

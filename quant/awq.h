@@ -42,18 +42,18 @@ namespace llmq {
 
 struct AwqOptions {
   QuantSpec spec;
-  int grid = 20;               // α points
+  int grid = 20;  // α points
   bool clip = true;
-  double max_shrink = 0.5;     // clip search shrinks the range by up to this fraction
-  int clip_grid = 20;          // shrink steps of 1 / clip_grid
+  double max_shrink = 0.5;  // clip search shrinks the range by up to this fraction
+  int clip_grid = 20;       // shrink steps of 1 / clip_grid
 };
 
 // A group of linears reading one input, and the op that produces that input.
 struct AwqGroup {
-  std::string prev_name;                     // "input_layernorm", "self_attn.v_proj", ...
-  Norm* prev_norm = nullptr;                 // either a norm
+  std::string prev_name;                           // "input_layernorm", "self_attn.v_proj", ...
+  Norm* prev_norm = nullptr;                       // either a norm
   std::unique_ptr<Linear>* prev_linear = nullptr;  // or a linear whose output rows are x
-  std::vector<NamedLinear> linears;          // forward order
+  std::vector<NamedLinear> linears;                // forward order
 };
 
 // The scaling groups of block `layer` for the model's architecture.
@@ -64,10 +64,10 @@ std::vector<AwqGroup> AwqGroups(CausalLM& model, int layer);
 absl::Status ApplyAwqScales(const AwqGroup& group, const at::Tensor& scales);
 
 struct AwqScaleSearch {
-  at::Tensor scales;     // (in) float32
+  at::Tensor scales;  // (in) float32
   double alpha = 0;
-  double loss = 0;       // output MSE at the kept α
-  double rtn_loss = 0;   // output MSE at α = 0 (plain RTN)
+  double loss = 0;      // output MSE at the kept α
+  double rtn_loss = 0;  // output MSE at α = 0 (plain RTN)
 };
 
 // gram: (in, in) float32 (1/n) Σ x xᵀ of the group's input; x_abs_mean: (in) mean |x|;
@@ -86,8 +86,7 @@ absl::StatusOr<at::Tensor> SearchAwqClip(const at::Tensor& weight, const at::Ten
 // sees every input before any scale is folded). Records stats alpha, scale_loss, rtn_loss
 // (of the linear's group) and clip_shrink.
 std::unique_ptr<BlockMethod> MakeAwqMethod(CausalLM& model, const AwqOptions& options,
-                                           KeepPredicate keep,
-                                           LayerInstaller install,
+                                           KeepPredicate keep, LayerInstaller install,
                                            std::vector<LayerRecord>* records);
 
 }  // namespace llmq

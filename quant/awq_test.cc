@@ -21,7 +21,9 @@ at::Tensor OutlierInputs(int64_t tokens, int64_t in, uint64_t seed) {
 
 at::Tensor Gram(const at::Tensor& x) { return x.t().matmul(x) / static_cast<double>(x.size(0)); }
 
-double MseOf(const at::Tensor& a, const at::Tensor& b) { return (a - b).pow(2).mean().item<double>(); }
+double MseOf(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).pow(2).mean().item<double>();
+}
 
 TEST(AwqTest, ScalesBeatRtnWhenAFewInputChannelsAreLarge) {
   at::Tensor x = OutlierInputs(2048, 64, 1);

@@ -51,8 +51,8 @@ std::string TokenFingerprint(const at::Tensor& tokens) {
 }
 
 std::string DescribeCalibration(const CalibrationSpec& spec) {
-  return absl::StrCat(spec.dataset, spec.format.empty() ? "" : absl::StrCat(":", spec.format),
-                      " ", spec.mode, " ", spec.samples, "x", spec.seq_len, " seed=", spec.seed);
+  return absl::StrCat(spec.dataset, spec.format.empty() ? "" : absl::StrCat(":", spec.format), " ",
+                      spec.mode, " ", spec.samples, "x", spec.seq_len, " seed=", spec.seed);
 }
 
 absl::StatusOr<CalibrationSet> DrawCalibration(const std::vector<std::vector<int32_t>>& documents,
@@ -99,8 +99,8 @@ absl::StatusOr<CalibrationSet> DrawCalibration(const std::vector<std::vector<int
       set.sampling = "random-document";
     } else {
       if (total < len) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "calibration corpus has ", total, " tokens; a window needs ", len));
+        return absl::InvalidArgumentError(
+            absl::StrCat("calibration corpus has ", total, " tokens; a window needs ", len));
       }
       for (int64_t i = 0; i < n; ++i) {
         const uint64_t start = UniformBelow(rng, static_cast<uint64_t>(total - len + 1));

@@ -43,9 +43,9 @@ struct CalibrationSpec {
 };
 
 struct CalibrationSet {
-  at::Tensor tokens;          // (samples, seq_len) int64
-  std::string fingerprint;    // SHA-256 hex of the tokens as int32 LE, row-major
-  std::string sampling;       // "first", "random-document" or "random-stream"
+  at::Tensor tokens;        // (samples, seq_len) int64
+  std::string fingerprint;  // SHA-256 hex of the tokens as int32 LE, row-major
+  std::string sampling;     // "first", "random-document" or "random-stream"
   int64_t documents_encoded = 0;
   int64_t tokens_encoded = 0;  // tokens of the encoded documents (special tokens included)
 };

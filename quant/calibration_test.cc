@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/corpus.h"
@@ -61,7 +62,8 @@ TEST(CalibrationTest, FirstModeFailsWhenCorpusIsTooShort) {
 // (python: hashlib.sha256(struct.pack('<4i', 1, 258, -1, 70000)).hexdigest()).
 TEST(CalibrationTest, FingerprintIsSha256OfInt32LittleEndian) {
   at::Tensor t = at::tensor(std::vector<int64_t>{1, 258, -1, 70000}, at::kLong).view({2, 2});
-  EXPECT_EQ(TokenFingerprint(t), "c2097ec47772f3c1219b28f8ddc58011c9f0e1266fdd860bf7dfdb1bac1828f4");
+  EXPECT_EQ(TokenFingerprint(t),
+            "c2097ec47772f3c1219b28f8ddc58011c9f0e1266fdd860bf7dfdb1bac1828f4");
 }
 
 std::vector<std::vector<int32_t>> CountingDocuments(int n, int length, int32_t base) {

@@ -9,23 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "quant/gptq_block.h"
 
 namespace llmq {
 namespace {
 
-// Scale and zero of one group as (out) vectors.
-struct ColumnParams {
-  at::Tensor scale;  // (out) float32
-  at::Tensor zero;   // (out) float32
-};
-
-ColumnParams ParamsOf(const at::Tensor& w_group, const QuantSpec& spec) {  // w_group (out, len)
-  ScaleZero sz = ComputeScaleZero(w_group, spec);
-  return {sz.scale.view({-1}), sz.zero.view({-1})};
-}
-
 // The upper Cholesky factor U of (H + λI)⁻¹, raising the relative damp until it factorises.
-// h: (in, in) float64, dead columns already fixed.
+// h: (in, in) float32, dead columns already fixed.
 absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const GptqOptions& o,
                                                  const std::string& name, GptqStats* stats) {
   const double mean_diag = h.diagonal().mean().item<double>();
@@ -34,48 +24,45 @@ absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const Gptq
   for (;;) {
     at::Tensor a = h.clone();
     a.diagonal().add_(rel * mean_diag);
-    auto [lower, info] = at::linalg_cholesky_ex(a, /*upper=*/false, /*check_errors=*/false);
-    if (info.item<int64_t>() == 0) {
-      at::Tensor inverse = at::cholesky_inverse(lower, /*upper=*/false);
-      auto [upper, info2] = at::linalg_cholesky_ex(inverse, /*upper=*/true, /*check_errors=*/false);
-      if (info2.item<int64_t>() == 0 && at::isfinite(upper).all().item<bool>()) {
-        stats->damp_final = rel;
-        stats->damp_absolute = rel * mean_diag;
-        return upper;
-      }
+    at::Tensor upper = InverseCholeskyUpper(a);
+    if (upper.defined()) {
+      stats->damp_final = rel;
+      stats->damp_absolute = rel * mean_diag;
+      return upper;
     }
     if (rel >= o.max_damp) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "gptq ", name, ": Cholesky factorisation of the damped Hessian failed up to damp ",
-          rel, " (mean diag ", mean_diag, "); the calibration inputs of this layer are degenerate"));
+          "gptq ", name, ": Cholesky factorisation of the damped Hessian failed up to damp ", rel,
+          " (mean diag ", mean_diag, "); the calibration inputs of this layer are degenerate"));
     }
     rel = std::min(std::max(rel * o.damp_growth, 1e-4), o.max_damp);
     ++stats->damp_retries;
   }
 }
 
-absl::Status CheckOptions(const at::Tensor& weight, const at::Tensor& hessian,
-                          const GptqOptions& o, const std::string& name) {
+absl::Status CheckOptions(const at::Tensor& weight, const at::Tensor& hessian, const GptqOptions& o,
+                          const std::string& name) {
   if (!weight.defined() || !hessian.defined()) {
     return absl::InvalidArgumentError(absl::StrCat("gptq ", name, ": no weight or no Hessian"));
   }
   if (weight.dim() != 2 || hessian.dim() != 2 || hessian.size(0) != weight.size(1) ||
       hessian.size(1) != weight.size(1)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "gptq ", name, ": weight [", absl::StrJoin(weight.sizes().vec(), ", "),
-        "] and Hessian [", absl::StrJoin(hessian.sizes().vec(), ", "), "] do not match"));
+        "gptq ", name, ": weight [", absl::StrJoin(weight.sizes().vec(), ", "), "] and Hessian [",
+        absl::StrJoin(hessian.sizes().vec(), ", "), "] do not match"));
   }
   if (o.spec.bits < 2 || o.spec.bits > 8) {
-    return absl::InvalidArgumentError(absl::StrCat("gptq ", name, ": bits ", o.spec.bits, " not in 2..8"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gptq ", name, ": bits ", o.spec.bits, " not in 2..8"));
   }
   if (o.spec.group_size == 0 || o.spec.group_size < -1) {
     return absl::InvalidArgumentError(
         absl::StrCat("gptq ", name, ": group_size ", o.spec.group_size, ": expected -1 or > 0"));
   }
   if (o.block_size <= 0 || !(o.damp >= 0) || !(o.max_damp >= o.damp) || !(o.damp_growth > 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "gptq ", name, ": block_size ", o.block_size, ", damp ", o.damp, ", max_damp ",
-        o.max_damp, ", damp_growth ", o.damp_growth, " out of range"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gptq ", name, ": block_size ", o.block_size, ", damp ", o.damp, ", max_damp ",
+                     o.max_damp, ", damp_growth ", o.damp_growth, " out of range"));
   }
   return absl::OkStatus();
 }
@@ -105,111 +92,77 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
     const int64_t out = weight.size(0), in = weight.size(1);
     const int64_t gs = spec.EffectiveGroupSize(in), num_groups = spec.NumGroups(in);
     const bool grouped = spec.group_size > 0;
-    const double maxq = static_cast<double>(spec.max_code());
     GptqResult result;
     GptqStats& stats = result.stats;
 
-    at::Tensor h = hessian.to(weight.device(), at::kDouble).clone();  // (in, in)
+    at::Tensor h = hessian.to(weight.device(), at::kFloat).clone();  // (in, in), fp32 as the reference
     if (!at::isfinite(h).all().item<bool>()) {
       return absl::InvalidArgumentError(absl::StrCat("gptq ", name, ": Hessian is not finite"));
     }
     at::Tensor w = weight.to(at::kFloat).clone();  // (out, in)
-    at::Tensor dead = h.diagonal() == 0;            // (in) bool
+    at::Tensor dead = h.diagonal() == 0;           // (in) bool
     stats.dead_columns = dead.sum().item<int64_t>();
     h.diagonal().masked_fill_(dead, 1.0);
     w.masked_fill_(dead.unsqueeze(0), 0.0);
 
-    // Group parameters fixed before any update: the whole row, or every group (static).
-    std::vector<ColumnParams> fixed;
-    if (!grouped) {
-      fixed.push_back(ParamsOf(w, spec));
-    } else if (options.static_groups) {
-      for (int64_t g = 0; g < num_groups; ++g) {
-        fixed.push_back(ParamsOf(w.narrow(1, g * gs, std::min(gs, in - g * gs)), spec));
-      }
-    }
-
     at::Tensor perm, invperm;  // (in) int64
-    std::vector<int64_t> perm_host;
     if (options.act_order) {
       perm = std::get<1>(at::sort(h.diagonal(), /*stable=*/true, /*dim=*/0, /*descending=*/true));
       invperm = at::argsort(perm);
+    }
+
+    GptqBlockState state;
+    state.spec = spec;
+    state.group_size = gs;
+    state.per_group_params = grouped && !options.static_groups;
+    state.scales = at::zeros({out, num_groups}, w.options());  // (out, groups)
+    state.zeros = at::zeros({out, num_groups}, w.options());
+    if (!state.per_group_params) {
+      // Fixed before any update, from contiguous natural column ranges: the whole row, or
+      // every group (static groups).
+      GroupQuantized fixed = QuantizeGroups(w, spec);
+      state.scales.copy_(fixed.scales);
+      state.zeros.copy_(fixed.zeros);
+      if (options.act_order) {
+        at::Tensor p = perm.cpu();
+        state.perm.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + in);
+      }
+    }
+    if (options.act_order) {
       w = w.index_select(1, perm);
       h = h.index_select(0, perm).index_select(1, perm);
-      at::Tensor p = perm.cpu();
-      perm_host.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + in);
     }
 
+    auto start = std::chrono::steady_clock::now();
+    auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
     LLMQ_ASSIGN_OR_RETURN(at::Tensor u, DampedInverseCholesky(h, options, name, &stats));
-    at::Tensor hinv = u.to(at::kFloat);           // (in, in) upper triangular
-    std::vector<float> hinv_diag(in);
-    {
-      at::Tensor d = hinv.diagonal().cpu().contiguous();
-      std::copy(d.data_ptr<float>(), d.data_ptr<float>() + in, hinv_diag.begin());
-    }
-
-    // Work on the transpose so that a column is a contiguous row.
-    at::Tensor wt = w.t().contiguous();                             // (in, out)
-    at::Tensor codes_t = at::empty({in, out}, w.options().dtype(at::kByte));  // (in, out)
-    at::Tensor scales_t = at::empty({num_groups, out}, w.options());  // (groups, out)
-    at::Tensor zeros_t = at::empty({num_groups, out}, w.options());
-    at::Tensor loss = at::zeros({out}, w.options());                // Σ err² per row
-    ColumnParams current;
-    if (!grouped) {
-      current = fixed[0];
-      scales_t[0].copy_(current.scale);
-      zeros_t[0].copy_(current.zero);
-    } else if (options.static_groups) {
-      for (int64_t g = 0; g < num_groups; ++g) {
-        scales_t[g].copy_(fixed[g].scale);
-        zeros_t[g].copy_(fixed[g].zero);
-      }
-    }
-
+    stats.factor_seconds = seconds_since(start);
+    start = std::chrono::steady_clock::now();
+    state.hinv = u.to(at::kFloat).contiguous();  // (in, in) upper triangular
+    state.w = w.contiguous();                    // (out, in), lazily updated after each block
+    state.codes = at::empty({out, in}, w.options().dtype(at::kByte));
+    state.loss = at::zeros({out}, w.options().dtype(at::kDouble));
     for (int64_t i1 = 0; i1 < in; i1 += options.block_size) {
-      const int64_t count = std::min(options.block_size, in - i1);
-      at::Tensor block = wt.narrow(0, i1, count).clone();  // (count, out), updated in-block
-      at::Tensor errors = at::empty({count, out}, w.options());
-      at::Tensor hinv_block = hinv.narrow(0, i1, count).narrow(1, i1, count);  // (count, count)
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t col = i1 + i;
-        if (grouped && options.static_groups) {
-          const int64_t natural = options.act_order ? perm_host[col] : col;
-          current = fixed[natural / gs];
-        } else if (grouped && col % gs == 0) {
-          // The reference reads the group from W as of the block start (earlier blocks'
-          // updates applied, this block's not).
-          current = ParamsOf(wt.narrow(0, col, std::min(gs, in - col)).t(), spec);
-          scales_t[col / gs].copy_(current.scale);
-          zeros_t[col / gs].copy_(current.zero);
-        }
-        at::Tensor wc = block[i];  // (out)
-        at::Tensor q = at::clamp(at::round(wc / current.scale) + current.zero, 0, maxq);
-        codes_t[col].copy_(q);
-        at::Tensor err = (wc - current.scale * (q - current.zero)) / hinv_diag[col];  // (out)
-        loss.addcmul_(err, err);
-        errors[i].copy_(err);
-        if (i + 1 < count) {
-          block.narrow(0, i + 1, count - i - 1)
-              .addr_(hinv_block[i].narrow(0, i + 1, count - i - 1), err, /*beta=*/1, /*alpha=*/-1);
-        }
-      }
-      const int64_t rest = in - i1 - count;
+      const int64_t count = std::min(options.block_size, in - i1), rest = in - i1 - count;
+      at::Tensor errors = QuantizeBlockColumns(state, i1, count, options.aten_column_loop);
       if (rest > 0) {
-        // W[:, after] -= E Hinv[block, after], on the transpose: (rest, out) -= (rest, count)(count, out)
-        wt.narrow(0, i1 + count, rest)
-            .addmm_(hinv.narrow(0, i1, count).narrow(1, i1 + count, rest).t(), errors,
+        // W[:, after] -= E (out, count) · Hinv[block, after] (count, rest)
+        state.w.narrow(1, i1 + count, rest)
+            .addmm_(errors, state.hinv.narrow(0, i1, count).narrow(1, i1 + count, rest),
                     /*beta=*/1, /*alpha=*/-1);
       }
     }
-    stats.loss = 0.5 * loss.sum().item<double>();
+    stats.loss = 0.5 * state.loss.sum().item<double>();
+    stats.columns_seconds = seconds_since(start);
 
     GroupQuantized& gq = result.quantized;
     gq.spec = spec;
-    if (options.act_order) codes_t = codes_t.index_select(0, invperm);
-    gq.codes = codes_t.t().contiguous().cpu();     // (out, in) uint8
-    gq.scales = scales_t.t().contiguous().cpu();   // (out, groups)
-    gq.zeros = zeros_t.t().contiguous().cpu();
+    at::Tensor codes = options.act_order ? state.codes.index_select(1, invperm) : state.codes;
+    gq.codes = codes.contiguous().cpu();  // (out, in) uint8, natural column order
+    gq.scales = state.scales.cpu();       // (out, groups)
+    gq.zeros = state.zeros.cpu();
     if (options.act_order && grouped && !options.static_groups) {
       gq.g_idx = at::div(invperm, gs, "floor").to(at::kInt).cpu();  // (in): group of each column
     }
@@ -224,7 +177,8 @@ namespace {
 
 class HessianObserver : public InputObserver {
  public:
-  HessianObserver(int64_t in, at::ScalarType dtype, at::Device device) : hessian_(in, dtype, device) {}
+  HessianObserver(int64_t in, at::ScalarType dtype, at::Device device)
+      : hessian_(in, dtype, device) {}
   void Observe(const at::Tensor& x) override { hessian_.Add(x); }
   const HessianAccumulator& hessian() const { return hessian_; }
 
@@ -236,8 +190,11 @@ class GptqMethod : public BlockMethod {
  public:
   GptqMethod(const GptqOptions& options, KeepPredicate keep, LayerInstaller install,
              std::vector<LayerRecord>* records, at::ScalarType hessian_dtype)
-      : options_(options), keep_(std::move(keep)), install_(std::move(install)),
-        records_(records), hessian_dtype_(hessian_dtype) {}
+      : options_(options),
+        keep_(std::move(keep)),
+        install_(std::move(install)),
+        records_(records),
+        hessian_dtype_(hessian_dtype) {}
 
   std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear) override {
     if (keep_ && keep_(linear.name)) return nullptr;
@@ -267,12 +224,14 @@ class GptqMethod : public BlockMethod {
         return absl::FailedPreconditionError(absl::StrCat("gptq ", linear.name, ": saw no inputs"));
       }
       const int64_t tokens = acc.tokens();
-      LLMQ_ASSIGN_OR_RETURN(GptqResult result, GptqQuantize(*w, acc.Hessian(), options_, linear.name));
+      LLMQ_ASSIGN_OR_RETURN(GptqResult result,
+                            GptqQuantize(*w, acc.Hessian(), options_, linear.name));
       observers[i].reset();  // frees the Hessian
       LLMQ_RETURN_IF_ERROR(install_(linear, result.quantized));
       record.action = "quantized";
       record.describe = (*linear.slot)->Describe();
-      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      record.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       record.stats = {{"damp", result.stats.damp_requested},
                       {"damp_final", result.stats.damp_final},
                       {"damp_retries", result.stats.damp_retries},

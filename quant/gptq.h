@@ -3,10 +3,11 @@
 // algorithms":
 //   H = 2/n Σ x xᵀ over the n calibration tokens of the layer's input;
 //   dead inputs (H_ii = 0): H_ii = 1 and W[:, i] = 0;
-//   λ = damp · mean(diag H) added to the diagonal; U = upper Cholesky factor of (H + λI)⁻¹;
+//   λ = damp · mean(diag H) added to the diagonal; U = upper Cholesky factor of (H + λI)⁻¹
+//   (in float32, as the reference);
 //   columns in blocks of `block_size`; per column j: q = quantize(w_j), e = (w_j − q) / U_jj,
-//   the rest of the block -= e ⊗ U[j, j+1:]; after the block the later columns -= E · U[block, rest].
-//   Group parameters (scale, zero) are taken from the weight as it stands when the column
+//   the rest of the block -= e ⊗ U[j, j+1:]; after the block the later columns -= E · U[block,
+//   rest]. Group parameters (scale, zero) are taken from the weight as it stands when the column
 //   index hits a group boundary (groups of consecutive columns; the last group is shorter
 //   when group_size does not divide in). As in the reference, "as it stands" means with
 //   the updates of earlier blocks applied but not those of the current block.
@@ -37,22 +38,27 @@ namespace llmq {
 
 struct GptqOptions {
   QuantSpec spec;
-  double damp = 0.01;       // relative to mean(diag H)
+  double damp = 0.01;  // relative to mean(diag H)
   int64_t block_size = 128;
   bool act_order = false;
   bool static_groups = false;
   double damp_growth = 10.0;
-  double max_damp = 1.0;    // the last relative damp tried before giving up
+  double max_damp = 1.0;  // the last relative damp tried before giving up
+  // Run the column loop with whole-tensor ATen ops even on CPU (where a row-parallel
+  // kernel is used by default); for tests comparing the two.
+  bool aten_column_loop = false;
 };
 
 struct GptqStats {
   double damp_requested = 0;
-  double damp_final = 0;      // relative damp that factorised
-  double damp_absolute = 0;   // λ added to the diagonal
+  double damp_final = 0;     // relative damp that factorised
+  double damp_absolute = 0;  // λ added to the diagonal
   int damp_retries = 0;
   int64_t dead_columns = 0;
   // ½ Σ ((w − q) / U_jj)²: GPTQ's proxy loss, what the reference prints as "error".
   double loss = 0;
+  double factor_seconds = 0;   // damped inverse Cholesky (all attempts)
+  double columns_seconds = 0;  // the column loop and the lazy updates
 };
 
 struct GptqResult {

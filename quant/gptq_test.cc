@@ -1,4 +1,5 @@
 #include "quant/gptq.h"
+#include "quant/gptq_block.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -17,7 +18,7 @@ Problem MakeProblem(int64_t tokens, int64_t in, int64_t out, uint64_t seed) {
   at::Tensor z = at::randn({tokens, in});
   at::Tensor mix = at::randn({in, in}) / std::sqrt(static_cast<double>(in));
   p.x = z.matmul(mix) + 0.3 * z;  // (tokens, in)
-  p.w = at::randn({out, in});      // (out, in)
+  p.w = at::randn({out, in});     // (out, in)
   HessianAccumulator acc(in, at::kDouble, at::kCPU);
   acc.Add(p.x.view({4, tokens / 4, in}));  // leading dims are tokens
   p.hessian = acc.Hessian();
@@ -55,6 +56,19 @@ TEST(GptqTest, DiagonalHessianReducesToRtn) {
     EXPECT_TRUE(r->quantized.codes.equal(rtn.codes)) << g;
     EXPECT_TRUE(r->quantized.scales.allclose(rtn.scales)) << g;
   }
+}
+
+// Uᵀ U = H⁻¹ with U upper triangular and a positive diagonal, against a float64 computation
+// the textbook way (inverse, then Cholesky).
+TEST(GptqTest, InverseCholeskyFactorMatchesTheDirectComputation) {
+  Problem p = MakeProblem(512, 40, 4, 10);
+  at::Tensor h = p.hessian + 0.01 * p.hessian.diagonal().mean() * at::eye(40);
+  at::Tensor u = InverseCholeskyUpper(h);
+  ASSERT_TRUE(u.defined());
+  at::Tensor expected = at::linalg_cholesky(at::inverse(h.to(at::kDouble)), /*upper=*/true);
+  EXPECT_TRUE(u.to(at::kDouble).allclose(expected, 1e-3, 1e-4 * expected.abs().max().item<double>()));
+  EXPECT_TRUE(u.tril(-1).eq(0).all().item<bool>());
+  EXPECT_FALSE(InverseCholeskyUpper(-at::eye(3)).defined());
 }
 
 // The point of GPTQ: with correlated inputs its output error is below RTN's.
@@ -107,6 +121,30 @@ TEST(GptqTest, ActOrderWithStaticGroupsKeepsGroupsContiguous) {
   EXPECT_TRUE(r->quantized.scales.allclose(rtn.scales));
   EXPECT_TRUE(r->quantized.zeros.equal(rtn.zeros));
   EXPECT_LT(OutputError(p, Dequantize(r->quantized)), OutputError(p, Dequantize(rtn)));
+}
+
+// The row-parallel CPU kernel and the whole-tensor ATen loop (what runs on GPUs) are two
+// codings of the same loop: same codes up to rare rounding flips, same group parameters.
+TEST(GptqTest, CpuKernelAgreesWithTheAtenLoop) {
+  Problem p = MakeProblem(1024, 90, 48, 9);
+  for (bool act_order : {false, true}) {
+    for (bool static_groups : {false, true}) {
+      GptqOptions o;
+      o.spec = {3, 20, false};
+      o.block_size = 32;
+      o.act_order = act_order;
+      o.static_groups = static_groups;
+      auto kernel = GptqQuantize(p.w, p.hessian, o);
+      o.aten_column_loop = true;
+      auto aten = GptqQuantize(p.w, p.hessian, o);
+      ASSERT_TRUE(kernel.ok() && aten.ok());
+      const double same =
+          kernel->quantized.codes.eq(aten->quantized.codes).to(at::kDouble).mean().item<double>();
+      EXPECT_GT(same, 0.995) << act_order << static_groups;
+      EXPECT_TRUE(kernel->quantized.scales.allclose(aten->quantized.scales, 1e-4, 1e-5));
+      EXPECT_NEAR(kernel->stats.loss, aten->stats.loss, 1e-3 * aten->stats.loss);
+    }
+  }
 }
 
 // All-zero input columns: H_ii = 0 -> dead; their weights become exactly zero.

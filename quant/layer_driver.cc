@@ -91,17 +91,20 @@ std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer,
 absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, BlockMethod& method,
                                 const LayerDriverOptions& options) {
   if (!tokens.defined() || tokens.dim() != 2 || tokens.size(0) == 0 || tokens.size(1) == 0) {
-    return absl::InvalidArgumentError("calibration tokens must be a non-empty (samples, seq_len) tensor");
+    return absl::InvalidArgumentError(
+        "calibration tokens must be a non-empty (samples, seq_len) tensor");
   }
   if (options.batch_size <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("batch_size ", options.batch_size, " must be positive"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size ", options.batch_size, " must be positive"));
   }
   return CatchExceptions("layer-sequential calibration", [&]() -> absl::Status {
     at::NoGradGuard no_grad;
     const int64_t samples = tokens.size(0), seq = tokens.size(1);
     std::vector<at::Tensor> hidden;  // chunks of (batch, seq, hidden) in the model's dtype
     for (int64_t start = 0; start < samples; start += options.batch_size) {
-      hidden.push_back(model.Embed(tokens.narrow(0, start, std::min(options.batch_size, samples - start))));
+      hidden.push_back(
+          model.Embed(tokens.narrow(0, start, std::min(options.batch_size, samples - start))));
     }
     std::map<int64_t, ForwardContext> contexts;  // by chunk batch size
     auto context_for = [&](int64_t batch) -> const ForwardContext& {
@@ -114,7 +117,8 @@ absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, Block
 
     const int layers = model.num_layers();
     for (int layer = 0; layer < layers; ++layer) {
-      for (const std::vector<NamedLinear>& stage : BlockStages(model, layer, options.true_sequential)) {
+      for (const std::vector<NamedLinear>& stage :
+           BlockStages(model, layer, options.true_sequential)) {
         std::vector<std::unique_ptr<InputObserver>> observers;
         bool any = false;
         for (const NamedLinear& linear : stage) {
@@ -130,7 +134,8 @@ absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, Block
         LLMQ_RETURN_IF_ERROR(Annotate(method.ProcessStage(model, layer, stage, observers),
                                       absl::StrCat("layer ", layer)));
       }
-      for (at::Tensor& chunk : hidden) chunk = model.RunBlock(layer, chunk, context_for(chunk.size(0)));
+      for (at::Tensor& chunk : hidden)
+        chunk = model.RunBlock(layer, chunk, context_for(chunk.size(0)));
       if (options.progress) options.progress(layer + 1, layers);
     }
     return absl::OkStatus();

@@ -32,9 +32,9 @@ namespace llmq {
 struct LayerRecord {
   std::string name;
   int layer = -1;
-  std::string action;    // "quantized" or "kept"
-  std::string describe;  // the layer now in the slot (Linear::Describe)
-  double seconds = 0;    // method time for this layer (observation passes excluded)
+  std::string action;                   // "quantized" or "kept"
+  std::string describe;                 // the layer now in the slot (Linear::Describe)
+  double seconds = 0;                   // method time for this layer (observation passes excluded)
   std::map<std::string, double> stats;  // method-specific: damp_final, loss, alpha, ...
 };
 
@@ -66,15 +66,14 @@ class BlockMethod {
 };
 
 struct LayerDriverOptions {
-  int64_t batch_size = 8;        // windows per block forward
-  bool true_sequential = true;   // stages as above; false = one stage per block
+  int64_t batch_size = 8;       // windows per block forward
+  bool true_sequential = true;  // stages as above; false = one stage per block
   // After each block: (blocks done, blocks total).
   std::function<void(int, int)> progress;
 };
 
 // The stages of block `layer`, each a list of its linear slots in forward order.
-std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer,
-                                                  bool true_sequential);
+std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer, bool true_sequential);
 
 // Runs `method` over every block of `model` on `tokens` (samples, seq_len) int64.
 // Exceptions from libtorch become a Status; the linear slots are restored on every path.

@@ -90,7 +90,8 @@ TEST(LayerDriverTest, LaterStagesSeeEarlierStagesProcessed) {
     LayerDriverOptions options;
     options.true_sequential = true_sequential;
     ASSERT_TRUE(RunLayerSequential(*model, RandomTokens(2, 8, 97), method, options).ok());
-    const float o_input = method.inputs.at("model.layers.0.self_attn.o_proj").abs().max().item<float>();
+    const float o_input =
+        method.inputs.at("model.layers.0.self_attn.o_proj").abs().max().item<float>();
     if (true_sequential) {
       EXPECT_EQ(o_input, 0.0f);
     } else {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -13,6 +14,7 @@
 #include "common/status.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
+#include "quant/rtn.h"
 
 namespace llmq {
 namespace {
@@ -27,33 +29,17 @@ const std::map<std::string, Params>& MethodDefaults() {
   static const auto* defaults = [] {
     const Params common = {{"bits", "4"}, {"group_size", "128"}, {"sym", "false"}, {"keep", ""}};
     Params gptq = common;
-    gptq.insert({{"damp", "0.01"}, {"act_order", "false"}, {"static_groups", "false"},
-                 {"true_sequential", "true"}, {"block_size", "128"}});
+    gptq.insert({{"damp", "0.01"},
+                 {"act_order", "false"},
+                 {"static_groups", "false"},
+                 {"true_sequential", "true"},
+                 {"block_size", "128"}});
     Params awq = common;
     awq.insert({{"grid", "20"}, {"clip", "true"}});
-    return new std::map<std::string, Params>{{"rtn", common}, {"gptq", gptq}, {"awq", awq}, {"gsq", awq}};
+    return new std::map<std::string, Params>{
+        {"rtn", common}, {"gptq", gptq}, {"awq", awq}, {"gsq", awq}};
   }();
   return *defaults;
-}
-
-// Glob match of the whole text: `*` any run, `?` one character.
-bool GlobMatch(absl::string_view pattern, absl::string_view text) {
-  size_t p = 0, t = 0, star = absl::string_view::npos, resume = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p, ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      resume = t;
-    } else if (star != absl::string_view::npos) {
-      p = star + 1;
-      t = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
 }
 
 absl::StatusOr<QuantSpec> SpecOf(const Params& p) {
@@ -65,23 +51,19 @@ absl::StatusOr<QuantSpec> SpecOf(const Params& p) {
     return absl::InvalidArgumentError(absl::StrCat("parameter 'bits' = ", bits, ": expected 2..8"));
   }
   if (spec.group_size == 0 || spec.group_size < -1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameter 'group_size' = ", spec.group_size, ": expected -1 or a positive size"));
+    return absl::InvalidArgumentError(absl::StrCat("parameter 'group_size' = ", spec.group_size,
+                                                   ": expected -1 or a positive size"));
   }
   spec.bits = static_cast<int>(bits);
   return spec;
 }
 
-// Until the packed-layer slot helper lands on main: a dense layer holding the dequantized
-// weight in the model's dtype, with the old layer's bias.
-absl::Status InstallDequantized(const NamedLinear& linear, const GroupQuantized& q) {
-  return CatchExceptions(absl::StrCat("installing ", linear.name), [&]() -> absl::Status {
-    at::Tensor* old = (*linear.slot)->mutable_dense_weight();
-    if (old == nullptr) return absl::FailedPreconditionError(absl::StrCat(linear.name, " is not dense"));
-    at::Tensor w = Dequantize(q).to(old->device(), old->scalar_type());  // (out, in)
-    *linear.slot = std::make_unique<DenseLinear>(w, (*linear.slot)->bias());
-    return absl::OkStatus();
-  });
+// Packs a method's result into the slot (quant/rtn.h), computing in the model's dtype.
+LayerInstaller PackedInstaller(at::ScalarType dtype) {
+  return [dtype](const NamedLinear& linear, const GroupQuantized& q) {
+    NamedLinear slot = linear;
+    return ReplaceWithQuantized(slot, q, dtype);
+  };
 }
 
 // Windows per block forward: bounded so that attention scores and MLP activations of one
@@ -91,40 +73,31 @@ int64_t DriverBatchSize(const ModelConfig& c, int64_t seq) {
   return std::max<int64_t>(1, (int64_t{1} << 30) / std::max<int64_t>(per_window, 1));
 }
 
-absl::Status RunRtn(CausalLM& model, const QuantSpec& spec, const KeepPredicate& keep,
-                    std::vector<LayerRecord>* records, const QuantizeProgress& progress) {
-  std::vector<NamedLinear> linears = model.Linears();
-  int64_t done = 0;
-  for (const NamedLinear& linear : linears) {
-    if (linear.layer < 0) continue;  // lm_head
-    LayerRecord record{linear.name, linear.layer, "kept", "", 0, {}};
-    if (!keep(linear.name)) {
-      const auto start = Clock::now();
-      at::Tensor* w = (*linear.slot)->mutable_dense_weight();
-      if (w == nullptr) return absl::FailedPreconditionError(absl::StrCat("rtn ", linear.name, ": not dense"));
-      GroupQuantized q = QuantizeGroups(*w, spec);
-      record.stats["weight_sq_err"] = (Dequantize(q) - w->to(at::kCPU, at::kFloat)).pow(2).sum().item<double>();
-      LLMQ_RETURN_IF_ERROR(InstallDequantized(linear, q));
-      record.action = "quantized";
-      record.seconds = SecondsSince(start);
-    }
-    record.describe = (*linear.slot)->Describe();
-    records->push_back(record);
-    if (progress) progress("quantize", ++done, static_cast<int64_t>(linears.size()) - 1);
+// RTN through quant/rtn.h; one record per block linear.
+absl::Status RunRtn(CausalLM& model, const QuantSpec& spec, const std::string& keep,
+                    QuantizationReport* report, const QuantizeProgress& progress) {
+  RtnOptions options;
+  options.spec = spec;
+  options.selection.keep = ParseKeepPatterns(keep);
+  const auto start = Clock::now();
+  LLMQ_ASSIGN_OR_RETURN(QuantizeSummary summary, QuantizeModelRtn(model, options));
+  const double seconds = SecondsSince(start) / std::max<size_t>(1, summary.quantized.size());
+  std::set<std::string> quantized(summary.quantized.begin(), summary.quantized.end());
+  for (const NamedLinear& linear : model.Linears()) {
+    if (linear.layer < 0) continue;  // lm_head stays dense
+    const bool done = quantized.count(linear.name) > 0;
+    report->layers.push_back({linear.name, linear.layer, done ? "quantized" : "kept",
+                              (*linear.slot)->Describe(), done ? seconds : 0, {}});
   }
+  report->provenance["linear_bytes_before"] = absl::StrCat(summary.linear_bytes_before);
+  report->provenance["linear_bytes_after"] = absl::StrCat(summary.linear_bytes_after);
+  if (progress) progress("quantize", 1, 1);
   return absl::OkStatus();
 }
 
 }  // namespace
 
 bool IsCalibratedMethod(const std::string& method) { return method != "rtn"; }
-
-bool MatchesAnyPattern(const std::string& name, const std::string& patterns) {
-  for (absl::string_view pattern : absl::StrSplit(patterns, ',', absl::SkipWhitespace())) {
-    if (GlobMatch(absl::StripAsciiWhitespace(pattern), name)) return true;
-  }
-  return false;
-}
 
 absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, const Params& params) {
   auto it = MethodDefaults().find(method);
@@ -154,7 +127,8 @@ absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, cons
   } else if (method != "rtn") {
     LLMQ_ASSIGN_OR_RETURN(int64_t grid, GetInt(resolved, "grid", 20));
     LLMQ_RETURN_IF_ERROR(GetBool(resolved, "clip", true).status());
-    if (grid < 1) return absl::InvalidArgumentError(absl::StrCat(method, ": grid ", grid, " must be >= 1"));
+    if (grid < 1)
+      return absl::InvalidArgumentError(absl::StrCat(method, ": grid ", grid, " must be >= 1"));
   }
   return resolved;
 }
@@ -169,26 +143,31 @@ std::string DescribeQuantization(const std::string& method, const Params& resolv
   return out;
 }
 
-absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(
-    CausalLM& model, const std::string& method, const Params& params,
-    const CalibrationSet* calibration, const QuantizeProgress& progress) {
+absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
+                                                                const std::string& method,
+                                                                const Params& params,
+                                                                const CalibrationSet* calibration,
+                                                                const QuantizeProgress& progress) {
   const auto start = Clock::now();
   QuantizationReport report;
   report.method = method;
   LLMQ_ASSIGN_OR_RETURN(report.params, ResolveQuantizationParams(method, params));
   const Params& p = report.params;
   LLMQ_ASSIGN_OR_RETURN(QuantSpec spec, SpecOf(p));
-  const std::string keep_patterns = p.at("keep");
+  const std::vector<std::string> keep_patterns = ParseKeepPatterns(p.at("keep"));
   KeepPredicate keep = [keep_patterns](const std::string& name) {
-    return !keep_patterns.empty() && MatchesAnyPattern(name, keep_patterns);
+    for (const std::string& pattern : keep_patterns) {
+      if (GlobMatch(pattern, name)) return true;
+    }
+    return false;
   };
-  report.provenance = {{"storage", "dequantized-dense"},
+  report.provenance = {{"storage", "packed"},
                        {"threads", absl::StrCat(at::get_num_threads())},
                        {"dtype", std::string(c10::toString(model.dtype()))},
                        {"device", model.device().str()}};
 
   if (!IsCalibratedMethod(method)) {
-    LLMQ_RETURN_IF_ERROR(CatchExceptions("rtn", [&] { return RunRtn(model, spec, keep, &report.layers, progress); }));
+    LLMQ_RETURN_IF_ERROR(RunRtn(model, spec, p.at("keep"), &report, progress));
   } else {
     if (calibration == nullptr || !calibration->tokens.defined()) {
       return absl::InvalidArgumentError(absl::StrCat(method, " needs calibration windows"));
@@ -212,7 +191,7 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(
       LLMQ_ASSIGN_OR_RETURN(o.act_order, GetBool(p, "act_order", false));
       LLMQ_ASSIGN_OR_RETURN(o.static_groups, GetBool(p, "static_groups", false));
       LLMQ_ASSIGN_OR_RETURN(driver.true_sequential, GetBool(p, "true_sequential", true));
-      block_method = MakeGptqMethod(o, keep, InstallDequantized, &report.layers);
+      block_method = MakeGptqMethod(o, keep, PackedInstaller(model.dtype()), &report.layers);
       report.provenance["hessian_dtype"] = "float32";
       report.provenance["max_damp"] = absl::StrCat(o.max_damp);
     } else {
@@ -222,13 +201,13 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(
       o.grid = static_cast<int>(grid);
       LLMQ_ASSIGN_OR_RETURN(o.clip, GetBool(p, "clip", true));
       driver.true_sequential = false;
-      block_method = MakeAwqMethod(model, o, keep, InstallDequantized, &report.layers);
+      block_method = MakeAwqMethod(model, o, keep, PackedInstaller(model.dtype()), &report.layers);
       report.provenance["clip_max_shrink"] = absl::StrCat(o.max_shrink);
     }
     report.provenance["driver_batch"] = absl::StrCat(driver.batch_size);
     report.provenance["true_sequential"] = driver.true_sequential ? "true" : "false";
-    LLMQ_RETURN_IF_ERROR(Annotate(RunLayerSequential(model, calibration->tokens, *block_method, driver),
-                                  method));
+    LLMQ_RETURN_IF_ERROR(
+        Annotate(RunLayerSequential(model, calibration->tokens, *block_method, driver), method));
     for (const LayerRecord& r : report.layers) {
       auto final_damp = r.stats.find("damp_final");
       if (final_damp == r.stats.end()) continue;

@@ -9,11 +9,9 @@
 //              names: gsq is the seed paper's name for it; see quant/awq.h)
 // group_size -1 = one group per row; any positive size works, also one that does not
 // divide a layer's width (the last group is shorter). `keep` is a comma-separated list of
-// layer-name patterns left dense, `*` matching any run of characters and `?` one
-// character, matched against the whole name: "model.layers.0.*,*.down_proj".
-// Unknown parameters are errors. lm_head is never quantized.
-// Quantized layers are put into the model through the installer (model slot helper);
-// the report says which storage it used.
+// layer-name patterns left dense (quant/rtn.h's GlobMatch: `*` any run, `?` one character,
+// whole name): "model.layers.0.*,*.down_proj". Unknown parameters are errors. lm_head is
+// never quantized. Quantized layers become packed QuantizedLinears (ReplaceWithQuantized).
 #ifndef LLMQ_QUANT_QUANTIZE_H_
 #define LLMQ_QUANT_QUANTIZE_H_
 
@@ -75,9 +73,6 @@ bool IsCalibratedMethod(const std::string& method);
 // determines the quantized weights, never on the coordinator's keys or timings.
 std::string DescribeQuantization(const std::string& method, const Params& resolved,
                                  const std::string& calibration, const std::string& fingerprint);
-
-// Whether `name` matches one of the comma-separated glob patterns (`*`, `?`).
-bool MatchesAnyPattern(const std::string& name, const std::string& patterns);
 
 }  // namespace llmq
 

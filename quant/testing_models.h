@@ -7,11 +7,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
-#include <vector>
-
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "model/config.h"

@@ -1,0 +1,147 @@
+#include "quant/gptq_block.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace llmq {
+namespace {
+
+// quant/group_quant.h's ComputeScaleZero for one row segment, in the same float32 steps.
+void RowScaleZero(const float* v, int64_t len, const QuantSpec& spec, float* scale, float* zero) {
+  float lo = 0, hi = 0;
+  for (int64_t j = 0; j < len; ++j) {
+    lo = std::min(lo, v[j]);
+    hi = std::max(hi, v[j]);
+  }
+  if (spec.sym) {
+    const float m = std::max(-lo, hi);
+    lo = -m;
+    hi = m;
+  }
+  if (lo == 0 && hi == 0) {
+    lo = -1;
+    hi = 1;
+  }
+  const float maxq = static_cast<float>(spec.max_code());
+  *scale = (hi - lo) / maxq;
+  *zero = spec.sym ? (maxq + 1) / 2 : std::nearbyint(-lo / *scale);
+}
+
+at::Tensor BlockCpu(GptqBlockState& s, int64_t i1, int64_t count) {
+  const int64_t out = s.w.size(0), in = s.w.size(1), groups = s.scales.size(1);
+  const int64_t gs = s.group_size;
+  const float maxq = static_cast<float>(s.spec.max_code());
+  at::Tensor errors = at::empty({out, count}, s.w.options());  // (out, count)
+  const float* w = s.w.data_ptr<float>();
+  const float* hinv = s.hinv.data_ptr<float>();
+  uint8_t* codes = s.codes.data_ptr<uint8_t>();
+  float* scales = s.scales.data_ptr<float>();
+  float* zeros = s.zeros.data_ptr<float>();
+  double* loss = s.loss.data_ptr<double>();
+  float* err_out = errors.data_ptr<float>();
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(count * count, 1));
+  at::parallel_for(0, out, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<float> buf(count);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* wr = w + r * in;
+      std::copy(wr + i1, wr + i1 + count, buf.begin());
+      float scale = 0, zero = 0;
+      double row_loss = 0;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t col = i1 + i;
+        int64_t g = -1;
+        if (!s.perm.empty()) {
+          g = s.perm[col] / gs;
+        } else if (col % gs == 0) {
+          g = col / gs;
+          if (s.per_group_params) {
+            RowScaleZero(wr + col, std::min(gs, in - col), s.spec, &scales[r * groups + g],
+                         &zeros[r * groups + g]);
+          }
+        } else if (i == 0) {
+          g = col / gs;  // a group that began in an earlier block
+        }
+        if (g >= 0) {
+          scale = scales[r * groups + g];
+          zero = zeros[r * groups + g];
+        }
+        const float x = buf[i];
+        const float q = std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
+        codes[r * in + col] = static_cast<uint8_t>(q);
+        const float err = (x - scale * (q - zero)) / hinv[col * in + col];
+        row_loss += static_cast<double>(err) * err;
+        err_out[r * count + i] = err;
+        const float* h = hinv + col * in + i1;  // row col of Hinv, from the block start
+        for (int64_t j = i + 1; j < count; ++j) buf[j] -= err * h[j];
+      }
+      loss[r] += row_loss;
+    }
+  });
+  return errors;
+}
+
+at::Tensor BlockAten(GptqBlockState& s, int64_t i1, int64_t count) {
+  const int64_t in = s.w.size(1), gs = s.group_size;
+  const double maxq = static_cast<double>(s.spec.max_code());
+  at::Tensor block = s.w.narrow(1, i1, count).clone();  // (out, count), updated in-block
+  at::Tensor errors = at::empty_like(block);
+  at::Tensor hinv_block = s.hinv.narrow(0, i1, count).narrow(1, i1, count);  // (count, count)
+  at::Tensor hinv_diag = hinv_block.diagonal().cpu();
+  at::Tensor scale, zero;  // (out)
+  at::Tensor loss = at::zeros({s.w.size(0)}, s.w.options());
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t col = i1 + i;
+    int64_t g = -1;
+    if (!s.perm.empty()) {
+      g = s.perm[col] / gs;
+    } else if (col % gs == 0) {
+      g = col / gs;
+      if (s.per_group_params) {
+        ScaleZero sz = ComputeScaleZero(s.w.narrow(1, col, std::min(gs, in - col)), s.spec);
+        s.scales.select(1, g).copy_(sz.scale.view({-1}));
+        s.zeros.select(1, g).copy_(sz.zero.view({-1}));
+      }
+    } else if (i == 0) {
+      g = col / gs;
+    }
+    if (g >= 0) {
+      scale = s.scales.select(1, g);
+      zero = s.zeros.select(1, g);
+    }
+    at::Tensor wc = block.select(1, i);  // (out)
+    at::Tensor q = at::clamp(at::round(wc / scale) + zero, 0, maxq);
+    s.codes.select(1, col).copy_(q);
+    at::Tensor err = (wc - scale * (q - zero)) / hinv_diag[i].item<float>();  // (out)
+    loss.addcmul_(err, err);
+    errors.select(1, i).copy_(err);
+    if (i + 1 < count) {
+      block.narrow(1, i + 1, count - i - 1)
+          .addr_(err, hinv_block[i].narrow(0, i + 1, count - i - 1), /*beta=*/1, /*alpha=*/-1);
+    }
+  }
+  s.loss.add_(loss.to(at::kDouble));
+  return errors;
+}
+
+}  // namespace
+
+at::Tensor InverseCholeskyUpper(const at::Tensor& h) {
+  auto [lower, info] = at::linalg_cholesky_ex(h.flip({0, 1}), /*upper=*/false, /*check_errors=*/false);
+  if (info.item<int64_t>() != 0) return at::Tensor();
+  at::Tensor eye = at::eye(h.size(0), h.options());
+  at::Tensor u = at::linalg_solve_triangular(lower, eye, /*upper=*/false).flip({0, 1});
+  if (!at::isfinite(u).all().item<bool>()) return at::Tensor();
+  return u;
+}
+
+at::Tensor QuantizeBlockColumns(GptqBlockState& state, int64_t i1, int64_t count, bool use_aten) {
+  const bool cpu_kernel = !use_aten && state.w.is_cpu() && state.w.is_contiguous() &&
+                          state.hinv.is_contiguous() && state.codes.is_contiguous() &&
+                          state.scales.is_contiguous() && state.zeros.is_contiguous();
+  return cpu_kernel ? BlockCpu(state, i1, count) : BlockAten(state, i1, count);
+}
+
+}  // namespace llmq
