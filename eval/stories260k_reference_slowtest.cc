@@ -11,6 +11,7 @@
 #include "common/hash.h"
 #include "eval/perplexity.h"
 #include "model/loader.h"
+#include "model/runtime.h"
 
 namespace llmq {
 namespace {
@@ -22,6 +23,7 @@ TEST(Stories260kReferenceTest, TinyStoriesParagraphsPerplexityMatchesIndependent
 
   auto loaded = LoadModel("assets/models/stories260K/stories260K.bin", LoadOptions{});
   ASSERT_TRUE(loaded.ok()) << loaded.status();
+  FitBlasThreadsToModel(loaded->model->config().hidden_size, ConfigureCpuRuntime(0));
   auto docs = LoadCorpus({"tinystories", "paragraphs"});
   ASSERT_TRUE(docs.ok()) << docs.status();
   EXPECT_EQ(static_cast<int64_t>(docs->size()), ref["paragraphs"].get<int64_t>());

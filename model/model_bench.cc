@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/loader.h"
+#include "model/runtime.h"
 #include "model/transformer.h"
 
 namespace llmq {
@@ -61,9 +62,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> args = {{"layers", "16"}, {"tokens", "2048"}, {"threads", "0"},
                                              {"dtype", "float32"}, {"decode", "32"}};
   for (int i = 1; i + 1 < argc; i += 2) args[std::string(argv[i]).substr(2)] = argv[i + 1];
-  const int threads = std::atoi(args["threads"].c_str());
-  if (threads > 0) at::set_num_threads(threads);
-  else at::set_num_threads(static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
+  const int threads = ConfigureCpuRuntime(std::atoi(args["threads"].c_str()));
   auto dtype = ParseDtype(args["dtype"]);
   if (!dtype.ok()) { std::fprintf(stderr, "%s\n", dtype.status().ToString().c_str()); return 2; }
 
@@ -82,6 +81,7 @@ int main(int argc, char** argv) {
   c.llama3_rope_scaling = Llama3RopeScaling{32.0, 1.0, 4.0, 8192};
   c.tie_word_embeddings = true;
   const int64_t tokens = std::atoi(args["tokens"].c_str());
+  FitBlasThreadsToModel(c.hidden_size, threads);
 
   std::printf("llmq_model_bench: Llama-3.2-1B shape, %lld layers, %s, %d threads\n",
               static_cast<long long>(c.num_layers), args["dtype"].c_str(), at::get_num_threads());

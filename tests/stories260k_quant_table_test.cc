@@ -12,7 +12,6 @@
 // Skips when the references are not recorded yet, unless LLMQ_STORIES260K_TABLE=1, which
 // computes and prints the table anyway.
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -27,6 +26,7 @@
 #include "common/files.h"
 #include "eval/perplexity.h"
 #include "model/loader.h"
+#include "model/runtime.h"
 #include "quant/calibration.h"
 #include "quant/quantize.h"
 
@@ -67,9 +67,9 @@ class Stories260kTable : public ::testing::Test {
  protected:
   // The evaluation stream and the calibration windows, built once for the suite.
   static void SetUpTestSuite() {
-    at::set_num_threads(2);
     auto loaded = LoadModel(kModel, LoadOptions{});
     ASSERT_TRUE(loaded.ok()) << loaded.status();
+    FitBlasThreadsToModel(loaded->model->config().hidden_size, ConfigureCpuRuntime(0));
     const Tokenizer& tokenizer = *loaded->tokenizer;
     auto paragraphs = LoadCorpus({"tinystories", "paragraphs", "text"});
     ASSERT_TRUE(paragraphs.ok()) << paragraphs.status();

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <torch/version.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "common/version.h"
 #include "eval/task.h"
 #include "model/loader.h"
+#include "model/runtime.h"
 #include "quant/gptq_export.h"
 #include "quant/quantize.h"
 #include "worker/artifact_cache.h"
@@ -25,12 +25,6 @@
 
 namespace llmq {
 namespace {
-
-int CoresAvailable() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-}
 
 std::string HostName() {
   char name[256] = {0};
@@ -131,8 +125,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
                                   ProgressSink* progress) {
   v1::JobResult result;
   auto& prov = *result.mutable_provenance();
-  const int threads = options.threads > 0 ? options.threads : CoresAvailable();
-  at::set_num_threads(threads);
+  const int threads = ConfigureCpuRuntime(options.threads);
   LLMQ_ASSIGN_OR_RETURN(at::Device device, ParseDevice(options.device));
   const std::string dtype_name = spec.model().dtype().empty() ? "float32" : spec.model().dtype();
   LLMQ_ASSIGN_OR_RETURN(at::ScalarType dtype, ParseDtype(dtype_name));
@@ -171,6 +164,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     LLMQ_ASSIGN_OR_RETURN(loaded, LoadModel(spec.model().path(), load_options));
     disk_files = loaded.files;
     if (method != "none") {
+      FitBlasThreadsToModel(loaded.model->config().hidden_size, threads);
       clock.Start("quantize");
       auto quant_progress = [&](const std::string& stage, int64_t done, int64_t total) {
         if (progress) progress->Report(stage == "calibration" ? "calibrate" : "quantize", done, total, "");
@@ -194,6 +188,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
       }
     }
   }
+  FitBlasThreadsToModel(loaded.model->config().hidden_size, threads);
   prov["model_format"] = loaded.format;
   prov["tokenizer"] = loaded.tokenizer->Describe();
   CausalLM& model = *loaded.model;

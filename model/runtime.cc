@@ -1,0 +1,41 @@
+#include "model/runtime.h"
+
+#include <dlfcn.h>
+#include <malloc.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <ATen/Parallel.h>
+#include <algorithm>
+
+namespace llmq {
+
+int CoresAvailable() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+int ConfigureCpuRuntime(int threads) {
+  if (threads <= 0) threads = CoresAvailable();
+  at::set_num_threads(threads);
+#ifdef __GLIBC__
+  // 32 MiB is glibc's largest mmap threshold on 64-bit; bigger blocks (weights are mmapped
+  // files anyway) still get their own mapping. Keep up to 512 MiB of freed heap.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  mallopt(M_TOP_PAD, 64 << 20);
+#endif
+  return threads;
+}
+
+void FitBlasThreadsToModel(int64_t hidden_size, int threads) {
+  using SetThreads = void (*)(int);
+  static auto set_threads =
+      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set_threads == nullptr) return;
+  if (threads <= 0) threads = CoresAvailable();
+  set_threads(hidden_size < 1024 ? 1 : threads);
+}
+
+}  // namespace llmq
