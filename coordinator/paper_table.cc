@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -28,24 +29,40 @@ std::string FormatDelta(const PivotCell& cell, DeltaKind kind, double divisor, i
   return text;
 }
 
-void MarkBest(const Pivot& pivot, size_t column, Better better, PaperTable* table) {
+// Rows compete with the rows that share their model and every other coordinate that is not
+// the method's: a 1B model's best is not a 7B model's.
+std::vector<std::string> CompetitionKeys(const Pivot& pivot) {
+  std::vector<std::string> keys;
+  for (const auto& labels : pivot.row_labels) {
+    std::string key;
+    for (size_t k = 0; k < labels.size(); ++k) {
+      if (!IsMethodCoordinate(pivot.row_names[k])) absl::StrAppend(&key, labels[k], "\x1f");
+    }
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+void MarkBest(const Pivot& pivot, size_t column, Better better,
+              const std::vector<std::string>& competitions, PaperTable* table) {
   if (better == Better::kNeither) return;
-  std::optional<size_t> best;
-  int contenders = 0;
+  std::map<std::string, std::vector<size_t>> contenders;  // competition -> rows
   for (size_t r = 0; r < pivot.cells.size(); ++r) {
     const PivotCell& cell = pivot.cells[r][column];
     if (pivot.row_is_baseline[r] || cell.count == 0 || !std::isfinite(cell.mean)) continue;
-    ++contenders;
-    const double best_mean = best ? pivot.cells[*best][column].mean : 0;
-    if (!best || (better == Better::kLower ? cell.mean < best_mean : cell.mean > best_mean)) {
-      best = r;
-    }
+    contenders[competitions[r]].push_back(r);
   }
-  if (contenders < 2) return;
-  const std::string best_text = table->cells[*best][column].value;
-  for (size_t r = 0; r < pivot.cells.size(); ++r) {
-    PaperCell& cell = table->cells[r][column];
-    if (!pivot.row_is_baseline[r] && cell.present && cell.value == best_text) cell.best = true;
+  for (const auto& [competition, rows] : contenders) {
+    if (rows.size() < 2) continue;
+    size_t best = rows[0];
+    for (size_t r : rows) {
+      const double mean = pivot.cells[r][column].mean, best_mean = pivot.cells[best][column].mean;
+      if (better == Better::kLower ? mean < best_mean : mean > best_mean) best = r;
+    }
+    for (size_t r : rows) {
+      PaperCell& cell = table->cells[r][column];
+      cell.best = cell.value == table->cells[best][column].value;
+    }
   }
 }
 
@@ -68,6 +85,7 @@ PaperTable FormatPivot(const Pivot& pivot, const PivotOptions& options) {
   table.row_labels = pivot.row_labels;
   table.has_delta = options.delta;
   table.cells.assign(pivot.cells.size(), std::vector<PaperCell>(pivot.columns.size()));
+  const std::vector<std::string> competitions = CompetitionKeys(pivot);
   for (size_t c = 0; c < pivot.columns.size(); ++c) {
     const PivotColumn& column = pivot.columns[c];
     const MetricInfo info = DescribeMetric(column.metric, column.unit);
@@ -90,7 +108,7 @@ PaperTable FormatPivot(const Pivot& pivot, const PivotOptions& options) {
         out.delta = FormatDelta(cell, info.delta, unit.divisor, options.precision);
       }
     }
-    if (options.mark_best) MarkBest(pivot, c, info.better, &table);
+    if (options.mark_best) MarkBest(pivot, c, info.better, competitions, &table);
   }
   return table;
 }

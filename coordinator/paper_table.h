@@ -13,10 +13,11 @@
 // two values ("-0.0500" for 0.7 against 0.75: accuracy, exact match, nDCG, MRR, bits per
 // weight). Baseline rows and cells without a baseline show none.
 //
-// Best value: among the rows that are not the baseline (the reference, not a contender),
-// the lowest or highest mean per the metric's direction, when at least two rows have a
-// value; every cell that rounds to the same text is marked. Metrics with no direction
-// (counts) mark nothing.
+// Best value: the lowest or highest mean per the metric's direction among the rows of the
+// same model (and of every other row coordinate that is not the method's), leaving out the
+// baseline (the reference, not a contender), when at least two such rows have a value;
+// every cell that rounds to the same text is marked. Metrics with no direction (counts)
+// mark nothing.
 #ifndef LLMQ_COORDINATOR_PAPER_TABLE_H_
 #define LLMQ_COORDINATOR_PAPER_TABLE_H_
 

@@ -128,6 +128,18 @@ TEST(CoordPaperTableTest, BestValueInBoldFollowsEachMetricsDirection) {
   EXPECT_EQ(PivotResults(MakeResultRows(results), options).rows[1][3], "4.5");
 }
 
+TEST(CoordPaperTableTest, EachModelHasItsOwnBest) {
+  const std::vector<TestResult> results = {
+      Result("rtn", {}, {{"ppl", 5, ""}}), Result("gptq", {}, {{"ppl", 4.5, ""}}),
+      OnModel(Result("rtn", {}, {{"ppl", 9, ""}}), "big"),
+      OnModel(Result("gptq", {}, {{"ppl", 9.5, ""}}), "big")};
+  Table table = PivotResults(MakeResultRows(results), PivotOptions());
+  EXPECT_EQ(table.rows[0], (std::vector<std::string>{"tiny", "rtn", "5"}));
+  EXPECT_EQ(table.rows[1], (std::vector<std::string>{"tiny", "gptq", "**4.5**"}));
+  EXPECT_EQ(table.rows[2], (std::vector<std::string>{"big", "rtn", "**9**"}));
+  EXPECT_EQ(table.rows[3], (std::vector<std::string>{"big", "gptq", "9.5"}));
+}
+
 TEST(CoordPaperTableTest, ALoneContenderIsNotBold) {
   const std::vector<TestResult> results = {
       Result("none", {}, {{"ppl", 4, ""}}),

@@ -8,13 +8,13 @@
 namespace llmq {
 namespace {
 
-// The "nice" step (1, 2 or 5 times a power of ten) nearest to `rough`.
+// The smallest "nice" step (1, 2 or 5 times a power of ten) of at least `rough`.
 double NiceStep(double rough) {
   const double power = std::pow(10.0, std::floor(std::log10(rough)));
   const double mantissa = rough / power;
-  if (mantissa < 1.5) return power;
-  if (mantissa < 3.5) return 2 * power;
-  if (mantissa < 7.5) return 5 * power;
+  if (mantissa <= 1 + 1e-9) return power;
+  if (mantissa <= 2 + 1e-9) return 2 * power;
+  if (mantissa <= 5 + 1e-9) return 5 * power;
   return 10 * power;
 }
 

@@ -32,11 +32,19 @@ struct Mean {
   double Value() const { return sum / count; }
 };
 
+// One method configuration in a panel: its repeats averaged. Configurations are never
+// averaged together, even where they share an x (3- and 4-bit RTN may both hold 32 bits
+// per weight when the weights are stored dequantized).
+struct PlotPoint {
+  std::string configuration;  // "rtn bits=4 group_size=32"
+  std::string category;       // x on a category axis: the coordinate's value
+  Mean x, y;                  // x on a metric axis
+};
+
 struct Panel {
   std::string title;
   std::string y_metric, y_unit, x_unit;
-  std::map<std::string, std::map<std::string, Mean>> series;  // series -> x text -> y
-  std::map<std::string, double> x_values;                      // x text -> x (metric axes)
+  std::map<std::string, std::map<std::string, PlotPoint>> series;  // series -> configuration
   Mean baseline;
 };
 
@@ -79,8 +87,9 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
   // Panels: model (and dtype), task and the task parameters that vary. Series: the method
   // and the method coordinates that vary, but the x axis's (on a metric axis, bits and
   // group size move along the line, so only calibration settings split it).
-  std::vector<std::string> panel_names = {"model"}, series_names = {"method"};
+  std::vector<std::string> panel_names = {"model"}, series_names = {"method"}, method_names;
   for (const std::string& name : CoordinateOrder(coordinates)) {
+    if (IsMethodCoordinate(name)) method_names.push_back(name);
     if (!Varies(coordinates, name) || name == "method" || name == options.x) continue;
     if (name == "dtype" || name.rfind("task.", 0) == 0) panel_names.push_back(name);
     if (name == "task") panel_names.push_back(name);
@@ -115,22 +124,25 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
       panel.baseline.Add(*y);
       continue;
     }
-    std::string x_text;
+    std::string category;
+    std::optional<double> x;
     if (x_is_coordinate) {
-      auto x = coordinates[i].find(options.x);
-      if (x == coordinates[i].end()) continue;
-      x_text = x->second;
+      auto it = coordinates[i].find(options.x);
+      if (it == coordinates[i].end()) continue;
+      category = it->second;
     } else {
-      const std::optional<double> x = MetricValue(results[i], options.x, &panel.x_unit);
+      x = MetricValue(results[i], options.x, &panel.x_unit);
       if (!x.has_value()) continue;
-      x_text = Data(*x);
-      panel.x_values[x_text] = *x;
     }
     const std::string series = absl::StrJoin(LabelParts(coordinates[i], series_names), " ");
     if (std::find(series_order.begin(), series_order.end(), series) == series_order.end()) {
       series_order.push_back(series);
     }
-    panel.series[series][x_text].Add(*y);
+    PlotPoint& point = panel.series[series][CoordinateKey(coordinates[i], method_names)];
+    point.configuration = absl::StrJoin(LabelParts(coordinates[i], method_names), " ");
+    point.category = category;
+    if (x.has_value()) point.x.Add(*x);
+    point.y.Add(*y);
   }
   panel_order.erase(std::remove_if(panel_order.begin(), panel_order.end(),
                                    [&](const std::string& key) { return panels[key].series.empty(); }),
@@ -184,10 +196,12 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
     // Axes over what this panel shows, in display units (bytes as MB, ...).
     std::vector<double> ys, xs;
     for (const auto& [series, points] : panel.series) {
-      for (const auto& [x_text, y] : points) ys.push_back(y.Value());
+      for (const auto& [key, point] : points) {
+        ys.push_back(point.y.Value());
+        if (!x_is_coordinate) xs.push_back(point.x.Value());
+      }
     }
     if (panel.baseline.count > 0) ys.push_back(panel.baseline.Value());
-    for (const auto& [x_text, x] : panel.x_values) xs.push_back(x);
     const MetricInfo y_info = DescribeMetric(panel.y_metric, panel.y_unit);
     const DisplayUnit y_unit = ChooseDisplayUnit(y_info.unit, Largest(ys));
     const bool log_y = options.log_y && *std::min_element(ys.begin(), ys.end()) > 0;
@@ -200,9 +214,9 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
     if (x_is_coordinate) {
       std::vector<std::string> categories;
       for (const auto& [series, points] : panel.series) {
-        for (const auto& [x_text, y] : points) {
-          if (std::find(categories.begin(), categories.end(), x_text) == categories.end()) {
-            categories.push_back(x_text);
+        for (const auto& [key, point] : points) {
+          if (std::find(categories.begin(), categories.end(), point.category) == categories.end()) {
+            categories.push_back(point.category);
           }
         }
       }
@@ -217,10 +231,10 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
     }
     auto X = [&](double v) { return x0 + x_axis.Fraction(v) * (x1 - x0); };
     auto Y = [&](double v) { return y1 - y_axis.Fraction(v) * (y1 - y0); };
-    auto x_position = [&](const std::string& x_text) {
-      if (!x_is_coordinate) return X(panel.x_values.at(x_text) / x_unit.divisor);
+    auto x_position = [&](const PlotPoint& point) {
+      if (!x_is_coordinate) return X(point.x.Value() / x_unit.divisor);
       const auto& c = x_axis.categories;
-      return X(std::find(c.begin(), c.end(), x_text) - c.begin());
+      return X(std::find(c.begin(), c.end(), point.category) - c.begin());
     };
 
     svg.BeginGroup("panel");
@@ -246,16 +260,17 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
       const size_t index = std::find(series_order.begin(), series_order.end(), series) - series_order.begin();
       const std::string color = kColors[index % std::size(kColors)];
       std::vector<std::pair<double, double>> line;
-      for (const auto& [x_text, y] : points) {
-        line.push_back({x_position(x_text), Y(y.Value() / y_unit.divisor)});
+      for (const auto& [key, point] : points) {
+        line.push_back({x_position(point), Y(point.y.Value() / y_unit.divisor)});
       }
       std::sort(line.begin(), line.end());
       if (line.size() > 1) svg.Polyline(line, {color, 2, ""});
-      for (const auto& [x_text, y] : points) {
-        svg.Circle(x_position(x_text), Y(y.Value() / y_unit.divisor), 3.5, color,
-                   absl::StrCat(series, ": ", options.x, "=", x_text, ", ", panel.y_metric, "=",
-                                Data(y.Value())),
-                   {{"data-series", series}, {"data-x", x_text}, {"data-y", Data(y.Value())}});
+      for (const auto& [key, point] : points) {
+        const std::string x = x_is_coordinate ? point.category : Data(point.x.Value());
+        svg.Circle(x_position(point), Y(point.y.Value() / y_unit.divisor), 3.5, color,
+                   absl::StrCat(point.configuration, ": ", options.x, "=", x, ", ",
+                                panel.y_metric, "=", Data(point.y.Value())),
+                   {{"data-series", series}, {"data-x", x}, {"data-y", Data(point.y.Value())}});
       }
     }
     svg.EndGroup();

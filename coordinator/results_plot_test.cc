@@ -218,6 +218,24 @@ TEST(CoordResultsPlotTest, GroupSizeAxisIsOrderedWithWholeRowsLast) {
   EXPECT_LT(cx["128"], cx["-1"]);
 }
 
+TEST(CoordResultsPlotTest, ConfigurationsAtTheSameXAreNotAveragedTogether) {
+  // Weights held dequantized: 4- and 3-bit RTN both at 32 bits per weight, two points.
+  const auto results = MakeResultRows(
+      {Result("rtn", {{"bits", "4"}}, {{"ppl", 4.4, ""}, {"bits_per_weight", 32, ""}}),
+       Result("rtn", {{"bits", "3"}}, {{"ppl", 7.2, ""}, {"bits_per_weight", 32, ""}})});
+  auto points = Panels(*PlotResults(results, PlotOptions()))[0];
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0].cx, points[1].cx);
+  EXPECT_NE(points[0].data_y, points[1].data_y);
+  // Repeats of one configuration are.
+  std::vector<TestResult> repeats = {Result("rtn", {{"bits", "4"}}, {{"ppl", 4, ""}, {"bits_per_weight", 4.5, ""}}),
+                                     Result("rtn", {{"bits", "4"}}, {{"ppl", 5, ""}, {"bits_per_weight", 4.5, ""}})};
+  repeats[1].repeat = 1;
+  points = Panels(*PlotResults(MakeResultRows(repeats), PlotOptions()))[0];
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].data_y, 4.5);
+}
+
 TEST(CoordResultsPlotTest, TextIsEscaped) {
   const auto results = MakeResultRows(
       {OnModel(Result("rtn", {}, {{"ppl", 4, ""}, {"bits_per_weight", 4, ""}}), "a<b&\"c\"")});
@@ -246,7 +264,8 @@ TEST(CoordPlotAxisTest, LinearTicksAreRoundAndCoverTheData) {
   axis = LinearAxis(0.41, 0.47);
   EXPECT_LE(axis.lo, 0.41);
   EXPECT_GE(axis.hi, 0.47);
-  EXPECT_EQ(axis.ticks[0].label, "0.41");
+  EXPECT_EQ(axis.ticks[0].label, "0.4");
+  EXPECT_EQ(axis.ticks[1].label, "0.42");
   axis = LinearAxis(5, 5);  // one value: a margin around it
   EXPECT_LT(axis.lo, 5);
   EXPECT_GT(axis.hi, 5);
