@@ -58,7 +58,8 @@ ABSL_FLAG(std::vector<std::string>, rows, {},
           "Coordinates that make table rows (model, method, bits, group_size, task.<param>, "
           "calibration.<field>, repeat, ...). Default: model, method and whatever varies.");
 ABSL_FLAG(std::vector<std::string>, cols, {},
-          "Coordinates that make column groups. Default: task and the task parameters that vary.");
+          "Coordinates that make column groups. Default: task and the task parameters that vary "
+          "within a task.");
 ABSL_FLAG(std::vector<std::string>, metrics, {},
           "Metrics to show, or 'all'. Default: each task's headline metrics (ppl: ppl; boolq: "
           "accuracy; gsm8k: exact_match_strict,exact_match_flexible; msmarco: ndcg_at_10,"
@@ -74,7 +75,7 @@ ABSL_FLAG(bool, delta, false,
           "difference for accuracy-like scores and bits/weight. Markdown and LaTeX show it in "
           "parentheses; CSV and JSON in a column after each value.");
 ABSL_FLAG(bool, mark_best, true,
-          "results: Markdown and LaTeX show each column's best quantized value in bold.");
+          "results: Markdown and LaTeX show each column's best quantized value (per model) in bold.");
 ABSL_FLAG(std::string, plot, "",
           "results: also write an SVG chart here: a metric against --x, one line per method, a "
           "panel per model and task, the baseline dashed.");

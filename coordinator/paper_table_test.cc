@@ -62,6 +62,17 @@ TEST(CoordPaperTableTest, DefaultsToEachTasksHeadlineMetrics) {
             (std::vector<std::string>{"model", "method", "ppl windows", "ppl"}));
 }
 
+TEST(CoordPaperTableTest, TaskParametersMakeColumnGroupsOnlyWhenTheyVaryWithinATask) {
+  // limit differs between ppl and boolq, but each task has one: "boolq acc", not
+  // "boolq limit=64 acc". The ppl dataset does vary.
+  const std::vector<TestResult> results = {
+      WithTaskParams(Result("none", {}, {{"ppl", 4, ""}}), {{"limit", "16"}, {"dataset", "a"}}),
+      WithTaskParams(Result("none", {}, {{"ppl", 5, ""}}), {{"limit", "16"}, {"dataset", "b"}}),
+      WithTaskParams(Result("none", {}, {{"accuracy", 0.5, ""}}, "boolq"), {{"limit", "64"}})};
+  EXPECT_EQ(Header(results),
+            (std::vector<std::string>{"model", "method", "ppl dataset=a", "ppl dataset=b", "boolq acc"}));
+}
+
 TEST(CoordPaperTableTest, BytesInHumanUnitsAndUnitsInHeaders) {
   const std::vector<TestResult> results = {
       Result("none", {},

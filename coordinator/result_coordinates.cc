@@ -55,13 +55,18 @@ std::vector<std::string> CoordinateOrder(const std::vector<Coordinates>& coordin
   return order;
 }
 
-bool Varies(const std::vector<Coordinates>& coordinates, const std::string& name) {
-  std::set<std::string> values;
+bool Varies(const std::vector<Coordinates>& coordinates, const std::string& name,
+            const std::string& within) {
+  std::map<std::string, std::set<std::string>> values;  // value of `within` -> of `name`
   for (const auto& c : coordinates) {
     auto it = c.find(name);
-    if (it != c.end()) values.insert(it->second);
+    if (it == c.end()) continue;
+    auto group = within.empty() ? c.end() : c.find(within);
+    std::set<std::string>& seen = values[group == c.end() ? "" : group->second];
+    seen.insert(it->second);
+    if (seen.size() > 1) return true;
   }
-  return values.size() > 1;
+  return false;
 }
 
 bool IsMethodCoordinate(const std::string& name) {

@@ -23,8 +23,11 @@ Coordinates JobCoordinates(const v1::JobSpec& spec);
 std::vector<std::string> CoordinateOrder(const std::vector<Coordinates>& coordinates);
 
 // Whether `name` takes two values among the coordinates that have it (a parameter only
-// some methods have does not vary by being absent from the others).
-bool Varies(const std::vector<Coordinates>& coordinates, const std::string& name);
+// some methods have does not vary by being absent from the others). With `within`, only
+// among coordinates with the same value of `within`: task.limit does not vary within
+// tasks when ppl has 16 windows and boolq 64 questions.
+bool Varies(const std::vector<Coordinates>& coordinates, const std::string& name,
+            const std::string& within = "");
 
 // Whether `name` belongs to the quantization method: method, its parameters, calibration.*.
 bool IsMethodCoordinate(const std::string& name);

@@ -72,14 +72,16 @@ Pivot PivotMetrics(const std::vector<v1::ResultRow>& results, const PivotOptions
   if (columns.empty()) {
     columns.push_back("task");
     for (const std::string& name : CoordinateOrder(coordinates)) {
-      if (name.rfind("task.", 0) == 0 && Varies(coordinates, name)) columns.push_back(name);
+      if (name.rfind("task.", 0) == 0 && Varies(coordinates, name, "task")) columns.push_back(name);
     }
   }
   Pivot pivot;
   if (options.rows.empty()) {
     for (const std::string& name : CoordinateOrder(coordinates)) {
       if (name == "repeat" || std::count(columns.begin(), columns.end(), name)) continue;
-      if (name == "model" || name == "method" || Varies(coordinates, name)) {
+      const bool task_param = name.rfind("task.", 0) == 0;
+      if (name == "model" || name == "method" ||
+          Varies(coordinates, name, task_param ? "task" : "")) {
         pivot.row_names.push_back(name);
       }
     }

@@ -20,7 +20,7 @@ struct PivotOptions {
   // coordinate (but repeat) whose value varies across the results and is not a column.
   std::vector<std::string> rows;
   // Coordinates whose values make a column group; every metric gets a column per group.
-  // Empty: task, plus every task.<param> that varies.
+  // Empty: task, plus every task.<param> that varies within a task.
   std::vector<std::string> columns;
   // Empty: each task's headline metrics (metric_catalog.h); {"all"}: every metric, in
   // order of first appearance; otherwise these, where the results have them.

@@ -91,7 +91,9 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
   for (const std::string& name : CoordinateOrder(coordinates)) {
     if (IsMethodCoordinate(name)) method_names.push_back(name);
     if (!Varies(coordinates, name) || name == "method" || name == options.x) continue;
-    if (name == "dtype" || name.rfind("task.", 0) == 0) panel_names.push_back(name);
+    if (name == "dtype" || (name.rfind("task.", 0) == 0 && Varies(coordinates, name, "task"))) {
+      panel_names.push_back(name);
+    }
     if (name == "task") panel_names.push_back(name);
     if (IsMethodCoordinate(name) && (x_is_coordinate || name.rfind("calibration.", 0) == 0)) {
       series_names.push_back(name);
