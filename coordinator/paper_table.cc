@@ -59,10 +59,13 @@ void MarkBest(const Pivot& pivot, size_t column, Better better,
       const double mean = pivot.cells[r][column].mean, best_mean = pivot.cells[best][column].mean;
       if (better == Better::kLower ? mean < best_mean : mean > best_mean) best = r;
     }
-    for (size_t r : rows) {
-      PaperCell& cell = table->cells[r][column];
-      cell.best = cell.value == table->cells[best][column].value;
+    const std::string& best_text = table->cells[best][column].value;
+    // All alike (weights held at 32 bits whatever the method): nothing stands out.
+    if (std::all_of(rows.begin(), rows.end(),
+                    [&](size_t r) { return table->cells[r][column].value == best_text; })) {
+      continue;
     }
+    for (size_t r : rows) table->cells[r][column].best = table->cells[r][column].value == best_text;
   }
 }
 

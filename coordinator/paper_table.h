@@ -16,8 +16,8 @@
 // Best value: the lowest or highest mean per the metric's direction among the rows of the
 // same model (and of every other row coordinate that is not the method's), leaving out the
 // baseline (the reference, not a contender), when at least two such rows have a value;
-// every cell that rounds to the same text is marked. Metrics with no direction (counts)
-// mark nothing.
+// every cell that rounds to the same text is marked, unless all of them do. Metrics with no
+// direction (counts) mark nothing.
 #ifndef LLMQ_COORDINATOR_PAPER_TABLE_H_
 #define LLMQ_COORDINATOR_PAPER_TABLE_H_
 

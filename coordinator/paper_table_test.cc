@@ -151,13 +151,17 @@ TEST(CoordPaperTableTest, EachModelHasItsOwnBest) {
   EXPECT_EQ(table.rows[3], (std::vector<std::string>{"big", "gptq", "9.5"}));
 }
 
-TEST(CoordPaperTableTest, ALoneContenderIsNotBold) {
+TEST(CoordPaperTableTest, ALoneContenderOrAllTiedAreNotBold) {
   const std::vector<TestResult> results = {
-      Result("none", {}, {{"ppl", 4, ""}}),
-      Result("rtn", {}, {{"ppl", 5, ""}}),
+      Result("none", {}, {{"ppl", 4, ""}, {"bits_per_weight", 32, ""}}),
+      Result("rtn", {}, {{"ppl", 5, ""}, {"bits_per_weight", 32, ""}}),
+      Result("gptq", {}, {{"bits_per_weight", 32, ""}}),
   };
-  Table table = PivotResults(MakeResultRows(results), PivotOptions());
-  EXPECT_EQ(table.rows[1].back(), "5");
+  PivotOptions options;
+  options.metrics = {"ppl", "bits_per_weight"};
+  Table table = PivotResults(MakeResultRows(results), options);
+  EXPECT_EQ(table.rows[1], (std::vector<std::string>{"tiny", "rtn", "5", "32"}));
+  EXPECT_EQ(table.rows[2], (std::vector<std::string>{"tiny", "gptq", "-", "32"}));
 }
 
 TEST(CoordPaperTableTest, DeltaAgainstTheBaselineOfTheSameModelAndTask) {
