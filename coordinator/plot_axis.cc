@@ -76,8 +76,11 @@ AxisScale LogAxis(double min, double max) {
     }
     if (scale.ticks.size() >= 3) break;
   }
-  if (scale.ticks.size() < 2) {  // narrower than one integer mantissa step: label the ends
-    scale.ticks = {{min, TickLabel(min)}, {max, TickLabel(max)}};
+  if (scale.ticks.size() < 3) {  // narrower than a decade's mantissas: round linear steps
+    scale.ticks.clear();
+    for (const Tick& tick : LinearAxis(scale.lo, scale.hi).ticks) {
+      if (tick.value >= scale.lo && tick.value <= scale.hi) scale.ticks.push_back(tick);
+    }
   }
   return scale;
 }

@@ -30,7 +30,8 @@ struct AxisScale {
 AxisScale LinearAxis(double min, double max);
 
 // For positive data: ticks at 1, 2, 5 per decade (every integer mantissa when the range is
-// narrow); the domain is [min, max] widened by 5 % on the log scale.
+// narrower, linear round steps when narrower still); the domain is [min, max] widened by 5 %
+// on the log scale.
 AxisScale LogAxis(double min, double max);
 
 // Evenly spaced categories in the given order, each at the middle of its slot.

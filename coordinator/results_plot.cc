@@ -209,7 +209,10 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
     const bool log_y = options.log_y && *std::min_element(ys.begin(), ys.end()) > 0;
     const double y_min = *std::min_element(ys.begin(), ys.end()) / y_unit.divisor;
     const double y_max = *std::max_element(ys.begin(), ys.end()) / y_unit.divisor;
-    const AxisScale y_axis = log_y ? LogAxis(y_min, y_max) : LinearAxis(y_min, y_max);
+    // A margin, so that no point sits on the frame.
+    const double y_margin = 0.04 * (y_max - y_min);
+    const AxisScale y_axis =
+        log_y ? LogAxis(y_min, y_max) : LinearAxis(y_min - y_margin, y_max + y_margin);
     AxisScale x_axis;
     std::string x_label = options.x;
     DisplayUnit x_unit;
@@ -228,8 +231,9 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
       const MetricInfo x_info = DescribeMetric(options.x, panel.x_unit);
       x_unit = ChooseDisplayUnit(x_info.unit, Largest(xs));
       x_label = ColumnLabel(x_info, x_unit);
-      x_axis = LinearAxis(*std::min_element(xs.begin(), xs.end()) / x_unit.divisor,
-                          *std::max_element(xs.begin(), xs.end()) / x_unit.divisor);
+      const double x_min = *std::min_element(xs.begin(), xs.end()) / x_unit.divisor;
+      const double x_max = *std::max_element(xs.begin(), xs.end()) / x_unit.divisor;
+      x_axis = LinearAxis(x_min - 0.04 * (x_max - x_min), x_max + 0.04 * (x_max - x_min));
     }
     auto X = [&](double v) { return x0 + x_axis.Fraction(v) * (x1 - x0); };
     auto Y = [&](double v) { return y1 - y_axis.Fraction(v) * (y1 - y0); };
@@ -266,7 +270,11 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
         line.push_back({x_position(point), Y(point.y.Value() / y_unit.divisor)});
       }
       std::sort(line.begin(), line.end());
-      if (line.size() > 1) svg.Polyline(line, {color, 2, ""});
+      // A line means "as x changes"; configurations that share an x get markers only.
+      const bool distinct_x = std::adjacent_find(line.begin(), line.end(), [](auto& a, auto& b) {
+                                return a.first == b.first;
+                              }) == line.end();
+      if (line.size() > 1 && distinct_x) svg.Polyline(line, {color, 2, ""});
       for (const auto& [key, point] : points) {
         const std::string x = x_is_coordinate ? point.category : Data(point.x.Value());
         svg.Circle(x_position(point), Y(point.y.Value() / y_unit.divisor), 3.5, color,

@@ -227,6 +227,7 @@ TEST(CoordResultsPlotTest, ConfigurationsAtTheSameXAreNotAveragedTogether) {
   ASSERT_EQ(points.size(), 2u);
   EXPECT_EQ(points[0].cx, points[1].cx);
   EXPECT_NE(points[0].data_y, points[1].data_y);
+  EXPECT_FALSE(absl::StrContains(*PlotResults(results, PlotOptions()), "<polyline"));  // no x-trend
   // Repeats of one configuration are.
   std::vector<TestResult> repeats = {Result("rtn", {{"bits", "4"}}, {{"ppl", 4, ""}, {"bits_per_weight", 4.5, ""}}),
                                      Result("rtn", {{"bits", "4"}}, {{"ppl", 5, ""}, {"bits_per_weight", 4.5, ""}})};
@@ -281,6 +282,10 @@ TEST(CoordPlotAxisTest, LogTicksAtOneTwoFivePerDecade) {
   labels.clear();
   for (const Tick& t : axis.ticks) labels.push_back(t.label);
   EXPECT_EQ(labels, (std::vector<std::string>{"4", "5", "6", "7"}));
+  axis = LogAxis(4.02, 4.42);  // narrower still: round linear steps
+  labels.clear();
+  for (const Tick& t : axis.ticks) labels.push_back(t.label);
+  EXPECT_EQ(labels, (std::vector<std::string>{"4", "4.1", "4.2", "4.3", "4.4"}));
 }
 
 }  // namespace
