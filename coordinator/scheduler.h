@@ -61,7 +61,7 @@ class Scheduler {
 
   // ---- users
   // Inserts the sweep and its new jobs in one transaction; keys that exist are linked
-  // (see storage/SCHEMA.md, "Job identity across sweeps").
+  // (see README.md, "Job identity across sweeps").
   absl::StatusOr<v1::SubmitSweepResponse> Submit(const SweepSubmission& submission);
   // Cancels the sweep's unfinished jobs. Returns how many.
   absl::StatusOr<int64_t> CancelSweep(int64_t sweep_id);

@@ -115,19 +115,19 @@ absl::StatusOr<std::unique_ptr<QuantizedLinear>> QuantizedLinear::Create(
     q->out_ = out;
     q->groups_ = scales.size(1);
     q->compute_dtype_ = compute_dtype;
-    q->codes_ = PackCodes(codes_cpu, bits).to(device);                 // (out, ceil(in*bits/8))
-    q->scales_ = scales_h.to(device);                                  // (out, groups)
-    q->zeros_ = PackCodes(zeros_r.to(at::kByte), bits).to(device);     // (out, ceil(groups*bits/8))
     if (g.defined()) {
       q->g_idx_ = g.to(device);
-      at::Tensor perm = GroupSortingPermutation(g, in, group_size, scales.size(1));
+      at::Tensor perm = GroupSortingPermutation(g, in, group_size, scales.size(1));  // (in)
       if (perm.defined() && perm.equal(at::arange(in, at::kInt))) {
         q->plain_g_idx_ = true;  // g_idx == column // group_size: nothing to permute
       } else if (perm.defined()) {
         q->column_order_ = perm.to(device);
-        q->codes_ = PackCodes(codes_cpu.index_select(1, perm.to(at::kLong)), bits).to(device);
+        codes_cpu = codes_cpu.index_select(1, perm.to(at::kLong));  // (out, in) sorted by group
       }
     }
+    q->codes_ = PackCodes(codes_cpu, bits).to(device);                 // (out, ceil(in*bits/8))
+    q->scales_ = scales_h.to(device);                                  // (out, groups)
+    q->zeros_ = PackCodes(zeros_r.to(at::kByte), bits).to(device);     // (out, ceil(groups*bits/8))
     q->bias_ = b;
     return q;
   });

@@ -19,7 +19,8 @@
 // the packed bytes directly (model/quantized_kernels.h); more rows dequantize W a tile of
 // rows at a time (about 8 MB) into a reused scratch buffer and GEMM it. On other
 // devices (CUDA) the same tiling runs with ATen ops. x may be float32, bfloat16 or
-// float16 on any device; y has x's dtype.
+// float16 on any device; y has x's dtype (float16 on CPU multiplies in float32: libtorch
+// 1.13 has no CPU float16 GEMM). Forward is const and safe to call from several threads.
 //
 // Scales are stored in float16 (as in GPTQ checkpoints): Create rounds them, so the layer
 // computes with fp16(scale), and DequantizedWeight() says exactly what it computes.

@@ -228,15 +228,27 @@ at::Tensor CausalLM::Attention(DecoderBlock& b, const at::Tensor& x, const Forwa
     k = cache->keys[layer].narrow(2, 0, ctx.past + seq);
     v = cache->values[layer].narrow(2, 0, ctx.past + seq);
   }
-  const int64_t total = k.size(2);
-  // Query heads h*group .. h*group+group-1 share KV head h: fold the group into the rows.
-  at::Tensor qg = q.reshape({batch, nkv, group * seq, hd});
-  at::Tensor scores = at::matmul(qg, k.transpose(2, 3));  // (batch, nkv, group*seq, total)
-  scores = scores.view({batch, nkv, group, seq, total}).to(at::kFloat);
-  scores.mul_(1.0 / std::sqrt(static_cast<double>(hd))).add_(ctx.additive_mask);
-  at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
-  at::Tensor out = at::matmul(probs.view({batch, nkv, group * seq, total}), v);  // (b, nkv, g*seq, hd)
-  out = out.view({batch, nh, seq, hd}).transpose(1, 2).reshape({batch, seq, nh * hd});
+  // Queries in chunks: chunk c attends only to keys up to its last position (the rest
+  // are causally masked anyway), which skips about half of the score matrix and bounds
+  // its memory to (chunk x keys) per head.
+  constexpr int64_t kQueryChunk = 256;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  std::vector<at::Tensor> outs;
+  for (int64_t start = 0; start < seq; start += kQueryChunk) {
+    const int64_t rows = std::min(kQueryChunk, seq - start);
+    const int64_t keys = ctx.past + start + rows;
+    // Query heads h*group .. h*group+group-1 share KV head h: fold the group into the rows.
+    at::Tensor qg = q.narrow(2, start, rows).reshape({batch, nkv, group * rows, hd});
+    at::Tensor kc = k.narrow(2, 0, keys), vc = v.narrow(2, 0, keys);
+    at::Tensor scores = at::matmul(qg, kc.transpose(2, 3));  // (batch, nkv, group*rows, keys)
+    scores = scores.view({batch, nkv, group, rows, keys}).to(at::kFloat);
+    scores.mul_(scale).add_(ctx.additive_mask.narrow(3, start, rows).narrow(4, 0, keys));
+    at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
+    outs.push_back(at::matmul(probs.view({batch, nkv, group * rows, keys}), vc)
+                       .view({batch, nh, rows, hd}));  // (batch, nh, rows, hd)
+  }
+  at::Tensor out = outs.size() == 1 ? outs[0] : at::cat(outs, 2);  // (batch, nh, seq, hd)
+  out = out.transpose(1, 2).reshape({batch, seq, nh * hd});
   return b.o_proj->Forward(out);
 }
 

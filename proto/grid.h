@@ -1,7 +1,7 @@
 // The grid file: what a researcher writes to describe a sweep, and its expansion into job
 // specs. Both `llmq-coord submit grid.yaml` (a whole grid) and `llmq-worker run-job
 // job.yaml` (one job: the same format with one value per axis) read it. The format is
-// documented in proto/GRID_FORMAT.md; the known methods and tasks in grid_schema.h.
+// documented in README.md ("The grid file"); the known methods and tasks in grid_schema.h.
 //
 //   ParseGrid / LoadGridFile  YAML -> Grid (checked, canonical values, resolved paths)
 //   ComputeGridIdentities     Grid -> identities of its model and dataset files (client side)

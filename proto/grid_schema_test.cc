@@ -97,10 +97,10 @@ TEST(GridSchemaTest, CompleteParamsFillsDefaultsAndDerivesPpl) {
             "rtn: bits: expected an integer in 2..8, got \"1\"");
 }
 
-// proto/GRID_FORMAT.md's tables name every parameter with its default: a schema change
+// README.md's grid tables name every parameter with its default: a schema change
 // that forgets the documentation fails here.
 TEST(GridSchemaTest, FormatDocumentListsEveryParameterAndDefault) {
-  const absl::StatusOr<std::string> doc = ReadFile("proto/GRID_FORMAT.md");
+  const absl::StatusOr<std::string> doc = ReadFile("README.md");
   ASSERT_TRUE(doc.ok()) << doc.status();
   auto row_of = [&](const std::string& name) -> std::string {
     for (absl::string_view line : absl::StrSplit(*doc, '\n')) {

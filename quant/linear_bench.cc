@@ -4,6 +4,7 @@
 // the float32 dense baseline of the same shape and rows.
 //
 //   llmq_linear_bench [--threads=N] [--size=4096] [benchmark flags...]
+//   e.g. --benchmark_filter='/1$' --benchmark_repetitions=5 (ratios of medians)
 //
 // --threads sets at::set_num_threads (default 2: the cores of the dev machines).
 #include <ATen/ATen.h>
@@ -92,9 +93,13 @@ BENCHMARK(BM_Int8G128Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
+    // One time per benchmark: the run's, or with --benchmark_repetitions the median's.
     for (const Run& run : runs) {
-      if (run.run_type == Run::RT_Iteration && !run.error_occurred) {
-        times_[run.benchmark_name()] = run.GetAdjustedRealTime();
+      if (run.error_occurred) continue;
+      if (run.run_type == Run::RT_Iteration) {
+        times_.emplace(run.run_name.str(), run.GetAdjustedRealTime());
+      } else if (run.aggregate_name == "median") {
+        times_[run.run_name.str()] = run.GetAdjustedRealTime();
       }
     }
     ConsoleReporter::ReportRuns(runs);

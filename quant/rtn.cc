@@ -55,7 +55,7 @@ std::vector<NamedLinear> SelectLinears(CausalLM& model, const LayerSelection& se
   return chosen;
 }
 
-absl::Status ReplaceWithQuantized(NamedLinear& linear, const GroupQuantized& q,
+absl::Status ReplaceWithQuantized(const NamedLinear& linear, const GroupQuantized& q,
                                   at::ScalarType compute_dtype) {
   return CatchExceptions(absl::StrCat("quantizing ", linear.name), [&]() -> absl::Status {
     Linear* old = linear.slot->get();

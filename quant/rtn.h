@@ -44,8 +44,11 @@ std::vector<NamedLinear> SelectLinears(CausalLM& model, const LayerSelection& se
 // Replaces the dense linear in `linear.slot` by a QuantizedLinear over `q` with the old
 // layer's bias, on the old layer's device, computing in `compute_dtype` (the model's
 // dtype). FailedPrecondition if the slot holds no dense weight (already quantized);
-// InvalidArgument if q's shape is not the layer's.
-absl::Status ReplaceWithQuantized(NamedLinear& linear, const GroupQuantized& q,
+// InvalidArgument if q's shape is not the layer's. Matches quant/layer_driver.h's
+// LayerInstaller: [&](auto& l, auto& q) { return ReplaceWithQuantized(l, q, dtype); }.
+// Note the packed layer keeps scales in float16 (GPTQ's format), so its weight is
+// Dequantize(q) with q.scales rounded to float16.
+absl::Status ReplaceWithQuantized(const NamedLinear& linear, const GroupQuantized& q,
                                   at::ScalarType compute_dtype);
 
 struct RtnOptions {

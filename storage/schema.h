@@ -1,7 +1,7 @@
 // The database schema and its forward-only migrations. The schema's version lives in
 // `PRAGMA user_version`; opening a database applies, in one transaction each, every
 // migration above its version. A database newer than this binary is refused, never
-// downgraded. storage/SCHEMA.md documents the tables and views for analysts.
+// downgraded. README.md ("Where results go") documents the tables and views for analysts.
 #ifndef LLMQ_STORAGE_SCHEMA_H_
 #define LLMQ_STORAGE_SCHEMA_H_
 

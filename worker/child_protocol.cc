@@ -121,7 +121,7 @@ ClassifiedFailure ClassifyChildFailure(const ChildExit& exit,
                                " from outside the worker");
         break;
       default:
-        failure.error_class = v1::DETERMINISTIC;
+        failure.error_class = v1::CRASHED;
         summary = absl::StrCat("job process crashed with ", SignalName(exit.signal));
         break;
     }

@@ -55,7 +55,7 @@ TEST(WorkerChildProtocolTest, CrashNamesTheSignalAndKeepsTheStderrTail) {
   exit.signaled = true;
   exit.signal = SIGABRT;
   const ClassifiedFailure failure = ClassifyChildFailure(exit, "terminate called\n");
-  EXPECT_EQ(failure.error_class, v1::DETERMINISTIC);
+  EXPECT_EQ(failure.error_class, v1::CRASHED);
   EXPECT_TRUE(absl::StrContains(failure.error, "SIGABRT")) << failure.error;
   EXPECT_TRUE(absl::StrContains(failure.error, "terminate called")) << failure.error;
 }

@@ -69,14 +69,14 @@ TEST_F(WorkerDaemonTest, JobLifecycleRegistersHeartbeatsProgressAndReportsRecord
   }
 }
 
-TEST_F(WorkerDaemonTest, CrashingJobIsDeterministicWithSignalNameAndStderrTail) {
+TEST_F(WorkerDaemonTest, CrashingJobIsCrashedWithSignalNameAndStderrTail) {
   const v1::ReportRequest report = RunOneJob(
       Config(JobScript("echo 'loading layer 7' >&2\n"
                        "echo 'LLMQ-ERROR: tensor shape mismatch' >&2\n"
                        "kill -SEGV $$")),
       Spec());
   EXPECT_EQ(report.outcome(), v1::REPORT_FAILED);
-  EXPECT_EQ(report.error_class(), v1::DETERMINISTIC);
+  EXPECT_EQ(report.error_class(), v1::CRASHED);
   EXPECT_TRUE(absl::StrContains(report.error(), "SIGSEGV")) << report.error();
   EXPECT_TRUE(absl::StrContains(report.error(), "tensor shape mismatch")) << report.error();
   EXPECT_TRUE(absl::StrContains(report.error(), "loading layer 7")) << report.error();
