@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/results_plot.h"
 #include "coordinator/results_table.h"
 #include "coordinator/server.h"
 #include "coordinator/user_client.h"
@@ -54,8 +55,10 @@ int RunRetry(UserClient& client, int64_t sweep_id, const std::vector<int64_t>& j
 struct ResultsOptions {
   v1::QueryResultsRequest query;
   PivotOptions table;
-  std::string format = "markdown";  // markdown | csv | json
+  std::string format = "markdown";  // markdown | latex | csv | json
   bool long_form = false;           // one row per (job, metric) instead of a pivot
+  std::string plot_path;            // also write an SVG chart here
+  PlotOptions plot;
 };
 int RunResults(UserClient& client, const ResultsOptions& options);
 

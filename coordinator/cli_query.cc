@@ -154,13 +154,30 @@ int RunResults(UserClient& client, const ResultsOptions& options) {
     std::fprintf(stderr, "no results yet\n");
     return kExitOk;
   }
-  const Table table = options.long_form ? LongResults(rows) : PivotResults(rows, options.table);
-  absl::StatusOr<std::string> text = RenderTable(table, options.format);
+  // --method=rtn --delta: the baselines the filter left out are still what Δ compares to.
+  std::vector<v1::ResultRow> references;
+  if (options.table.delta && !options.query.method().empty() &&
+      options.query.method() != kBaselineMethod) {
+    v1::QueryResultsRequest query = options.query;
+    query.set_method(kBaselineMethod);
+    absl::StatusOr<v1::QueryResultsResponse> baselines = client.QueryResults(query);
+    if (!baselines.ok()) return Fail(baselines.status());
+    references.assign(baselines->rows().begin(), baselines->rows().end());
+  }
+  absl::StatusOr<std::string> text =
+      options.long_form ? RenderTable(LongResults(rows), options.format)
+                        : RenderResults(rows, options.table, options.format, references);
   if (!text.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(text.status().message()).c_str());
     return kExitUsage;
   }
   std::cout << *text;
+  if (options.plot_path.empty()) return kExitOk;
+  absl::StatusOr<std::string> svg = PlotResults(rows, options.plot);
+  if (!svg.ok()) return Fail(svg.status());
+  absl::Status written = WriteFileAtomically(options.plot_path, *svg);
+  if (!written.ok()) return Fail(written);
+  std::fprintf(stderr, "wrote %s\n", options.plot_path.c_str());
   return kExitOk;
 }
 

@@ -72,10 +72,12 @@ TEST(CoordCliTest, LocalSubmitRunsTheSweepAndPrintsTheTable) {
   CommandRun run = Shell(absl::StrCat(Coord(), " submit --local --workers=2 --worker-binary=",
                                FakeWorker(), " --db=", db, " ", DemoGrid("local-demo")));
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  // ppl = 10 + bits from the fake worker: none 10, rtn 4-bit 14, rtn 3-bit 13.
-  EXPECT_TRUE(absl::StrContains(run.out, "| model | method | bits | ppl |")) << run.out;
-  EXPECT_TRUE(absl::StrContains(run.out, "| tiny  | rtn    |    4 |  14 |")) << run.out;
-  EXPECT_TRUE(absl::StrContains(run.out, "| tiny  | none   |    - |  10 |")) << run.out;
+  // ppl = 10 + bits from the fake worker: none 10, rtn 4-bit 14, rtn 3-bit 13 (the lowest
+  // quantized ppl, in bold).
+  EXPECT_TRUE(absl::StrContains(run.out, "| model | method | bits |    ppl |")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "| tiny  | rtn    |    4 |     14 |")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "| tiny  | rtn    |    3 | **13** |")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "| tiny  | none   |    - |     10 |")) << run.out;
   EXPECT_TRUE(FileExists(db));
   // Submitting again to the same database redoes nothing.
   CommandRun again = Shell(absl::StrCat(Coord(), " submit --local --worker_binary=", FakeWorker(),
@@ -132,6 +134,13 @@ TEST(CoordCliTest, RemoteSweepWithTokenStatusResultsAndExport) {
       Shell(absl::StrCat(Coord(), " results --sweep 1 --format csv --rows=method,bits", connect));
   EXPECT_EQ(results.exit_code, 0) << results.err;
   EXPECT_EQ(results.out, "method,bits,ppl\r\nrtn,4,14\r\nrtn,3,13\r\n");
+  const std::string plot = TestFile("plot.svg");
+  CommandRun latex = Shell(absl::StrCat(Coord(), " results 1 --format=latex --plot=", plot,
+                                        " --x=bits", connect));
+  EXPECT_EQ(latex.exit_code, 0) << latex.err;
+  EXPECT_TRUE(absl::StrContains(latex.out, "\\toprule")) << latex.out;
+  EXPECT_TRUE(absl::StrContains(latex.out, "tiny & rtn & 3 & \\textbf{13} \\\\")) << latex.out;
+  EXPECT_TRUE(absl::StartsWith(ReadFile(plot).value_or(""), "<?xml")) << latex.err;
 
   CommandRun exported = Shell(absl::StrCat(Coord(), " export 1", connect));
   EXPECT_EQ(exported.exit_code, 0) << exported.err;

@@ -58,11 +58,34 @@ ABSL_FLAG(std::vector<std::string>, rows, {},
           "Coordinates that make table rows (model, method, bits, group_size, task.<param>, "
           "calibration.<field>, repeat, ...). Default: model, method and whatever varies.");
 ABSL_FLAG(std::vector<std::string>, cols, {},
-          "Coordinates that make column groups. Default: task and the task parameters that vary.");
-ABSL_FLAG(std::vector<std::string>, metrics, {}, "Metrics to show. Default: all.");
+          "Coordinates that make column groups. Default: task and the task parameters that vary "
+          "within a task.");
+ABSL_FLAG(std::vector<std::string>, metrics, {},
+          "Metrics to show, or 'all'. Default: each task's headline metrics (ppl: ppl; boolq: "
+          "accuracy; gsm8k: exact_match_strict,exact_match_flexible; msmarco: ndcg_at_10,"
+          "mrr_at_10; mc: accuracy,accuracy_norm; efficiency: prefill_ms_<n>,decode_ms_p50,"
+          "throughput_b<n>,weight_bytes,peak_rss_bytes,bits_per_weight).");
 ABSL_FLAG(std::string, format, "",
-          "results: markdown (default), csv or json. export: json (default) or csv.");
-ABSL_FLAG(int, precision, 4, "results: significant digits.");
+          "results: markdown (default), latex (booktabs), csv or json. export: json (default) "
+          "or csv.");
+ABSL_FLAG(int, precision, 4, "results: significant digits (integer digits are never cut).");
+ABSL_FLAG(bool, delta, false,
+          "results: each value's change against the unquantized baseline (method none, same "
+          "model, task and parameters): in percent for ppl, latency, bytes and throughput, as a "
+          "difference for accuracy-like scores and bits/weight. Markdown and LaTeX show it in "
+          "parentheses; CSV and JSON in a column after each value.");
+ABSL_FLAG(bool, mark_best, true,
+          "results: Markdown and LaTeX show each column's best quantized value (per model) in bold.");
+ABSL_FLAG(std::string, plot, "",
+          "results: also write an SVG chart here: a metric against --x, one line per method, a "
+          "panel per model and task, the baseline dashed.");
+ABSL_FLAG(std::string, x, "bits_per_weight",
+          "results --plot: the x axis, a metric (bits_per_weight, weight_bytes) or a method "
+          "parameter (group_size, bits).");
+ABSL_FLAG(std::string, y, "",
+          "results --plot: the metric on the y axis. Default: each task's first headline "
+          "metric (efficiency tasks are left out).");
+ABSL_FLAG(bool, log_y, false, "results --plot: logarithmic y axis (for perplexity).");
 ABSL_FLAG(bool, long_form, false, "results: one row per (job, metric) instead of a pivot.");
 ABSL_FLAG(std::string, model, "", "results: only this model alias.");
 ABSL_FLAG(std::string, method, "", "results: only this method.");
@@ -102,7 +125,7 @@ const std::vector<Command>& Commands() {
        "llmq-coord submit examples/demo.yaml --wait\n"
        "  llmq-coord submit --local --workers=2 --db=demo.db examples/demo.yaml",
        {"wait", "dry_run", "local", "workers", "db", "worker_binary", "worker_args", "rows", "cols",
-        "metrics", "format", "precision"}},
+        "metrics", "format", "precision", "delta", "mark_best"}},
       {"status", "status [SWEEP]", "Every sweep with its job counts, or one sweep in detail.",
        "llmq-coord status 3", {"sweep"}},
       {"jobs", "jobs [flags]", "Jobs with their state, progress and last error.",
@@ -115,11 +138,14 @@ const std::vector<Command>& Commands() {
        "Requeue a sweep's failed and cancelled jobs (all, or the ones named).",
        "llmq-coord retry 3 17 18", {"sweep"}},
       {"results", "results [SWEEP] [flags]",
-       "Results as a table: rows and column groups chosen by coordinates, one column per metric.",
-       "llmq-coord results 3 --rows=model,method,bits,group_size --cols=task --metrics=ppl "
-       "--format=csv",
-       {"sweep", "rows", "cols", "metrics", "format", "precision", "long_form", "model", "method",
-        "task"}},
+       "Results as a table: rows and column groups chosen by coordinates, one column per metric "
+       "(by default each task's headline metrics); optionally an SVG chart.",
+       "llmq-coord results 3 --format=latex --delta\n"
+       "  llmq-coord results 3 --rows=model,method,bits,group_size --cols=task --metrics=ppl "
+       "--format=csv\n"
+       "  llmq-coord results 3 --plot=ppl.svg --x=group_size --log_y",
+       {"sweep", "rows", "cols", "metrics", "format", "precision", "delta", "mark_best", "plot",
+        "x", "y", "log_y", "long_form", "model", "method", "task"}},
       {"export", "export SWEEP [flags]",
        "Dump a sweep's results: JSON (everything: metrics, provenance, timings) or CSV (long form).",
        "llmq-coord export 3 --format=csv --out=sweep3.csv", {"sweep", "format", "out"}},
@@ -215,6 +241,8 @@ PivotOptions TableFlags() {
   table.columns = absl::GetFlag(FLAGS_cols);
   table.metrics = absl::GetFlag(FLAGS_metrics);
   table.precision = absl::GetFlag(FLAGS_precision);
+  table.delta = absl::GetFlag(FLAGS_delta);
+  table.mark_best = absl::GetFlag(FLAGS_mark_best);
   return table;
 }
 
@@ -308,6 +336,11 @@ int RunWithClient(const Command& command, UserClient& client, const std::vector<
     options.table = TableFlags();
     options.format = absl::GetFlag(FLAGS_format).empty() ? "markdown" : absl::GetFlag(FLAGS_format);
     options.long_form = absl::GetFlag(FLAGS_long_form);
+    options.plot_path = absl::GetFlag(FLAGS_plot);
+    options.plot.x = absl::GetFlag(FLAGS_x);
+    options.plot.y = absl::GetFlag(FLAGS_y);
+    options.plot.log_y = absl::GetFlag(FLAGS_log_y);
+    if (options.table.precision < 1) return UsageError(command, "--precision must be at least 1");
     return RunResults(client, options);
   }
   if (args.empty() || !ParseId(args[0], &sweep_id)) {

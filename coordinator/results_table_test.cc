@@ -34,7 +34,7 @@ TEST(CoordResultsTableTest, RowsByMethodColumnsByTaskAndDataset) {
   };
   Table table = PivotResults(results, PivotOptions());
   EXPECT_EQ(table.header, (std::vector<std::string>{"model", "method", "ppl dataset=wikitext2",
-                                                    "ppl dataset=tinystories", "boolq accuracy"}));
+                                                    "ppl dataset=tinystories", "boolq acc"}));
   ASSERT_EQ(table.rows.size(), 2u);
   EXPECT_EQ(table.rows[0], (std::vector<std::string>{"tiny", "none", "10", "5", "-"}));
   EXPECT_EQ(table.rows[1], (std::vector<std::string>{"tiny", "rtn", "12", "-", "0.5"}));
@@ -64,6 +64,7 @@ TEST(CoordResultsTableTest, ChosenRowsColumnsAndMetrics) {
   options.precision = 3;
   Table table = PivotResults(results, options);
   EXPECT_EQ(table.header, (std::vector<std::string>{"bits", "rtn ppl"}));
+  EXPECT_EQ(table.rows[0], (std::vector<std::string>{"4", "**10**"}));  // lower ppl is better
   EXPECT_EQ(table.rows[1], (std::vector<std::string>{"3", "11.1"}));
 }
 

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -24,6 +25,13 @@ bool LooksNumeric(absl::string_view text) {
   return !text.empty() && absl::SimpleAtod(text, &value) && std::isfinite(value);
 }
 
+// For alignment: a number, possibly bold and followed by a spread or a change
+// ("**4.388** ±0.1 (+6.8%)").
+bool StartsWithNumber(absl::string_view text) {
+  if (absl::StartsWith(text, "**")) text.remove_prefix(2);
+  return LooksNumeric(text.substr(0, text.find_first_of(" *")));
+}
+
 }  // namespace
 
 std::string RenderMarkdown(const Table& table) {
@@ -34,7 +42,7 @@ std::string RenderMarkdown(const Table& table) {
   for (const auto& row : table.rows) {
     for (size_t c = 0; c < columns && c < row.size(); ++c) {
       widths[c] = std::max(widths[c], Width(row[c]));
-      if (!row[c].empty() && row[c] != "-" && !LooksNumeric(row[c])) numeric[c] = false;
+      if (!row[c].empty() && row[c] != "-" && !StartsWithNumber(row[c])) numeric[c] = false;
     }
   }
   auto line = [&](const std::vector<std::string>& cells) {
