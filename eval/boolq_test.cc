@@ -5,11 +5,13 @@
 #include <cstdio>
 
 #include "eval/task.h"
-#include "eval/test_tokenizers.h"
+#include "eval/task_test_util.h"
 #include "model/loader.h"
 
 namespace llmq {
 namespace {
+
+class BoolqTaskTest : public Stories260kTaskTest {};
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + "/" + name;
@@ -80,15 +82,9 @@ TEST(BoolqTest, BadLinesNameFileAndLine) {
   EXPECT_NE(missing.status().ToString().find("no/such/boolq.jsonl"), std::string::npos);
 }
 
-TEST(BoolqTest, TaskResultDoesNotDependOnBatchSize) {
-  auto loaded = LoadModelWithoutTokenizer("assets/models/stories260K/stories260K.bin", LoadOptions{});
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  ByteTokenizer tokenizer;
-  TaskContext context;
-  context.model = loaded->model.get();
-  context.tokenizer = &tokenizer;
-  auto one = RunTask("boolq", {{"limit", "6"}, {"batch_size", "1"}}, context);
-  auto seven = RunTask("boolq", {{"limit", "6"}, {"batch_size", "7"}}, context);
+TEST_F(BoolqTaskTest, TaskResultDoesNotDependOnBatchSize) {
+  auto one = RunTask("boolq", {{"limit", "6"}, {"batch_size", "1"}}, context_);
+  auto seven = RunTask("boolq", {{"limit", "6"}, {"batch_size", "7"}}, context_);
   ASSERT_TRUE(one.ok()) << one.status();
   ASSERT_TRUE(seven.ok()) << seven.status();
   EXPECT_EQ(one->metrics[0].name, "accuracy");
@@ -99,19 +95,13 @@ TEST(BoolqTest, TaskResultDoesNotDependOnBatchSize) {
   EXPECT_EQ(one->provenance.at("boolq.dataset_size"), "3270");
 }
 
-TEST(BoolqTest, TaskNeedsAModelAndRejectsBadParameters) {
+TEST_F(BoolqTaskTest, TaskNeedsAModelAndRejectsBadParameters) {
   TaskContext empty;
   EXPECT_EQ(RunTask("boolq", {}, empty).status().code(), absl::StatusCode::kFailedPrecondition);
-  auto loaded = LoadModelWithoutTokenizer("assets/models/stories260K/stories260K.bin", LoadOptions{});
-  ASSERT_TRUE(loaded.ok());
-  ByteTokenizer tokenizer;
-  TaskContext context;
-  context.model = loaded->model.get();
-  context.tokenizer = &tokenizer;
-  EXPECT_EQ(RunTask("boolq", {{"subsample", "random"}}, context).status().code(),
+  EXPECT_EQ(RunTask("boolq", {{"subsample", "random"}}, context_).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("boolq", {{"limit", "-1"}}, context).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RunTask("boolq", {{"batch_size", "x"}}, context).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunTask("boolq", {{"limit", "-1"}}, context_).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunTask("boolq", {{"batch_size", "x"}}, context_).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

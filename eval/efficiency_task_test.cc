@@ -1,10 +1,13 @@
 #include <gtest/gtest.h>
 
 #include "eval/task.h"
+#include "eval/task_test_util.h"
 #include "model/loader.h"
 
 namespace llmq {
 namespace {
+
+class EfficiencyTaskTest : public Stories260kTaskTest {};
 
 std::map<std::string, MetricValue> ByName(const TaskOutput& out) {
   std::map<std::string, MetricValue> m;
@@ -12,13 +15,9 @@ std::map<std::string, MetricValue> ByName(const TaskOutput& out) {
   return m;
 }
 
-TEST(EfficiencyTaskTest, ReportsLatencyThroughputAndMemoryWithUnits) {
-  auto loaded = LoadModelWithoutTokenizer("assets/models/stories260K/stories260K.bin", LoadOptions{});
-  ASSERT_TRUE(loaded.ok());
-  TaskContext context;
-  context.model = loaded->model.get();
+TEST_F(EfficiencyTaskTest, ReportsLatencyThroughputAndMemoryWithUnits) {
   Params params = {{"prompt_lengths", "16,128,4096"}, {"decode_tokens", "8"}, {"batch_sizes", "1,4"}};
-  auto out = RunTask("efficiency", params, context);
+  auto out = RunTask("efficiency", params, context_);
   ASSERT_TRUE(out.ok()) << out.status();
   auto m = ByName(*out);
   // 4096 exceeds stories260K's 512 positions: capped, not failed.
@@ -34,12 +33,8 @@ TEST(EfficiencyTaskTest, ReportsLatencyThroughputAndMemoryWithUnits) {
   EXPECT_EQ(out->provenance.at("efficiency.prompt_lengths"), "16,128,512");
 }
 
-TEST(EfficiencyTaskTest, BadParametersAreErrors) {
-  auto loaded = LoadModelWithoutTokenizer("assets/models/stories260K/stories260K.bin", LoadOptions{});
-  ASSERT_TRUE(loaded.ok());
-  TaskContext context;
-  context.model = loaded->model.get();
-  auto out = RunTask("efficiency", {{"prompt_lengths", "12,abc"}}, context);
+TEST_F(EfficiencyTaskTest, BadParametersAreErrors) {
+  auto out = RunTask("efficiency", {{"prompt_lengths", "12,abc"}}, context_);
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("prompt_lengths"), std::string::npos);
 }

@@ -7,11 +7,13 @@
 #include "common/hash.h"
 #include "eval/task.h"
 #include "eval/task_common.h"
-#include "eval/test_tokenizers.h"
+#include "eval/task_test_util.h"
 #include "model/loader.h"
 
 namespace llmq {
 namespace {
+
+class Gsm8kTaskTest : public Stories260kTaskTest {};
 
 TEST(Gsm8kAnswerTest, StrictTakesTheNumberAfterHashes) {
   EXPECT_EQ(ExtractStrictAnswer("48/2 = 24\n#### 72", false), "72");
@@ -124,15 +126,9 @@ TEST(Gsm8kDataTest, BadLineNamesFileAndLine) {
       << loaded.status();
 }
 
-TEST(Gsm8kTaskTest, RunsEndToEndAndRecordsTheTemplateHash) {
-  auto loaded = LoadModelWithoutTokenizer("assets/models/stories260K/stories260K.bin", LoadOptions{});
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  ByteTokenizer tokenizer;
-  TaskContext context;
-  context.model = loaded->model.get();
-  context.tokenizer = &tokenizer;
+TEST_F(Gsm8kTaskTest, RunsEndToEndAndRecordsTheTemplateHash) {
   auto out = RunTask("gsm8k", {{"limit", "3"}, {"n_shot", "1"}, {"max_new_tokens", "8"}, {"batch_size", "2"}},
-                     context);
+                     context_);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->metrics.size(), 3u);
   EXPECT_EQ(out->metrics[0].name, "exact_match_strict");

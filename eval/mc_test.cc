@@ -5,11 +5,13 @@
 #include <cstdio>
 
 #include "eval/task.h"
-#include "eval/test_tokenizers.h"
+#include "eval/task_test_util.h"
 #include "model/loader.h"
 
 namespace llmq {
 namespace {
+
+class McTaskTest : public Stories260kTaskTest {};
 
 absl::Status ParseText(const std::string& text) {
   auto lines = ParseJsonLines(text, "mine.jsonl");
@@ -72,15 +74,9 @@ TEST(McTest, LengthNormalisationDividesByTheChoiceBytes) {
   EXPECT_EQ(ArgMax({-1.0, -1.0}), 0);
 }
 
-TEST(McTest, TaskRunsOnTheExampleDatasetIndependentOfBatchSize) {
-  auto loaded = LoadModelWithoutTokenizer("assets/models/stories260K/stories260K.bin", LoadOptions{});
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  ByteTokenizer tokenizer;
-  TaskContext context;
-  context.model = loaded->model.get();
-  context.tokenizer = &tokenizer;
-  auto one = RunTask("mc", {{"dataset", "examples/data/tiny_mc.jsonl"}, {"batch_size", "1"}}, context);
-  auto seven = RunTask("mc", {{"dataset", "examples/data/tiny_mc.jsonl"}, {"batch_size", "7"}}, context);
+TEST_F(McTaskTest, TaskRunsOnTheExampleDatasetIndependentOfBatchSize) {
+  auto one = RunTask("mc", {{"dataset", "examples/data/tiny_mc.jsonl"}, {"batch_size", "1"}}, context_);
+  auto seven = RunTask("mc", {{"dataset", "examples/data/tiny_mc.jsonl"}, {"batch_size", "7"}}, context_);
   ASSERT_TRUE(one.ok()) << one.status();
   ASSERT_TRUE(seven.ok()) << seven.status();
   ASSERT_EQ(one->metrics.size(), 3u);
@@ -88,7 +84,7 @@ TEST(McTest, TaskRunsOnTheExampleDatasetIndependentOfBatchSize) {
   EXPECT_EQ(one->metrics[1].value, seven->metrics[1].value);
   EXPECT_EQ(one->metrics[2].value, 22.0);
   EXPECT_EQ(one->provenance.at("mc.dataset_size"), "22");
-  EXPECT_EQ(RunTask("mc", {}, context).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunTask("mc", {}, context_).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

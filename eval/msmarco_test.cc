@@ -6,11 +6,13 @@
 
 #include "eval/ranking_metrics.h"
 #include "eval/task.h"
-#include "eval/test_tokenizers.h"
+#include "eval/task_test_util.h"
 #include "model/loader.h"
 
 namespace llmq {
 namespace {
+
+class MsmarcoTaskTest : public Stories260kTaskTest {};
 
 TEST(MsmarcoMetricsTest, NdcgOfAHandRankedList) {
   // Ranked grades 0, 3, 1, 2.
@@ -105,14 +107,8 @@ TEST(MsmarcoDataTest, PromptFillsTheTemplate) {
             "Does the passage answer the query? Answer 'Yes' or 'No'.\nAnswer:");
 }
 
-TEST(MsmarcoTaskTest, RunsEndToEndOnACappedSubset) {
-  auto loaded = LoadModelWithoutTokenizer("assets/models/stories260K/stories260K.bin", LoadOptions{});
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  ByteTokenizer tokenizer;
-  TaskContext context;
-  context.model = loaded->model.get();
-  context.tokenizer = &tokenizer;
-  auto out = RunTask("msmarco", {{"limit", "2"}, {"max_passages", "4"}}, context);
+TEST_F(MsmarcoTaskTest, RunsEndToEndOnACappedSubset) {
+  auto out = RunTask("msmarco", {{"limit", "2"}, {"max_passages", "4"}}, context_);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->metrics.size(), 6u);
   EXPECT_EQ(out->metrics[0].name, "ndcg_at_10");
