@@ -158,6 +158,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     LLMQ_ASSIGN_OR_RETURN(auto quant_prov, ReadQuantizationProvenance(artifact));
     for (const auto& [k, v] : quant_prov) prov[k] = v;
     prov["quant.source"] = "artifact cache";
+    prov["quant.artifact"] = artifact;
     disk_files = loaded.files;
   } else {
     clock.Start("load");
