@@ -231,7 +231,7 @@ at::Tensor CausalLM::Attention(DecoderBlock& b, const at::Tensor& x, const Forwa
   // Queries in chunks: chunk c attends only to keys up to its last position (the rest
   // are causally masked anyway), which skips about half of the score matrix and bounds
   // its memory to (chunk x keys) per head.
-  constexpr int64_t kQueryChunk = 256;
+  constexpr int64_t kQueryChunk = 128;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   std::vector<at::Tensor> outs;
   for (int64_t start = 0; start < seq; start += kQueryChunk) {
