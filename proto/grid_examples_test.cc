@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/grid.h"
 
@@ -48,19 +49,28 @@ TEST(GridExamplesTest, EveryExampleParsesAndExpands) {
   }
 }
 
-TEST(GridExamplesTest, DemoIsThreeQuickJobsOnTheBundledModel) {
+TEST(GridExamplesTest, DemoIsFiveQuickJobsOnTheBundledModel) {
   const absl::StatusOr<std::vector<v1::JobSpec>> jobs = ExpandExample("examples/demo.yaml");
   ASSERT_TRUE(jobs.ok()) << jobs.status();
-  ASSERT_EQ(jobs->size(), 3u);
+  ASSERT_EQ(jobs->size(), 5u);
   for (const v1::JobSpec& job : *jobs) {
     EXPECT_TRUE(absl::EndsWith(job.model().path(), "/assets/models/stories260K"));
     EXPECT_EQ(job.task().params().at("dataset"), "tinystories");
     EXPECT_EQ(job.task().params().at("context"), "512");
     EXPECT_NE(job.task().params().at("limit"), "0");
+    // Only GPTQ calibrates, on 32 C4 windows.
+    EXPECT_EQ(job.has_calibration(), job.method().name() == "gptq") << job.method().name();
+    if (job.has_calibration()) EXPECT_EQ(job.calibration().samples(), 32);
   }
-  EXPECT_EQ((*jobs)[1].method().params().at("bits"), "4");
-  EXPECT_EQ((*jobs)[2].method().params().at("bits"), "3");
-  EXPECT_EQ((*jobs)[2].method().params().at("group_size"), "32");
+  EXPECT_EQ((*jobs)[0].method().name(), "none");
+  std::vector<std::string> variants;
+  for (size_t i = 1; i < jobs->size(); ++i) {
+    variants.push_back(absl::StrCat((*jobs)[i].method().name(), " w",
+                                    (*jobs)[i].method().params().at("bits"), " g",
+                                    (*jobs)[i].method().params().at("group_size")));
+  }
+  EXPECT_EQ(variants, (std::vector<std::string>{"rtn w4 g32", "rtn w3 g32", "gptq w4 g32",
+                                                "gptq w3 g32"}));
 }
 
 TEST(GridExamplesTest, EndToEndGridHasAtLeastTwelveQuickJobs) {
