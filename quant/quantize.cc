@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
+#include "quant/group_quant.h"
 #include "quant/rtn.h"
 
 namespace llmq {
@@ -58,8 +59,19 @@ absl::StatusOr<QuantSpec> SpecOf(const Params& p) {
   return spec;
 }
 
-// Packs a method's result into the slot (quant/rtn.h), computing in the model's dtype.
-LayerInstaller PackedInstaller(at::ScalarType dtype) {
+// Packs a method's result into the slot (quant/rtn.h), computing in the model's dtype, or
+// (Installation::kDense) writes the dequantized weight, fp32 scales, into the dense slot.
+LayerInstaller MakeInstaller(Installation installation, at::ScalarType dtype) {
+  if (installation == Installation::kDense) {
+    return [](const NamedLinear& linear, const GroupQuantized& q) -> absl::Status {
+      at::Tensor* w = (*linear.slot)->mutable_dense_weight();
+      if (w == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat(linear.name, ": not a dense layer"));
+      }
+      w->copy_(Dequantize(q));
+      return absl::OkStatus();
+    };
+  }
   return [dtype](const NamedLinear& linear, const GroupQuantized& q) {
     NamedLinear slot = linear;
     return ReplaceWithQuantized(slot, q, dtype);
@@ -147,7 +159,8 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
                                                                 const std::string& method,
                                                                 const Params& params,
                                                                 const CalibrationSet* calibration,
-                                                                const QuantizeProgress& progress) {
+                                                                const QuantizeProgress& progress,
+                                                                Installation installation) {
   const auto start = Clock::now();
   QuantizationReport report;
   report.method = method;
@@ -191,7 +204,7 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
       LLMQ_ASSIGN_OR_RETURN(o.act_order, GetBool(p, "act_order", false));
       LLMQ_ASSIGN_OR_RETURN(o.static_groups, GetBool(p, "static_groups", false));
       LLMQ_ASSIGN_OR_RETURN(driver.true_sequential, GetBool(p, "true_sequential", true));
-      block_method = MakeGptqMethod(o, keep, PackedInstaller(model.dtype()), &report.layers);
+      block_method = MakeGptqMethod(o, keep, MakeInstaller(installation, model.dtype()), &report.layers);
       report.provenance["hessian_dtype"] = "float32";
       report.provenance["max_damp"] = absl::StrCat(o.max_damp);
     } else {
@@ -201,7 +214,7 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
       o.grid = static_cast<int>(grid);
       LLMQ_ASSIGN_OR_RETURN(o.clip, GetBool(p, "clip", true));
       driver.true_sequential = false;
-      block_method = MakeAwqMethod(model, o, keep, PackedInstaller(model.dtype()), &report.layers);
+      block_method = MakeAwqMethod(model, o, keep, MakeInstaller(installation, model.dtype()), &report.layers);
       report.provenance["clip_max_shrink"] = absl::StrCat(o.max_shrink);
     }
     report.provenance["driver_batch"] = absl::StrCat(driver.batch_size);

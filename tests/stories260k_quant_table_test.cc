@@ -5,9 +5,10 @@
 //   - RTN within 0.5 % of the reference;
 //   - GPTQ within 3 % of the reference GPTQ and below RTN at the same bits and group size;
 //   - GSQ (= AWQ) below RTN at the seed paper's group sizes.
+//   - GPTQ with the reference's fp32 scales (Installation::kDense) within 0.1 % of it.
 // Each evaluation is the whole stream (751 windows, ~30 s on two cores), so by default the
 // suite runs the configurations that matter most: 4 bits with groups of 32 and 3 bits with
-// groups of 16 (16 does not divide the FFN width 172), GSQ at g16. LLMQ_STORIES260K_TABLE=full
+// groups of 16 (16 does not divide the FFN width 172; fp32 scales too), GSQ at g16. LLMQ_STORIES260K_TABLE=full
 // runs the whole table: fp32, RTN and GPTQ at 4 and 3 bits x groups -1, 32, 16, GSQ at g16
 // and g64 (about 15 minutes). The fp32 perplexity is checked by eval/'s slow test.
 // Protocol: tinystories_val.txt split on "\n\n", stripped, empty dropped, each paragraph
@@ -109,11 +110,12 @@ class Stories260kTable : public ::testing::Test {
   }
 
   // A fresh model quantized by `method` at (bits, group), and its perplexity.
-  static double QuantizedPerplexity(const std::string& method, int bits, int group) {
+  static double QuantizedPerplexity(const std::string& method, int bits, int group,
+                                    Installation installation = Installation::kPacked) {
     auto model = FreshModel();
     const Params params = {{"bits", std::to_string(bits)}, {"group_size", std::to_string(group)}};
-    auto report = QuantizeModelWithCalibration(*model, method, params,
-                                               method == "rtn" ? nullptr : calibration_);
+    auto report = QuantizeModelWithCalibration(
+        *model, method, params, method == "rtn" ? nullptr : calibration_, nullptr, installation);
     EXPECT_TRUE(report.ok()) << report.status();
     return report.ok() ? Perplexity(*model) : 0.0;
   }
@@ -171,6 +173,15 @@ TEST_F(Stories260kTable, QuantizedPerplexitiesMatchTheReferences) {
     EXPECT_NEAR(rtn, r->second, 0.005 * r->second) << "rtn w" << bits << " g" << group;
     EXPECT_NEAR(gptq, g->second, 0.03 * g->second) << "gptq w" << bits << " g" << group;
     EXPECT_LT(gptq, rtn) << "bits " << bits << " group " << group;
+    // The packed layers hold fp16 scales, as GPTQ checkpoints do; the reference keeps fp32
+    // scales, and at 3 bits that small change in the later layers' calibration inputs moves
+    // the ppl by ~2 %. With the reference's fp32 scales llmq's GPTQ gives its number.
+    if (bits == 3 || FullTable()) {
+      const double dense = QuantizedPerplexity("gptq", bits, group, Installation::kDense);
+      std::printf("| gptq w%d g%d fp32 scales | %.5f | %.5f | %+.4f%% |\n", bits, group, dense,
+                  g->second, 100 * (dense / g->second - 1));
+      EXPECT_NEAR(dense, g->second, 1e-3 * g->second) << "gptq fp32 scales w" << bits << " g" << group;
+    }
   }
   std::printf("(%.0f s of perplexity evaluation)\n", eval_seconds_);
 }
