@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "eval/choice_scoring.h"
+#include "eval/task_test_util.h"
 #include "eval/test_tokenizers.h"
 #include "model/loader.h"
 
@@ -69,16 +70,7 @@ TEST(LoglikelihoodSplitTest, ContinuationGluedToTheContextLosesTheMergedToken) {
   EXPECT_EQ(Pieces(tokenizer, continuation), (Strings{" baz"}));
 }
 
-class LoglikelihoodModelTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto loaded = LoadModelWithoutTokenizer("assets/models/stories260K/stories260K.bin", LoadOptions{});
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-    model_ = std::move(loaded->model);
-  }
-  std::unique_ptr<CausalLM> model_;
-  ByteTokenizer tokenizer_;
-};
+class LoglikelihoodModelTest : public Stories260kTaskTest {};
 
 TEST_F(LoglikelihoodModelTest, MatchesTheSumOfLogSoftmaxOverContinuationTokens) {
   const LoglikelihoodRequest request{"Once upon a time, there was a", " little girl"};
