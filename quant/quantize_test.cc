@@ -194,5 +194,36 @@ TEST(QuantizeTest, CalibratedMethodsHandleNonDividingGroupSizes) {
   }
 }
 
+// Installation::kDense: the GPTQ result left dense with fp32 scales. Block 0's q/k/v see
+// the same inputs either way, so they are the packed weights up to the fp16 rounding of
+// the scales; later stages are calibrated on what the differently rounded layers before
+// them produce, so their rounding decisions may differ.
+TEST(QuantizeTest, DenseInstallationKeepsTheDequantizedWeightWithFp32Scales) {
+  CalibrationSet calibration = RandomCalibration(6, 24);
+  auto packed = RandomModel(TinyConfig(Architecture::kLlama, true), 2);
+  auto dense = RandomModel(TinyConfig(Architecture::kLlama, true), 2);
+  const Params params = {{"bits", "4"}, {"group_size", "16"}};
+  ASSERT_TRUE(QuantizeModelWithCalibration(*packed, "gptq", params, &calibration).ok());
+  ASSERT_TRUE(QuantizeModelWithCalibration(*dense, "gptq", params, &calibration, nullptr,
+                                           Installation::kDense)
+                  .ok());
+  const std::vector<NamedLinear> p = packed->Linears(), d = dense->Linears();
+  ASSERT_EQ(p.size(), d.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i].layer < 0) continue;
+    ASSERT_NE((*d[i].slot)->mutable_dense_weight(), nullptr) << d[i].name;
+    EXPECT_NE(dynamic_cast<QuantizedLinear*>(p[i].slot->get()), nullptr) << p[i].name;
+    const at::Tensor wd = WeightOf(d[i]), wp = WeightOf(p[i]);
+    EXPECT_LE(MaxLevelsPerGroup(wd, 16), 16) << d[i].name;
+    const bool first_stage = p[i].layer == 0 && p[i].name.find("self_attn.o_proj") == std::string::npos &&
+                             p[i].name.find("self_attn.") != std::string::npos;
+    if (first_stage) {
+      // fp16 scales: a relative rounding of at most 2^-11 of each dequantized value.
+      EXPECT_TRUE(at::allclose(wd, wp, /*rtol=*/1e-3, /*atol=*/1e-6)) << d[i].name;
+      EXPECT_FALSE(at::equal(wd, wp)) << d[i].name << ": fp32 scales expected";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llmq
