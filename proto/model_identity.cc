@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/digest_cache.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/status.h"
@@ -77,7 +78,7 @@ absl::StatusOr<std::string> HashFiles(absl::string_view version, const std::stri
   Sha256 hash;
   hash.UpdateField(version);
   for (const std::string& name : names) {
-    LLMQ_ASSIGN_OR_RETURN(const std::string digest, Sha256File(JoinPath(directory, name)));
+    LLMQ_ASSIGN_OR_RETURN(const std::string digest, CachedSha256File(JoinPath(directory, name)));
     hash.UpdateField(name);
     hash.UpdateField(digest);
   }
@@ -132,7 +133,7 @@ absl::StatusOr<std::string> ComputeModelIdentity(const std::string& path) {
 absl::StatusOr<std::string> ComputeFileIdentity(const std::string& path) {
   if (!FileExists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
   if (!IsDirectory(path)) {
-    LLMQ_ASSIGN_OR_RETURN(const std::string digest, Sha256File(path));
+    LLMQ_ASSIGN_OR_RETURN(const std::string digest, CachedSha256File(path));
     Sha256 hash;
     hash.UpdateField(kFileIdentityVersion);
     hash.UpdateField(digest);
