@@ -114,6 +114,12 @@ bool IsCalibratedMethod(const std::string& method) { return method != "rtn"; }
 absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, const Params& params) {
   auto it = MethodDefaults().find(method);
   if (it == MethodDefaults().end()) {
+    if (method == "smoothquant" || method == "fp8" || method == "llm_int8" || method == "spqr") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "quantization method '", method,
+          "' is part of the grid format but this worker does not implement it yet (it runs rtn, "
+          "gptq, awq and gsq)"));
+    }
     return absl::InvalidArgumentError(
         absl::StrCat("unknown quantization method '", method, "': expected rtn, gptq, awq or gsq"));
   }
