@@ -51,6 +51,8 @@ constexpr CatalogEntry kCatalog[] = {
     {"block_linear_bytes", "linear weights", "bytes", kLower, kRel},
     {"disk_bytes", "disk", "bytes", kLower, kRel},
     {"peak_rss_bytes", "peak RSS", "bytes", kLower, kRel},
+    {"cuda_peak_allocated_bytes", "GPU peak allocated", "bytes", kLower, kRel},
+    {"cuda_peak_reserved_bytes", "GPU peak reserved", "bytes", kLower, kRel},
     {"bits_per_weight", "bits/weight", "", kLower, kAbs},
     {"*_seconds", "* time", "s", kLower, kRel},
     // Counts: what was measured, not how well.

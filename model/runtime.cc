@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <ATen/Parallel.h>
+#ifdef LLMQ_CUDA_ALLOCATOR_STATS
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 #include <algorithm>
 
 namespace llmq {
@@ -36,6 +39,31 @@ void FitBlasThreadsToModel(int64_t hidden_size, int threads) {
   if (set_threads == nullptr) return;
   if (threads <= 0) threads = CoresAvailable();
   set_threads(hidden_size < 1024 ? 1 : threads);
+}
+
+bool CudaAllocatorPeak(const at::Device& device, DeviceMemoryPeak* peak) {
+#ifdef LLMQ_CUDA_ALLOCATOR_STATS
+  if (!device.is_cuda()) return false;
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
+  // Index 0 of each StatArray is the aggregate over pool types (StatType::AGGREGATE).
+  peak->allocated_bytes = stats.allocated_bytes[0].peak;
+  peak->reserved_bytes = stats.reserved_bytes[0].peak;
+  return true;
+#else
+  (void)device;
+  (void)peak;
+  return false;
+#endif
+}
+
+void ResetCudaAllocatorPeak(const at::Device& device) {
+#ifdef LLMQ_CUDA_ALLOCATOR_STATS
+  if (device.is_cuda()) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
+  }
+#else
+  (void)device;
+#endif
 }
 
 }  // namespace llmq

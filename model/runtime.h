@@ -2,6 +2,8 @@
 // (the pipeline calls it per job) and FitBlasThreadsToModel once a model is loaded.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 
 namespace llmq {
@@ -23,5 +25,16 @@ int ConfigureCpuRuntime(int threads);
 // 7.8 s with one BLAS thread; a Llama-1B-shaped prefill 215 -> 120 tokens/s with one, hence
 // the threshold. No-op when the BLAS in use is not OpenBLAS (MKL, cuBLAS on CUDA).
 void FitBlasThreadsToModel(int64_t hidden_size, int threads);
+
+// Peak bytes of the CUDA caching allocator on `device` since the last reset: allocated
+// (tensors) and reserved (what the allocator holds from the driver). Only in builds against
+// a CUDA libtorch (CMake finds c10_cuda and defines LLMQ_CUDA_ALLOCATOR_STATS); false
+// otherwise and for non-CUDA devices.
+struct DeviceMemoryPeak {
+  int64_t allocated_bytes = 0;
+  int64_t reserved_bytes = 0;
+};
+bool CudaAllocatorPeak(const at::Device& device, DeviceMemoryPeak* peak);
+void ResetCudaAllocatorPeak(const at::Device& device);
 
 }  // namespace llmq

@@ -127,6 +127,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   auto& prov = *result.mutable_provenance();
   const int threads = ConfigureCpuRuntime(options.threads);
   LLMQ_ASSIGN_OR_RETURN(at::Device device, ParseDevice(options.device));
+  ResetCudaAllocatorPeak(device);
   const std::string dtype_name = spec.model().dtype().empty() ? "float32" : spec.model().dtype();
   LLMQ_ASSIGN_OR_RETURN(at::ScalarType dtype, ParseDtype(dtype_name));
   const std::string method = spec.method().name().empty() ? "none" : spec.method().name();
@@ -219,6 +220,11 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     AddMetric(&result, absl::StrCat(t.stage(), "_seconds"), t.seconds(), "s");
   }
   AddMetric(&result, "peak_rss_bytes", PeakRssBytes(), "bytes");
+  DeviceMemoryPeak device_peak;
+  if (CudaAllocatorPeak(device, &device_peak)) {
+    AddMetric(&result, "cuda_peak_allocated_bytes", static_cast<double>(device_peak.allocated_bytes), "bytes");
+    AddMetric(&result, "cuda_peak_reserved_bytes", static_cast<double>(device_peak.reserved_bytes), "bytes");
+  }
   return result;
 }
 
