@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/files.h"
 #include "common/hash.h"
+#include "common/temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace llmq {
@@ -19,15 +20,10 @@ namespace {
 class DigestCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/llmq_digest_cache_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(dir_.empty());
     ::setenv("LLMQ_CACHE_DIR", JoinPath(dir_, "cache").c_str(), 1);
   }
-  void TearDown() override {
-    ::unsetenv("LLMQ_CACHE_DIR");
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { ::unsetenv("LLMQ_CACHE_DIR"); }
   // A file with `text`, last modified a minute ago (recent files are not cached).
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = JoinPath(dir_, name);
@@ -38,7 +34,8 @@ class DigestCacheTest : public ::testing::Test {
     EXPECT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
     return path;
   }
-  std::string dir_;
+  const TempDir temp_{"llmq_digest_cache_test"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(DigestCacheTest, SecondLookupComesFromTheCacheUntilTheFileChanges) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/files.h"
+#include "common/temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace llmq {
@@ -13,12 +14,7 @@ namespace {
 
 class WorkerArtifactCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/llmq_cache_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    root_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
+  void SetUp() override { ASSERT_FALSE(root_.empty()); }
 
   // Commits an artifact of `bytes` bytes (two files) under `key`.
   void CommitArtifact(ArtifactCache& cache, const std::string& key, size_t bytes) {
@@ -32,7 +28,8 @@ class WorkerArtifactCacheTest : public ::testing::Test {
     EXPECT_FALSE(IsDirectory(*staging));
   }
 
-  std::string root_;
+  const TempDir temp_{"llmq_cache_test"};
+  const std::string root_ = temp_.path();
 };
 
 TEST_F(WorkerArtifactCacheTest, CommittedArtifactIsFoundAtItsPath) {

@@ -5,15 +5,16 @@
 #include <filesystem>
 
 #include "common/files.h"
+#include "common/temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace llmq {
 namespace {
 
 TEST(WorkerHostInfoTest, ReadsMeminfoFieldsInBytes) {
-  char pattern[] = "/tmp/llmq_host_info_test.XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  const std::string path = JoinPath(pattern, "meminfo");
+  const TempDir temp("llmq_host_info_test");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string path = temp.Join("meminfo");
   ASSERT_TRUE(WriteFileAtomically(path,
                                   "MemTotal:       131072 kB\n"
                                   "MemFree:         1024 kB\n"
@@ -21,7 +22,6 @@ TEST(WorkerHostInfoTest, ReadsMeminfoFieldsInBytes) {
   EXPECT_EQ(*ReadMeminfoBytes("MemTotal", path), int64_t{131072} * 1024);
   EXPECT_EQ(*ReadMeminfoBytes("MemAvailable", path), int64_t{65536} * 1024);
   EXPECT_TRUE(absl::IsNotFound(ReadMeminfoBytes("Mem", path).status()));
-  std::filesystem::remove_all(pattern);
 }
 
 TEST(WorkerHostInfoTest, CpuDeviceReportsTheMachinesRam) {

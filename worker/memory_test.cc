@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "common/temp_dir.h"
 #include "gtest/gtest.h"
 #include "model/loader.h"
 #include "model/quantized_linear.h"
@@ -86,15 +87,7 @@ class WorkerMemoryTest : public ::testing::Test {
     if (binary_.empty() || !FileExists(binary_)) {
       GTEST_SKIP() << "llmq-worker binary not found (run through ctest)";
     }
-    char tmpl[] = "/tmp/llmq-memory-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir_, ignored);
-    }
+    ASSERT_FALSE(dir_.empty());
   }
 
   // `llmq-worker run-job` on one model with the efficiency task; its metrics.
@@ -127,7 +120,8 @@ tasks:
   }
 
   std::string binary_;
-  std::string dir_;
+  const TempDir temp_{"llmq_memory_test"};
+  const std::string dir_ = temp_.path();
 };
 
 double Value(const nlohmann::json& metrics, const std::string& name) {

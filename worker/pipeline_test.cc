@@ -1,6 +1,7 @@
 // The job pipeline with an artifact cache: the first job of a quantization key quantizes
 // and exports, a later job with the same key (here: the same job, run again) loads the
 // export instead, and both see the same model: identical perplexity, weight and disk bytes.
+#include "common/temp_dir.h"
 #include "worker/pipeline.h"
 
 #include <unistd.h>
@@ -27,9 +28,9 @@ TEST(WorkerPipelineTest, SecondJobOfAQuantizationKeyLoadsTheCachedExport) {
   char cwd[PATH_MAX] = {0};
   const std::string model = JoinPath(::getcwd(cwd, sizeof(cwd)), "assets/models/stories260K");
   if (!IsDirectory(model)) GTEST_SKIP() << "bundled model not found (run from the source root)";
-  char pattern[] = "/tmp/llmq_pipeline_test.XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  const std::string dir = pattern;
+  const TempDir temp("llmq_pipeline_test");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   auto job = [&](const std::string& task) {
     return ParseSingleJob(absl::StrCat(R"(name: cache
 models:
@@ -73,7 +74,6 @@ tasks:
     EXPECT_EQ(a.at(name), b.at(name)) << name;
   }
   EXPECT_LT(a.at("disk_bytes"), 400000);  // the 1 MB fp32 checkpoint, packed: ~0.3 MB
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
+#include "common/temp_dir.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "worker/child_protocol.h"
@@ -21,9 +22,9 @@ namespace llmq {
 namespace {
 
 TEST(WorkerRunJobTest, ReadsTextAndBinarySpecFiles) {
-  char pattern[] = "/tmp/llmq_run_job_test.XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  const std::string dir = pattern;
+  const TempDir temp("llmq_run_job_test");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   ASSERT_TRUE(WriteFileAtomically(JoinPath(dir, "job.txtpb"),
                                   "model { alias: \"tiny\" } task { name: \"ppl\" }").ok());
   absl::StatusOr<v1::JobSpec> text = ReadJobSpecFile(JoinPath(dir, "job.txtpb"));
@@ -35,7 +36,6 @@ TEST(WorkerRunJobTest, ReadsTextAndBinarySpecFiles) {
   EXPECT_EQ(binary->task().name(), "ppl");
   ASSERT_TRUE(WriteFileAtomically(JoinPath(dir, "bad.txtpb"), "model {").ok());
   EXPECT_TRUE(absl::IsInvalidArgument(ReadJobSpecFile(JoinPath(dir, "bad.txtpb")).status()));
-  std::filesystem::remove_all(dir);
 }
 
 TEST(WorkerRunJobTest, UnreadableSpecInDaemonModeIsAWorkerSetupFailure) {
@@ -51,9 +51,9 @@ TEST(WorkerRunJobTest, UnreadableSpecInDaemonModeIsAWorkerSetupFailure) {
 
 TEST(WorkerRunJobTest, PipelineFailureOnAnEmptySpecIsDeterministic) {
   // Holds for the placeholder pipeline (unimplemented) and the real one (no model path).
-  char pattern[] = "/tmp/llmq_run_job_test.XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  const std::string dir = pattern;
+  const TempDir temp("llmq_run_job_test");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string& dir = temp.path();
   ASSERT_TRUE(WriteFileAtomically(JoinPath(dir, "spec.pb"), "").ok());
   RunJobRequest request;
   request.spec_file = JoinPath(dir, "spec.pb");
@@ -63,7 +63,6 @@ TEST(WorkerRunJobTest, PipelineFailureOnAnEmptySpecIsDeterministic) {
   EXPECT_EQ(RunJobCommand(request, out), kChildDeterministic);
   ::testing::internal::GetCapturedStderr();
   EXPECT_FALSE(FileExists(request.result_file));
-  std::filesystem::remove_all(dir);
 }
 
 TEST(WorkerResultJsonTest, MetricsByNameWithUnitsProvenanceAndSummedTimings) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/files.h"
+#include "common/temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace llmq {
@@ -12,12 +13,7 @@ namespace {
 
 class WorkerSpoolTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/llmq_spool_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
 
   static v1::ReportRequest Report(int64_t job_id, int32_t attempt) {
     v1::ReportRequest report;
@@ -28,7 +24,8 @@ class WorkerSpoolTest : public ::testing::Test {
     return report;
   }
 
-  std::string dir_;
+  const TempDir temp_{"llmq_spool_test"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(WorkerSpoolTest, ReportsSurviveReopeningUntilRemoved) {

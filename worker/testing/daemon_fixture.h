@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
+#include "common/temp_dir.h"
 #include "gtest/gtest.h"
 #include "worker/testing/fake_coordinator.h"
 #include "worker/worker_daemon.h"
@@ -29,9 +30,7 @@ namespace testing {
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/llmq_worker_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(dir_.empty());
     ASSERT_TRUE(server_.Start());
   }
   void TearDown() override {
@@ -40,8 +39,6 @@ class DaemonTest : public ::testing::Test {
       JoinDaemon();
     }
     server_.Stop();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
   }
 
   // The fake job: `body` runs after the prelude has set RESULT, SPEC, DIR and the
@@ -164,7 +161,8 @@ class DaemonTest : public ::testing::Test {
     return count;
   }
 
-  std::string dir_;
+  const TempDir temp_{"llmq_worker_test"};
+  const std::string dir_ = temp_.path();
   FakeCoordinator fake_;
   FakeCoordinatorServer server_{&fake_};
   std::unique_ptr<WorkerDaemon> daemon_;
