@@ -30,6 +30,21 @@ void RowScaleZero(const float* v, int64_t len, const QuantSpec& spec, float* sca
   *zero = spec.sym ? (maxq + 1) / 2 : std::nearbyint(-lo / *scale);
 }
 
+// Where column `col` (the i-th of its block) takes its scale and zero from: a new group
+// (group >= 0), whose parameters are computed here when `fresh` (from W with the earlier
+// blocks' updates, not this block's, as GPTQ does), or -1 when it continues the current one.
+struct GroupStep {
+  int64_t group = -1;
+  bool fresh = false;
+};
+GroupStep StepGroup(const GptqBlockState& s, int64_t col, int64_t i) {
+  const int64_t gs = s.group_size;
+  if (!s.perm.empty()) return {s.perm[col] / gs, false};  // act_order: fixed groups
+  if (col % gs == 0) return {col / gs, s.per_group_params};
+  if (i == 0) return {col / gs, false};  // a group that began in an earlier block
+  return {};
+}
+
 at::Tensor BlockCpu(GptqBlockState& s, int64_t i1, int64_t count) {
   const int64_t out = s.w.size(0), in = s.w.size(1), groups = s.scales.size(1);
   const int64_t gs = s.group_size;
@@ -52,17 +67,11 @@ at::Tensor BlockCpu(GptqBlockState& s, int64_t i1, int64_t count) {
       double row_loss = 0;
       for (int64_t i = 0; i < count; ++i) {
         const int64_t col = i1 + i;
-        int64_t g = -1;
-        if (!s.perm.empty()) {
-          g = s.perm[col] / gs;
-        } else if (col % gs == 0) {
-          g = col / gs;
-          if (s.per_group_params) {
-            RowScaleZero(wr + col, std::min(gs, in - col), s.spec, &scales[r * groups + g],
-                         &zeros[r * groups + g]);
-          }
-        } else if (i == 0) {
-          g = col / gs;  // a group that began in an earlier block
+        const GroupStep step = StepGroup(s, col, i);
+        const int64_t g = step.group;
+        if (step.fresh) {
+          RowScaleZero(wr + col, std::min(gs, in - col), s.spec, &scales[r * groups + g],
+                       &zeros[r * groups + g]);
         }
         if (g >= 0) {
           scale = scales[r * groups + g];
@@ -94,18 +103,12 @@ at::Tensor BlockAten(GptqBlockState& s, int64_t i1, int64_t count) {
   at::Tensor loss = at::zeros({s.w.size(0)}, s.w.options());
   for (int64_t i = 0; i < count; ++i) {
     const int64_t col = i1 + i;
-    int64_t g = -1;
-    if (!s.perm.empty()) {
-      g = s.perm[col] / gs;
-    } else if (col % gs == 0) {
-      g = col / gs;
-      if (s.per_group_params) {
-        ScaleZero sz = ComputeScaleZero(s.w.narrow(1, col, std::min(gs, in - col)), s.spec);
-        s.scales.select(1, g).copy_(sz.scale.view({-1}));
-        s.zeros.select(1, g).copy_(sz.zero.view({-1}));
-      }
-    } else if (i == 0) {
-      g = col / gs;
+    const GroupStep step = StepGroup(s, col, i);
+    const int64_t g = step.group;
+    if (step.fresh) {
+      ScaleZero sz = ComputeScaleZero(s.w.narrow(1, col, std::min(gs, in - col)), s.spec);
+      s.scales.select(1, g).copy_(sz.scale.view({-1}));
+      s.zeros.select(1, g).copy_(sz.zero.view({-1}));
     }
     if (g >= 0) {
       scale = s.scales.select(1, g);
