@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
-#include <sched.h>
-#include <unistd.h>
 
 #include <ATen/Parallel.h>
 #ifdef LLMQ_CUDA_ALLOCATOR_STATS
@@ -11,13 +9,9 @@
 #endif
 #include <algorithm>
 
-namespace llmq {
+#include "common/cpu.h"
 
-int CoresAvailable() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-}
+namespace llmq {
 
 int ConfigureCpuRuntime(int threads) {
   if (threads <= 0) threads = CoresAvailable();

@@ -6,10 +6,9 @@
 
 #include <cstdint>
 
-namespace llmq {
+#include "common/cpu.h"  // CoresAvailable
 
-// The cores this process may run on (its affinity mask), at least 1.
-int CoresAvailable();
+namespace llmq {
 
 // Sets libtorch's intra-op threads (`threads` <= 0: CoresAvailable()) and glibc's malloc so
 // that freed tensor memory is reused instead of returned to the kernel: large temporaries

@@ -1,6 +1,5 @@
 // llmq-worker: the worker daemon (default), and `run-job`, which runs one job in this
 // process (the daemon starts it as a child per job; people use it to try one job).
-#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/cpu.h"
 #include "common/files.h"
 #include "common/version.h"
 #include "glog/logging.h"
@@ -131,12 +131,6 @@ absl::StatusOr<std::map<std::string, std::string>> ParseLabels(absl::string_view
   return labels;
 }
 
-int UsableCores() {
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
-  return static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
-}
-
 int ConfigError(const absl::Status& status) {
   std::cerr << "llmq-worker: " << status.message() << "\n";
   return 2;
@@ -150,7 +144,7 @@ int RunJobMain(const std::vector<char*>& positional) {
   if (positional.size() > 2) request.job_yaml = positional[2];
   request.pipeline.device = absl::GetFlag(FLAGS_device);
   request.pipeline.threads = absl::GetFlag(FLAGS_threads);
-  if (request.pipeline.threads <= 0) request.pipeline.threads = UsableCores();
+  if (request.pipeline.threads <= 0) request.pipeline.threads = CoresAvailable();
   request.pipeline.artifact_cache = absl::GetFlag(FLAGS_cache);
   absl::StatusOr<int64_t> cache_bytes = ParseBytes(absl::GetFlag(FLAGS_cache_max_bytes));
   if (!cache_bytes.ok()) return ConfigError(cache_bytes.status());
@@ -229,7 +223,7 @@ int DaemonMain() {
   config.labels = *labels;
   if (!device->model.empty()) config.labels.emplace("gpu", device->model);
   config.threads = absl::GetFlag(FLAGS_threads);
-  if (config.threads <= 0) config.threads = UsableCores();
+  if (config.threads <= 0) config.threads = CoresAvailable();
   config.spool_dir = absl::GetFlag(FLAGS_spool);
   if (config.spool_dir.empty()) {
     const char* home = std::getenv("HOME");
