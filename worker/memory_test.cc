@@ -25,6 +25,7 @@
 #include "nlohmann/json.hpp"
 #include "quant/gptq_export.h"
 #include "quant/quantize.h"
+#include "worker/testing/shell.h"
 
 namespace llmq {
 namespace {
@@ -105,15 +106,10 @@ tasks:
     decode_tokens: 4
     batch_sizes: "1"
 )")).ok());
-    FILE* pipe = ::popen(absl::StrCat(binary_, " run-job --threads 2 ", job, " 2>/dev/null").c_str(), "r");
-    EXPECT_NE(pipe, nullptr);
-    if (pipe == nullptr) return {};
-    std::string out;
-    char buffer[4096];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-    const int status = ::pclose(pipe);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+    const testing::ShellResult run =
+        testing::RunShell(absl::StrCat(binary_, " run-job --threads 2 ", job, " 2>/dev/null"));
+    const std::string& out = run.out;
+    EXPECT_EQ(run.exit_code, 0) << out;
     nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
     EXPECT_TRUE(json.is_object() && json.contains("metrics")) << out;
     return json.is_object() ? json["metrics"] : nlohmann::json{};

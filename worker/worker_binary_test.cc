@@ -15,6 +15,7 @@
 #include "proto/grid.h"
 #include "worker/child_process.h"
 #include "worker/testing/daemon_fixture.h"
+#include "worker/testing/shell.h"
 
 namespace llmq {
 namespace {
@@ -59,15 +60,9 @@ tasks:
 TEST_F(WorkerBinaryTest, RunJobOnAJobFilePrintsMetricsProvenanceAndTimingsAsJson) {
   const std::string job = WriteDemoJob();
   if (job.empty()) GTEST_SKIP() << "bundled model not found (run from the source root)";
-  FILE* pipe = ::popen(absl::StrCat(binary_, " run-job ", job, " 2>/dev/null").c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0) << out;
+  const testing::ShellResult run = testing::RunShell(absl::StrCat(binary_, " run-job ", job, " 2>/dev/null"));
+  const std::string& out = run.out;
+  ASSERT_EQ(run.exit_code, 0) << out;
   const nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(json.is_object()) << out;
   ASSERT_TRUE(json["metrics"].contains("ppl")) << out;
