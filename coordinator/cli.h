@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/results_plot.h"
-#include "coordinator/results_table.h"
+#include "report/results_plot.h"
+#include "report/results_table.h"
 #include "coordinator/server.h"
 #include "coordinator/user_client.h"
 

@@ -7,7 +7,7 @@
 #include "common/files.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
-#include "proto/grid_paths.h"
+#include "grid/values.h"
 #include "storage/test_db.h"
 
 namespace llmq {

@@ -2,8 +2,8 @@
 
 #include "common/files.h"
 #include "common/status.h"
-#include "proto/grid.h"
-#include "proto/grid_paths.h"
+#include "grid/grid.h"
+#include "grid/values.h"
 
 namespace llmq {
 

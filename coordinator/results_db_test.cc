@@ -10,8 +10,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
-#include "coordinator/results_table.h"
-#include "coordinator/results_test_util.h"
+#include "report/results_table.h"
+#include "report/results_test_util.h"
 #include "coordinator/scheduler_test_fixture.h"
 #include "storage/sqlite.h"
 

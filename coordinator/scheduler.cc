@@ -1,10 +1,14 @@
-// Scheduler: leases, heartbeats, fenced reports and lease expiry. Submission, workers and
-// user commands are in scheduler_admin.cc.
+// Scheduler: leases, heartbeats, fenced reports and lease expiry; then start-up (restart
+// recovery), sweep submission, cancel/retry, and worker registration.
 #include "coordinator/scheduler.h"
 
 #include <glog/logging.h>
 
+#include "absl/random/random.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
 #include "common/version.h"
 #include "storage/codec.h"
@@ -264,6 +268,252 @@ void Scheduler::NotifyWork() {
     listener = listener_;
   }
   if (listener) listener();
+}
+
+}  // namespace llmq
+
+// Scheduler: start-up (restart recovery), sweep submission, cancel/retry, and worker
+// registration.
+namespace llmq {
+namespace {
+
+std::string RandomHex(int bytes) {
+  thread_local absl::BitGen gen;
+  std::string hex;
+  for (int i = 0; i < bytes; i += 8) {
+    absl::StrAppend(&hex, absl::StrFormat("%016x", absl::Uniform<uint64_t>(gen)));
+  }
+  return hex.substr(0, 2 * bytes);
+}
+
+absl::Status NoSuchSweep(int64_t sweep_id) {
+  return absl::NotFoundError(absl::StrCat("no sweep ", sweep_id));
+}
+
+}  // namespace
+
+std::string NewLeaseId() { return RandomHex(16); }
+
+std::string NewWorkerId(const std::string& host) {
+  return absl::StrCat(host.empty() ? "worker" : host, "-", RandomHex(4));
+}
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(Store* store, Clock* clock,
+                                                             const SchedulerOptions& options) {
+  std::unique_ptr<Scheduler> scheduler(new Scheduler(store, clock, options));
+  // A restart must not expire leases whose workers could not reach us while we were
+  // down: every open lease gets one full TTL from now.
+  const absl::Time now = clock->Now();
+  int64_t rearmed = 0, workers = 0;
+  LLMQ_RETURN_IF_ERROR(store->Write([&](WriteTxn& txn) -> absl::Status {
+    LLMQ_ASSIGN_OR_RETURN(rearmed, txn.RearmOpenLeases(now + options.lease_ttl));
+    LLMQ_ASSIGN_OR_RETURN(workers, txn.RefreshActiveWorkers(now));
+    return absl::OkStatus();
+  }));
+  LOG(INFO) << "event=scheduler_started db=" << store->path() << " open_leases=" << rearmed
+            << " known_workers=" << workers
+            << " lease_ttl=" << absl::FormatDuration(options.lease_ttl);
+  return scheduler;
+}
+
+void Scheduler::SetWorkListener(std::function<void()> listener) {
+  absl::MutexLock lock(&mu_);
+  listener_ = std::move(listener);
+}
+
+absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission& submission) {
+  for (const v1::JobSpec& spec : submission.jobs) {
+    if (spec.job_key().empty()) {
+      return absl::InvalidArgumentError("a job spec has no job_key (grid expansion bug)");
+    }
+  }
+  v1::SubmitSweepResponse response;
+  response.set_jobs_total(static_cast<int64_t>(submission.jobs.size()));
+  if (submission.dry_run) {
+    LLMQ_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+      for (const v1::JobSpec& spec : submission.jobs) {
+        LLMQ_ASSIGN_OR_RETURN(std::optional<v1::JobState> state, txn.JobStateByKey(spec.job_key()));
+        if (!state.has_value() || *state == v1::FAILED || *state == v1::CANCELLED) {
+          response.set_jobs_new(response.jobs_new() + 1);
+        } else if (*state == v1::SUCCEEDED) {
+          response.set_jobs_already_done(response.jobs_already_done() + 1);
+        } else {
+          response.set_jobs_in_progress(response.jobs_in_progress() + 1);
+        }
+      }
+      return absl::OkStatus();
+    }));
+    return response;
+  }
+  const absl::Time now = clock_->Now();
+  const absl::Time started = absl::Now();  // wall time for the log, whatever the clock
+  LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    response.set_jobs_new(0);
+    response.set_jobs_already_done(0);
+    response.set_jobs_in_progress(0);
+    LLMQ_ASSIGN_OR_RETURN(int64_t sweep_id, txn.InsertSweep(submission.name, submission.grid_yaml,
+                                                            submission.grid_path, now));
+    response.set_sweep_id(sweep_id);
+    for (const v1::JobSpec& spec : submission.jobs) {
+      const int max_attempts =
+          spec.max_attempts() > 0 ? spec.max_attempts() : options_.retry.default_max_attempts;
+      LLMQ_ASSIGN_OR_RETURN(WriteTxn::AddedJob added,
+                            txn.AddJob(sweep_id, spec, max_attempts, now));
+      if (added.inserted) {
+        response.set_jobs_new(response.jobs_new() + 1);
+      } else if (DecideTransition(added.existing_state, JobEvent::kRetry,
+                                  v1::ERROR_CLASS_UNSPECIFIED, {}, options_.retry)
+                     .ok()) {
+        LLMQ_RETURN_IF_ERROR(
+            txn.RequeueJobs(sweep_id, {added.job_id}, {added.existing_state}, now).status());
+        response.set_jobs_new(response.jobs_new() + 1);
+      } else if (added.existing_state == v1::SUCCEEDED) {
+        response.set_jobs_already_done(response.jobs_already_done() + 1);
+      } else {
+        response.set_jobs_in_progress(response.jobs_in_progress() + 1);
+      }
+    }
+    return absl::OkStatus();
+  }));
+  LOG(INFO) << "event=sweep_submitted sweep=" << response.sweep_id() << " name=\""
+            << submission.name << "\" jobs=" << response.jobs_total()
+            << " new=" << response.jobs_new() << " done=" << response.jobs_already_done()
+            << " in_progress=" << response.jobs_in_progress()
+            << " ms=" << absl::ToInt64Milliseconds(absl::Now() - started);
+  if (response.jobs_new() > 0) NotifyWork();
+  return response;
+}
+
+absl::StatusOr<int64_t> Scheduler::CancelSweep(int64_t sweep_id) {
+  bool exists = false;
+  LLMQ_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    LLMQ_ASSIGN_OR_RETURN(auto sweep, txn.GetSweep(sweep_id));
+    exists = sweep.has_value();
+    return absl::OkStatus();
+  }));
+  if (!exists) return NoSuchSweep(sweep_id);
+  int64_t cancelled = 0;
+  LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    LLMQ_ASSIGN_OR_RETURN(cancelled, txn.CancelJobs(sweep_id, StatesAllowing(JobEvent::kCancel),
+                                                    clock_->Now()));
+    return absl::OkStatus();
+  }));
+  LOG(INFO) << "event=sweep_cancelled sweep=" << sweep_id << " jobs=" << cancelled;
+  return cancelled;
+}
+
+absl::StatusOr<int64_t> Scheduler::RetryJobs(int64_t sweep_id,
+                                             const std::vector<int64_t>& job_ids) {
+  bool exists = false;
+  LLMQ_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    LLMQ_ASSIGN_OR_RETURN(auto sweep, txn.GetSweep(sweep_id));
+    exists = sweep.has_value();
+    return absl::OkStatus();
+  }));
+  if (!exists) return NoSuchSweep(sweep_id);
+  int64_t requeued = 0;
+  LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    LLMQ_ASSIGN_OR_RETURN(requeued, txn.RequeueJobs(sweep_id, job_ids,
+                                                    StatesAllowing(JobEvent::kRetry),
+                                                    clock_->Now()));
+    return absl::OkStatus();
+  }));
+  LOG(INFO) << "event=jobs_retried sweep=" << sweep_id << " jobs=" << requeued;
+  if (requeued > 0) NotifyWork();
+  return requeued;
+}
+
+Scheduler::WorkerCaps Scheduler::CapsOf(const WorkerRecord& worker) {
+  WorkerCaps caps;
+  caps.has_cpu = worker.devices.empty();
+  for (const std::string& device : worker.devices) {
+    if (absl::StartsWith(device, "cpu")) caps.has_cpu = true;
+    if (absl::StartsWith(device, "cuda")) caps.has_cuda = true;
+  }
+  caps.memory_bytes = worker.memory_bytes;
+  return caps;
+}
+
+absl::StatusOr<v1::RegisterResponse> Scheduler::Register(const v1::RegisterRequest& request) {
+  if (request.protocol_version() != kProtocolVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "worker speaks protocol ", request.protocol_version(), ", this coordinator ",
+        kProtocolVersion, "; run matching llmq versions"));
+  }
+  WorkerRecord worker;
+  worker.id = request.worker_id().empty() ? NewWorkerId(request.host()) : request.worker_id();
+  worker.host = request.host();
+  worker.devices.assign(request.devices().begin(), request.devices().end());
+  worker.memory_bytes = request.memory_bytes();
+  worker.labels.insert(request.labels().begin(), request.labels().end());
+  worker.version = request.version();
+  const absl::Time now = clock_->Now();
+  LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) { return txn.UpsertWorker(worker, now); }));
+  {
+    absl::MutexLock lock(&mu_);
+    WorkerCaps caps = CapsOf(worker);
+    caps.last_touched = now;
+    workers_[worker.id] = caps;
+  }
+  LOG(INFO) << "event=worker_registered worker=" << worker.id << " host=" << worker.host
+            << " devices=" << StringListToJson(worker.devices)
+            << " memory_bytes=" << worker.memory_bytes << " version=" << worker.version
+            << " again=" << !request.worker_id().empty();
+  v1::RegisterResponse response;
+  response.set_worker_id(worker.id);
+  response.set_heartbeat_seconds(
+      static_cast<int32_t>(absl::ToInt64Seconds(options_.heartbeat_interval)));
+  response.set_lease_ttl_seconds(static_cast<int32_t>(absl::ToInt64Seconds(options_.lease_ttl)));
+  return response;
+}
+
+absl::Status Scheduler::Deregister(const std::string& worker_id) {
+  const absl::Time now = clock_->Now();
+  int returned = 0;
+  LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    returned = 0;
+    LLMQ_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, txn.ListLeasesOfWorker(worker_id));
+    for (const JobRecord& job : jobs) {
+      LLMQ_ASSIGN_OR_RETURN(Transition t,
+                            DecideTransition(job.state, JobEvent::kReturn,
+                                             v1::ERROR_CLASS_UNSPECIFIED,
+                                             {job.failures, job.max_attempts, job.worker_deaths},
+                                             options_.retry));
+      AttemptEnd end;
+      end.outcome = "RETURNED";
+      end.next_state = t.next;
+      end.now = now;
+      LLMQ_ASSIGN_OR_RETURN(bool finished,
+                            txn.FinishAttempt({job.id, job.lease_id, job.attempts}, end));
+      returned += finished ? 1 : 0;
+    }
+    return txn.SetWorkerState(worker_id, "gone", now);
+  }));
+  {
+    absl::MutexLock lock(&mu_);
+    workers_.erase(worker_id);
+  }
+  LOG(INFO) << "event=worker_deregistered worker=" << worker_id << " returned_jobs=" << returned;
+  if (returned > 0) NotifyWork();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Scheduler::WorkerCaps> Scheduler::FindWorker(WriteTxn& txn,
+                                                            const std::string& worker_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = workers_.find(worker_id);
+    if (it != workers_.end()) return it->second;
+  }
+  LLMQ_ASSIGN_OR_RETURN(std::optional<WorkerRecord> worker, txn.GetWorker(worker_id));
+  if (!worker.has_value() || worker->state == "gone") {
+    return absl::NotFoundError(
+        absl::StrCat("worker '", worker_id, "' is not registered; register again"));
+  }
+  WorkerCaps caps = CapsOf(*worker);
+  absl::MutexLock lock(&mu_);
+  workers_[worker_id] = caps;
+  return caps;
 }
 
 }  // namespace llmq

@@ -15,7 +15,8 @@
 #include "coordinator/clock.h"
 #include "coordinator/lease_waitlist.h"
 #include "coordinator/scheduler.h"
-#include "coordinator/services.h"
+#include "coordinator/user_service.h"
+#include "coordinator/worker_service.h"
 #include "grpcpp/server.h"
 #include "storage/store.h"
 

@@ -12,7 +12,7 @@
 #include "coordinator/user_client.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "proto/grid_paths.h"
+#include "grid/values.h"
 #include "storage/test_db.h"
 
 namespace llmq {

@@ -6,7 +6,7 @@
 #include "common/status.h"
 #include "coordinator/grid_submission.h"
 #include "coordinator/grpc_status.h"
-#include "coordinator/services.h"
+#include "coordinator/user_service.h"
 
 namespace llmq {
 namespace {

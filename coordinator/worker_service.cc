@@ -7,7 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "coordinator/grpc_status.h"
-#include "coordinator/services.h"
+#include "coordinator/worker_service.h"
 
 namespace llmq {
 namespace {

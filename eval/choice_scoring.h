@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "eval/loglikelihood.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 
 namespace llmq {

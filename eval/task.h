@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/params.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 
 namespace llmq {

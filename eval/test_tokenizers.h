@@ -1,4 +1,4 @@
-// Tokenizers for eval's tests only: small, exact, and independent of model/tokenizer.cc.
+// Tokenizers for eval's tests only: small, exact, and independent of tokenizer/tokenizer.cc.
 #ifndef LLMQ_EVAL_TEST_TOKENIZERS_H_
 #define LLMQ_EVAL_TEST_TOKENIZERS_H_
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace llmq {
 

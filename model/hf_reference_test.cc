@@ -10,8 +10,8 @@
 #include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "gtest/gtest.h"
-#include "model/tokenizer.h"
-#include "model/tokenizer_test_util.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_test_util.h"
 
 namespace llmq {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/config.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 
 namespace llmq {

@@ -23,7 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/params.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 #include "quant/calibration.h"
 #include "quant/layer_driver.h"

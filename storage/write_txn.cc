@@ -1,7 +1,7 @@
-// WriteTxn: sweeps, jobs, results and the pivot-column registry. Leases and workers are
-// in write_txn_leases.cc.
-#include <glog/logging.h>
+// WriteTxn: sweeps, jobs, results and the pivot-column registry, then leases and workers.
+#include "storage/write_txn.h"
 
+#include <glog/logging.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -10,7 +10,6 @@
 #include "storage/codec.h"
 #include "storage/job_columns.h"
 #include "storage/schema.h"
-#include "storage/write_txn.h"
 
 namespace llmq {
 
@@ -209,6 +208,297 @@ absl::Status WriteTxn::NotePivotNames(const std::string& kind,
   if (!added) return absl::OkStatus();
   VLOG(1) << "event=pivot_view_regenerated kind=" << kind;
   return RegenerateJobsView(db_);
+}
+
+}  // namespace llmq
+
+// WriteTxn: claiming jobs, renewing and finishing leases, and the workers table.
+namespace llmq {
+namespace {
+
+// The eligibility filter shared by both pick queries. Parameters:
+// ?1 now, ?2 has_cpu, ?3 has_cuda, ?4 free memory (0 = unknown).
+constexpr char kEligible[] =
+    "state = 'PENDING' AND next_eligible_ms <= ?1 "
+    "AND (device = 'any' OR (device = 'cpu' AND ?2) OR (device = 'cuda' AND ?3)) "
+    "AND (?4 = 0 OR memory_bytes <= ?4) "
+    "AND (memory_hint_until_ms <= ?1 OR ?4 = 0 OR memory_hint_bytes < ?4)";
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::pair<int64_t, int>>> WriteTxn::PickJob(
+    const ClaimRequest& request, std::optional<int> priority) {
+  static const std::string kBest = absl::StrCat(
+      "SELECT id, priority FROM jobs WHERE ", kEligible,
+      " ORDER BY priority DESC, next_eligible_ms, id LIMIT 1");
+  // ?5 the worker's cached quant keys (JSON array), ?6 the priority to match. Forced onto
+  // the affinity index (few jobs share a quant key): the queue index would scan every
+  // pending job of that priority.
+  static const std::string kCached = absl::StrCat(
+      "SELECT id, priority FROM jobs INDEXED BY jobs_affinity WHERE quant_key IN (SELECT value FROM json_each(?5)) "
+      "AND priority = ?6 AND ",
+      kEligible, " ORDER BY next_eligible_ms, id LIMIT 1");
+  LLMQ_ASSIGN_OR_RETURN(sqlite::Statement pick,
+                        db_.Prepare(priority.has_value() ? kCached : kBest));
+  pick.BindAll(ToMillis(request.now), request.has_cpu, request.has_cuda,
+               request.free_memory_bytes);
+  if (priority.has_value()) {
+    pick.Bind(5, StringListToJson(request.cached_quant_keys));
+    pick.Bind(6, *priority);
+  }
+  LLMQ_ASSIGN_OR_RETURN(bool row, pick.Step());
+  if (!row) return std::optional<std::pair<int64_t, int>>();
+  return std::make_optional(std::make_pair(pick.Int(0), static_cast<int>(pick.Int(1))));
+}
+
+absl::StatusOr<std::optional<ClaimedJob>> WriteTxn::ClaimNextJob(const ClaimRequest& request) {
+  LLMQ_ASSIGN_OR_RETURN(auto best, PickJob(request, std::nullopt));
+  if (!best.has_value()) return std::optional<ClaimedJob>();
+  bool affinity_hit = false;
+  if (!request.cached_quant_keys.empty()) {
+    LLMQ_ASSIGN_OR_RETURN(auto cached, PickJob(request, best->second));
+    if (cached.has_value()) {
+      affinity_hit = true;
+      best = cached;
+    }
+  }
+  ClaimedJob claimed;
+  {
+    LLMQ_ASSIGN_OR_RETURN(
+        sqlite::Statement lease,
+        db_.Prepare("UPDATE jobs SET state = 'LEASED', attempts = attempts + 1, lease_id = ?1, "
+                    "lease_worker = ?2, lease_expires_ms = ?3, updated_ms = ?4, "
+                    "started_ms = NULL, progress_stage = '', progress_step = 0, "
+                    "progress_total = 0, progress_message = '' "
+                    "WHERE id = ?5 AND state = 'PENDING' RETURNING attempts, quant_key, spec"));
+    lease.BindAll(request.lease_id, request.worker_id, ToMillis(request.lease_expires),
+                  ToMillis(request.now), best->first);
+    LLMQ_ASSIGN_OR_RETURN(bool row, lease.Step());
+    if (!row) return absl::InternalError(absl::StrCat("job ", best->first, " left PENDING"));
+    claimed.job_id = best->first;
+    claimed.attempt = static_cast<int>(lease.Int(0));
+    claimed.quant_key = lease.Text(1);
+    if (!claimed.spec.ParseFromString(lease.Bytes(2))) {
+      return absl::DataLossError(absl::StrCat("job ", best->first, ": unreadable spec"));
+    }
+    LLMQ_RETURN_IF_ERROR(lease.Run());
+  }
+  claimed.lease_id = request.lease_id;
+  claimed.lease_expires = request.lease_expires;
+  claimed.affinity_hit = affinity_hit;
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement attempt,
+      db_.Prepare("INSERT INTO attempts (job_id, attempt, lease_id, worker_id, "
+                  "free_memory_bytes, leased_ms) VALUES (?, ?, ?, ?, ?, ?)"));
+  LLMQ_RETURN_IF_ERROR(attempt
+                           .BindAll(claimed.job_id, claimed.attempt, claimed.lease_id,
+                                    request.worker_id, request.free_memory_bytes,
+                                    ToMillis(request.now))
+                           .Run());
+  return std::make_optional(std::move(claimed));
+}
+
+absl::StatusOr<std::optional<AttemptRecord>> WriteTxn::GetAttempt(int64_t job_id,
+                                                                  int attempt_number) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement select,
+      db_.Prepare("SELECT job_id, attempt, lease_id, worker_id, free_memory_bytes, outcome "
+                  "FROM attempts WHERE job_id = ? AND attempt = ?"));
+  select.BindAll(job_id, attempt_number);
+  LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+  if (!row) return std::optional<AttemptRecord>();
+  AttemptRecord attempt;
+  attempt.job_id = select.Int(0);
+  attempt.attempt = static_cast<int>(select.Int(1));
+  attempt.lease_id = select.Text(2);
+  attempt.worker_id = select.Text(3);
+  attempt.free_memory_bytes = select.Int(4);
+  attempt.outcome = select.Text(5);
+  return std::make_optional(std::move(attempt));
+}
+
+absl::StatusOr<bool> WriteTxn::RenewLease(const LeaseFence& fence, absl::Time expires,
+                                          const v1::Progress& progress, bool start,
+                                          absl::Time now) {
+  {
+    // ?6 = whether the heartbeat carried progress; without it the old progress stays.
+    LLMQ_ASSIGN_OR_RETURN(
+        sqlite::Statement renew,
+        db_.Prepare(
+            "UPDATE jobs SET lease_expires_ms = ?1, updated_ms = ?2, "
+            "state = CASE WHEN ?3 AND state = 'LEASED' THEN 'RUNNING' ELSE state END, "
+            "started_ms = CASE WHEN ?3 AND state = 'LEASED' THEN ?2 ELSE started_ms END, "
+            "progress_stage = CASE WHEN ?6 THEN ?7 ELSE progress_stage END, "
+            "progress_step = CASE WHEN ?6 THEN ?8 ELSE progress_step END, "
+            "progress_total = CASE WHEN ?6 THEN ?9 ELSE progress_total END, "
+            "progress_message = CASE WHEN ?6 THEN ?10 ELSE progress_message END "
+            "WHERE id = ?4 AND lease_id = ?5 AND attempts = ?11"));
+    renew.BindAll(ToMillis(expires), ToMillis(now), start, fence.job_id, fence.lease_id,
+                  !progress.stage().empty(), progress.stage(),
+                  static_cast<int64_t>(progress.step()), static_cast<int64_t>(progress.total()),
+                  progress.message(), fence.attempt);
+    LLMQ_RETURN_IF_ERROR(renew.Run());
+  }
+  if (db_.changes() == 0) return false;
+  if (start) {
+    LLMQ_ASSIGN_OR_RETURN(
+        sqlite::Statement started,
+        db_.Prepare("UPDATE attempts SET started_ms = ? WHERE job_id = ? AND attempt = ? "
+                    "AND started_ms IS NULL"));
+    LLMQ_RETURN_IF_ERROR(started.BindAll(ToMillis(now), fence.job_id, fence.attempt).Run());
+  }
+  return true;
+}
+
+absl::StatusOr<bool> WriteTxn::FinishAttempt(const LeaseFence& fence, const AttemptEnd& end) {
+  const bool terminal = end.next_state == v1::SUCCEEDED || end.next_state == v1::FAILED ||
+                        end.next_state == v1::CANCELLED;
+  {
+    LLMQ_ASSIGN_OR_RETURN(
+        sqlite::Statement finish,
+        db_.Prepare(
+            "UPDATE jobs SET state = ?1, lease_id = NULL, lease_worker = NULL, "
+            "lease_expires_ms = NULL, failures = failures + ?2, "
+            "worker_deaths = worker_deaths + ?3, next_eligible_ms = ?4, error = ?5, "
+            "error_class = ?6, memory_hint_bytes = MAX(memory_hint_bytes, ?7), "
+            "memory_hint_until_ms = MAX(memory_hint_until_ms, ?8), updated_ms = ?9, "
+            "finished_ms = CASE WHEN ?10 THEN ?9 ELSE NULL END "
+            "WHERE id = ?11 AND lease_id = ?12 AND attempts = ?13"));
+    const int64_t hint_until =
+        end.memory_hint_until == absl::InfinitePast() ? 0 : ToMillis(end.memory_hint_until);
+    const int64_t eligible =
+        end.next_eligible == absl::InfinitePast() ? ToMillis(end.now) : ToMillis(end.next_eligible);
+    finish.BindAll(JobStateName(end.next_state), end.charged ? 1 : 0, end.worker_death ? 1 : 0,
+                   eligible, end.error, ErrorClassName(end.error_class), end.memory_hint_bytes,
+                   hint_until, ToMillis(end.now), terminal, fence.job_id, fence.lease_id,
+                   fence.attempt);
+    LLMQ_RETURN_IF_ERROR(finish.Run());
+  }
+  if (db_.changes() == 0) return false;
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement close,
+      db_.Prepare("UPDATE attempts SET ended_ms = ?, outcome = ?, error_class = ?, error = ? "
+                  "WHERE job_id = ? AND attempt = ?"));
+  LLMQ_RETURN_IF_ERROR(close
+                           .BindAll(ToMillis(end.now), end.outcome,
+                                    ErrorClassName(end.error_class), end.error, fence.job_id,
+                                    fence.attempt)
+                           .Run());
+  return true;
+}
+
+absl::StatusOr<std::vector<JobRecord>> WriteTxn::ListExpiredLeases(absl::Time now, int limit) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement select,
+      db_.Prepare(absl::StrCat("SELECT ", kJobRecordColumns,
+                               " FROM jobs WHERE lease_id IS NOT NULL AND lease_expires_ms <= ?"
+                               " ORDER BY lease_expires_ms LIMIT ?")));
+  select.BindAll(ToMillis(now), limit);
+  std::vector<JobRecord> jobs;
+  while (true) {
+    LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    jobs.push_back(ReadJobRecord(select));
+  }
+  return jobs;
+}
+
+absl::StatusOr<std::vector<JobRecord>> WriteTxn::ListLeasesOfWorker(
+    const std::string& worker_id) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement select,
+      db_.Prepare(absl::StrCat("SELECT ", kJobRecordColumns,
+                               " FROM jobs WHERE lease_id IS NOT NULL AND lease_worker = ?")));
+  select.BindAll(worker_id);
+  std::vector<JobRecord> jobs;
+  while (true) {
+    LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    jobs.push_back(ReadJobRecord(select));
+  }
+  return jobs;
+}
+
+absl::StatusOr<int64_t> WriteTxn::RearmOpenLeases(absl::Time expires) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement rearm,
+      db_.Prepare("UPDATE jobs SET lease_expires_ms = MAX(lease_expires_ms, ?) "
+                  "WHERE lease_id IS NOT NULL"));
+  LLMQ_RETURN_IF_ERROR(rearm.BindAll(ToMillis(expires)).Run());
+  return db_.changes();
+}
+
+// ---------------------------------------------------------------------------------------
+// Workers
+
+absl::Status WriteTxn::UpsertWorker(const WorkerRecord& worker, absl::Time now) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement upsert,
+      db_.Prepare("INSERT INTO workers (id, host, devices, memory_bytes, labels, version, "
+                  "state, registered_ms, last_seen_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?8) "
+                  "ON CONFLICT(id) DO UPDATE SET host = excluded.host, "
+                  "devices = excluded.devices, memory_bytes = excluded.memory_bytes, "
+                  "labels = excluded.labels, version = excluded.version, "
+                  "state = excluded.state, last_seen_ms = excluded.last_seen_ms"));
+  return upsert
+      .BindAll(worker.id, worker.host, StringListToJson(worker.devices), worker.memory_bytes,
+               StringMapToJson(worker.labels), worker.version, worker.state, ToMillis(now))
+      .Run();
+}
+
+absl::StatusOr<std::optional<WorkerRecord>> WriteTxn::GetWorker(const std::string& worker_id) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement select,
+      db_.Prepare("SELECT id, host, devices, memory_bytes, labels, version, state "
+                  "FROM workers WHERE id = ?"));
+  select.BindAll(worker_id);
+  LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+  if (!row) return std::optional<WorkerRecord>();
+  WorkerRecord worker;
+  worker.id = select.Text(0);
+  worker.host = select.Text(1);
+  worker.devices = JsonToStringList(select.Text(2));
+  worker.memory_bytes = select.Int(3);
+  worker.labels = JsonToStringMap(select.Text(4));
+  worker.version = select.Text(5);
+  worker.state = select.Text(6);
+  return std::make_optional(std::move(worker));
+}
+
+absl::Status WriteTxn::TouchWorker(const std::string& worker_id, absl::Time now,
+                                   bool revive) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement touch,
+      db_.Prepare("UPDATE workers SET last_seen_ms = ?1, "
+                  "state = CASE WHEN ?3 AND state = 'gone' THEN 'active' ELSE state END "
+                  "WHERE id = ?2"));
+  return touch.BindAll(ToMillis(now), worker_id, revive).Run();
+}
+
+absl::StatusOr<int64_t> WriteTxn::RefreshActiveWorkers(absl::Time now) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement refresh,
+      db_.Prepare("UPDATE workers SET last_seen_ms = MAX(last_seen_ms, ?) "
+                  "WHERE state != 'gone'"));
+  LLMQ_RETURN_IF_ERROR(refresh.BindAll(ToMillis(now)).Run());
+  return db_.changes();
+}
+
+absl::Status WriteTxn::SetWorkerState(const std::string& worker_id, const std::string& state,
+                                      absl::Time now) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement update,
+      db_.Prepare("UPDATE workers SET state = ?, last_seen_ms = ? WHERE id = ?"));
+  return update.BindAll(state, ToMillis(now), worker_id).Run();
+}
+
+absl::StatusOr<int64_t> WriteTxn::MarkSilentWorkersGone(absl::Time cutoff) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement update,
+      db_.Prepare("UPDATE workers SET state = 'gone' WHERE state != 'gone' "
+                  "AND last_seen_ms < ?"));
+  LLMQ_RETURN_IF_ERROR(update.BindAll(ToMillis(cutoff)).Run());
+  return db_.changes();
 }
 
 }  // namespace llmq

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "gtest/gtest.h"
-#include "proto/grid.h"
+#include "grid/grid.h"
 
 namespace llmq {
 namespace {

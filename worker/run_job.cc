@@ -11,7 +11,7 @@
 #include "common/status.h"
 #include "glog/logging.h"
 #include "google/protobuf/text_format.h"
-#include "proto/grid.h"
+#include "grid/grid.h"
 #include "worker/child_protocol.h"
 #include "worker/progress_sinks.h"
 #include "worker/result_json.h"
@@ -24,7 +24,7 @@ bool IsTextFormat(const std::string& path) {
          absl::EndsWith(path, ".pbtxt");
 }
 
-// A single-job grid file (proto/grid.h): one value per axis; its model and dataset
+// A single-job grid file (grid/grid.h): one value per axis; its model and dataset
 // files' identities are computed here, as `submit` would.
 absl::StatusOr<v1::JobSpec> ReadJobYaml(const std::string& path) {
   LLMQ_ASSIGN_OR_RETURN(const std::string yaml, ReadFile(path));

@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "proto/grid.h"
+#include "grid/grid.h"
 #include "worker/child_process.h"
 #include "worker/testing/daemon_fixture.h"
 #include "worker/testing/shell.h"
