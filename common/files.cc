@@ -13,15 +13,11 @@
 #include "absl/strings/str_cat.h"
 
 namespace llmq {
-namespace {
-
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::Status(errno == ENOENT ? absl::StatusCode::kNotFound
                                       : absl::StatusCode::kInternal,
                       absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

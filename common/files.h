@@ -15,6 +15,9 @@ namespace llmq {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// "path: what: strerror(errno)", NotFound when errno is ENOENT, else Internal.
+absl::Status ErrnoError(absl::string_view what, const std::string& path);
+
 // Writes `contents` to `path` through a temporary file and rename, so readers never see a
 // partial file.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/flags.h"
 #include "common/version.h"
 #include "coordinator/auth.h"
 #include "coordinator/cli.h"
@@ -188,17 +189,6 @@ void PrintCommandHelp(const Command& command) {
   if (std::strcmp(command.name, "serve") != 0) {
     std::printf("\nconnection flags:\n");
     for (const char* flag : kClientFlags) PrintFlag(flag);
-  }
-}
-
-// "--token-file=x" -> "--token_file=x": Abseil flag names cannot hold dashes.
-void NormalizeFlagNames(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--") == 0) return;
-    if (std::strncmp(argv[i], "--", 2) != 0) continue;
-    for (char* c = argv[i] + 2; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-') *c = '_';
-    }
   }
 }
 

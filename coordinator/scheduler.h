@@ -40,7 +40,7 @@ struct SchedulerOptions {
   RetryPolicy retry;
 };
 
-// A grid, already expanded into job specs (see coordinator/grid_source.h).
+// A grid, already expanded into job specs (coordinator/grid_submission.h).
 struct SweepSubmission {
   std::string name;
   std::string grid_yaml;

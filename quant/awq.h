@@ -1,5 +1,5 @@
 // AWQ (Lin et al. 2023) and the seed paper's GSQ (the same activation-aware group scaling;
-// both method names run this code), NOTES.md "Quantization algorithms":
+// both method names run this code), as the AWQ reference implementation does it:
 //   per group of linears reading the same input x (below), a per-input-channel scale
 //     s(α) = x̄^α / sqrt(max(x̄^α) · min(x̄^α)),  x̄ = mean |x| over all calibration tokens,
 //   α on `grid` points {0, 1/grid, ..., (grid-1)/grid}; the α kept minimises the mean squared

@@ -1,6 +1,5 @@
 // GPTQ (Frantar et al. 2022) for one linear layer, as the reference implementation
-// (IST-DASLab/gptq, carried on by AutoGPTQ / GPTQModel) does it; NOTES.md, "Quantization
-// algorithms":
+// (IST-DASLab/gptq, carried on by AutoGPTQ / GPTQModel) does it:
 //   H = 2/n Σ x xᵀ over the n calibration tokens of the layer's input;
 //   dead inputs (H_ii = 0): H_ii = 1 and W[:, i] = 0;
 //   λ = damp · mean(diag H) added to the diagonal; U = upper Cholesky factor of (H + λI)⁻¹

@@ -3,7 +3,7 @@
 // A weight W (out, in) is cut into groups of `group_size` consecutive input columns per
 // row (group_size -1 = the whole row). When `in` is not a multiple of group_size, the
 // last group is shorter (in % group_size columns) — it is a group like the others.
-// Per group (NOTES.md, GPTQ's reference quantizer):
+// Per group (as GPTQ's reference quantizer computes it):
 //   asymmetric: lo = min(min(w), 0), hi = max(max(w), 0);
 //               scale = (hi - lo) / (2^bits - 1); zero = round(-lo / scale)
 //   symmetric:  m = max(|lo|, hi); lo = -m, hi = m; scale = 2m / (2^bits - 1);

@@ -11,12 +11,14 @@
 #include "glog/logging.h"
 
 namespace llmq {
+
+std::string JobLabel(int64_t job_id, int32_t attempt) {
+  return absl::StrCat("job=", job_id, " attempt=", attempt);
+}
+
 namespace {
 
-// "job=12 attempt=1"
-std::string JobLabel(const v1::Lease& lease) {
-  return absl::StrCat("job=", lease.job_id(), " attempt=", lease.attempt());
-}
+std::string LeaseLabel(const v1::Lease& lease) { return JobLabel(lease.job_id(), lease.attempt()); }
 
 std::string ProgressLabel(const v1::Progress& progress) {
   std::string label = absl::StrCat("stage=", progress.stage().empty() ? "starting"
@@ -68,14 +70,14 @@ class HeartbeatLoop {
       absl::StatusOr<v1::HeartbeatResponse> response = send_(progress);
       if (!response.ok()) {
         if (!failing) {
-          LOG(WARNING) << "heartbeat failed " << JobLabel(lease_)
+          LOG(WARNING) << "heartbeat failed " << LeaseLabel(lease_)
                        << " error=" << response.status() << " (job keeps running)";
         }
         failing = true;
       } else {
-        if (failing) LOG(INFO) << "heartbeat answered again " << JobLabel(lease_);
+        if (failing) LOG(INFO) << "heartbeat answered again " << LeaseLabel(lease_);
         failing = false;
-        LOG(INFO) << "heartbeat " << JobLabel(lease_) << " " << ProgressLabel(progress);
+        LOG(INFO) << "heartbeat " << LeaseLabel(lease_) << " " << ProgressLabel(progress);
         Verdict verdict = Verdict::kContinue;
         if (!response->lease_valid()) {
           verdict = Verdict::kLeaseLost;
@@ -173,7 +175,7 @@ JobOutcome JobRunner::Run(const v1::Lease& lease, const std::string& spec_path,
                    absl::StrCat("cannot start the job process: ", started.status().message()));
   }
   ChildProcess& child = **started;
-  LOG(INFO) << "job started " << JobLabel(lease) << " pid=" << child.pid();
+  LOG(INFO) << "job started " << LeaseLabel(lease) << " pid=" << child.pid();
 
   const int64_t timeout_seconds = lease.spec().timeout_seconds();
   const absl::Time timeout_at =
@@ -189,7 +191,7 @@ JobOutcome JobRunner::Run(const v1::Lease& lease, const std::string& spec_path,
       absl::optional<v1::Progress> record = DecodeProgressRecord(line);
       if (!record.has_value()) continue;
       if (record->stage() != progress.stage()) {
-        LOG(INFO) << JobLabel(lease) << " " << ProgressLabel(*record);
+        LOG(INFO) << LeaseLabel(lease) << " " << ProgressLabel(*record);
       }
       progress = *std::move(record);
       heartbeats.SetProgress(progress);
@@ -251,7 +253,7 @@ JobOutcome JobRunner::Run(const v1::Lease& lease, const std::string& spec_path,
       outcome = NaturalOutcome(*exit, result_path, stderr_tail);
       break;
   }
-  LOG(INFO) << "job ended " << JobLabel(lease) << " outcome=" << JobOutcomeName(outcome.kind)
+  LOG(INFO) << "job ended " << LeaseLabel(lease) << " outcome=" << JobOutcomeName(outcome.kind)
             << " exit=\"" << DescribeChildExit(*exit) << "\" seconds="
             << absl::ToDoubleSeconds(elapsed)
             << (outcome.error_class != v1::ERROR_CLASS_UNSPECIFIED

@@ -17,6 +17,9 @@
 
 namespace llmq {
 
+// "job=12 attempt=1", how every log line names an attempt.
+std::string JobLabel(int64_t job_id, int32_t attempt);
+
 struct JobRunnerOptions {
   // argv prefix of the job process, e.g. {"/usr/bin/llmq-worker", "run-job"}; the flags
   // of child_protocol.h follow, then `extra_args`.

@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "common/cpu.h"
 #include "common/files.h"
+#include "common/flags.h"
 #include "common/version.h"
 #include "glog/logging.h"
 #include "worker/host_info.h"
@@ -77,26 +78,6 @@ One job, in this process:
   prints {"metrics": {...}, "provenance": {...}, "timings": {...}} as JSON.
 
 Flags may be spelled with '-' or '_'.)";
-
-// absl flags are C identifiers; accept --token-file for --token_file.
-std::vector<char*> NormalizeFlagNames(int argc, char** argv,
-                                      std::vector<std::string>* storage) {
-  storage->reserve(argc);
-  std::vector<char*> normalized;
-  bool flags_ended = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") flags_ended = true;
-    if (!flags_ended && i > 0 && arg.size() > 2 && arg[0] == '-') {
-      const size_t name_end = std::min(arg.find('='), arg.size());
-      const size_t name_start = arg[1] == '-' ? 2 : 1;
-      std::replace(arg.begin() + name_start, arg.begin() + name_end, '-', '_');
-    }
-    storage->push_back(std::move(arg));
-  }
-  for (std::string& arg : *storage) normalized.push_back(arg.data());
-  return normalized;
-}
 
 absl::StatusOr<int64_t> ParseBytes(std::string text) {
   text = std::string(absl::StripAsciiWhitespace(text));
@@ -256,8 +237,7 @@ int DaemonMain() {
 }  // namespace llmq
 
 int main(int argc, char** argv) {
-  std::vector<std::string> storage;
-  std::vector<char*> args = llmq::NormalizeFlagNames(argc, argv, &storage);
+  llmq::NormalizeFlagNames(argc, argv);
   absl::SetProgramUsageMessage(llmq::kUsage);
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view path) {
@@ -265,8 +245,7 @@ int main(int argc, char** argv) {
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()),
-                                                         args.data());
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   FLAGS_v = absl::GetFlag(FLAGS_verbosity);
   google::InitGoogleLogging(argv[0]);

@@ -21,16 +21,11 @@
 #include "quant/gptq_export.h"
 #include "quant/quantize.h"
 #include "worker/artifact_cache.h"
+#include "worker/host_info.h"
 #include "worker/quant_artifact.h"
 
 namespace llmq {
 namespace {
-
-std::string HostName() {
-  char name[256] = {0};
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
 
 double PeakRssBytes() {
   struct rusage usage;

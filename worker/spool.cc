@@ -27,10 +27,6 @@ constexpr char kReportsDir[] = "reports";
 constexpr char kTicketSuffix[] = ".ticket.pb";
 constexpr char kReportSuffix[] = ".pb";
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
-}
-
 template <typename Message>
 absl::StatusOr<Message> ReadMessage(const std::string& path) {
   LLMQ_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));

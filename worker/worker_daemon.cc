@@ -28,9 +28,6 @@ std::string SelfExecutable() {
   return n > 0 ? std::string(path, static_cast<size_t>(n)) : "/proc/self/exe";
 }
 
-std::string JobLabel(int64_t job_id, int32_t attempt) {
-  return absl::StrCat("job=", job_id, " attempt=", attempt);
-}
 
 }  // namespace
 
