@@ -26,18 +26,24 @@ std::string AssetsDir() {
 
 std::string AssetPath(const std::string& relative) { return JoinPath(AssetsDir(), relative); }
 
+std::string DefaultCorpusFormat(absl::string_view dataset) {
+  if (dataset == "tinystories") return "paragraphs";
+  if (dataset == "c4" || absl::EndsWith(dataset, ".jsonl")) return "jsonl";
+  return "text";
+}
+
 absl::StatusOr<ResolvedCorpus> ResolveCorpus(const CorpusSpec& spec) {
-  struct Bundled { const char* name; const char* path; const char* format; };
+  struct Bundled { const char* name; const char* path; };
   static constexpr Bundled kBundled[] = {
-      {"wikitext2", "data/wikitext2/wiki.test.raw", "text"},
-      {"tinystories", "data/tinystories/tinystories_val.txt", "paragraphs"},
-      {"c4", "data/calib/c4_sample.jsonl", "jsonl"},
+      {"wikitext2", "data/wikitext2/wiki.test.raw"},
+      {"tinystories", "data/tinystories/tinystories_val.txt"},
+      {"c4", "data/calib/c4_sample.jsonl"},
   };
   ResolvedCorpus out;
+  out.format = spec.format.empty() ? DefaultCorpusFormat(spec.dataset) : spec.format;
   for (const Bundled& b : kBundled) {
     if (spec.dataset == b.name) {
       out.path = AssetPath(b.path);
-      out.format = spec.format.empty() ? b.format : spec.format;
       break;
     }
   }
@@ -49,9 +55,6 @@ absl::StatusOr<ResolvedCorpus> ResolveCorpus(const CorpusSpec& spec) {
           "': neither a bundled name (wikitext2, tinystories, c4) nor an existing file"));
     }
     out.path = spec.dataset;
-    out.format = !spec.format.empty() ? spec.format
-                 : absl::EndsWith(spec.dataset, ".jsonl") ? "jsonl"
-                                                          : "text";
   }
   if (out.format != "text" && out.format != "paragraphs" && out.format != "jsonl") {
     return absl::InvalidArgumentError(absl::StrCat(

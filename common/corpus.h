@@ -29,6 +29,12 @@ struct ResolvedCorpus {
 // Any other name is a path; its format defaults by extension (.jsonl -> jsonl, else text).
 absl::StatusOr<ResolvedCorpus> ResolveCorpus(const CorpusSpec& spec);
 
+// The format a corpus is read in when none is given: tinystories -> paragraphs (stories
+// separated by blank lines, a BOS each), c4 and *.jsonl -> jsonl, anything else (wikitext2:
+// the GPTQ protocol joins the whole test set) -> text. The grid fills the ppl task's
+// `format` with it, so a job's key says which was used.
+std::string DefaultCorpusFormat(absl::string_view dataset);
+
 // The documents of a corpus:
 //   text:       the whole file as one document, CRLF normalised to LF;
 //   paragraphs: the file split on "\n\n", each piece stripped of surrounding whitespace,

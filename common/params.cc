@@ -4,8 +4,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/ascii.h"
+#include "common/status.h"
 
 namespace llmq {
+
+void NoteParamRead(const std::string& name);
+
 namespace {
 
 absl::Status BadValue(const std::string& name, const std::string& value, const char* expected) {
@@ -13,46 +17,59 @@ absl::Status BadValue(const std::string& name, const std::string& value, const c
       absl::StrCat("parameter '", name, "' = '", value, "': expected ", expected));
 }
 
+thread_local ParamReadLog* current_log = nullptr;
+
+absl::StatusOr<std::string> Find(const Params& params, const std::string& name) {
+  NoteParamRead(name);
+  auto it = params.find(name);
+  if (it == params.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameter '", name, "' is missing (parameters are completed from the grid schema)"));
+  }
+  return it->second;
+}
+
 }  // namespace
 
-absl::StatusOr<int64_t> GetInt(const Params& params, const std::string& name, int64_t fallback) {
-  auto it = params.find(name);
-  if (it == params.end()) return fallback;
+void NoteParamRead(const std::string& name) {
+  if (current_log != nullptr) current_log->names_.insert(name);
+}
+
+ParamReadLog::ParamReadLog() { current_log = this; }
+ParamReadLog::~ParamReadLog() { current_log = nullptr; }
+
+absl::StatusOr<int64_t> GetInt(const Params& params, const std::string& name) {
+  LLMQ_ASSIGN_OR_RETURN(const std::string text, Find(params, name));
   int64_t value;
-  if (!absl::SimpleAtoi(it->second, &value)) return BadValue(name, it->second, "an integer");
+  if (!absl::SimpleAtoi(text, &value)) return BadValue(name, text, "an integer");
   return value;
 }
 
-absl::StatusOr<double> GetDouble(const Params& params, const std::string& name, double fallback) {
-  auto it = params.find(name);
-  if (it == params.end()) return fallback;
+absl::StatusOr<double> GetDouble(const Params& params, const std::string& name) {
+  LLMQ_ASSIGN_OR_RETURN(const std::string text, Find(params, name));
   double value;
-  if (!absl::SimpleAtod(it->second, &value)) return BadValue(name, it->second, "a number");
+  if (!absl::SimpleAtod(text, &value)) return BadValue(name, text, "a number");
   return value;
 }
 
-absl::StatusOr<bool> GetBool(const Params& params, const std::string& name, bool fallback) {
-  auto it = params.find(name);
-  if (it == params.end()) return fallback;
+absl::StatusOr<bool> GetBool(const Params& params, const std::string& name) {
+  LLMQ_ASSIGN_OR_RETURN(const std::string text, Find(params, name));
   bool value;
-  if (!absl::SimpleAtob(it->second, &value)) return BadValue(name, it->second, "true or false");
+  if (!absl::SimpleAtob(text, &value)) return BadValue(name, text, "true or false");
   return value;
 }
 
-std::string GetString(const Params& params, const std::string& name, const std::string& fallback) {
-  auto it = params.find(name);
-  return it == params.end() ? fallback : it->second;
+absl::StatusOr<std::string> GetString(const Params& params, const std::string& name) {
+  return Find(params, name);
 }
 
-absl::StatusOr<std::vector<int64_t>> GetIntList(const Params& params, const std::string& name,
-                                                const std::vector<int64_t>& fallback) {
-  auto it = params.find(name);
-  if (it == params.end()) return fallback;
+absl::StatusOr<std::vector<int64_t>> GetIntList(const Params& params, const std::string& name) {
+  LLMQ_ASSIGN_OR_RETURN(const std::string text, Find(params, name));
   std::vector<int64_t> values;
-  for (absl::string_view piece : absl::StrSplit(it->second, ',', absl::SkipWhitespace())) {
+  for (absl::string_view piece : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     int64_t value;
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(piece), &value)) {
-      return BadValue(name, it->second, "a comma-separated list of integers");
+      return BadValue(name, text, "a comma-separated list of integers");
     }
     values.push_back(value);
   }

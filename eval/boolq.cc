@@ -62,7 +62,8 @@ absl::StatusOr<std::vector<BoolqExample>> LoadBoolq(const std::string& path) {
 absl::StatusOr<TaskOutput> RunBoolqTask(const Params& params, TaskContext& context) {
   LLMQ_RETURN_IF_ERROR(CheckModelAndTokenizer(context, "boolq"));
   LLMQ_ASSIGN_OR_RETURN(CommonTaskParams common, ReadCommonTaskParams(params));
-  const std::string path = GetString(params, "dataset", DefaultBoolqPath());
+  LLMQ_ASSIGN_OR_RETURN(std::string path, GetString(params, "dataset"));
+  if (path.empty()) path = DefaultBoolqPath();
   LLMQ_ASSIGN_OR_RETURN(std::vector<BoolqExample> examples, LoadBoolq(path));
   LLMQ_ASSIGN_OR_RETURN(const std::string dataset_sha256, Sha256File(path));
 

@@ -51,10 +51,10 @@ void Synchronize(const CausalLM& model) {
 absl::StatusOr<TaskOutput> RunEfficiencyTask(const Params& params, TaskContext& context) {
   CausalLM& model = *context.model;
   const int64_t max_positions = model.config().max_position_embeddings;
-  LLMQ_ASSIGN_OR_RETURN(std::vector<int64_t> lengths, GetIntList(params, "prompt_lengths", {128, 512, 2048}));
-  LLMQ_ASSIGN_OR_RETURN(int64_t decode_tokens, GetInt(params, "decode_tokens", 64));
-  LLMQ_ASSIGN_OR_RETURN(std::vector<int64_t> batch_sizes, GetIntList(params, "batch_sizes", {1, 8}));
-  LLMQ_ASSIGN_OR_RETURN(int64_t repeats, GetInt(params, "repeats", 3));
+  LLMQ_ASSIGN_OR_RETURN(std::vector<int64_t> lengths, GetIntList(params, "prompt_lengths"));
+  LLMQ_ASSIGN_OR_RETURN(int64_t decode_tokens, GetInt(params, "decode_tokens"));
+  LLMQ_ASSIGN_OR_RETURN(std::vector<int64_t> batch_sizes, GetIntList(params, "batch_sizes"));
+  LLMQ_ASSIGN_OR_RETURN(int64_t repeats, GetInt(params, "repeats"));
   if (decode_tokens < 2) return absl::InvalidArgumentError("efficiency: decode_tokens must be >= 2");
   const int64_t vocab = model.config().vocab_size;
   TaskOutput out;

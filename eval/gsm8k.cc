@@ -76,14 +76,15 @@ std::string Gsm8kPromptBuilder::TemplateText() const { return Render("{question}
 absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& context) {
   LLMQ_RETURN_IF_ERROR(CheckModelAndTokenizer(context, "gsm8k"));
   LLMQ_ASSIGN_OR_RETURN(CommonTaskParams common, ReadCommonTaskParams(params));
-  LLMQ_ASSIGN_OR_RETURN(const bool cot, GetBool(params, "cot", false));
-  LLMQ_ASSIGN_OR_RETURN(const int64_t n_shot, GetInt(params, "n_shot", cot ? 8 : 5));
-  LLMQ_ASSIGN_OR_RETURN(const int64_t fewshot_seed,
-                        GetInt(params, "fewshot_seed", static_cast<int64_t>(common.subsample.seed)));
-  LLMQ_ASSIGN_OR_RETURN(const int64_t max_new_tokens, GetInt(params, "max_new_tokens", 256));
-  LLMQ_ASSIGN_OR_RETURN(const bool stop_at_blank_line, GetBool(params, "stop_at_blank_line", true));
-  const std::string test_path = GetString(params, "dataset", AssetPath("data/gsm8k/test.jsonl"));
-  const std::string train_path = GetString(params, "train", AssetPath("data/gsm8k/train.jsonl"));
+  LLMQ_ASSIGN_OR_RETURN(const bool cot, GetBool(params, "cot"));
+  LLMQ_ASSIGN_OR_RETURN(const int64_t n_shot, GetInt(params, "n_shot"));
+  LLMQ_ASSIGN_OR_RETURN(const int64_t fewshot_seed, GetInt(params, "fewshot_seed"));
+  LLMQ_ASSIGN_OR_RETURN(const int64_t max_new_tokens, GetInt(params, "max_new_tokens"));
+  LLMQ_ASSIGN_OR_RETURN(const bool stop_at_blank_line, GetBool(params, "stop_at_blank_line"));
+  LLMQ_ASSIGN_OR_RETURN(std::string test_path, GetString(params, "dataset"));
+  if (test_path.empty()) test_path = AssetPath("data/gsm8k/test.jsonl");
+  LLMQ_ASSIGN_OR_RETURN(std::string train_path, GetString(params, "train"));
+  if (train_path.empty()) train_path = AssetPath("data/gsm8k/train.jsonl");
   if (n_shot < 0 || (cot && n_shot > 8)) {
     return absl::InvalidArgumentError(absl::StrCat("parameter 'n_shot' = ", n_shot, ": expected 0..",
                                                    cot ? "8 with cot" : "the train size"));

@@ -98,11 +98,13 @@ absl::StatusOr<RankingDataset> LoadRankingDataset(const std::string& corpus_path
 absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& context) {
   LLMQ_RETURN_IF_ERROR(CheckModelAndTokenizer(context, "msmarco"));
   LLMQ_ASSIGN_OR_RETURN(CommonTaskParams common, ReadCommonTaskParams(params));
-  const std::string dir = GetString(params, "dataset", AssetPath("data/msmarco/dl19_beir_subset"));
-  const std::string qrels_path = GetString(params, "qrels", JoinPath(dir, "qrels/test.tsv"));
-  LLMQ_ASSIGN_OR_RETURN(const int64_t max_passages, GetInt(params, "max_passages", 0));
-  LLMQ_ASSIGN_OR_RETURN(const int64_t k, GetInt(params, "k", 10));
-  LLMQ_ASSIGN_OR_RETURN(const int64_t min_grade, GetInt(params, "mrr_min_grade", 2));
+  LLMQ_ASSIGN_OR_RETURN(std::string dir, GetString(params, "dataset"));
+  if (dir.empty()) dir = AssetPath("data/msmarco/dl19_beir_subset");
+  LLMQ_ASSIGN_OR_RETURN(std::string qrels_path, GetString(params, "qrels"));
+  if (qrels_path.empty()) qrels_path = JoinPath(dir, "qrels/test.tsv");
+  LLMQ_ASSIGN_OR_RETURN(const int64_t max_passages, GetInt(params, "max_passages"));
+  LLMQ_ASSIGN_OR_RETURN(const int64_t k, GetInt(params, "k"));
+  LLMQ_ASSIGN_OR_RETURN(const int64_t min_grade, GetInt(params, "mrr_min_grade"));
   if (max_passages < 0 || k < 1) {
     return absl::InvalidArgumentError("parameters 'max_passages' >= 0 and 'k' >= 1 expected");
   }

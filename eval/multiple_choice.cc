@@ -48,9 +48,9 @@ absl::StatusOr<std::vector<McItem>> LoadMcDataset(const std::string& path) {
 absl::StatusOr<TaskOutput> RunMultipleChoiceTask(const Params& params, TaskContext& context) {
   LLMQ_RETURN_IF_ERROR(CheckModelAndTokenizer(context, "mc"));
   LLMQ_ASSIGN_OR_RETURN(CommonTaskParams common, ReadCommonTaskParams(params));
-  const std::string path = GetString(params, "dataset", "");
+  LLMQ_ASSIGN_OR_RETURN(const std::string path, GetString(params, "dataset"));
   if (path.empty()) return absl::InvalidArgumentError("task mc needs parameter 'dataset' (a JSONL path)");
-  const std::string delimiter = GetString(params, "target_delimiter", " ");
+  LLMQ_ASSIGN_OR_RETURN(const std::string delimiter, GetString(params, "target_delimiter"));
   LLMQ_ASSIGN_OR_RETURN(std::vector<McItem> all, LoadMcDataset(path));
   LLMQ_ASSIGN_OR_RETURN(std::string dataset_sha256, Sha256File(path));
 

@@ -65,7 +65,10 @@ absl::StatusOr<PerplexityResult> ComputePerplexity(
     return absl::InvalidArgumentError(absl::StrCat("perplexity context ", options.context,
                                                    " exceeds the model's ", max_positions, " positions"));
   }
-  const int64_t stride = options.stride > 0 ? options.stride : std::max<int64_t>(1, options.context / 2);
+  const int64_t stride = options.protocol == "rolling" ? options.stride : options.context;
+  if (stride < 1) {
+    return absl::InvalidArgumentError("perplexity: rolling windows need a stride >= 1");
+  }
   if (stride > options.context) {
     return absl::InvalidArgumentError(absl::StrCat("perplexity stride ", stride, " exceeds context ", options.context));
   }
@@ -114,18 +117,26 @@ namespace llmq {
 
 absl::StatusOr<TaskOutput> RunPerplexityTask(const Params& params, TaskContext& context) {
   CorpusSpec corpus;
-  corpus.dataset = GetString(params, "dataset", "wikitext2");
-  corpus.format = GetString(params, "format", "");
-  corpus.field = GetString(params, "field", "text");
+  LLMQ_ASSIGN_OR_RETURN(corpus.dataset, GetString(params, "dataset"));
+  LLMQ_ASSIGN_OR_RETURN(corpus.format, GetString(params, "format"));
+  // The schema keeps `field` only for jsonl and `stride` only for rolling windows.
+  if (corpus.format == "jsonl") {
+    LLMQ_ASSIGN_OR_RETURN(corpus.field, GetString(params, "field"));
+  }
   PerplexityOptions options;
-  options.protocol = GetString(params, "protocol", "windows");
-  LLMQ_ASSIGN_OR_RETURN(options.context, GetInt(params, "context", 2048));
+  LLMQ_ASSIGN_OR_RETURN(options.protocol, GetString(params, "protocol"));
+  LLMQ_ASSIGN_OR_RETURN(options.context, GetInt(params, "context"));
   options.context = std::min(options.context, context.model->config().max_position_embeddings);
-  LLMQ_ASSIGN_OR_RETURN(options.stride, GetInt(params, "stride", 0));
-  LLMQ_ASSIGN_OR_RETURN(options.max_windows, GetInt(params, "limit", 0));
-  LLMQ_ASSIGN_OR_RETURN(int64_t batch, GetInt(params, "batch_size", 1));
+  if (options.protocol == "rolling") {
+    LLMQ_ASSIGN_OR_RETURN(options.stride, GetInt(params, "stride"));
+    // The stride was derived from the requested context; the window may have shrunk to
+    // the model's positions.
+    options.stride = std::min(options.stride, options.context);
+  }
+  LLMQ_ASSIGN_OR_RETURN(options.max_windows, GetInt(params, "limit"));
+  LLMQ_ASSIGN_OR_RETURN(int64_t batch, GetInt(params, "batch_size"));
   options.batch_size = static_cast<int>(batch);
-  LLMQ_ASSIGN_OR_RETURN(bool bos, GetBool(params, "bos", true));
+  LLMQ_ASSIGN_OR_RETURN(bool bos, GetBool(params, "bos"));
 
   LLMQ_ASSIGN_OR_RETURN(std::vector<std::string> docs, LoadCorpus(corpus));
   LLMQ_ASSIGN_OR_RETURN(ResolvedCorpus resolved, ResolveCorpus(corpus));

@@ -24,7 +24,7 @@ namespace llmq {
 struct PerplexityOptions {
   std::string protocol = "windows";  // windows | rolling
   int64_t context = 2048;
-  int64_t stride = 0;       // rolling only; 0 = context / 2
+  int64_t stride = 0;       // rolling only (the ppl task's default: context / 2)
   int64_t max_windows = 0;  // 0 = all
   int batch_size = 1;       // windows per forward; results do not depend on it
 };

@@ -1,11 +1,18 @@
 #include "eval/task.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "grid/schema.h"
 
 namespace llmq {
 
-absl::StatusOr<TaskOutput> RunTask(const std::string& name, const Params& params,
+absl::StatusOr<TaskOutput> RunTask(const std::string& name, const Params& given,
                                    TaskContext& context) {
+  const GridEntrySchema* schema = FindGridTask(name);
+  if (schema == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown task '", name, "'"));
+  }
+  LLMQ_ASSIGN_OR_RETURN(const Params params, CompleteParams(*schema, given));
   if (name == "ppl") return RunPerplexityTask(params, context);
   if (name == "efficiency") return RunEfficiencyTask(params, context);
   if (name == "boolq") return RunBoolqTask(params, context);

@@ -45,20 +45,20 @@ uint64_t Fnv1a64(absl::string_view text) {
 
 absl::StatusOr<CommonTaskParams> ReadCommonTaskParams(const Params& params) {
   CommonTaskParams out;
-  LLMQ_ASSIGN_OR_RETURN(out.subsample.limit, GetInt(params, "limit", 0));
+  LLMQ_ASSIGN_OR_RETURN(out.subsample.limit, GetInt(params, "limit"));
   if (out.subsample.limit < 0) return absl::InvalidArgumentError("parameter 'limit' must be >= 0");
-  LLMQ_ASSIGN_OR_RETURN(int64_t seed, GetInt(params, "seed", 1234));
+  LLMQ_ASSIGN_OR_RETURN(int64_t seed, GetInt(params, "seed"));
   out.subsample.seed = static_cast<uint64_t>(seed);
-  const std::string mode = GetString(params, "subsample", "shuffle");
+  LLMQ_ASSIGN_OR_RETURN(const std::string mode, GetString(params, "subsample"));
   if (mode != "shuffle" && mode != "first") {
     return absl::InvalidArgumentError(
         absl::StrCat("parameter 'subsample' = '", mode, "': expected shuffle or first"));
   }
   out.subsample.shuffle = mode == "shuffle";
-  LLMQ_ASSIGN_OR_RETURN(int64_t batch, GetInt(params, "batch_size", 8));
+  LLMQ_ASSIGN_OR_RETURN(int64_t batch, GetInt(params, "batch_size"));
   if (batch < 1) return absl::InvalidArgumentError("parameter 'batch_size' must be >= 1");
   out.batch_size = static_cast<int>(batch);
-  LLMQ_ASSIGN_OR_RETURN(out.bos, GetBool(params, "bos", false));
+  LLMQ_ASSIGN_OR_RETURN(out.bos, GetBool(params, "bos"));
   return out;
 }
 

@@ -2,15 +2,14 @@
 // BOS. Every choice is read from the task's parameters and written back
 // into its provenance, so a result says exactly what it was computed on.
 //
-// Parameters:
+// Parameters (defaults: grid/schema.cc):
 //   limit      examples (queries for msmarco) to evaluate; 0 = all
-//   subsample  "shuffle" (default): a seeded permutation of all indices, then its first
-//              `limit`; "first": the first `limit` in file order (lm-eval's --limit)
-//   seed       seed of the permutation (default 1234)
-//   batch_size requests per forward pass (default 8); results do not depend on it
+//   subsample  "shuffle": a seeded permutation of all indices, then its first `limit`;
+//              "first": the first `limit` in file order (lm-eval's --limit)
+//   seed       seed of the permutation
+//   batch_size requests per forward pass; results do not depend on it
 //   bos        encode with the tokenizer's special tokens (BOS for Llama-style tokenizers,
-//              nothing for GPT-2/Qwen-style ones). Default false, as older lm-eval-harness
-//              for causal LMs; lm-eval 0.4.13's default (add_bos_token unset) is bos: true.
+//              nothing for GPT-2/Qwen-style ones), as lm-eval-harness 0.4 does.
 #ifndef LLMQ_EVAL_TASK_COMMON_H_
 #define LLMQ_EVAL_TASK_COMMON_H_
 
@@ -45,7 +44,7 @@ uint64_t Fnv1a64(absl::string_view text);
 
 struct CommonTaskParams {
   SubsampleSpec subsample;
-  int batch_size = 8;
+  int batch_size = 0;
   bool bos = false;
 };
 

@@ -63,8 +63,11 @@ TEST(GridKeysTest, RecordIsVersionedReadableAndStable) {
       "method.keep=\n"
       "method.sym=false\n"
       "task.name=boolq\n"
+      "task.bos=true\n"
+      "task.dataset=\n"
       "task.limit=0\n"
       "task.seed=1234\n"
+      "task.subsample=shuffle\n"
       "repeat=0\n");
   EXPECT_EQ(*CanonicalJobRecord((*jobs)[0], identities), expected);
   EXPECT_EQ((*jobs)[0].job_key(), Sha256Hex(expected));
@@ -151,8 +154,9 @@ std::string OtherValue(const GridParamSchema& param, const std::string& current)
     case GridParamType::kPatternList:
       return "lm_head";
     case GridParamType::kString:
-    case GridParamType::kPath:
       return current + "x";
+    case GridParamType::kPath:  // "" = the bundled file; both named files have identities
+      return current.empty() ? "data/q.jsonl" : current + "x";
   }
   return current;
 }

@@ -213,7 +213,7 @@ tasks: [ppl]
             "bad.yaml:3:17: methods: rtn: unknown key \"damp\" (damp is a parameter of gptq)");
   EXPECT_EQ(FirstError("models: [m/x]\ntasks:\n  - {name: ppl, temperature: 1}\n"),
             "bad.yaml:3:17: tasks: ppl: unknown key \"temperature\"; expected one of: dataset, "
-            "format, field, protocol, context, stride, bos, limit");
+            "format, field, protocol, context, stride, bos, limit, batch_size");
   EXPECT_EQ(FirstError("models: [m/x]\nmethods:\n  - {name: none, bits: 4}\ntasks: [ppl]\n"),
             "bad.yaml:3:18: methods: none: none takes no parameters");
   EXPECT_EQ(FirstError("models:\n  - {path: m/x, dtyp: bf16}\ntasks: [ppl]\n"),

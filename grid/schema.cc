@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/corpus.h"
 #include "grid/values.h"
 
 namespace llmq {
@@ -113,8 +114,34 @@ GridParamSchema Limit(const char* doc) { return Int("limit", 0, kMaxInt, "0", do
 GridParamSchema Seed() {
   return Int("seed", 0, kMaxInt, "1234", "seed of the subsample drawn when limit > 0");
 }
-GridParamSchema BatchSize() {
-  return NoEffect(Int("batch_size", 1, 1 << 16, "8", "sequences per forward pass"));
+GridParamSchema BatchSize(const char* value = "8") {
+  return NoEffect(Int("batch_size", 1, 1 << 16, value, "sequences per forward pass"));
+}
+GridParamSchema Subsample() {
+  return Choice("subsample", {"shuffle", "first"}, "shuffle",
+                "which `limit` examples: a seeded shuffle, or the first in file order "
+                "(lm-eval's --limit)");
+}
+// lm-eval-harness 0.4 encodes requests with the tokenizer's special tokens when its
+// add_bos_token is set (Llama's is): without BOS, log-likelihoods on a Llama-style model
+// differ by up to a nat. true follows the tokenizer's own rule (BOS for Llama / llama2.c,
+// nothing for GPT-2 / Phi / Qwen-style tokenizers).
+GridParamSchema Bos() {
+  return Bool("bos", true,
+              "encode with the tokenizer's special tokens (BOS where its configuration adds "
+              "one), as lm-eval-harness 0.4 does");
+}
+// A file the task reads; empty = the copy bundled under assets/data.
+GridParamSchema DataFile(const char* name, const char* doc) {
+  return Typed(name, GridParamType::kPath, "", doc);
+}
+// What every accuracy task reads besides its own parameters (eval/task_common.h).
+std::vector<GridParamSchema> AccuracyParams(const char* limit_doc,
+                                            std::vector<GridParamSchema> own) {
+  std::vector<GridParamSchema> params = {Limit(limit_doc), Subsample(), Seed(), Bos(),
+                                         BatchSize()};
+  params.insert(params.end(), own.begin(), own.end());
+  return params;
 }
 
 GridEntrySchema Method(const char* name, bool calibrates, const char* doc,
@@ -179,28 +206,48 @@ std::vector<GridEntrySchema> MakeTasks() {
                     Derived(Int("stride", 1, 1 << 24, "",
                                 "rolling only: tokens the window advances (default context/2)")),
                     Bool("bos", true, "a BOS token starts each paragraph or document"),
-                    Limit("windows evaluated, 0 = all")}});
+                    Limit("windows evaluated, 0 = all"), BatchSize("1")}});
   tasks.push_back({"boolq", false, "BoolQ yes/no accuracy",
-                   {Limit("questions, 0 = all"), Seed(), BatchSize()}});
-  tasks.push_back({"gsm8k", false, "GSM8K exact match, greedy generation",
-                   {Int("n_shot", 0, 64, "5", "few-shot examples drawn from train"),
-                    Bool("cot", false, "the 8 fixed chain-of-thought exemplars"),
-                    Limit("problems, 0 = all"), Seed(),
-                    Int("max_new_tokens", 1, 1 << 20, "256", "generation budget per problem"),
-                    BatchSize()}});
-  tasks.push_back({"msmarco", false, "MS MARCO passage re-ranking, MRR@10 and NDCG@10",
-                   {Limit("queries, 0 = all"), Seed(),
-                    Int("max_passages", 0, kMaxInt, "0", "candidates per query, 0 = all"),
-                    BatchSize()}});
+                   AccuracyParams("questions, 0 = all",
+                                  {DataFile("dataset", "BoolQ JSONL; empty = the bundled dev set")})});
+  tasks.push_back(
+      {"gsm8k", false, "GSM8K exact match, greedy generation",
+       AccuracyParams(
+           "problems, 0 = all",
+           {Bool("cot", false, "chain of thought: the 8 fixed exemplars of Wei et al. 2022"),
+            Derived(Int("n_shot", 0, 64, "",
+                        "few-shot exemplars: 5 drawn from train, or with cot the first n of "
+                        "the 8 fixed ones (default 8)")),
+            Derived(Int("fewshot_seed", 0, kMaxInt, "",
+                        "seed of the exemplars drawn from train (default: seed)")),
+            Int("max_new_tokens", 1, 1 << 20, "256", "generation budget per problem"),
+            Bool("stop_at_blank_line", true, "a blank line ends the answer"),
+            DataFile("dataset", "GSM8K test JSONL; empty = the bundled test set"),
+            DataFile("train", "GSM8K train JSONL (exemplars); empty = the bundled train set")})});
+  tasks.push_back(
+      {"msmarco", false, "MS MARCO passage re-ranking, MRR@10 and NDCG@10",
+       AccuracyParams(
+           "queries, 0 = all",
+           {Int("max_passages", 0, kMaxInt, "0", "candidates per query, 0 = all"),
+            Int("k", 1, 1 << 20, "10", "cut-off of MRR@k and NDCG@k"),
+            Int("mrr_min_grade", 1, 1 << 20, "2", "smallest qrels grade that counts as relevant "
+                                                   "for MRR (TREC DL: 2)"),
+            DataFile("dataset", "a BEIR-style directory (corpus.jsonl, queries.jsonl, qrels/); "
+                                "empty = the bundled TREC DL19 subset"),
+            DataFile("qrels", "qrels TSV; empty = <dataset>/qrels/test.tsv")})});
   tasks.push_back({"mc", false, "generic multiple choice from a JSONL file",
-                   {Required(Typed("dataset", GridParamType::kPath, "", "a JSONL path")),
-                    Limit("questions, 0 = all"), Seed(), BatchSize()}});
+                   AccuracyParams("questions, 0 = all",
+                                  {Required(Typed("dataset", GridParamType::kPath, "",
+                                                  "a JSONL path")),
+                                   Typed("target_delimiter", GridParamType::kString, " ",
+                                         "text between the question and each choice")})});
   tasks.push_back({"efficiency", false, "latency, throughput and memory probes",
                    {Typed("prompt_lengths", GridParamType::kIntList, "128,512,2048",
                           "prompt lengths measured, one string"),
-                    Int("decode_tokens", 0, 1 << 20, "64", "tokens generated per measurement"),
+                    Int("decode_tokens", 2, 1 << 20, "64", "tokens generated per measurement"),
                     Typed("batch_sizes", GridParamType::kIntList, "1,8",
-                          "batch sizes measured, one string")}});
+                          "batch sizes measured, one string"),
+                    Int("repeats", 1, 1000, "3", "timed repetitions of each probe")}});
   return tasks;
 }
 
@@ -283,18 +330,20 @@ bool IsBundledDataset(absl::string_view value) {
 
 absl::Status FinishTaskParams(absl::string_view task,
                               std::map<std::string, std::string>* params) {
-  if (task != "ppl") return absl::OkStatus();
   std::map<std::string, std::string>& p = *params;
-  if (p.count("format") == 0) {
-    const std::string& dataset = p["dataset"];
-    if (dataset == "tinystories") {
-      p["format"] = "paragraphs";  // stories separated by blank lines, a BOS each
-    } else if (dataset == "c4" || absl::EndsWith(dataset, ".jsonl")) {
-      p["format"] = "jsonl";
-    } else {
-      p["format"] = "text";  // wikitext2: the GPTQ protocol joins the whole test set
+  if (task == "gsm8k") {
+    // Chain of thought uses the 8 fixed exemplars of its paper; without it, lm-eval's 5
+    // drawn from train.
+    if (p.count("n_shot") == 0) p["n_shot"] = p["cot"] == "true" ? "8" : "5";
+    if (p.count("fewshot_seed") == 0) p["fewshot_seed"] = p["seed"];
+    if (p["cot"] == "true" && ParseGridInt(p["n_shot"]).value_or(0) > 8) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("n_shot ", p["n_shot"], " exceeds the 8 chain-of-thought exemplars"));
     }
+    return absl::OkStatus();
   }
+  if (task != "ppl") return absl::OkStatus();
+  if (p.count("format") == 0) p["format"] = DefaultCorpusFormat(p["dataset"]);
   if (p["format"] != "jsonl") p.erase("field");
   if (p["protocol"] != "rolling") {
     p.erase("stride");
@@ -417,6 +466,8 @@ absl::StatusOr<std::string> CanonicalParamValue(const GridParamSchema& p,
       if (!LooksLikePath(text)) return Invalid(p, text);
       return ResolvePath(p, grid_file, text);
     case GridParamType::kPath:
+      // An optional file whose default, "", means the copy bundled under assets/data.
+      if (text.empty() && p.has_default && p.default_value.empty()) return std::string();
       return ResolvePath(p, grid_file, text);
     case GridParamType::kIntList: {
       absl::StatusOr<std::string> value = CanonicalIntList(text);
@@ -476,7 +527,7 @@ absl::StatusOr<std::map<std::string, std::string>> CompleteParams(
 }
 
 bool IsFileValue(const GridParamSchema& p, absl::string_view canonical_value) {
-  if (p.type == GridParamType::kPath) return true;
+  if (p.type == GridParamType::kPath) return !canonical_value.empty();
   return p.type == GridParamType::kDataset && !IsBundledDataset(canonical_value);
 }
 

@@ -23,7 +23,8 @@ enum class GridParamType {
   kChoice,       // one of `choices`
   kString,       // any text
   kDataset,      // a bundled dataset name (BundledDatasets()) or a path
-  kPath,         // a path, resolved against the grid file's directory
+  kPath,         // a path, resolved against the grid file's directory ("" where that is the
+                 // default: the file bundled under assets/data)
   kIntList,      // one string of comma-separated positive integers: "128,512,2048"
   kPatternList,  // one string of comma-separated module-name patterns: "lm_head,model.layers.0.*"
 };
@@ -86,7 +87,7 @@ std::string DescribeParam(const GridParamSchema& param);
 bool IsFileValue(const GridParamSchema& param, absl::string_view canonical_value);
 
 // After defaults are filled: computes derived defaults (ppl: format from the dataset, stride
-// = context/2 for rolling) and drops parameters that do not apply (ppl: stride unless
+// = context/2 for rolling; gsm8k: n_shot 8 with cot else 5, fewshot_seed = seed) and drops parameters that do not apply (ppl: stride unless
 // rolling, field unless jsonl), so equivalent jobs have one key. Errors describe
 // combinations that cannot run ("stride 600 exceeds context 512").
 absl::Status FinishTaskParams(absl::string_view task, std::map<std::string, std::string>* params);

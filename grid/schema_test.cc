@@ -97,6 +97,20 @@ TEST(GridSchemaTest, CompleteParamsFillsDefaultsAndDerivesPpl) {
             "rtn: bits: expected an integer in 2..8, got \"1\"");
 }
 
+// gsm8k's chain of thought runs the 8 exemplars of its paper, 5 drawn from train without it,
+// and README's gsm8k row says so.
+TEST(GridSchemaTest, Gsm8kShotCountFollowsChainOfThoughtAsReadmeSays) {
+  const GridEntrySchema& gsm8k = *FindGridTask("gsm8k");
+  EXPECT_EQ(CompleteParams(gsm8k, {{"cot", "true"}})->at("n_shot"), "8");
+  EXPECT_EQ(CompleteParams(gsm8k, {})->at("n_shot"), "5");
+  EXPECT_EQ(CompleteParams(gsm8k, {{"cot", "true"}, {"n_shot", "3"}})->at("n_shot"), "3");
+  EXPECT_EQ(CompleteParams(gsm8k, {{"seed", "7"}})->at("fewshot_seed"), "7");
+  EXPECT_FALSE(CompleteParams(gsm8k, {{"cot", "true"}, {"n_shot", "9"}}).ok());
+  const absl::StatusOr<std::string> doc = ReadFile("README.md");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_TRUE(absl::StrContains(*doc, "n_shot (default 5 drawn from train; with cot 8"));
+}
+
 // README.md's grid tables name every parameter with its default: a schema change
 // that forgets the documentation fails here.
 TEST(GridSchemaTest, FormatDocumentListsEveryParameterAndDefault) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
+#include "grid/schema.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/group_quant.h"
@@ -26,28 +27,11 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-const std::map<std::string, Params>& MethodDefaults() {
-  static const auto* defaults = [] {
-    const Params common = {{"bits", "4"}, {"group_size", "128"}, {"sym", "false"}, {"keep", ""}};
-    Params gptq = common;
-    gptq.insert({{"damp", "0.01"},
-                 {"act_order", "false"},
-                 {"static_groups", "false"},
-                 {"true_sequential", "true"},
-                 {"block_size", "128"}});
-    Params awq = common;
-    awq.insert({{"grid", "20"}, {"clip", "true"}});
-    return new std::map<std::string, Params>{
-        {"rtn", common}, {"gptq", gptq}, {"awq", awq}, {"gsq", awq}};
-  }();
-  return *defaults;
-}
-
 absl::StatusOr<QuantSpec> SpecOf(const Params& p) {
   QuantSpec spec;
-  LLMQ_ASSIGN_OR_RETURN(int64_t bits, GetInt(p, "bits", 4));
-  LLMQ_ASSIGN_OR_RETURN(spec.group_size, GetInt(p, "group_size", 128));
-  LLMQ_ASSIGN_OR_RETURN(spec.sym, GetBool(p, "sym", false));
+  LLMQ_ASSIGN_OR_RETURN(int64_t bits, GetInt(p, "bits"));
+  LLMQ_ASSIGN_OR_RETURN(spec.group_size, GetInt(p, "group_size"));
+  LLMQ_ASSIGN_OR_RETURN(spec.sym, GetBool(p, "sym"));
   if (bits < 2 || bits > 8) {
     return absl::InvalidArgumentError(absl::StrCat("parameter 'bits' = ", bits, ": expected 2..8"));
   }
@@ -109,12 +93,17 @@ absl::Status RunRtn(CausalLM& model, const QuantSpec& spec, const std::string& k
 
 }  // namespace
 
-bool IsCalibratedMethod(const std::string& method) { return method != "rtn"; }
+bool IsCalibratedMethod(const std::string& method) {
+  const GridEntrySchema* schema = FindGridMethod(method);
+  return schema != nullptr && schema->calibrates;
+}
 
 absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, const Params& params) {
-  auto it = MethodDefaults().find(method);
-  if (it == MethodDefaults().end()) {
-    if (method == "smoothquant" || method == "fp8" || method == "llm_int8" || method == "spqr") {
+  static const std::set<std::string>* const kImplemented =
+      new std::set<std::string>{"rtn", "gptq", "awq", "gsq"};
+  const GridEntrySchema* schema = FindGridMethod(method);
+  if (schema == nullptr || kImplemented->count(method) == 0) {
+    if (schema != nullptr && method != "none") {
       return absl::InvalidArgumentError(absl::StrCat(
           "quantization method '", method,
           "' is part of the grid format but this worker does not implement it yet (it runs rtn, "
@@ -123,28 +112,21 @@ absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, cons
     return absl::InvalidArgumentError(
         absl::StrCat("unknown quantization method '", method, "': expected rtn, gptq, awq or gsq"));
   }
-  Params resolved = it->second;
-  for (const auto& [name, value] : params) {
-    if (resolved.count(name) == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter '", name, "' is not a parameter of method ", method));
-    }
-    resolved[name] = value;
-  }
+  LLMQ_ASSIGN_OR_RETURN(Params resolved, CompleteParams(*schema, params));
   LLMQ_RETURN_IF_ERROR(SpecOf(resolved).status());
   if (method == "gptq") {
-    LLMQ_ASSIGN_OR_RETURN(double damp, GetDouble(resolved, "damp", 0.01));
-    LLMQ_ASSIGN_OR_RETURN(int64_t block, GetInt(resolved, "block_size", 128));
+    LLMQ_ASSIGN_OR_RETURN(double damp, GetDouble(resolved, "damp"));
+    LLMQ_ASSIGN_OR_RETURN(int64_t block, GetInt(resolved, "block_size"));
     for (const char* flag : {"act_order", "static_groups", "true_sequential"}) {
-      LLMQ_RETURN_IF_ERROR(GetBool(resolved, flag, false).status());
+      LLMQ_RETURN_IF_ERROR(GetBool(resolved, flag).status());
     }
     if (!(damp >= 0 && damp <= 1) || block <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "gptq: damp ", damp, " must be in [0, 1] and block_size ", block, " positive"));
     }
   } else if (method != "rtn") {
-    LLMQ_ASSIGN_OR_RETURN(int64_t grid, GetInt(resolved, "grid", 20));
-    LLMQ_RETURN_IF_ERROR(GetBool(resolved, "clip", true).status());
+    LLMQ_ASSIGN_OR_RETURN(int64_t grid, GetInt(resolved, "grid"));
+    LLMQ_RETURN_IF_ERROR(GetBool(resolved, "clip").status());
     if (grid < 1)
       return absl::InvalidArgumentError(absl::StrCat(method, ": grid ", grid, " must be >= 1"));
   }
@@ -205,20 +187,20 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
     if (method == "gptq") {
       GptqOptions o;
       o.spec = spec;
-      LLMQ_ASSIGN_OR_RETURN(o.damp, GetDouble(p, "damp", 0.01));
-      LLMQ_ASSIGN_OR_RETURN(o.block_size, GetInt(p, "block_size", 128));
-      LLMQ_ASSIGN_OR_RETURN(o.act_order, GetBool(p, "act_order", false));
-      LLMQ_ASSIGN_OR_RETURN(o.static_groups, GetBool(p, "static_groups", false));
-      LLMQ_ASSIGN_OR_RETURN(driver.true_sequential, GetBool(p, "true_sequential", true));
+      LLMQ_ASSIGN_OR_RETURN(o.damp, GetDouble(p, "damp"));
+      LLMQ_ASSIGN_OR_RETURN(o.block_size, GetInt(p, "block_size"));
+      LLMQ_ASSIGN_OR_RETURN(o.act_order, GetBool(p, "act_order"));
+      LLMQ_ASSIGN_OR_RETURN(o.static_groups, GetBool(p, "static_groups"));
+      LLMQ_ASSIGN_OR_RETURN(driver.true_sequential, GetBool(p, "true_sequential"));
       block_method = MakeGptqMethod(o, keep, MakeInstaller(installation, model.dtype()), &report.layers);
       report.provenance["hessian_dtype"] = "float32";
       report.provenance["max_damp"] = absl::StrCat(o.max_damp);
     } else {
       AwqOptions o;
       o.spec = spec;
-      LLMQ_ASSIGN_OR_RETURN(int64_t grid, GetInt(p, "grid", 20));
+      LLMQ_ASSIGN_OR_RETURN(int64_t grid, GetInt(p, "grid"));
       o.grid = static_cast<int>(grid);
-      LLMQ_ASSIGN_OR_RETURN(o.clip, GetBool(p, "clip", true));
+      LLMQ_ASSIGN_OR_RETURN(o.clip, GetBool(p, "clip"));
       driver.true_sequential = false;
       block_method = MakeAwqMethod(model, o, keep, MakeInstaller(installation, model.dtype()), &report.layers);
       report.provenance["clip_max_shrink"] = absl::StrCat(o.max_shrink);

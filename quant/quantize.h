@@ -1,12 +1,9 @@
 // The one entry point the worker calls to quantize a model in place: a method name, its
 // parameters as canonical strings, and (for calibrated methods) a calibration spec.
 //
-// Methods and their parameters (defaults in brackets):
-//   rtn        bits [4], group_size [128], sym [false], keep [""]
-//   gptq       the same plus damp [0.01], act_order [false], static_groups [false],
-//              true_sequential [true], block_size [128]
-//   awq, gsq   bits, group_size, sym, keep, grid [20], clip [true]   (one algorithm, two
-//              names: gsq is the seed paper's name for it; see quant/awq.h)
+// Methods: rtn; gptq; awq and gsq (one algorithm, two names: gsq is the seed paper's name
+// for it; see quant/awq.h). Their parameters and defaults are the grid schema's
+// (grid/schema.cc, the one table): parameters not given are completed from it.
 // group_size -1 = one group per row; any positive size works, also one that does not
 // divide a layer's width (the last group is shorter). `keep` is a comma-separated list of
 // layer-name patterns left dense (quant/rtn.h's GlobMatch: `*` any run, `?` one character,

@@ -5,6 +5,8 @@
 
 #include <set>
 
+#include "common/params.h"
+#include "grid/schema.h"
 #include "model/quantized_linear.h"
 #include "quant/testing_models.h"
 
@@ -63,6 +65,29 @@ TEST(QuantizeTest, ResolvesDefaultsAndRejectsUnknownParameters) {
   EXPECT_NE(planned.status().message().find("does not implement it yet"), absl::string_view::npos)
       << planned.status();
   EXPECT_TRUE(ResolveQuantizationParams("gsq", {{"group_size", "-1"}, {"clip", "false"}}).ok());
+}
+
+// The grid schema is the one table of defaults: quantizing with no parameters asks for
+// exactly the schema's parameters of the method (none it lacks, none it leaves unread) and
+// runs with its defaults.
+TEST(QuantizeTest, ReadsExactlyTheSchemaParametersWithTheSchemaDefaults) {
+  CalibrationSet calibration = RandomCalibration(6, 24);
+  for (const std::string method : {"rtn", "gptq", "awq", "gsq"}) {
+    const GridEntrySchema* schema = FindGridMethod(method);
+    ASSERT_NE(schema, nullptr) << method;
+    auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+    ParamReadLog log;
+    auto report = QuantizeModelWithCalibration(*model, method, {}, &calibration);
+    ASSERT_TRUE(report.ok()) << method << ": " << report.status();
+    std::set<std::string> in_schema;
+    for (const GridParamSchema& param : schema->params) {
+      in_schema.insert(param.name);
+      EXPECT_EQ(report->params.at(param.name), param.default_value) << method << "." << param.name;
+    }
+    std::set<std::string> read = log.names();
+    read.insert("keep");  // read as the map entry p.at("keep"), not through a getter
+    EXPECT_EQ(read, in_schema) << method;
+  }
 }
 
 TEST(QuantizeTest, DescriptionIsStableAndOrderFree) {
