@@ -3,19 +3,20 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "storage/codec.h"
 
 namespace llmq {
 namespace {
 
-bool IsLeased(v1::JobState state) { return state == v1::LEASED || state == v1::RUNNING; }
+bool IsLeased(JobState state) { return state == JobState::kLeased || state == JobState::kRunning; }
 
-absl::Status NotAllowed(v1::JobState from, JobEvent event) {
-  return absl::FailedPreconditionError(absl::StrCat("a ", v1::JobState_Name(from), " job cannot ",
+absl::Status NotAllowed(JobState from, JobEvent event) {
+  return absl::FailedPreconditionError(absl::StrCat("a ", JobStateName(from), " job cannot ",
                                                     JobEventName(event)));
 }
 
 // A retryable failure: charged, backed off, FAILED once the attempts are used up.
-Transition ChargedFailure(v1::ErrorClass error_class, const JobCounters& counters,
+Transition ChargedFailure(ErrorClass error_class, const JobCounters& counters,
                           const RetryPolicy& policy) {
   Transition t;
   t.ends_attempt = true;
@@ -23,18 +24,17 @@ Transition ChargedFailure(v1::ErrorClass error_class, const JobCounters& counter
   const int failures = counters.failures + 1;
   const int max_attempts =
       counters.max_attempts > 0 ? counters.max_attempts : policy.default_max_attempts;
-  const std::string name = error_class == v1::ERROR_CLASS_UNSPECIFIED
-                               ? "unclassified"
-                               : v1::ErrorClass_Name(error_class);
+  const std::string name =
+      error_class == ErrorClass::kUnspecified ? "unclassified" : ErrorClassName(error_class);
   if (failures >= max_attempts) {
-    t.next = v1::FAILED;
+    t.next = JobState::kFailed;
     t.reason = absl::StrCat(name, " failure, attempts exhausted (", failures, "/",
                             max_attempts, ")");
     return t;
   }
-  t.next = v1::PENDING;
+  t.next = JobState::kPending;
   t.backoff = policy.Delay(error_class, failures);
-  t.wants_more_memory = error_class == v1::OUT_OF_MEMORY;
+  t.wants_more_memory = error_class == ErrorClass::kOutOfMemory;
   t.reason = absl::StrCat(name, " failure ", failures, "/", max_attempts, ", retry in ",
                           absl::FormatDuration(t.backoff));
   return t;
@@ -56,18 +56,18 @@ const char* JobEventName(JobEvent event) {
   return "unknown";
 }
 
-absl::Duration RetryPolicy::Delay(v1::ErrorClass error_class, int n) const {
+absl::Duration RetryPolicy::Delay(ErrorClass error_class, int n) const {
   Backoff backoff;
   switch (error_class) {
-    case v1::PREEMPTED:
+    case ErrorClass::kPreempted:
       return absl::ZeroDuration();
-    case v1::OUT_OF_MEMORY:
+    case ErrorClass::kOutOfMemory:
       backoff = out_of_memory;
       break;
-    case v1::TIMEOUT:
+    case ErrorClass::kTimeout:
       backoff = timeout;
       break;
-    case v1::WORKER_LOST:
+    case ErrorClass::kWorkerLost:
       backoff = worker_lost;
       break;
     default:
@@ -78,52 +78,52 @@ absl::Duration RetryPolicy::Delay(v1::ErrorClass error_class, int n) const {
   return std::min(delay, backoff.max);
 }
 
-absl::StatusOr<Transition> DecideTransition(v1::JobState from, JobEvent event,
-                                            v1::ErrorClass error_class,
+absl::StatusOr<Transition> DecideTransition(JobState from, JobEvent event,
+                                            ErrorClass error_class,
                                             const JobCounters& counters,
                                             const RetryPolicy& policy) {
   Transition t;
   switch (event) {
     case JobEvent::kLease:
-      if (from != v1::PENDING) return NotAllowed(from, event);
-      t.next = v1::LEASED;
+      if (from != JobState::kPending) return NotAllowed(from, event);
+      t.next = JobState::kLeased;
       return t;
 
     case JobEvent::kStart:
-      if (from == v1::LEASED || from == v1::RUNNING) {
-        t.next = v1::RUNNING;
-      } else if (from == v1::CANCELLED) {
-        t.next = v1::CANCELLED;  // the heartbeat is answered "cancel"
+      if (from == JobState::kLeased || from == JobState::kRunning) {
+        t.next = JobState::kRunning;
+      } else if (from == JobState::kCancelled) {
+        t.next = JobState::kCancelled;  // the heartbeat is answered "cancel"
       } else {
         return NotAllowed(from, event);
       }
       return t;
 
     case JobEvent::kSucceed:
-      if (!IsLeased(from) && from != v1::CANCELLED) return NotAllowed(from, event);
-      t.next = v1::SUCCEEDED;
+      if (!IsLeased(from) && from != JobState::kCancelled) return NotAllowed(from, event);
+      t.next = JobState::kSucceeded;
       t.ends_attempt = true;
       return t;
 
     case JobEvent::kFail:
-      if (from == v1::CANCELLED) {
-        t.next = v1::CANCELLED;
+      if (from == JobState::kCancelled) {
+        t.next = JobState::kCancelled;
         t.ends_attempt = true;
         return t;
       }
       if (!IsLeased(from)) return NotAllowed(from, event);
       switch (error_class) {
-        case v1::DETERMINISTIC:
-          t.next = v1::FAILED;
+        case ErrorClass::kDeterministic:
+          t.next = JobState::kFailed;
           t.ends_attempt = true;
           t.reason = "deterministic failure, not retried";
           return t;
-        case v1::PREEMPTED:
-          t.next = v1::PENDING;
+        case ErrorClass::kPreempted:
+          t.next = JobState::kPending;
           t.ends_attempt = true;
           t.reason = "preempted, requeued";
           return t;
-        case v1::WORKER_LOST:
+        case ErrorClass::kWorkerLost:
           // A worker reporting its own loss: treated like a lease expiry.
           return DecideTransition(from, JobEvent::kExpire, error_class, counters, policy);
         default:
@@ -131,10 +131,10 @@ absl::StatusOr<Transition> DecideTransition(v1::JobState from, JobEvent event,
       }
 
     case JobEvent::kReturn:
-      if (from == v1::CANCELLED) {
-        t.next = v1::CANCELLED;
+      if (from == JobState::kCancelled) {
+        t.next = JobState::kCancelled;
       } else if (IsLeased(from)) {
-        t.next = v1::PENDING;
+        t.next = JobState::kPending;
         t.reason = "returned by its worker, requeued";
       } else {
         return NotAllowed(from, event);
@@ -144,21 +144,21 @@ absl::StatusOr<Transition> DecideTransition(v1::JobState from, JobEvent event,
 
     case JobEvent::kExpire: {
       t.ends_attempt = true;
-      if (from == v1::CANCELLED) {
-        t.next = v1::CANCELLED;
+      if (from == JobState::kCancelled) {
+        t.next = JobState::kCancelled;
         return t;
       }
       if (!IsLeased(from)) return NotAllowed(from, event);
       t.worker_death = true;
       const int deaths = counters.worker_deaths + 1;
       if (deaths >= policy.poison_after_worker_deaths) {
-        t.next = v1::FAILED;
+        t.next = JobState::kFailed;
         t.poisoned = true;
         t.reason = absl::StrCat("poisoned: ", deaths, " workers died or lost contact running it");
         return t;
       }
-      t.next = v1::PENDING;
-      t.backoff = policy.Delay(v1::WORKER_LOST, deaths);
+      t.next = JobState::kPending;
+      t.backoff = policy.Delay(ErrorClass::kWorkerLost, deaths);
       t.reason = absl::StrCat("lease expired (worker death ", deaths, "/",
                               policy.poison_after_worker_deaths, "), retry in ",
                               absl::FormatDuration(t.backoff));
@@ -166,24 +166,24 @@ absl::StatusOr<Transition> DecideTransition(v1::JobState from, JobEvent event,
     }
 
     case JobEvent::kCancel:
-      if (from != v1::PENDING && !IsLeased(from)) return NotAllowed(from, event);
-      t.next = v1::CANCELLED;
+      if (from != JobState::kPending && !IsLeased(from)) return NotAllowed(from, event);
+      t.next = JobState::kCancelled;
       t.reason = "cancelled by the user";
       return t;
 
     case JobEvent::kRetry:
-      if (from != v1::FAILED && from != v1::CANCELLED) return NotAllowed(from, event);
-      t.next = v1::PENDING;
+      if (from != JobState::kFailed && from != JobState::kCancelled) return NotAllowed(from, event);
+      t.next = JobState::kPending;
       return t;
   }
   return NotAllowed(from, event);
 }
 
-std::vector<v1::JobState> StatesAllowing(JobEvent event) {
-  std::vector<v1::JobState> states;
-  for (v1::JobState state : {v1::PENDING, v1::LEASED, v1::RUNNING, v1::SUCCEEDED, v1::FAILED,
-                             v1::CANCELLED}) {
-    if (DecideTransition(state, event, v1::TRANSIENT, JobCounters{}, RetryPolicy{}).ok()) {
+std::vector<JobState> StatesAllowing(JobEvent event) {
+  std::vector<JobState> states;
+  for (JobState state : {JobState::kPending, JobState::kLeased, JobState::kRunning,
+                         JobState::kSucceeded, JobState::kFailed, JobState::kCancelled}) {
+    if (DecideTransition(state, event, ErrorClass::kTransient, JobCounters{}, RetryPolicy{}).ok()) {
       states.push_back(state);
     }
   }

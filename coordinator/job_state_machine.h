@@ -1,4 +1,6 @@
-// The one place that decides what a job may do next. Pure: no clock, no database.
+// The one place that decides what a job may do next. Pure: no clock, no database. It
+// speaks the store's JobState and ErrorClass (storage/records.h), which is what the
+// scheduler reads and writes; the proto's are translated at the RPC edge (store_codec.h).
 //
 //   PENDING            --lease-->            LEASED
 //   LEASED             --first heartbeat-->  RUNNING
@@ -27,7 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "proto/llmq.pb.h"
+#include "storage/records.h"
 
 namespace llmq {
 
@@ -58,7 +60,7 @@ struct RetryPolicy {
   int poison_after_worker_deaths = 3;
   int default_max_attempts = 3;  // for specs that leave max_attempts at 0
 
-  absl::Duration Delay(v1::ErrorClass error_class, int n) const;
+  absl::Duration Delay(ErrorClass error_class, int n) const;
 };
 
 // The job's counters the decision needs (before the event).
@@ -70,7 +72,7 @@ struct JobCounters {
 
 // What the event does to the job.
 struct Transition {
-  v1::JobState next = v1::JOB_STATE_UNSPECIFIED;
+  JobState next = JobState::kUnspecified;
   bool ends_attempt = false;   // the open lease closes
   bool charged = false;        // failures += 1
   bool worker_death = false;   // worker_deaths += 1
@@ -83,13 +85,13 @@ struct Transition {
 // Decides `event` on a job in state `from`. FailedPrecondition when the event is not
 // allowed in that state (the caller answers STALE, ignores, or reports it).
 // `error_class` matters only for kFail.
-absl::StatusOr<Transition> DecideTransition(v1::JobState from, JobEvent event,
-                                            v1::ErrorClass error_class,
+absl::StatusOr<Transition> DecideTransition(JobState from, JobEvent event,
+                                            ErrorClass error_class,
                                             const JobCounters& counters,
                                             const RetryPolicy& policy);
 
 // The states from which `event` is allowed (for set-wise updates: cancel a sweep).
-std::vector<v1::JobState> StatesAllowing(JobEvent event);
+std::vector<JobState> StatesAllowing(JobEvent event);
 
 }  // namespace llmq
 

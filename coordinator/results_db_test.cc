@@ -13,6 +13,7 @@
 #include "report/results_table.h"
 #include "report/results_test_util.h"
 #include "coordinator/scheduler_test_fixture.h"
+#include "coordinator/store_codec.h"
 #include "storage/sqlite.h"
 
 namespace llmq {
@@ -142,13 +143,18 @@ class CoordResultsDbTest : public SchedulerTest {
     }
   }
 
+  // As the user service answers `llmq-coord results --sweep`.
   std::vector<v1::ResultRow> QueryResults() {
     std::vector<v1::ResultRow> rows;
-    v1::QueryResultsRequest request;
-    request.set_sweep_id(sweep_);
+    ResultsFilter filter;
+    filter.sweep_id = sweep_;
     EXPECT_TRUE(store_
                     ->Read([&](ReadTxn& txn) -> absl::Status {
-                      LLMQ_ASSIGN_OR_RETURN(rows, txn.QueryResults(request));
+                      LLMQ_ASSIGN_OR_RETURN(std::vector<ResultRow> stored,
+                                            txn.QueryResults(filter));
+                      for (const ResultRow& row : stored) {
+                        LLMQ_ASSIGN_OR_RETURN(rows.emplace_back(), ToProto(row));
+                      }
                       return absl::OkStatus();
                     })
                     .ok());

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/status.h"
 #include "common/version.h"
+#include "coordinator/store_codec.h"
 #include "storage/codec.h"
 
 namespace llmq {
@@ -45,6 +46,7 @@ bool LeaseMatches(const JobRecord& job, const std::string& lease_id, int attempt
 absl::StatusOr<std::optional<v1::Lease>> Scheduler::Lease(const v1::LeaseRequest& request) {
   const absl::Time now = clock_->Now();
   std::optional<ClaimedJob> claimed;
+  v1::JobSpec spec;
   LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
     LLMQ_ASSIGN_OR_RETURN(WorkerCaps caps, FindWorker(txn, request.worker_id()));
     ClaimRequest claim;
@@ -59,6 +61,10 @@ absl::StatusOr<std::optional<v1::Lease>> Scheduler::Lease(const v1::LeaseRequest
     claim.now = now;
     claim.lease_expires = now + options_.lease_ttl;
     LLMQ_ASSIGN_OR_RETURN(claimed, txn.ClaimNextJob(claim));
+    // Parsed here so that an unreadable spec rolls the lease back.
+    if (claimed.has_value()) {
+      LLMQ_ASSIGN_OR_RETURN(spec, ParseStoredSpec(claimed->job_id, claimed->spec));
+    }
     return MaybeTouchWorker(txn, request.worker_id(), now);
   }));
   if (!claimed.has_value()) return std::optional<v1::Lease>();
@@ -68,7 +74,7 @@ absl::StatusOr<std::optional<v1::Lease>> Scheduler::Lease(const v1::LeaseRequest
   lease.set_lease_id(claimed->lease_id);
   lease.set_job_id(claimed->job_id);
   lease.set_attempt(claimed->attempt);
-  *lease.mutable_spec() = std::move(claimed->spec);
+  *lease.mutable_spec() = std::move(spec);
   lease.set_ttl_seconds(static_cast<int32_t>(absl::ToInt64Seconds(options_.lease_ttl)));
   return std::make_optional(std::move(lease));
 }
@@ -91,14 +97,14 @@ absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRe
       return absl::OkStatus();
     }
     LLMQ_ASSIGN_OR_RETURN(Transition t, DecideTransition(job->state, JobEvent::kStart,
-                                                         v1::ERROR_CLASS_UNSPECIFIED,
+                                                         ErrorClass::kUnspecified,
                                                          CountersOf(*job), options_.retry));
     LLMQ_ASSIGN_OR_RETURN(bool renewed,
                           txn.RenewLease(FenceOf(*job), now + options_.lease_ttl,
-                                         request.progress(),
-                                         /*start=*/job->state == v1::LEASED, now));
+                                         FromProto(request.progress()),
+                                         /*start=*/job->state == JobState::kLeased, now));
     response.set_lease_valid(renewed);
-    response.set_cancel(t.next == v1::CANCELLED);
+    response.set_cancel(t.next == JobState::kCancelled);
     response.set_ttl_seconds(static_cast<int32_t>(absl::ToInt64Seconds(options_.lease_ttl)));
     return absl::OkStatus();
   }));
@@ -150,7 +156,8 @@ absl::StatusOr<v1::ReportStatus> Scheduler::ApplyReport(WriteTxn& txn,
     LLMQ_ASSIGN_OR_RETURN(*requeued, ExpireLease(txn, *job, now));
     return v1::STALE;
   }
-  LLMQ_ASSIGN_OR_RETURN(Transition t, DecideTransition(job->state, event, request.error_class(),
+  const ErrorClass error_class = FromProto(request.error_class());
+  LLMQ_ASSIGN_OR_RETURN(Transition t, DecideTransition(job->state, event, error_class,
                                                        CountersOf(*job), options_.retry));
   AttemptEnd end;
   end.outcome = OutcomeOf(request.outcome());
@@ -160,9 +167,9 @@ absl::StatusOr<v1::ReportStatus> Scheduler::ApplyReport(WriteTxn& txn,
   end.now = now;
   end.next_eligible = now + t.backoff;
   if (event == JobEvent::kFail) {
-    end.error_class = request.error_class();
+    end.error_class = error_class;
     end.error = t.poisoned ? t.reason : request.error();
-  } else if (t.next == v1::CANCELLED) {
+  } else if (t.next == JobState::kCancelled) {
     end.error = "cancelled by the user";
   }
   if (t.wants_more_memory) {
@@ -182,13 +189,14 @@ absl::StatusOr<v1::ReportStatus> Scheduler::ApplyReport(WriteTxn& txn,
         {"worker_id", request.worker_id()},
         {"lease_id", request.lease_id()}};
     LLMQ_RETURN_IF_ERROR(txn.InsertResult(job->id, request.attempt(), request.worker_id(),
-                                          request.result(), coordinator_provenance, now));
+                                          FromProto(request.result()), coordinator_provenance,
+                                          now));
   }
-  *requeued = t.next == v1::PENDING;
+  *requeued = t.next == JobState::kPending;
   LOG(INFO) << "event=report_recorded job=" << job->id << " attempt=" << request.attempt()
             << " worker=" << request.worker_id() << " outcome="
             << v1::ReportOutcome_Name(request.outcome())
-            << " error_class=" << ErrorClassName(request.error_class())
+            << " error_class=" << ErrorClassName(error_class)
             << " state=" << JobStateName(t.next)
             << (t.reason.empty() ? "" : absl::StrCat(" why=\"", t.reason, "\""));
   return v1::RECORDED;
@@ -197,13 +205,14 @@ absl::StatusOr<v1::ReportStatus> Scheduler::ApplyReport(WriteTxn& txn,
 absl::StatusOr<bool> Scheduler::ExpireLease(WriteTxn& txn, const JobRecord& job,
                                             absl::Time now) {
   LLMQ_ASSIGN_OR_RETURN(Transition t, DecideTransition(job.state, JobEvent::kExpire,
-                                                       v1::WORKER_LOST, CountersOf(job),
+                                                       ErrorClass::kWorkerLost, CountersOf(job),
                                                        options_.retry));
   AttemptEnd end;
   end.outcome = "EXPIRED";
   end.next_state = t.next;
-  end.error_class = t.next == v1::CANCELLED ? v1::ERROR_CLASS_UNSPECIFIED : v1::WORKER_LOST;
-  end.error = t.next == v1::CANCELLED ? "cancelled by the user" : t.reason;
+  end.error_class =
+      t.next == JobState::kCancelled ? ErrorClass::kUnspecified : ErrorClass::kWorkerLost;
+  end.error = t.next == JobState::kCancelled ? "cancelled by the user" : t.reason;
   end.worker_death = t.worker_death;
   end.now = now;
   end.next_eligible = now + t.backoff;
@@ -211,7 +220,7 @@ absl::StatusOr<bool> Scheduler::ExpireLease(WriteTxn& txn, const JobRecord& job,
   LOG(WARNING) << "event=lease_expired job=" << job.id << " attempt=" << job.attempts
                << " worker=" << job.lease_worker << " state=" << JobStateName(t.next)
                << " why=\"" << t.reason << "\"";
-  return finished && t.next == v1::PENDING;
+  return finished && t.next == JobState::kPending;
 }
 
 absl::StatusOr<int> Scheduler::ExpireLeases() {
@@ -332,10 +341,10 @@ absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission&
   if (submission.dry_run) {
     LLMQ_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
       for (const v1::JobSpec& spec : submission.jobs) {
-        LLMQ_ASSIGN_OR_RETURN(std::optional<v1::JobState> state, txn.JobStateByKey(spec.job_key()));
-        if (!state.has_value() || *state == v1::FAILED || *state == v1::CANCELLED) {
+        LLMQ_ASSIGN_OR_RETURN(std::optional<JobState> state, txn.JobStateByKey(spec.job_key()));
+        if (!state.has_value() || *state == JobState::kFailed || *state == JobState::kCancelled) {
           response.set_jobs_new(response.jobs_new() + 1);
-        } else if (*state == v1::SUCCEEDED) {
+        } else if (*state == JobState::kSucceeded) {
           response.set_jobs_already_done(response.jobs_already_done() + 1);
         } else {
           response.set_jobs_in_progress(response.jobs_in_progress() + 1);
@@ -358,16 +367,16 @@ absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission&
       const int max_attempts =
           spec.max_attempts() > 0 ? spec.max_attempts() : options_.retry.default_max_attempts;
       LLMQ_ASSIGN_OR_RETURN(WriteTxn::AddedJob added,
-                            txn.AddJob(sweep_id, spec, max_attempts, now));
+                            txn.AddJob(sweep_id, FromProto(spec), max_attempts, now));
       if (added.inserted) {
         response.set_jobs_new(response.jobs_new() + 1);
       } else if (DecideTransition(added.existing_state, JobEvent::kRetry,
-                                  v1::ERROR_CLASS_UNSPECIFIED, {}, options_.retry)
+                                  ErrorClass::kUnspecified, {}, options_.retry)
                      .ok()) {
         LLMQ_RETURN_IF_ERROR(
             txn.RequeueJobs(sweep_id, {added.job_id}, {added.existing_state}, now).status());
         response.set_jobs_new(response.jobs_new() + 1);
-      } else if (added.existing_state == v1::SUCCEEDED) {
+      } else if (added.existing_state == JobState::kSucceeded) {
         response.set_jobs_already_done(response.jobs_already_done() + 1);
       } else {
         response.set_jobs_in_progress(response.jobs_in_progress() + 1);
@@ -476,7 +485,7 @@ absl::Status Scheduler::Deregister(const std::string& worker_id) {
     for (const JobRecord& job : jobs) {
       LLMQ_ASSIGN_OR_RETURN(Transition t,
                             DecideTransition(job.state, JobEvent::kReturn,
-                                             v1::ERROR_CLASS_UNSPECIFIED,
+                                             ErrorClass::kUnspecified,
                                              {job.failures, job.max_attempts, job.worker_deaths},
                                              options_.retry));
       AttemptEnd end;

@@ -13,7 +13,7 @@ TEST_F(SchedulerTest, ExpiredLeaseReturnsTheJobAfterABackoff) {
   auto lease = Lease(w);
   clock_.Advance(absl::Seconds(60));
   EXPECT_EQ(*scheduler_->ExpireLeases(), 1);
-  EXPECT_EQ(Job(lease->job_id()).state, v1::PENDING);
+  EXPECT_EQ(Job(lease->job_id()).state, JobState::kPending);
   EXPECT_FALSE(Lease(w).has_value());  // WORKER_LOST backoff: 5 s
   clock_.Advance(absl::Seconds(5));
   EXPECT_TRUE(Lease(w).has_value());
@@ -24,7 +24,7 @@ TEST_F(SchedulerTest, TransientFailuresBackOffExponentiallyThenFail) {
   Submit({MakeSpec({"a"})});
   auto lease = Lease(w);
   EXPECT_EQ(Report(*lease, w, v1::REPORT_FAILED, v1::TRANSIENT), v1::RECORDED);
-  EXPECT_EQ(Job(lease->job_id()).state, v1::PENDING);
+  EXPECT_EQ(Job(lease->job_id()).state, JobState::kPending);
   EXPECT_EQ(Job(lease->job_id()).error, "boom");
   clock_.Advance(absl::Seconds(4));
   EXPECT_FALSE(Lease(w).has_value());
@@ -40,9 +40,9 @@ TEST_F(SchedulerTest, TransientFailuresBackOffExponentiallyThenFail) {
   EXPECT_EQ(lease->attempt(), 3);
   EXPECT_EQ(Report(*lease, w, v1::REPORT_FAILED, v1::TRANSIENT), v1::RECORDED);
   JobRecord job = Job(lease->job_id());
-  EXPECT_EQ(job.state, v1::FAILED);  // max_attempts = 3
+  EXPECT_EQ(job.state, JobState::kFailed);  // max_attempts = 3
   EXPECT_EQ(job.failures, 3);
-  EXPECT_EQ(job.error_class, v1::TRANSIENT);
+  EXPECT_EQ(job.error_class, ErrorClass::kTransient);
 }
 
 TEST_F(SchedulerTest, DeterministicFailureIsNotRetried) {
@@ -50,7 +50,7 @@ TEST_F(SchedulerTest, DeterministicFailureIsNotRetried) {
   Submit({MakeSpec({"a", 0, "any", 0, "", 10})});
   auto lease = Lease(w);
   EXPECT_EQ(Report(*lease, w, v1::REPORT_FAILED, v1::DETERMINISTIC), v1::RECORDED);
-  EXPECT_EQ(Job(lease->job_id()).state, v1::FAILED);
+  EXPECT_EQ(Job(lease->job_id()).state, JobState::kFailed);
   clock_.Advance(absl::Hours(1));
   EXPECT_FALSE(Lease(w).has_value());
 }
@@ -64,7 +64,7 @@ TEST_F(SchedulerTest, PreemptionAndReturnDoNotCountAgainstAttempts) {
     EXPECT_EQ(Report(*lease, w, i % 2 ? v1::REPORT_RETURNED : v1::REPORT_FAILED,
                      i % 2 ? v1::ERROR_CLASS_UNSPECIFIED : v1::PREEMPTED),
               v1::RECORDED);
-    EXPECT_EQ(Job(lease->job_id()).state, v1::PENDING);
+    EXPECT_EQ(Job(lease->job_id()).state, JobState::kPending);
     EXPECT_EQ(Job(lease->job_id()).failures, 0);
   }
 }
@@ -101,9 +101,9 @@ TEST_F(SchedulerTest, JobThatKillsThreeWorkersIsPoisoned) {
     EXPECT_EQ(*scheduler_->ExpireLeases(), 1);
   }
   JobRecord job = Job(job_id);
-  EXPECT_EQ(job.state, v1::FAILED);
+  EXPECT_EQ(job.state, JobState::kFailed);
   EXPECT_EQ(job.worker_deaths, 3);
-  EXPECT_EQ(job.error_class, v1::WORKER_LOST);
+  EXPECT_EQ(job.error_class, ErrorClass::kWorkerLost);
   EXPECT_NE(job.error.find("poisoned"), std::string::npos);
 }
 
@@ -119,7 +119,7 @@ TEST_F(SchedulerTest, CancelStopsPendingJobsAndTellsRunningOnes) {
   EXPECT_TRUE(beat.lease_valid());
   EXPECT_TRUE(beat.cancel());
   EXPECT_EQ(Report(*running, w, v1::REPORT_FAILED, v1::PREEMPTED), v1::RECORDED);
-  EXPECT_EQ(Job(running->job_id()).state, v1::CANCELLED);
+  EXPECT_EQ(Job(running->job_id()).state, JobState::kCancelled);
   EXPECT_EQ(scheduler_->CancelSweep(999).status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -131,7 +131,7 @@ TEST_F(SchedulerTest, RetryRequeuesFailedAndCancelledJobs) {
   EXPECT_EQ(*scheduler_->CancelSweep(sweep), 1);
   EXPECT_EQ(*scheduler_->RetryJobs(sweep, {lease->job_id()}), 1);
   JobRecord job = Job(lease->job_id());
-  EXPECT_EQ(job.state, v1::PENDING);
+  EXPECT_EQ(job.state, JobState::kPending);
   EXPECT_EQ(job.failures, 0);
   EXPECT_EQ(*scheduler_->RetryJobs(sweep, {}), 1);  // the cancelled one
   EXPECT_EQ(*scheduler_->RetryJobs(sweep, {}), 0);
@@ -150,7 +150,7 @@ TEST_F(SchedulerTest, ResubmittingAGridRedoesNothingButItsFailures) {
   EXPECT_EQ(again.jobs_already_done(), 1);  // a
   EXPECT_EQ(again.jobs_new(), 2);           // b requeued, d inserted
   EXPECT_EQ(again.jobs_in_progress(), 1);   // c
-  EXPECT_EQ(Job(b->job_id()).state, v1::PENDING);
+  EXPECT_EQ(Job(b->job_id()).state, JobState::kPending);
 }
 
 TEST_F(SchedulerTest, DryRunCountsWithoutWriting) {

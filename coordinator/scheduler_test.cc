@@ -13,22 +13,22 @@ TEST_F(SchedulerTest, JobGoesPendingLeasedRunningSucceeded) {
   EXPECT_EQ(lease->attempt(), 1);
   EXPECT_EQ(lease->ttl_seconds(), 60);
   EXPECT_EQ(lease->spec().job_key(), "a");
-  EXPECT_EQ(Job(lease->job_id()).state, v1::LEASED);
+  EXPECT_EQ(Job(lease->job_id()).state, JobState::kLeased);
 
   v1::HeartbeatResponse beat = Heartbeat(*lease, w);
   EXPECT_TRUE(beat.lease_valid());
   EXPECT_FALSE(beat.cancel());
-  EXPECT_EQ(Job(lease->job_id()).state, v1::RUNNING);
+  EXPECT_EQ(Job(lease->job_id()).state, JobState::kRunning);
 
   EXPECT_EQ(Report(*lease, w), v1::RECORDED);
   JobRecord job = Job(lease->job_id());
-  EXPECT_EQ(job.state, v1::SUCCEEDED);
+  EXPECT_EQ(job.state, JobState::kSucceeded);
   EXPECT_FALSE(job.has_open_lease());
   ASSERT_TRUE(store_
                   ->Read([&](ReadTxn& txn) -> absl::Status {
-                    auto rows = txn.QueryResults(v1::QueryResultsRequest());
+                    auto rows = txn.QueryResults(ResultsFilter());
                     EXPECT_EQ(rows->size(), 1u);
-                    const auto& provenance = (*rows)[0].result().provenance();
+                    const auto& provenance = (*rows)[0].provenance;
                     EXPECT_EQ(provenance.at("host"), "test-host");
                     EXPECT_EQ(provenance.at("coordinator_version"), kLlmqVersion);
                     EXPECT_EQ(provenance.at("attempt"), "1");
@@ -82,7 +82,7 @@ TEST_F(SchedulerTest, ReportUnderExpiredLeaseIsStaleAndTheJobReturns) {
   clock_.Advance(absl::Seconds(61));
   EXPECT_EQ(Report(*lease, w), v1::STALE);
   JobRecord job = Job(lease->job_id());
-  EXPECT_EQ(job.state, v1::PENDING);
+  EXPECT_EQ(job.state, JobState::kPending);
   EXPECT_EQ(job.worker_deaths, 1);
   EXPECT_FALSE(Heartbeat(*lease, w).lease_valid());
 }
@@ -99,7 +99,7 @@ TEST_F(SchedulerTest, ReportUnderForeignLeaseIsStale) {
   v1::ReportRequest wrong_attempt = ReportFor(*lease, w1);
   wrong_attempt.set_attempt(2);
   EXPECT_EQ(Report(wrong_attempt), v1::STALE);
-  EXPECT_EQ(Job(lease->job_id()).state, v1::LEASED);  // none of them touched the job
+  EXPECT_EQ(Job(lease->job_id()).state, JobState::kLeased);  // none of them touched the job
   EXPECT_EQ(Report(*lease, w1), v1::RECORDED);
 }
 
@@ -171,8 +171,8 @@ TEST_F(SchedulerTest, RestartedSchedulerHonoursOpenLeasesForOneTtl) {
   EXPECT_TRUE(Heartbeat(*kept, survivor).lease_valid());
   clock_.Advance(absl::Seconds(31));
   EXPECT_EQ(*scheduler_->ExpireLeases(), 1);  // the casualty never came back
-  EXPECT_EQ(Job(lost->job_id()).state, v1::PENDING);
-  EXPECT_EQ(Job(kept->job_id()).state, v1::RUNNING);
+  EXPECT_EQ(Job(lost->job_id()).state, JobState::kPending);
+  EXPECT_EQ(Job(kept->job_id()).state, JobState::kRunning);
   // A known worker may lease without registering again.
   clock_.Advance(absl::Seconds(6));
   EXPECT_EQ(Lease(survivor)->job_id(), lost->job_id());
@@ -184,7 +184,7 @@ TEST_F(SchedulerTest, DeregisterReturnsOpenLeasesUncharged) {
   auto lease = Lease(w);
   ASSERT_TRUE(scheduler_->Deregister(w).ok());
   JobRecord job = Job(lease->job_id());
-  EXPECT_EQ(job.state, v1::PENDING);
+  EXPECT_EQ(job.state, JobState::kPending);
   EXPECT_EQ(job.failures, 0);
   EXPECT_EQ(Report(*lease, w), v1::STALE);
   v1::LeaseRequest request;

@@ -6,6 +6,7 @@
 #include "common/status.h"
 #include "coordinator/grid_submission.h"
 #include "coordinator/grpc_status.h"
+#include "coordinator/store_codec.h"
 #include "coordinator/user_service.h"
 
 namespace llmq {
@@ -44,17 +45,18 @@ grpc::Status UserService::GetSweep(grpc::ServerContext* context,
                                    v1::GetSweepResponse* response) {
   if (grpc::Status denied = auth_->Check(*context); !denied.ok()) return denied;
   return ReadAnswer(scheduler_, [&](ReadTxn& txn) -> absl::Status {
-    LLMQ_ASSIGN_OR_RETURN(std::optional<v1::SweepSummary> summary,
-                          txn.GetSweep(request->sweep_id()));
-    if (!summary.has_value()) {
+    LLMQ_ASSIGN_OR_RETURN(std::optional<SweepRow> sweep, txn.GetSweep(request->sweep_id()));
+    if (!sweep.has_value()) {
       return absl::NotFoundError(absl::StrCat("no sweep ", request->sweep_id()));
     }
-    *response->mutable_summary() = std::move(*summary);
+    *response->mutable_summary() = ToProto(*sweep);
     ReadTxn::JobFilter filter;
     filter.sweep_id = request->sweep_id();
-    filter.states = {v1::LEASED, v1::RUNNING};
-    LLMQ_ASSIGN_OR_RETURN(std::vector<v1::JobInfo> running, txn.ListJobs(filter));
-    for (v1::JobInfo& job : running) *response->add_running() = std::move(job);
+    filter.states = {JobState::kLeased, JobState::kRunning};
+    LLMQ_ASSIGN_OR_RETURN(std::vector<JobRow> running, txn.ListJobs(filter));
+    for (const JobRow& job : running) {
+      LLMQ_ASSIGN_OR_RETURN(*response->add_running(), ToProto(job));
+    }
     return absl::OkStatus();
   });
 }
@@ -64,8 +66,8 @@ grpc::Status UserService::ListSweeps(grpc::ServerContext* context,
                                      v1::ListSweepsResponse* response) {
   if (grpc::Status denied = auth_->Check(*context); !denied.ok()) return denied;
   return ReadAnswer(scheduler_, [&](ReadTxn& txn) -> absl::Status {
-    LLMQ_ASSIGN_OR_RETURN(std::vector<v1::SweepSummary> sweeps, txn.ListSweeps());
-    for (v1::SweepSummary& sweep : sweeps) *response->add_sweeps() = std::move(sweep);
+    LLMQ_ASSIGN_OR_RETURN(std::vector<SweepRow> sweeps, txn.ListSweeps());
+    for (const SweepRow& sweep : sweeps) *response->add_sweeps() = ToProto(sweep);
     return absl::OkStatus();
   });
 }
@@ -76,11 +78,15 @@ grpc::Status UserService::ListJobs(grpc::ServerContext* context,
   if (grpc::Status denied = auth_->Check(*context); !denied.ok()) return denied;
   ReadTxn::JobFilter filter;
   filter.sweep_id = request->sweep_id();
-  for (int state : request->states()) filter.states.push_back(static_cast<v1::JobState>(state));
+  for (int state : request->states()) {
+    filter.states.push_back(FromProto(static_cast<v1::JobState>(state)));
+  }
   filter.limit = request->limit();
   return ReadAnswer(scheduler_, [&](ReadTxn& txn) -> absl::Status {
-    LLMQ_ASSIGN_OR_RETURN(std::vector<v1::JobInfo> jobs, txn.ListJobs(filter));
-    for (v1::JobInfo& job : jobs) *response->add_jobs() = std::move(job);
+    LLMQ_ASSIGN_OR_RETURN(std::vector<JobRow> jobs, txn.ListJobs(filter));
+    for (const JobRow& job : jobs) {
+      LLMQ_ASSIGN_OR_RETURN(*response->add_jobs(), ToProto(job));
+    }
     return absl::OkStatus();
   });
 }
@@ -111,8 +117,8 @@ grpc::Status UserService::ListWorkers(grpc::ServerContext* context,
                                       v1::ListWorkersResponse* response) {
   if (grpc::Status denied = auth_->Check(*context); !denied.ok()) return denied;
   return ReadAnswer(scheduler_, [&](ReadTxn& txn) -> absl::Status {
-    LLMQ_ASSIGN_OR_RETURN(std::vector<v1::WorkerInfo> workers, txn.ListWorkers());
-    for (v1::WorkerInfo& worker : workers) *response->add_workers() = std::move(worker);
+    LLMQ_ASSIGN_OR_RETURN(std::vector<WorkerRow> workers, txn.ListWorkers());
+    for (const WorkerRow& worker : workers) *response->add_workers() = ToProto(worker);
     return absl::OkStatus();
   });
 }
@@ -122,8 +128,10 @@ grpc::Status UserService::QueryResults(grpc::ServerContext* context,
                                        v1::QueryResultsResponse* response) {
   if (grpc::Status denied = auth_->Check(*context); !denied.ok()) return denied;
   return ReadAnswer(scheduler_, [&](ReadTxn& txn) -> absl::Status {
-    LLMQ_ASSIGN_OR_RETURN(std::vector<v1::ResultRow> rows, txn.QueryResults(*request));
-    for (v1::ResultRow& row : rows) *response->add_rows() = std::move(row);
+    LLMQ_ASSIGN_OR_RETURN(std::vector<ResultRow> rows, txn.QueryResults(FromProto(*request)));
+    for (const ResultRow& row : rows) {
+      LLMQ_ASSIGN_OR_RETURN(*response->add_rows(), ToProto(row));
+    }
     return absl::OkStatus();
   });
 }

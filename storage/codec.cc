@@ -1,7 +1,6 @@
 #include "storage/codec.h"
 
 #include <cmath>
-#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
@@ -50,41 +49,68 @@ void AppendParamValue(const std::string& text, std::string* out) {
   }
 }
 
+constexpr JobState kJobStates[] = {JobState::kUnspecified, JobState::kPending,
+                                   JobState::kLeased,      JobState::kRunning,
+                                   JobState::kSucceeded,   JobState::kFailed,
+                                   JobState::kCancelled};
+constexpr ErrorClass kErrorClasses[] = {
+    ErrorClass::kUnspecified, ErrorClass::kTransient, ErrorClass::kOutOfMemory,
+    ErrorClass::kDeterministic, ErrorClass::kTimeout, ErrorClass::kPreempted,
+    ErrorClass::kWorkerLost, ErrorClass::kCrashed};
+
 }  // namespace
 
-std::string JobStateName(v1::JobState state) { return v1::JobState_Name(state); }
-
-v1::JobState ParseJobState(absl::string_view name) {
-  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
-  if (!v1::JobState_Parse(std::string(name), &state)) return v1::JOB_STATE_UNSPECIFIED;
-  return state;
-}
-
-std::string ErrorClassName(v1::ErrorClass error_class) {
-  if (error_class == v1::ERROR_CLASS_UNSPECIFIED) return "";
-  return v1::ErrorClass_Name(error_class);
-}
-
-v1::ErrorClass ParseErrorClass(absl::string_view name) {
-  v1::ErrorClass error_class = v1::ERROR_CLASS_UNSPECIFIED;
-  if (name.empty() || !v1::ErrorClass_Parse(std::string(name), &error_class)) {
-    return v1::ERROR_CLASS_UNSPECIFIED;
+// The names are llmq.proto's: existing databases hold them, and analysts query them.
+std::string JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kUnspecified: return "JOB_STATE_UNSPECIFIED";
+    case JobState::kPending: return "PENDING";
+    case JobState::kLeased: return "LEASED";
+    case JobState::kRunning: return "RUNNING";
+    case JobState::kSucceeded: return "SUCCEEDED";
+    case JobState::kFailed: return "FAILED";
+    case JobState::kCancelled: return "CANCELLED";
   }
-  return error_class;
+  return "JOB_STATE_UNSPECIFIED";
 }
 
-std::string ParamsToJson(const google::protobuf::Map<std::string, std::string>& params) {
-  // Written by hand: this runs for every job of every submitted grid.
-  std::vector<std::pair<absl::string_view, const std::string*>> sorted;
-  sorted.reserve(params.size());
-  for (const auto& [key, value] : params) sorted.emplace_back(key, &value);
-  std::sort(sorted.begin(), sorted.end());  // canonical text: keys in order
+JobState ParseJobState(absl::string_view name) {
+  for (JobState state : kJobStates) {
+    if (name == JobStateName(state)) return state;
+  }
+  return JobState::kUnspecified;
+}
+
+std::string ErrorClassName(ErrorClass error_class) {
+  switch (error_class) {
+    case ErrorClass::kUnspecified: return "";
+    case ErrorClass::kTransient: return "TRANSIENT";
+    case ErrorClass::kOutOfMemory: return "OUT_OF_MEMORY";
+    case ErrorClass::kDeterministic: return "DETERMINISTIC";
+    case ErrorClass::kTimeout: return "TIMEOUT";
+    case ErrorClass::kPreempted: return "PREEMPTED";
+    case ErrorClass::kWorkerLost: return "WORKER_LOST";
+    case ErrorClass::kCrashed: return "CRASHED";
+  }
+  return "";
+}
+
+ErrorClass ParseErrorClass(absl::string_view name) {
+  for (ErrorClass error_class : kErrorClasses) {
+    if (name == ErrorClassName(error_class)) return error_class;
+  }
+  return ErrorClass::kUnspecified;
+}
+
+std::string ParamsToJson(const std::map<std::string, std::string>& params) {
+  // Written by hand: this runs for every job of every submitted grid. Keys come in
+  // order (std::map), which makes the text canonical.
   std::string out = "{";
-  for (const auto& [key, value] : sorted) {
+  for (const auto& [key, value] : params) {
     if (out.size() > 1) out.push_back(',');
     AppendJsonString(key, &out);
     out.push_back(':');
-    AppendParamValue(*value, &out);
+    AppendParamValue(value, &out);
   }
   out.push_back('}');
   return out;
@@ -120,21 +146,21 @@ std::vector<std::string> JsonToStringList(absl::string_view json) {
   return values;
 }
 
-std::string CalibrationToJson(const v1::CalibrationSpec& calibration) {
-  if (calibration.dataset().empty()) return "{}";
+std::string CalibrationToJson(const NewJob::Calibration& calibration) {
+  if (calibration.dataset.empty()) return "{}";
   std::string out = "{\"dataset\":";
-  AppendJsonString(calibration.dataset(), &out);
+  AppendJsonString(calibration.dataset, &out);
   absl::StrAppend(&out, ",\"mode\":");
-  AppendJsonString(calibration.mode(), &out);
-  absl::StrAppend(&out, ",\"samples\":", calibration.samples(), ",\"seed\":", calibration.seed(),
-                  ",\"seq_len\":", calibration.seq_len(), "}");
+  AppendJsonString(calibration.mode, &out);
+  absl::StrAppend(&out, ",\"samples\":", calibration.samples, ",\"seed\":", calibration.seed,
+                  ",\"seq_len\":", calibration.seq_len, "}");
   return out;
 }
 
-std::string TimingsToJson(const google::protobuf::RepeatedPtrField<v1::StageTiming>& timings) {
+std::string TimingsToJson(const std::vector<ResultRecord::Timing>& timings) {
   nlohmann::json object = nlohmann::json::object();
-  for (const v1::StageTiming& timing : timings) {
-    object[timing.stage()] = timing.seconds();
+  for (const ResultRecord::Timing& timing : timings) {
+    object[timing.stage] = timing.seconds;
   }
   return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -1,12 +1,14 @@
 #include "storage/codec.h"
 
+#include <utility>
+
 #include "gtest/gtest.h"
 
 namespace llmq {
 namespace {
 
 TEST(StoreCodecTest, ParamsBecomeSortedJsonWithNumbersAsNumbers) {
-  google::protobuf::Map<std::string, std::string> params;
+  std::map<std::string, std::string> params;
   params["sym"] = "false";
   params["bits"] = "4";
   params["group_size"] = "-1";
@@ -19,19 +21,51 @@ TEST(StoreCodecTest, ParamsBecomeSortedJsonWithNumbersAsNumbers) {
 }
 
 TEST(StoreCodecTest, CalibrationAndEnums) {
-  v1::CalibrationSpec calibration;
+  NewJob::Calibration calibration;
   EXPECT_EQ(CalibrationToJson(calibration), "{}");
-  calibration.set_dataset("c4");
-  calibration.set_samples(128);
-  calibration.set_seq_len(2048);
-  calibration.set_seed(7);
-  calibration.set_mode("random");
+  calibration.dataset = "c4";
+  calibration.samples = 128;
+  calibration.seq_len = 2048;
+  calibration.seed = 7;
+  calibration.mode = "random";
   EXPECT_EQ(CalibrationToJson(calibration),
             "{\"dataset\":\"c4\",\"mode\":\"random\",\"samples\":128,\"seed\":7,\"seq_len\":2048}");
-  EXPECT_EQ(ParseJobState(JobStateName(v1::RUNNING)), v1::RUNNING);
-  EXPECT_EQ(ParseJobState("nonsense"), v1::JOB_STATE_UNSPECIFIED);
-  EXPECT_EQ(ErrorClassName(v1::ERROR_CLASS_UNSPECIFIED), "");
-  EXPECT_EQ(ParseErrorClass("OUT_OF_MEMORY"), v1::OUT_OF_MEMORY);
+  EXPECT_EQ(ParseJobState(JobStateName(JobState::kRunning)), JobState::kRunning);
+  EXPECT_EQ(ParseJobState("nonsense"), JobState::kUnspecified);
+  EXPECT_EQ(ErrorClassName(ErrorClass::kUnspecified), "");
+  EXPECT_EQ(ParseErrorClass("OUT_OF_MEMORY"), ErrorClass::kOutOfMemory);
+}
+
+// Existing databases, the schema's CHECK and analysts' queries hold these exact names.
+TEST(StoreCodecTest, EnumsKeepTheirStoredNames) {
+  const std::pair<JobState, const char*> states[] = {
+      {JobState::kUnspecified, "JOB_STATE_UNSPECIFIED"}, {JobState::kPending, "PENDING"},
+      {JobState::kLeased, "LEASED"},       {JobState::kRunning, "RUNNING"},
+      {JobState::kSucceeded, "SUCCEEDED"}, {JobState::kFailed, "FAILED"},
+      {JobState::kCancelled, "CANCELLED"}};
+  for (const auto& [state, name] : states) {
+    EXPECT_EQ(JobStateName(state), name);
+    EXPECT_EQ(ParseJobState(name), state) << name;
+  }
+  const std::pair<ErrorClass, const char*> classes[] = {
+      {ErrorClass::kUnspecified, ""},
+      {ErrorClass::kTransient, "TRANSIENT"},
+      {ErrorClass::kOutOfMemory, "OUT_OF_MEMORY"},
+      {ErrorClass::kDeterministic, "DETERMINISTIC"},
+      {ErrorClass::kTimeout, "TIMEOUT"},
+      {ErrorClass::kPreempted, "PREEMPTED"},
+      {ErrorClass::kWorkerLost, "WORKER_LOST"},
+      {ErrorClass::kCrashed, "CRASHED"}};
+  for (const auto& [error_class, name] : classes) {
+    EXPECT_EQ(ErrorClassName(error_class), name);
+    EXPECT_EQ(ParseErrorClass(name), error_class) << name;
+  }
+  EXPECT_EQ(ParseErrorClass("ERROR_CLASS_UNSPECIFIED"), ErrorClass::kUnspecified);
+}
+
+TEST(StoreCodecTest, TimingsBecomeAnObjectOfSeconds) {
+  EXPECT_EQ(TimingsToJson({{"load", 0.5}, {"quantize", 2}}), "{\"load\":0.5,\"quantize\":2.0}");
+  EXPECT_EQ(TimingsToJson({}), "{}");
 }
 
 TEST(StoreCodecTest, StringMapsAndListsRoundTrip) {

@@ -11,38 +11,37 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proto/llmq.pb.h"
+#include "storage/records.h"
 #include "storage/sqlite.h"
 
 namespace llmq {
 
 class ReadTxn {
  public:
-  absl::StatusOr<std::vector<v1::SweepSummary>> ListSweeps();
-  absl::StatusOr<std::optional<v1::SweepSummary>> GetSweep(int64_t sweep_id);
+  absl::StatusOr<std::vector<SweepRow>> ListSweeps();
+  absl::StatusOr<std::optional<SweepRow>> GetSweep(int64_t sweep_id);
 
   struct JobFilter {
-    int64_t sweep_id = 0;  // 0 = every sweep
-    std::vector<v1::JobState> states;  // empty = any
-    int limit = 0;                     // 0 = no limit
+    int64_t sweep_id = 0;          // 0 = every sweep
+    std::vector<JobState> states;  // empty = any
+    int limit = 0;                 // 0 = no limit
   };
   // Jobs by id, with spec, progress and last error.
-  absl::StatusOr<std::vector<v1::JobInfo>> ListJobs(const JobFilter& filter);
+  absl::StatusOr<std::vector<JobRow>> ListJobs(const JobFilter& filter);
 
-  // Succeeded jobs' results matching `request`'s filters, ordered by job id. With a
-  // sweep id, specs carry that sweep's name (a job may be shared by several sweeps).
-  absl::StatusOr<std::vector<v1::ResultRow>> QueryResults(
-      const v1::QueryResultsRequest& request);
+  // Succeeded jobs' results matching `filter`, ordered by job id. NotFound for a sweep
+  // that does not exist.
+  absl::StatusOr<std::vector<ResultRow>> QueryResults(const ResultsFilter& filter);
 
-  absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers();
+  absl::StatusOr<std::vector<WorkerRow>> ListWorkers();
 
   // The state of the job with `job_key`, if one exists.
-  absl::StatusOr<std::optional<v1::JobState>> JobStateByKey(const std::string& job_key);
+  absl::StatusOr<std::optional<JobState>> JobStateByKey(const std::string& job_key);
 
  private:
   friend class Store;
   explicit ReadTxn(sqlite::Connection& connection) : db_(connection) {}
-  absl::Status FillJobCounts(int64_t sweep_id, v1::SweepSummary* summary);
+  absl::Status FillJobCounts(SweepRow* sweep);
 
   sqlite::Connection& db_;
 };

@@ -1,5 +1,8 @@
-// The rows the store reads and writes, as plain structs. Times are absl::Time (stored as
-// Unix milliseconds); absl::InfinitePast() stands for NULL.
+// The rows the store reads and writes, as plain structs: the store's own vocabulary, so
+// that storage/ needs neither the proto nor gRPC (the coordinator translates,
+// coordinator/store_codec.h). Times are absl::Time (stored as Unix milliseconds);
+// absl::InfinitePast() stands for NULL. Specs and results travel as opaque serialized
+// blobs: the store keeps them, never reads them.
 #ifndef LLMQ_STORAGE_RECORDS_H_
 #define LLMQ_STORAGE_RECORDS_H_
 
@@ -9,9 +12,54 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "proto/llmq.pb.h"
 
 namespace llmq {
+
+// A job's state. Stored by name ('PENDING', codec.h); the names are llmq.proto's, so a
+// database reads the same whichever side wrote it.
+enum class JobState { kUnspecified, kPending, kLeased, kRunning, kSucceeded, kFailed, kCancelled };
+
+// Why an attempt failed (coordinator/job_state_machine.h says what each one does). Stored
+// by its llmq.proto name ('OUT_OF_MEMORY'), kUnspecified as ''.
+enum class ErrorClass {
+  kUnspecified,
+  kTransient,
+  kOutOfMemory,
+  kDeterministic,
+  kTimeout,
+  kPreempted,
+  kWorkerLost,
+  kCrashed,
+};
+
+// A submitted job: what the jobs table keeps in its own columns (README.md, "jobs"), so
+// that the scheduler's queries and the analysts' views need not decode the spec, and the
+// spec itself, kept whole and handed to the worker that leases the job.
+struct NewJob {
+  std::string job_key;  // required: the job's identity across sweeps
+  std::string quant_key;
+  int priority = 0;
+  std::string device;  // any | cpu | cuda; empty = any
+  int64_t memory_bytes = 0;
+  int64_t timeout_seconds = 0;
+  std::string model;  // the alias tables show
+  std::string model_path;
+  std::string dtype;
+  std::string method;
+  std::map<std::string, std::string> method_params;
+  std::string task;
+  std::map<std::string, std::string> task_params;
+  struct Calibration {
+    std::string dataset;  // empty: the method does not calibrate
+    int samples = 0;
+    int seq_len = 0;
+    uint64_t seed = 0;
+    std::string mode;
+  };
+  Calibration calibration;
+  int repeat = 0;
+  std::string spec;  // the serialized job spec
+};
 
 // A job's scheduling state: everything the scheduler decides on. The spec stays a blob
 // until a lease needs it.
@@ -20,7 +68,7 @@ struct JobRecord {
   int64_t sweep_id = 0;  // the sweep that first submitted the job
   std::string job_key;
   std::string quant_key;
-  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+  JobState state = JobState::kUnspecified;
   int priority = 0;
   int attempts = 0;       // leases granted so far (the current attempt's number)
   int failures = 0;       // failed attempts that count against max_attempts
@@ -31,7 +79,7 @@ struct JobRecord {
   absl::Time lease_expires = absl::InfinitePast();
   absl::Time next_eligible = absl::InfinitePast();
   std::string error;
-  v1::ErrorClass error_class = v1::ERROR_CLASS_UNSPECIFIED;
+  ErrorClass error_class = ErrorClass::kUnspecified;
 
   bool has_open_lease() const { return !lease_id.empty(); }
 };
@@ -73,14 +121,22 @@ struct ClaimedJob {
   absl::Time lease_expires;
   std::string quant_key;
   bool affinity_hit = false;  // chosen because the worker holds its quant_key
-  v1::JobSpec spec;
+  std::string spec;           // as NewJob::spec stored it
+};
+
+// A heartbeat's report of how far the job got.
+struct JobProgress {
+  std::string stage;  // empty: the heartbeat carried no progress
+  int64_t step = 0;
+  int64_t total = 0;
+  std::string message;
 };
 
 // How an open attempt ends, applied by FinishAttempt in one fenced UPDATE.
 struct AttemptEnd {
   std::string outcome;  // SUCCEEDED | FAILED | RETURNED | EXPIRED
-  v1::JobState next_state = v1::PENDING;
-  v1::ErrorClass error_class = v1::ERROR_CLASS_UNSPECIFIED;
+  JobState next_state = JobState::kPending;
+  ErrorClass error_class = ErrorClass::kUnspecified;
   std::string error;
   bool charged = false;       // counts against max_attempts
   bool worker_death = false;  // counts towards poisoning
@@ -99,6 +155,77 @@ struct WorkerRecord {
   std::map<std::string, std::string> labels;
   std::string version;
   std::string state = "active";  // active | draining | gone
+};
+
+// A succeeded attempt's result, as InsertResult stores it: metrics into the metrics table,
+// provenance and timings as JSON (what the views show), and the whole result as a blob.
+struct ResultRecord {
+  struct Metric {
+    std::string name;
+    double value = 0;  // NaN is stored as NULL
+    std::string unit;
+  };
+  struct Timing {
+    std::string stage;
+    double seconds = 0;
+  };
+  std::vector<Metric> metrics;
+  std::map<std::string, std::string> provenance;  // the worker's
+  std::vector<Timing> timings;                    // wall_seconds is their sum
+  std::string result;                             // the serialized result
+};
+
+// ---- what ReadTxn answers
+
+// A sweep with its member jobs (shared ones included) counted by state.
+struct SweepRow {
+  int64_t id = 0;
+  std::string name;
+  absl::Time created = absl::InfinitePast();
+  std::map<JobState, int64_t> jobs_by_state;
+  int64_t jobs_total = 0;
+};
+
+// A job as `llmq-coord jobs` lists it.
+struct JobRow {
+  int64_t id = 0;
+  std::string spec;  // as NewJob::spec stored it
+  JobState state = JobState::kUnspecified;
+  int attempts = 0;
+  std::string worker_id;  // the lease holder, else the worker of its result, else empty
+  JobProgress progress;   // the latest heartbeat's
+  std::string error;
+  ErrorClass error_class = ErrorClass::kUnspecified;
+  absl::Time updated = absl::InfinitePast();
+};
+
+// Which succeeded jobs' results QueryResults returns; empty fields match anything.
+struct ResultsFilter {
+  int64_t sweep_id = 0;  // 0 = every sweep
+  std::string model;
+  std::string method;
+  std::string task;
+};
+
+// A succeeded job's result.
+struct ResultRow {
+  int64_t job_id = 0;
+  std::string spec;    // as NewJob::spec stored it
+  std::string result;  // as ResultRecord::result stored it
+  // The worker's provenance with the coordinator's additions (attempt, job key, ...).
+  std::map<std::string, std::string> provenance;
+  std::string worker_id;
+  absl::Time finished = absl::InfinitePast();
+  // With a sweep in the filter, that sweep's name (a job may be shared by several sweeps
+  // and its spec names the first); else empty.
+  std::string sweep_name;
+};
+
+// A worker as `llmq-coord workers` lists it.
+struct WorkerRow {
+  WorkerRecord worker;
+  absl::Time last_seen = absl::InfinitePast();
+  int64_t current_job_id = 0;  // the lowest job id it holds a lease on; 0 = none
 };
 
 // Outcome of inserting one job of a submitted sweep.

@@ -13,23 +13,26 @@ namespace {
 
 const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
 
-v1::JobSpec Spec(const std::string& key, int priority = 0, const std::string& device = "any",
-                 int64_t memory = 0, const std::string& quant_key = "") {
-  v1::JobSpec spec;
-  spec.set_sweep_name("s");
-  spec.set_job_key(key);
-  spec.set_quant_key(quant_key.empty() ? absl::StrCat("q-", key) : quant_key);
-  spec.set_priority(priority);
-  spec.mutable_model()->set_alias("tiny");
-  spec.mutable_model()->set_path("/models/tiny");
-  spec.mutable_method()->set_name("rtn");
-  (*spec.mutable_method()->mutable_params())["bits"] = "4";
-  (*spec.mutable_method()->mutable_params())["group_size"] = "32";
-  spec.mutable_task()->set_name("ppl");
-  (*spec.mutable_task()->mutable_params())["dataset"] = "wikitext2";
-  spec.mutable_resources()->set_device(device);
-  spec.mutable_resources()->set_memory_bytes(memory);
-  return spec;
+// The spec blob the store keeps for job `key` (opaque to it).
+std::string SpecBlob(const std::string& key) { return absl::StrCat("spec of ", key); }
+
+NewJob Spec(const std::string& key, int priority = 0, const std::string& device = "any",
+            int64_t memory = 0, const std::string& quant_key = "") {
+  NewJob job;
+  job.job_key = key;
+  job.quant_key = quant_key.empty() ? absl::StrCat("q-", key) : quant_key;
+  job.priority = priority;
+  job.model = "tiny";
+  job.model_path = "/models/tiny";
+  job.method = "rtn";
+  job.method_params["bits"] = "4";
+  job.method_params["group_size"] = "32";
+  job.task = "ppl";
+  job.task_params["dataset"] = "wikitext2";
+  job.device = device;
+  job.memory_bytes = memory;
+  job.spec = SpecBlob(key);
+  return job;
 }
 
 class StoreTest : public ::testing::Test {
@@ -40,7 +43,7 @@ class StoreTest : public ::testing::Test {
     store_ = std::move(store).value();
   }
 
-  int64_t AddSweep(const std::vector<v1::JobSpec>& specs, const std::string& name = "s") {
+  int64_t AddSweep(const std::vector<NewJob>& specs, const std::string& name = "s") {
     int64_t sweep_id = 0;
     EXPECT_TRUE(store_
                     ->Write([&](WriteTxn& txn) -> absl::Status {
@@ -118,14 +121,14 @@ TEST_F(StoreTest, SameKeyInTwoSweepsIsOneJobLinkedToBoth) {
                   })
                   .ok());
   EXPECT_FALSE(again.inserted);
-  EXPECT_EQ(again.existing_state, v1::PENDING);
+  EXPECT_EQ(again.existing_state, JobState::kPending);
   EXPECT_EQ(Job(again.job_id).sweep_id, first);  // owned by the sweep that created it
   EXPECT_EQ(Job(again.job_id).priority, 5);      // raised to the newer, higher priority
   ASSERT_TRUE(store_
                   ->Read([&](ReadTxn& txn) -> absl::Status {
                     auto sweeps = txn.ListSweeps();
-                    EXPECT_EQ((*sweeps)[0].jobs_total(), 2);
-                    EXPECT_EQ((*sweeps)[1].jobs_total(), 1);
+                    EXPECT_EQ((*sweeps)[0].jobs_total, 2);
+                    EXPECT_EQ((*sweeps)[1].jobs_total, 1);
                     return absl::OkStatus();
                   })
                   .ok());
@@ -133,9 +136,9 @@ TEST_F(StoreTest, SameKeyInTwoSweepsIsOneJobLinkedToBoth) {
 
 TEST_F(StoreTest, ClaimTakesHighestPriorityThenLongestWaiting) {
   AddSweep({Spec("low", 0), Spec("high-1", 2), Spec("high-2", 2)});
-  EXPECT_EQ(Claim({})->spec.job_key(), "high-1");
-  EXPECT_EQ(Claim({})->spec.job_key(), "high-2");
-  EXPECT_EQ(Claim({})->spec.job_key(), "low");
+  EXPECT_EQ(Claim({})->spec, SpecBlob("high-1"));
+  EXPECT_EQ(Claim({})->spec, SpecBlob("high-2"));
+  EXPECT_EQ(Claim({})->spec, SpecBlob("low"));
   EXPECT_FALSE(Claim({}).has_value());
 }
 
@@ -148,7 +151,7 @@ TEST_F(StoreTest, ClaimRecordsTheAttemptAndLeasesTheJob) {
   ASSERT_TRUE(claimed.has_value());
   EXPECT_EQ(claimed->attempt, 1);
   JobRecord job = Job(claimed->job_id);
-  EXPECT_EQ(job.state, v1::LEASED);
+  EXPECT_EQ(job.state, JobState::kLeased);
   EXPECT_EQ(job.lease_id, claimed->lease_id);
   EXPECT_EQ(job.lease_worker, "w7");
   EXPECT_EQ(job.lease_expires, kT0 + absl::Seconds(60));
@@ -169,14 +172,14 @@ TEST_F(StoreTest, ClaimMatchesDeviceAndMemory) {
             Spec("cpu-job", 1, "cpu")});
   ClaimRequest cpu_small;
   cpu_small.free_memory_bytes = 4000;
-  EXPECT_EQ(Claim(cpu_small)->spec.job_key(), "cpu-job");
+  EXPECT_EQ(Claim(cpu_small)->spec, SpecBlob("cpu-job"));
   EXPECT_FALSE(Claim(cpu_small).has_value());
   ClaimRequest gpu_big;
   gpu_big.has_cpu = false;
   gpu_big.has_cuda = true;
   gpu_big.free_memory_bytes = 16000;
-  EXPECT_EQ(Claim(gpu_big)->spec.job_key(), "cuda-job");
-  EXPECT_EQ(Claim(gpu_big)->spec.job_key(), "big-job");
+  EXPECT_EQ(Claim(gpu_big)->spec, SpecBlob("cuda-job"));
+  EXPECT_EQ(Claim(gpu_big)->spec, SpecBlob("big-job"));
 }
 
 TEST_F(StoreTest, ClaimPrefersCachedQuantKeyOnlyWithinTheTopPriority) {
@@ -185,10 +188,10 @@ TEST_F(StoreTest, ClaimPrefersCachedQuantKeyOnlyWithinTheTopPriority) {
   ClaimRequest request;
   request.cached_quant_keys = {"q-held"};
   auto first = Claim(request);
-  EXPECT_EQ(first->spec.job_key(), "urgent");  // priority beats affinity
+  EXPECT_EQ(first->spec, SpecBlob("urgent"));  // priority beats affinity
   EXPECT_FALSE(first->affinity_hit);
   auto second = Claim(request);
-  EXPECT_EQ(second->spec.job_key(), "cached");  // affinity beats age
+  EXPECT_EQ(second->spec, SpecBlob("cached"));  // affinity beats age
   EXPECT_TRUE(second->affinity_hit);
 }
 
@@ -197,13 +200,13 @@ TEST_F(StoreTest, FinishAttemptIsFencedByLeaseAndAttempt) {
   auto claimed = Claim({});
   AttemptEnd end;
   end.outcome = "SUCCEEDED";
-  end.next_state = v1::SUCCEEDED;
+  end.next_state = JobState::kSucceeded;
   end.now = kT0 + absl::Seconds(5);
   EXPECT_FALSE(Finish({claimed->job_id, "someone-else", claimed->attempt}, end));
   EXPECT_FALSE(Finish({claimed->job_id, claimed->lease_id, claimed->attempt + 1}, end));
-  EXPECT_EQ(Job(claimed->job_id).state, v1::LEASED);
+  EXPECT_EQ(Job(claimed->job_id).state, JobState::kLeased);
   EXPECT_TRUE(Finish({claimed->job_id, claimed->lease_id, claimed->attempt}, end));
-  EXPECT_EQ(Job(claimed->job_id).state, v1::SUCCEEDED);
+  EXPECT_EQ(Job(claimed->job_id).state, JobState::kSucceeded);
   EXPECT_FALSE(Job(claimed->job_id).has_open_lease());
   EXPECT_FALSE(Finish({claimed->job_id, claimed->lease_id, claimed->attempt}, end));
 }
@@ -213,8 +216,8 @@ TEST_F(StoreTest, RequeuedJobWaitsForItsBackoffAndOomHint) {
   auto claimed = Claim({});
   AttemptEnd end;
   end.outcome = "FAILED";
-  end.next_state = v1::PENDING;
-  end.error_class = v1::OUT_OF_MEMORY;
+  end.next_state = JobState::kPending;
+  end.error_class = ErrorClass::kOutOfMemory;
   end.charged = true;
   end.now = kT0;
   end.next_eligible = kT0 + absl::Seconds(30);
@@ -241,38 +244,37 @@ TEST_F(StoreTest, CancelLeavesTheLeaseOpenAndRequeueClosesIt) {
   int64_t cancelled = 0, requeued = 0;
   ASSERT_TRUE(store_
                   ->Write([&](WriteTxn& txn) -> absl::Status {
-                    cancelled = *txn.CancelJobs(sweep, {v1::PENDING, v1::LEASED}, kT0);
+                    cancelled =
+                        *txn.CancelJobs(sweep, {JobState::kPending, JobState::kLeased}, kT0);
                     return absl::OkStatus();
                   })
                   .ok());
   EXPECT_EQ(cancelled, 2);
-  EXPECT_EQ(Job(claimed->job_id).state, v1::CANCELLED);
+  EXPECT_EQ(Job(claimed->job_id).state, JobState::kCancelled);
   EXPECT_TRUE(Job(claimed->job_id).has_open_lease());
   ASSERT_TRUE(store_
                   ->Write([&](WriteTxn& txn) -> absl::Status {
-                    requeued = *txn.RequeueJobs(sweep, {claimed->job_id}, {v1::CANCELLED}, kT0);
+                    requeued =
+                        *txn.RequeueJobs(sweep, {claimed->job_id}, {JobState::kCancelled}, kT0);
                     return absl::OkStatus();
                   })
                   .ok());
   EXPECT_EQ(requeued, 1);
-  EXPECT_EQ(Job(claimed->job_id).state, v1::PENDING);
+  EXPECT_EQ(Job(claimed->job_id).state, JobState::kPending);
   EXPECT_FALSE(Job(claimed->job_id).has_open_lease());
 }
 
 TEST_F(StoreTest, ResultsReachTheQueriesAndThePivotView) {
   int64_t sweep = AddSweep({Spec("a")});
   auto claimed = Claim({});
-  v1::JobResult result;
-  auto* metric = result.add_metrics();
-  metric->set_name("ppl");
-  metric->set_value(9.75);
-  (*result.mutable_provenance())["host"] = "node1";
-  auto* timing = result.add_timings();
-  timing->set_stage("quantize");
-  timing->set_seconds(1.5);
+  ResultRecord result;
+  result.metrics.push_back({"ppl", 9.75, ""});
+  result.provenance["host"] = "node1";
+  result.timings.push_back({"quantize", 1.5});
+  result.result = "the worker's result";
   AttemptEnd end;
   end.outcome = "SUCCEEDED";
-  end.next_state = v1::SUCCEEDED;
+  end.next_state = JobState::kSucceeded;
   end.now = kT0;
   ASSERT_TRUE(store_
                   ->Write([&](WriteTxn& txn) -> absl::Status {
@@ -283,17 +285,19 @@ TEST_F(StoreTest, ResultsReachTheQueriesAndThePivotView) {
                   .ok());
   ASSERT_TRUE(store_
                   ->Read([&](ReadTxn& txn) -> absl::Status {
-                    v1::QueryResultsRequest request;
-                    request.set_sweep_id(sweep);
-                    auto rows = txn.QueryResults(request);
+                    ResultsFilter filter;
+                    filter.sweep_id = sweep;
+                    auto rows = txn.QueryResults(filter);
                     EXPECT_EQ(rows->size(), 1u);
-                    const v1::ResultRow& row = rows->front();
-                    EXPECT_EQ(row.result().metrics(0).value(), 9.75);
-                    EXPECT_EQ(row.result().provenance().at("host"), "node1");
-                    EXPECT_EQ(row.result().provenance().at("llmq_coordinator"), "0.1.0");
-                    EXPECT_EQ(row.worker_id(), "w1");
-                    request.set_method("gptq");
-                    EXPECT_TRUE(txn.QueryResults(request)->empty());
+                    const ResultRow& row = rows->front();
+                    EXPECT_EQ(row.result, "the worker's result");
+                    EXPECT_EQ(row.spec, SpecBlob("a"));
+                    EXPECT_EQ(row.sweep_name, "s");
+                    EXPECT_EQ(row.provenance.at("host"), "node1");
+                    EXPECT_EQ(row.provenance.at("llmq_coordinator"), "0.1.0");
+                    EXPECT_EQ(row.worker_id, "w1");
+                    filter.method = "gptq";
+                    EXPECT_TRUE(txn.QueryResults(filter)->empty());
                     return absl::OkStatus();
                   })
                   .ok());
@@ -315,7 +319,7 @@ TEST_F(StoreTest, FailedWriteLeavesNoTrace) {
   absl::Status status = store_->Write([&](WriteTxn& txn) -> absl::Status {
     auto id = txn.InsertSweep("s", "yaml", "", kT0);
     auto spec = Spec("a");
-    (*spec.mutable_method()->mutable_params())["new_param"] = "1";
+    spec.method_params["new_param"] = "1";
     (void)txn.AddJob(*id, spec, 3, kT0);
     return absl::AbortedError("changed my mind");
   });
@@ -328,7 +332,7 @@ TEST_F(StoreTest, FailedWriteLeavesNoTrace) {
                   .ok());
   // The rolled-back parameter name is registered again by the next write that uses it.
   auto spec = Spec("a");
-  (*spec.mutable_method()->mutable_params())["new_param"] = "1";
+  spec.method_params["new_param"] = "1";
   AddSweep({spec});
   auto db = sqlite::Connection::Open(store_->path(), sqlite::Connection::Mode::kReadOnly,
                                      absl::Seconds(1));
@@ -349,9 +353,9 @@ TEST_F(StoreTest, ListWorkersShowsTheCurrentJob) {
                   ->Read([&](ReadTxn& txn) -> absl::Status {
                     auto workers = txn.ListWorkers();
                     EXPECT_EQ(workers->size(), 1u);
-                    EXPECT_EQ((*workers)[0].devices_size(), 2);
-                    EXPECT_EQ((*workers)[0].labels().at("rack"), "3");
-                    EXPECT_EQ((*workers)[0].current_job_id(), claimed->job_id);
+                    EXPECT_EQ((*workers)[0].worker.devices.size(), 2u);
+                    EXPECT_EQ((*workers)[0].worker.labels.at("rack"), "3");
+                    EXPECT_EQ((*workers)[0].current_job_id, claimed->job_id);
                     return absl::OkStatus();
                   })
                   .ok());
@@ -360,7 +364,7 @@ TEST_F(StoreTest, ListWorkersShowsTheCurrentJob) {
 // Two Store objects on one file (as two processes would be), each with several threads
 // leasing and finishing jobs: no call may fail with "database is locked".
 TEST_F(StoreTest, ConcurrentWritersNeverSeeLockErrors) {
-  std::vector<v1::JobSpec> specs;
+  std::vector<NewJob> specs;
   for (int i = 0; i < 400; ++i) specs.push_back(Spec(absl::StrCat("job-", i)));
   AddSweep(specs);
   auto other = Store::Open(store_->path());
@@ -386,7 +390,7 @@ TEST_F(StoreTest, ConcurrentWritersNeverSeeLockErrors) {
         if (!claimed.has_value()) break;
         AttemptEnd end;
         end.outcome = "SUCCEEDED";
-        end.next_state = v1::SUCCEEDED;
+        end.next_state = JobState::kSucceeded;
         end.now = kT0;
         status = store->Write([&](WriteTxn& txn) -> absl::Status {
           return txn.FinishAttempt({claimed->job_id, claimed->lease_id, 1}, end).status();
@@ -426,7 +430,7 @@ TEST_F(StoreTest, GroupedWritesFailAlone) {
                     auto sweeps = txn.ListSweeps();
                     int good = 0;
                     for (const auto& sweep : *sweeps) {
-                      EXPECT_EQ(sweep.name().rfind("good-", 0), 0u) << sweep.name();
+                      EXPECT_EQ(sweep.name.rfind("good-", 0), 0u) << sweep.name;
                       ++good;
                     }
                     EXPECT_EQ(good, 8 * 40 - 107);  // (t + i) % 3 == 0 for 107 of the 320

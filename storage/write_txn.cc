@@ -24,9 +24,9 @@ absl::StatusOr<int64_t> WriteTxn::InsertSweep(const std::string& name,
   return db_.last_insert_rowid();
 }
 
-absl::StatusOr<WriteTxn::AddedJob> WriteTxn::AddJob(int64_t sweep_id, const v1::JobSpec& spec,
+absl::StatusOr<WriteTxn::AddedJob> WriteTxn::AddJob(int64_t sweep_id, const NewJob& job,
                                                     int max_attempts, absl::Time now) {
-  if (spec.job_key().empty()) return absl::InvalidArgumentError("job spec has no job_key");
+  if (job.job_key.empty()) return absl::InvalidArgumentError("job spec has no job_key");
   AddedJob added;
   {
     LLMQ_ASSIGN_OR_RETURN(
@@ -38,25 +38,20 @@ absl::StatusOr<WriteTxn::AddedJob> WriteTxn::AddJob(int64_t sweep_id, const v1::
             "created_ms, updated_ms) "
             "VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(job_key) DO NOTHING"));
-    const std::string device = spec.resources().device().empty() ? "any"
-                                                                  : spec.resources().device();
-    const std::string spec_bytes = spec.SerializeAsString();
-    insert.BindAll(sweep_id, spec.job_key(), spec.quant_key(), spec.priority(), max_attempts,
-                   device, static_cast<int64_t>(spec.resources().memory_bytes()),
-                   static_cast<int64_t>(spec.timeout_seconds()), spec.model().alias(),
-                   spec.model().path(), spec.model().dtype(), spec.method().name(),
-                   ParamsToJson(spec.method().params()), spec.task().name(),
-                   ParamsToJson(spec.task().params()), CalibrationToJson(spec.calibration()),
-                   spec.repeat(), sqlite::Blob{spec_bytes}, ToMillis(now), ToMillis(now),
-                   ToMillis(now));
+    const std::string device = job.device.empty() ? "any" : job.device;
+    insert.BindAll(sweep_id, job.job_key, job.quant_key, job.priority, max_attempts, device,
+                   job.memory_bytes, job.timeout_seconds, job.model, job.model_path, job.dtype,
+                   job.method, ParamsToJson(job.method_params), job.task,
+                   ParamsToJson(job.task_params), CalibrationToJson(job.calibration), job.repeat,
+                   sqlite::Blob{job.spec}, ToMillis(now), ToMillis(now), ToMillis(now));
     LLMQ_RETURN_IF_ERROR(insert.Run());
   }
   if (db_.changes() == 1) {
     added.job_id = db_.last_insert_rowid();
     added.inserted = true;
     std::vector<std::string> method_names, task_names;
-    for (const auto& [name, value] : spec.method().params()) method_names.push_back(name);
-    for (const auto& [name, value] : spec.task().params()) task_names.push_back(name);
+    for (const auto& [name, value] : job.method_params) method_names.push_back(name);
+    for (const auto& [name, value] : job.task_params) task_names.push_back(name);
     LLMQ_RETURN_IF_ERROR(NotePivotNames("method_param", method_names));
     LLMQ_RETURN_IF_ERROR(NotePivotNames("task_param", task_names));
   } else {
@@ -64,9 +59,9 @@ absl::StatusOr<WriteTxn::AddedJob> WriteTxn::AddJob(int64_t sweep_id, const v1::
         sqlite::Statement existing,
         db_.Prepare("UPDATE jobs SET priority = MAX(priority, ?) WHERE job_key = ? "
                     "RETURNING id, state"));
-    existing.BindAll(spec.priority(), spec.job_key());
+    existing.BindAll(job.priority, job.job_key);
     LLMQ_ASSIGN_OR_RETURN(bool row, existing.Step());
-    if (!row) return absl::InternalError(absl::StrCat("job ", spec.job_key(), " vanished"));
+    if (!row) return absl::InternalError(absl::StrCat("job ", job.job_key, " vanished"));
     added.job_id = existing.Int(0);
     added.existing_state = ParseJobState(existing.Text(1));
     LLMQ_RETURN_IF_ERROR(existing.Run());
@@ -80,9 +75,9 @@ absl::StatusOr<WriteTxn::AddedJob> WriteTxn::AddJob(int64_t sweep_id, const v1::
 
 namespace {
 
-std::string StatesJson(const std::vector<v1::JobState>& states) {
+std::string StatesJson(const std::vector<JobState>& states) {
   nlohmann::json names = nlohmann::json::array();
-  for (v1::JobState state : states) names.push_back(JobStateName(state));
+  for (JobState state : states) names.push_back(JobStateName(state));
   return names.dump();
 }
 
@@ -90,7 +85,7 @@ std::string StatesJson(const std::vector<v1::JobState>& states) {
 
 absl::StatusOr<int64_t> WriteTxn::RequeueJobs(int64_t sweep_id,
                                               const std::vector<int64_t>& job_ids,
-                                              const std::vector<v1::JobState>& from_states,
+                                              const std::vector<JobState>& from_states,
                                               absl::Time now) {
   // Which jobs: members of the sweep, in one of `from_states`, optionally in `job_ids`.
   constexpr char kSelected[] =
@@ -125,7 +120,7 @@ absl::StatusOr<int64_t> WriteTxn::RequeueJobs(int64_t sweep_id,
 }
 
 absl::StatusOr<int64_t> WriteTxn::CancelJobs(int64_t sweep_id,
-                                             const std::vector<v1::JobState>& from_states,
+                                             const std::vector<JobState>& from_states,
                                              absl::Time now) {
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement cancel,
@@ -148,17 +143,15 @@ absl::StatusOr<std::optional<JobRecord>> WriteTxn::GetJob(int64_t job_id) {
 }
 
 absl::Status WriteTxn::InsertResult(int64_t job_id, int attempt, const std::string& worker_id,
-                                    const v1::JobResult& result,
+                                    const ResultRecord& result,
                                     const std::map<std::string, std::string>& extra_provenance,
                                     absl::Time now) {
-  std::map<std::string, std::string> provenance(result.provenance().begin(),
-                                                result.provenance().end());
+  std::map<std::string, std::string> provenance = result.provenance;
   for (const auto& [key, value] : extra_provenance) provenance[key] = value;
   double wall_seconds = 0;
-  for (const v1::StageTiming& timing : result.timings()) wall_seconds += timing.seconds();
-  const std::string bytes = result.SerializeAsString();
+  for (const ResultRecord::Timing& timing : result.timings) wall_seconds += timing.seconds;
   const std::string provenance_json = StringMapToJson(provenance);
-  const std::string timings_json = TimingsToJson(result.timings());
+  const std::string timings_json = TimingsToJson(result.timings);
   for (int round = 0; round < 2; ++round) {
     {
       LLMQ_ASSIGN_OR_RETURN(
@@ -167,7 +160,7 @@ absl::Status WriteTxn::InsertResult(int64_t job_id, int attempt, const std::stri
                       "wall_seconds, provenance, timings, result) VALUES (?,?,?,?,?,?,?,?) "
                       "ON CONFLICT(job_id) DO NOTHING"));
       insert.BindAll(job_id, attempt, worker_id, ToMillis(now), wall_seconds, provenance_json,
-                     timings_json, sqlite::Blob{bytes});
+                     timings_json, sqlite::Blob{result.result});
       LLMQ_RETURN_IF_ERROR(insert.Run());
     }
     if (db_.changes() == 1) break;
@@ -180,14 +173,14 @@ absl::Status WriteTxn::InsertResult(int64_t job_id, int attempt, const std::stri
     }
   }
   std::vector<std::string> names;
-  for (const v1::Metric& metric : result.metrics()) {
+  for (const ResultRecord::Metric& metric : result.metrics) {
     LLMQ_ASSIGN_OR_RETURN(
         sqlite::Statement insert,
         db_.Prepare("INSERT OR REPLACE INTO metrics (job_id, name, value, unit) "
                     "VALUES (?, ?, ?, ?)"));
     LLMQ_RETURN_IF_ERROR(
-        insert.BindAll(job_id, metric.name(), metric.value(), metric.unit()).Run());
-    names.push_back(metric.name());
+        insert.BindAll(job_id, metric.name, metric.value, metric.unit).Run());
+    names.push_back(metric.name);
   }
   return NotePivotNames("metric", names);
 }
@@ -278,9 +271,7 @@ absl::StatusOr<std::optional<ClaimedJob>> WriteTxn::ClaimNextJob(const ClaimRequ
     claimed.job_id = best->first;
     claimed.attempt = static_cast<int>(lease.Int(0));
     claimed.quant_key = lease.Text(1);
-    if (!claimed.spec.ParseFromString(lease.Bytes(2))) {
-      return absl::DataLossError(absl::StrCat("job ", best->first, ": unreadable spec"));
-    }
+    claimed.spec = lease.Bytes(2);
     LLMQ_RETURN_IF_ERROR(lease.Run());
   }
   claimed.lease_id = request.lease_id;
@@ -318,7 +309,7 @@ absl::StatusOr<std::optional<AttemptRecord>> WriteTxn::GetAttempt(int64_t job_id
 }
 
 absl::StatusOr<bool> WriteTxn::RenewLease(const LeaseFence& fence, absl::Time expires,
-                                          const v1::Progress& progress, bool start,
+                                          const JobProgress& progress, bool start,
                                           absl::Time now) {
   {
     // ?6 = whether the heartbeat carried progress; without it the old progress stays.
@@ -334,9 +325,8 @@ absl::StatusOr<bool> WriteTxn::RenewLease(const LeaseFence& fence, absl::Time ex
             "progress_message = CASE WHEN ?6 THEN ?10 ELSE progress_message END "
             "WHERE id = ?4 AND lease_id = ?5 AND attempts = ?11"));
     renew.BindAll(ToMillis(expires), ToMillis(now), start, fence.job_id, fence.lease_id,
-                  !progress.stage().empty(), progress.stage(),
-                  static_cast<int64_t>(progress.step()), static_cast<int64_t>(progress.total()),
-                  progress.message(), fence.attempt);
+                  !progress.stage.empty(), progress.stage, progress.step, progress.total,
+                  progress.message, fence.attempt);
     LLMQ_RETURN_IF_ERROR(renew.Run());
   }
   if (db_.changes() == 0) return false;
@@ -351,8 +341,9 @@ absl::StatusOr<bool> WriteTxn::RenewLease(const LeaseFence& fence, absl::Time ex
 }
 
 absl::StatusOr<bool> WriteTxn::FinishAttempt(const LeaseFence& fence, const AttemptEnd& end) {
-  const bool terminal = end.next_state == v1::SUCCEEDED || end.next_state == v1::FAILED ||
-                        end.next_state == v1::CANCELLED;
+  const bool terminal = end.next_state == JobState::kSucceeded ||
+                        end.next_state == JobState::kFailed ||
+                        end.next_state == JobState::kCancelled;
   {
     LLMQ_ASSIGN_OR_RETURN(
         sqlite::Statement finish,

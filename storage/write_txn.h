@@ -17,7 +17,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "proto/llmq.pb.h"
 #include "storage/records.h"
 #include "storage/sqlite.h"
 
@@ -33,23 +32,22 @@ class WriteTxn {
   struct AddedJob {
     int64_t job_id = 0;
     bool inserted = false;
-    v1::JobState existing_state = v1::JOB_STATE_UNSPECIFIED;
+    JobState existing_state = JobState::kUnspecified;
   };
-  // Inserts `spec` as a new PENDING job of `sweep_id`, or, when a job with the same
+  // Inserts `job` as a new PENDING job of `sweep_id`, or, when a job with the same
   // job_key exists (from any sweep), links that job to the sweep and raises its priority
-  // to the new spec's if higher. Either way the job becomes a member of the sweep.
-  absl::StatusOr<AddedJob> AddJob(int64_t sweep_id, const v1::JobSpec& spec,
-                                  int max_attempts, absl::Time now);
+  // to the new job's if higher. Either way the job becomes a member of the sweep.
+  absl::StatusOr<AddedJob> AddJob(int64_t sweep_id, const NewJob& job, int max_attempts,
+                                  absl::Time now);
 
   // Puts jobs of `sweep_id` (all of them, or only `job_ids`) whose state is one of
   // `from_states` back to PENDING with fresh retry counters. Returns how many.
   absl::StatusOr<int64_t> RequeueJobs(int64_t sweep_id, const std::vector<int64_t>& job_ids,
-                                      const std::vector<v1::JobState>& from_states,
+                                      const std::vector<JobState>& from_states,
                                       absl::Time now);
   // Moves the sweep's jobs in `from_states` to CANCELLED. An open lease stays open so
   // its worker learns of the cancellation at its next heartbeat. Returns how many.
-  absl::StatusOr<int64_t> CancelJobs(int64_t sweep_id,
-                                     const std::vector<v1::JobState>& from_states,
+  absl::StatusOr<int64_t> CancelJobs(int64_t sweep_id, const std::vector<JobState>& from_states,
                                      absl::Time now);
 
   absl::StatusOr<std::optional<JobRecord>> GetJob(int64_t job_id);
@@ -63,10 +61,10 @@ class WriteTxn {
 
   absl::StatusOr<std::optional<AttemptRecord>> GetAttempt(int64_t job_id, int attempt);
 
-  // Extends the lease to `expires` and stores `progress`; with `start`, a LEASED job
-  // becomes RUNNING. false when the fence does not match.
+  // Extends the lease to `expires` and stores `progress` (unless its stage is empty); with
+  // `start`, a LEASED job becomes RUNNING. false when the fence does not match.
   absl::StatusOr<bool> RenewLease(const LeaseFence& fence, absl::Time expires,
-                                  const v1::Progress& progress, bool start, absl::Time now);
+                                  const JobProgress& progress, bool start, absl::Time now);
 
   // Closes the open attempt as `end` says and clears the lease. false when the fence
   // does not match (then nothing changed).
@@ -76,7 +74,7 @@ class WriteTxn {
   // later success of the same job replaces it). `extra_provenance` adds the
   // coordinator's fields to the worker's.
   absl::Status InsertResult(int64_t job_id, int attempt, const std::string& worker_id,
-                            const v1::JobResult& result,
+                            const ResultRecord& result,
                             const std::map<std::string, std::string>& extra_provenance,
                             absl::Time now);
 
