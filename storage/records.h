@@ -228,9 +228,6 @@ struct WorkerRow {
   int64_t current_job_id = 0;  // the lowest job id it holds a lease on; 0 = none
 };
 
-// Outcome of inserting one job of a submitted sweep.
-enum class JobInsertOutcome { kInserted, kRequeued, kAlreadyDone, kInProgress };
-
 // Converts between times and the stored milliseconds.
 inline int64_t ToMillis(absl::Time t) { return absl::ToUnixMillis(t); }
 inline absl::Time FromMillis(int64_t ms) { return absl::FromUnixMillis(ms); }
