@@ -3,6 +3,7 @@
 #include "grid/expand.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -337,8 +338,11 @@ bool ParseZip(const YamlField& field, Grid* grid, GridDiagnostics* diagnostics) 
   return ok;
 }
 
-std::vector<std::map<std::string, std::string>> EntryVariants(const GridEntry& entry) {
-  // Dimensions: each zip group is one, at its first member's place; other axes are one each.
+namespace {
+
+// The entry's dimensions in file order: each zip group is one, at its first member's place;
+// other axes are one each.
+std::vector<std::vector<size_t>> EntryDimensions(const GridEntry& entry) {
   std::vector<std::vector<size_t>> dimensions;
   std::vector<bool> placed(entry.axes.size(), false);
   for (size_t i = 0; i < entry.axes.size(); ++i) {
@@ -350,6 +354,115 @@ std::vector<std::map<std::string, std::string>> EntryVariants(const GridEntry& e
     for (size_t axis : dimension) placed[axis] = true;
     dimensions.push_back(std::move(dimension));
   }
+  return dimensions;
+}
+
+constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
+
+// Saturating, so that a grid of twenty 1000-value axes counts as "more than any limit"
+// rather than overflowing into a small number.
+int64_t SaturatingMul(int64_t a, int64_t b) {
+  if (a == 0 || b == 0) return 0;
+  return a > kNoLimit / b ? kNoLimit : a * b;
+}
+int64_t SaturatingAdd(int64_t a, int64_t b) { return a > kNoLimit - b ? kNoLimit : a + b; }
+
+int64_t CountVariants(const GridEntry& entry) {
+  int64_t count = 1;
+  for (const std::vector<size_t>& dimension : EntryDimensions(entry)) {
+    count = SaturatingMul(count, static_cast<int64_t>(entry.axes[dimension.front()].values.size()));
+  }
+  return count;
+}
+
+// A factor of the cross product, for the message that refuses a grid: how many values, what
+// it is, where.
+struct GridFactor {
+  int64_t values = 0;
+  std::string what;
+  GridLocation where;
+};
+
+void AddEntryFactors(const GridEntry& entry, absl::string_view section,
+                     std::vector<GridFactor>* out) {
+  for (const std::vector<size_t>& dimension : EntryDimensions(entry)) {
+    std::vector<std::string> params;
+    for (size_t axis : dimension) params.push_back(entry.axes[axis].param);
+    const GridAxis& first = entry.axes[dimension.front()];
+    out->push_back({static_cast<int64_t>(first.values.size()),
+                    absl::StrCat(section, entry.name, ": ", absl::StrJoin(params, "+"),
+                                 dimension.size() > 1 ? " (zipped)" : ""),
+                    first.where});
+  }
+}
+
+}  // namespace
+
+int64_t CountGridJobs(const Grid& grid) {
+  int64_t models = 0;
+  for (const GridModel& model : grid.models) {
+    models = SaturatingAdd(models, static_cast<int64_t>(model.dtypes.size()));
+  }
+  const int64_t calibrations = CountVariants(grid.calibration);
+  int64_t methods = 0;
+  for (const GridEntry& entry : grid.methods) {
+    const GridEntrySchema* schema = FindGridMethod(entry.name);
+    int64_t variants = CountVariants(entry);
+    if (schema != nullptr && schema->calibrates) variants = SaturatingMul(variants, calibrations);
+    methods = SaturatingAdd(methods, variants);
+  }
+  int64_t tasks = 0;
+  for (const GridEntry& entry : grid.tasks) tasks = SaturatingAdd(tasks, CountVariants(entry));
+  return SaturatingMul(SaturatingMul(SaturatingMul(models, methods), tasks), grid.repeats);
+}
+
+absl::Status CheckGridJobLimit(const Grid& grid, int64_t max_jobs, absl::string_view limit_name) {
+  const int64_t count = CountGridJobs(grid);
+  if (count <= max_jobs) return absl::OkStatus();
+  std::vector<GridFactor> factors;
+  if (!grid.models.empty()) {
+    factors.push_back({static_cast<int64_t>(grid.models.size()), "models", grid.models[0].where});
+  }
+  for (const GridModel& model : grid.models) {
+    factors.push_back({static_cast<int64_t>(model.dtypes.size()),
+                       absl::StrCat("models: ", model.alias, ": dtype"), model.where});
+  }
+  if (!grid.methods.empty()) {
+    factors.push_back({static_cast<int64_t>(grid.methods.size()), "methods",
+                       grid.methods[0].where});
+  }
+  bool any_calibrates = false;
+  for (const GridEntry& entry : grid.methods) {
+    AddEntryFactors(entry, "methods: ", &factors);
+    const GridEntrySchema* schema = FindGridMethod(entry.name);
+    any_calibrates = any_calibrates || (schema != nullptr && schema->calibrates);
+  }
+  if (any_calibrates) AddEntryFactors(grid.calibration, "", &factors);
+  if (!grid.tasks.empty()) {
+    factors.push_back({static_cast<int64_t>(grid.tasks.size()), "tasks", grid.tasks[0].where});
+  }
+  for (const GridEntry& entry : grid.tasks) AddEntryFactors(entry, "tasks: ", &factors);
+  factors.push_back({grid.repeats, "repeats", {}});
+  std::stable_sort(factors.begin(), factors.end(),
+                   [](const GridFactor& a, const GridFactor& b) { return a.values > b.values; });
+  constexpr size_t kLargest = 3;
+  std::vector<std::string> lines = {FormatGridError(
+      grid.file, {},
+      absl::StrCat(count == kNoLimit ? "more than " : "", count,
+                   " jobs (the cross product of the axes, before include/exclude), more than ",
+                   limit_name, "=", max_jobs,
+                   "; narrow the largest axes or raise the limit. The largest axes:"))};
+  for (size_t i = 0; i < factors.size() && lines.size() <= kLargest; ++i) {
+    if (factors[i].values < 2) break;
+    lines.push_back(FormatGridError(grid.file, factors[i].where,
+                                    absl::StrCat(factors[i].what, ": ", factors[i].values,
+                                                 " values")));
+  }
+  return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+}
+
+std::vector<std::map<std::string, std::string>> EntryVariants(const GridEntry& entry) {
+  const std::vector<std::vector<size_t>> dimensions = EntryDimensions(entry);
   std::vector<std::map<std::string, std::string>> variants = {{}};
   // Crossing from the last dimension to the first makes the first vary slowest.
   for (auto dimension = dimensions.rbegin(); dimension != dimensions.rend(); ++dimension) {

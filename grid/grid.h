@@ -5,6 +5,8 @@
 //
 //   ParseGrid / LoadGridFile  YAML -> Grid (checked, canonical values, resolved paths)
 //   ComputeGridIdentities     Grid -> identities of its model and dataset files (client side)
+//   CountGridJobs             Grid -> how many jobs it can have, from the axes' sizes alone
+//   CheckGridJobLimit         refuses a grid above a job limit (before anything is expanded)
 //   ExpandGrid                Grid + identities -> JobSpecs with canonical keys, in a
 //                             deterministic order
 //   ParseSingleJob            YAML -> the one JobSpec it describes (run-job)
@@ -91,6 +93,23 @@ absl::StatusOr<Grid> LoadGridFile(const std::string& path);
 // keys.h), keyed by resolved path: what the client sends with a submission
 // (SubmitSweepRequest.model_identity holds both kinds).
 absl::StatusOr<PathIdentities> ComputeGridIdentities(const Grid& grid);
+
+// The limit of `llmq-coord submit --max_jobs` and `llmq-coord serve --max_jobs`.
+inline constexpr int64_t kDefaultMaxGridJobs = 1000000;
+
+// The size of the grid's cross product, models x dtypes x method variants x calibration
+// variants x task variants x repeats (zip applied), computed from the axes' sizes without
+// expanding anything. An upper bound of ExpandGrid's count: include/exclude and duplicates
+// can only take jobs away. Saturates at INT64_MAX.
+int64_t CountGridJobs(const Grid& grid);
+
+// InvalidArgument when CountGridJobs(grid) exceeds `max_jobs`, naming the count, the limit
+// (`limit_name`, e.g. "--max_jobs") and the grid's largest axes at their places, one per
+// line. The limit applies to the cross product, not to what the filters leave, because
+// expansion visits every combination (filters are evaluated on each) and is known before
+// any of that work: a grid that filters 7,000,000 combinations down to ten still costs
+// 7,000,000 evaluations.
+absl::Status CheckGridJobLimit(const Grid& grid, int64_t max_jobs, absl::string_view limit_name);
 
 // The grid's jobs: models x dtypes x method variants x calibration variants (methods that
 // calibrate) x task variants x repeats, zip applied, filtered (include, then exclude),
