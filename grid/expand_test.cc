@@ -391,6 +391,85 @@ zip: [[methods.gptq.bits, methods.gptq.group_size]]
   EXPECT_TRUE(absl::StrContains(status.message(), "grid.yaml: repeats: 2 values")) << status;
 }
 
+// Everything that varies between jobs at once: models and dtypes, methods that calibrate
+// and not, calibration and task axes, a dataset file, repeats, filters and a duplicate.
+constexpr char kEverything[] = R"(
+models:
+  - {name: a, path: models/a, dtype: [float32, bfloat16]}
+  - {name: b, path: models/b}
+methods:
+  - none
+  - {name: rtn, bits: [4, 3]}
+  - {name: rtn, bits: 4, group_size: 128}   # the same as rtn bits 4
+  - {name: gptq, bits: [4, 3], act_order: [false, true]}
+calibration: {samples: [16, 32]}
+tasks:
+  - {name: ppl, context: [64, 128], limit: 2}
+  - {name: mc, dataset: data/q.jsonl, batch_size: [4, 8]}
+repeats: 2
+include:
+  - {model: a}
+  - {method: none}
+exclude:
+  - {method: gptq, bits: 3, act_order: true, task: mc}
+)";
+
+TEST(GridStreamTest, KeysAreThoseOfTheSpecsAndTheStreamIsExpandGrid) {
+  const Grid grid = MustParse(kEverything);
+  const PathIdentities identities = FakeIdentities(grid);
+  absl::StatusOr<std::vector<v1::JobSpec>> expanded = ExpandGrid(grid, identities);
+  ASSERT_TRUE(expanded.ok()) << expanded.status();
+  std::vector<v1::JobSpec> streamed;
+  absl::StatusOr<int64_t> count = ForEachGridJob(grid, identities, [&](const v1::JobSpec& job) {
+    streamed.push_back(job);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, static_cast<int64_t>(expanded->size()));
+  ASSERT_EQ(streamed.size(), expanded->size());
+  std::set<std::string> keys;
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    const v1::JobSpec& job = streamed[i];
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(job, (*expanded)[i]));
+    // The keys made from shared record parts are those of the job as a whole.
+    EXPECT_EQ(job.job_key(), *ComputeJobKey(job, identities)) << Describe(job);
+    EXPECT_EQ(job.quant_key(), *ComputeQuantKey(job, identities)) << Describe(job);
+    EXPECT_TRUE(keys.insert(job.job_key()).second) << "duplicate " << Describe(job);
+    EXPECT_EQ(job.has_calibration(), job.method().name() == "gptq") << Describe(job);
+  }
+  // a: 2 dtypes x (none + 2 rtn + 4 gptq x 2 calibrations; the second rtn entry is a
+  // duplicate) x (2 ppl + 1 mc: batch_size does not count) x 2 repeats, less gptq bits 3
+  // act_order true on mc (2 dtypes x 2 calibrations x 2 repeats); b: none only, 3 tasks x 2
+  // repeats.
+  EXPECT_EQ(streamed.size(), 2u * (1 + 2 + 4 * 2) * 3 * 2 - 2 * 2 * 2 + 3 * 2);
+  EXPECT_LE(*count, CountGridJobs(grid));
+}
+
+TEST(GridStreamTest, ErrorsKnownAtTheEndComeAfterTheJobs) {
+  const Grid grid = MustParse(std::string(kCounts) + "exclude:\n  - {bits: 7}\n");
+  int64_t seen = 0;
+  absl::StatusOr<int64_t> count =
+      ForEachGridJob(grid, FakeIdentities(grid), [&](const v1::JobSpec&) {
+        ++seen;
+        return absl::OkStatus();
+      });
+  EXPECT_EQ(count.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(count.status().message(), "exclude: this entry matches no job"))
+      << count.status();
+  EXPECT_EQ(seen, 90);  // the caller was warned: undo what it did with them
+}
+
+TEST(GridStreamTest, AnErrorFromTheSinkStopsTheExpansion) {
+  const Grid grid = MustParse(kCounts);
+  int64_t seen = 0;
+  absl::StatusOr<int64_t> count =
+      ForEachGridJob(grid, FakeIdentities(grid), [&](const v1::JobSpec&) {
+        return ++seen == 5 ? absl::ResourceExhaustedError("enough") : absl::OkStatus();
+      });
+  EXPECT_EQ(count.status(), absl::ResourceExhaustedError("enough"));
+  EXPECT_EQ(seen, 5);
+}
+
 TEST(GridExpandTest, QuantKeysAreSharedAcrossTasksAndRepeats) {
   const std::vector<v1::JobSpec> jobs = MustExpand(R"(
 models: [m/x]

@@ -9,6 +9,7 @@
 //   CheckGridJobLimit         refuses a grid above a job limit (before anything is expanded)
 //   ExpandGrid                Grid + identities -> JobSpecs with canonical keys, in a
 //                             deterministic order
+//   ForEachGridJob            the same, one job at a time, without holding them
 //   ParseSingleJob            YAML -> the one JobSpec it describes (run-job)
 //   FormatJobAsGrid           JobSpec -> the YAML of that one job
 //
@@ -23,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grid/yaml.h"
@@ -119,6 +121,18 @@ absl::Status CheckGridJobLimit(const Grid& grid, int64_t max_jobs, absl::string_
 // no job, a grid with no jobs.
 absl::StatusOr<std::vector<v1::JobSpec>> ExpandGrid(const Grid& grid,
                                                     const PathIdentities& identities);
+
+// ExpandGrid without holding the jobs: calls `sink` with each job, in ExpandGrid's order,
+// and returns how many there were. The spec passed is reused between calls (copy what you
+// keep), so memory does not grow with the jobs but for 16 bytes each to drop duplicates;
+// what does is the entries' variants, each made once. Errors in the grid's values come
+// before the first job; a filter that matches no job and a grid with no jobs are known
+// only after the last, so they come after `sink` has seen every job: a caller that acts
+// on jobs must be able to undo that (the coordinator inserts them in one transaction).
+// An error from `sink` stops the expansion and is returned.
+using GridJobSink = absl::FunctionRef<absl::Status(const v1::JobSpec&)>;
+absl::StatusOr<int64_t> ForEachGridJob(const Grid& grid, const PathIdentities& identities,
+                                       GridJobSink sink);
 
 // `llmq-worker run-job`: the one job `yaml` describes; an error that lists the axes with
 // several values when it describes more. The first form computes the identities of the
