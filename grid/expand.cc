@@ -436,10 +436,10 @@ int64_t CountVariants(const GridEntry& entry) {
   return count;
 }
 
-// A factor of the cross product, for the message that refuses a grid: how many values, what
-// it is, where.
+// A factor of the cross product, for the message that refuses a grid: its size, what it is
+// ("methods: rtn: bits: 7 values"), where.
 struct GridFactor {
-  int64_t values = 0;
+  int64_t size = 0;
   std::string what;
   GridLocation where;
 };
@@ -452,7 +452,8 @@ void AddEntryFactors(const GridEntry& entry, absl::string_view section,
     const GridAxis& first = entry.axes[dimension.front()];
     out->push_back({static_cast<int64_t>(first.values.size()),
                     absl::StrCat(section, entry.name, ": ", absl::StrJoin(params, "+"),
-                                 dimension.size() > 1 ? " (zipped)" : ""),
+                                 dimension.size() > 1 ? " (zipped)" : "", ": ",
+                                 first.values.size(), " values"),
                     first.where});
   }
 }
@@ -481,17 +482,17 @@ absl::Status CheckGridJobLimit(const Grid& grid, int64_t max_jobs, absl::string_
   const int64_t count = CountGridJobs(grid);
   if (count <= max_jobs) return absl::OkStatus();
   std::vector<GridFactor> factors;
-  if (!grid.models.empty()) {
-    factors.push_back({static_cast<int64_t>(grid.models.size()), "models", grid.models[0].where});
-  }
+  auto entries = [&](size_t n, absl::string_view section, GridLocation where) {
+    factors.push_back({static_cast<int64_t>(n), absl::StrCat(section, ": ", n, " entries"), where});
+  };
+  if (!grid.models.empty()) entries(grid.models.size(), "models", grid.models[0].where);
   for (const GridModel& model : grid.models) {
     factors.push_back({static_cast<int64_t>(model.dtypes.size()),
-                       absl::StrCat("models: ", model.alias, ": dtype"), model.where});
+                       absl::StrCat("models: ", model.alias, ": dtype: ", model.dtypes.size(),
+                                    " values"),
+                       model.where});
   }
-  if (!grid.methods.empty()) {
-    factors.push_back({static_cast<int64_t>(grid.methods.size()), "methods",
-                       grid.methods[0].where});
-  }
+  if (!grid.methods.empty()) entries(grid.methods.size(), "methods", grid.methods[0].where);
   bool any_calibrates = false;
   for (const GridEntry& entry : grid.methods) {
     AddEntryFactors(entry, "methods: ", &factors);
@@ -499,13 +500,11 @@ absl::Status CheckGridJobLimit(const Grid& grid, int64_t max_jobs, absl::string_
     any_calibrates = any_calibrates || (schema != nullptr && schema->calibrates);
   }
   if (any_calibrates) AddEntryFactors(grid.calibration, "", &factors);
-  if (!grid.tasks.empty()) {
-    factors.push_back({static_cast<int64_t>(grid.tasks.size()), "tasks", grid.tasks[0].where});
-  }
+  if (!grid.tasks.empty()) entries(grid.tasks.size(), "tasks", grid.tasks[0].where);
   for (const GridEntry& entry : grid.tasks) AddEntryFactors(entry, "tasks: ", &factors);
-  factors.push_back({grid.repeats, "repeats", {}});
+  factors.push_back({grid.repeats, absl::StrCat("repeats: ", grid.repeats), {}});
   std::stable_sort(factors.begin(), factors.end(),
-                   [](const GridFactor& a, const GridFactor& b) { return a.values > b.values; });
+                   [](const GridFactor& a, const GridFactor& b) { return a.size > b.size; });
   constexpr size_t kLargest = 3;
   std::vector<std::string> lines = {FormatGridError(
       grid.file, {},
@@ -514,10 +513,8 @@ absl::Status CheckGridJobLimit(const Grid& grid, int64_t max_jobs, absl::string_
                    limit_name, "=", max_jobs,
                    "; narrow the largest axes or raise the limit. The largest axes:"))};
   for (size_t i = 0; i < factors.size() && lines.size() <= kLargest; ++i) {
-    if (factors[i].values < 2) break;
-    lines.push_back(FormatGridError(grid.file, factors[i].where,
-                                    absl::StrCat(factors[i].what, ": ", factors[i].values,
-                                                 " values")));
+    if (factors[i].size < 2) break;
+    lines.push_back(FormatGridError(grid.file, factors[i].where, factors[i].what));
   }
   return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
 }

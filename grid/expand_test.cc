@@ -388,7 +388,7 @@ zip: [[methods.gptq.bits, methods.gptq.group_size]]
   EXPECT_TRUE(absl::StrContains(
       status.message(), "grid.yaml:3:24: methods: gptq: bits+group_size (zipped): 3 values"))
       << status;
-  EXPECT_TRUE(absl::StrContains(status.message(), "grid.yaml: repeats: 2 values")) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "grid.yaml: repeats: 2")) << status;
 }
 
 // Everything that varies between jobs at once: models and dtypes, methods that calibrate
