@@ -128,6 +128,7 @@ int RunLocally(const PreparedSubmission& prepared, const SubmitOptions& options)
   server_options.db_path = options.db_path.empty() ? scratch + "/llmq.db" : options.db_path;
   server_options.listen = "127.0.0.1:0";
   server_options.lease_recheck = absl::Milliseconds(500);
+  server_options.max_jobs = options.max_jobs;
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
       CoordinatorServer::Start(server_options);
   if (!server.ok()) return Fail(server.status());
@@ -191,7 +192,7 @@ int RunLocally(const PreparedSubmission& prepared, const SubmitOptions& options)
 
 int RunSubmit(const SubmitOptions& options) {
   absl::StatusOr<PreparedSubmission> prepared =
-      PrepareSubmission(options.grid_path, options.dry_run);
+      PrepareSubmission(options.grid_path, options.dry_run, options.max_jobs);
   if (!prepared.ok()) {
     // Grid errors already read `file:line:column: ...`, one per line.
     std::fprintf(stderr, "%s\n", std::string(prepared.status().message()).c_str());

@@ -36,6 +36,7 @@ struct SubmitOptions {
   bool wait = false;
   bool dry_run = false;
   bool local = false;
+  int64_t max_jobs = kDefaultMaxGridJobs;  // refuse larger grids (also the --local coordinator's)
   // --local
   std::string db_path;  // empty: a temporary database
   int workers = 1;

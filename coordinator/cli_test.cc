@@ -4,6 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/files.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
@@ -93,6 +95,40 @@ TEST(CoordCliTest, BadGridExitsTwoWithItsLocationAndWritesNothing) {
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(run.err, "bad-grid.yaml:2:")) << run.err;
   EXPECT_FALSE(FileExists(db));
+}
+
+TEST(CoordCliTest, GridAboveMaxJobsExitsTwoWithTheCountBeforeExpandingIt) {
+  // 7 x 1000 x 1000 = 7,000,000 jobs: expanding them took minutes and 17.8 GB; the refusal
+  // comes from the axes' sizes alone.
+  auto list = [](int from, int to) {
+    std::vector<int> values;
+    for (int i = from; i <= to; ++i) values.push_back(i);
+    return absl::StrCat("[", absl::StrJoin(values, ", "), "]");
+  };
+  const std::string grid = WriteGrid(
+      "seven-million",
+      absl::StrCat("name: seven-million\nmodels:\n  - name: tiny\n    path: ",
+                   MakeAbsolutePath("assets/models/stories260K"),
+                   "\nmethods:\n  - name: rtn\n    bits: ", list(2, 8), "\n    group_size: ",
+                   list(1, 1000), "\ntasks:\n  - name: ppl\n    limit: ", list(1, 1000), "\n"));
+  const absl::Time start = absl::Now();
+  CommandRun run = Shell(absl::StrCat(Coord(), " submit --dry_run --local ", grid));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "7000000 jobs")) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "more than --max_jobs=1000000")) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "seven-million.yaml:8:5: methods: rtn: group_size: "
+                                         "1000 values"))
+      << run.err;
+  // Raised, the limit lets a grid through (a small one here: the test stays quick).
+  CommandRun small = Shell(absl::StrCat(Coord(), " submit --dry_run --local --max_jobs=3 ",
+                                        DemoGrid("max-jobs-demo")));
+  EXPECT_EQ(small.exit_code, 0) << small.err;
+  EXPECT_TRUE(absl::StrContains(small.err, "3 jobs (dry run")) << small.err;
+  CommandRun lowered = Shell(absl::StrCat(Coord(), " submit --dry_run --local --max_jobs=2 ",
+                                          DemoGrid("max-jobs-demo")));
+  EXPECT_EQ(lowered.exit_code, 2) << lowered.err;
+  EXPECT_TRUE(absl::StrContains(lowered.err, "3 jobs (the cross product")) << lowered.err;
 }
 
 TEST(CoordCliTest, RemoteSweepWithTokenStatusResultsAndExport) {

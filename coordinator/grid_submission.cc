@@ -1,5 +1,7 @@
 #include "coordinator/grid_submission.h"
 
+#include <memory>
+
 #include "common/files.h"
 #include "common/status.h"
 #include "grid/grid.h"
@@ -8,15 +10,19 @@
 namespace llmq {
 
 absl::StatusOr<PreparedSubmission> PrepareSubmission(const std::string& grid_path,
-                                                     bool dry_run) {
+                                                     bool dry_run, int64_t max_jobs) {
   LLMQ_ASSIGN_OR_RETURN(std::string yaml, ReadFile(grid_path));
   const std::string absolute = MakeAbsolutePath(grid_path);
   LLMQ_ASSIGN_OR_RETURN(Grid grid, ParseGrid(yaml, absolute));
+  // Before the identities: refusing a grid should not wait for its models to be hashed.
+  LLMQ_RETURN_IF_ERROR(CheckGridJobLimit(grid, max_jobs, "--max_jobs"));
   LLMQ_ASSIGN_OR_RETURN(PathIdentities identities, ComputeGridIdentities(grid));
-  LLMQ_ASSIGN_OR_RETURN(std::vector<v1::JobSpec> jobs, ExpandGrid(grid, identities));
   PreparedSubmission prepared;
+  LLMQ_ASSIGN_OR_RETURN(prepared.jobs,
+                        ForEachGridJob(grid, identities, [](const v1::JobSpec&) {
+                          return absl::OkStatus();  // counted, checked, not kept
+                        }));
   prepared.sweep_name = grid.name;
-  prepared.jobs = static_cast<int64_t>(jobs.size());
   prepared.request.set_grid_yaml(std::move(yaml));
   prepared.request.set_grid_path(absolute);
   prepared.request.set_dry_run(dry_run);
@@ -26,16 +32,22 @@ absl::StatusOr<PreparedSubmission> PrepareSubmission(const std::string& grid_pat
   return prepared;
 }
 
-absl::StatusOr<SweepSubmission> ExpandSubmission(const v1::SubmitSweepRequest& request) {
+absl::StatusOr<SweepSubmission> ExpandSubmission(const v1::SubmitSweepRequest& request,
+                                                 int64_t max_jobs) {
   LLMQ_ASSIGN_OR_RETURN(Grid grid, ParseGrid(request.grid_yaml(), request.grid_path()));
-  const PathIdentities identities(request.model_identity().begin(),
-                                  request.model_identity().end());
+  LLMQ_RETURN_IF_ERROR(CheckGridJobLimit(grid, max_jobs, "the coordinator's --max_jobs"));
   SweepSubmission submission;
-  LLMQ_ASSIGN_OR_RETURN(submission.jobs, ExpandGrid(grid, identities));
   submission.name = grid.name;
   submission.grid_yaml = request.grid_yaml();
   submission.grid_path = request.grid_path();
   submission.dry_run = request.dry_run();
+  // Shared, so that the source stays copyable (std::function) without copying the grid.
+  auto expansion = std::make_shared<const std::pair<Grid, PathIdentities>>(
+      std::move(grid),
+      PathIdentities(request.model_identity().begin(), request.model_identity().end()));
+  submission.jobs = [expansion](JobSink sink) {
+    return ForEachGridJob(expansion->first, expansion->second, sink);
+  };
   return submission;
 }
 

@@ -43,6 +43,11 @@ ABSL_FLAG(int, poison_after, 3, "serve: fail a job after this many workers died 
 ABSL_FLAG(absl::Duration, max_lease_wait, absl::Seconds(60), "serve: longest Lease long-poll.");
 ABSL_FLAG(absl::Duration, oom_preference, absl::Minutes(10),
           "serve: after out-of-memory, how long a job waits for a worker with more free memory.");
+// ---- serve and submit
+ABSL_FLAG(int64_t, max_jobs, llmq::kDefaultMaxGridJobs,
+          "serve, submit: refuse a grid whose cross product (models x dtypes x method, "
+          "calibration and task variants x repeats, before include/exclude) has more jobs; "
+          "checked before anything is expanded.");
 // ---- submit
 ABSL_FLAG(bool, wait, false, "submit: wait for the sweep, with a progress bar on stderr.");
 ABSL_FLAG(bool, dry_run, false, "submit: check and count the jobs; submit nothing.");
@@ -119,14 +124,14 @@ const std::vector<Command>& Commands() {
        "llmq-coord serve --db=/data/llmq.db --listen=0.0.0.0:7878 --token_file=/etc/llmq/token "
        "--tls_cert=cert.pem --tls_key=key.pem",
        {"db", "listen", "token_file", "tls_cert", "tls_key", "lease_ttl", "heartbeat",
-        "poison_after", "max_lease_wait", "oom_preference"}},
+        "poison_after", "max_lease_wait", "oom_preference", "max_jobs"}},
       {"submit", "submit GRID.yaml [flags]",
        "Submit a grid; prints the sweep id. Without a coordinator, runs it here (--local) and "
        "prints the results table.",
        "llmq-coord submit examples/demo.yaml --wait\n"
        "  llmq-coord submit --local --workers=2 --db=demo.db examples/demo.yaml",
-       {"wait", "dry_run", "local", "workers", "db", "worker_binary", "worker_args", "rows", "cols",
-        "metrics", "format", "precision", "delta", "mark_best"}},
+       {"wait", "dry_run", "max_jobs", "local", "workers", "db", "worker_binary", "worker_args",
+        "rows", "cols", "metrics", "format", "precision", "delta", "mark_best"}},
       {"status", "status [SWEEP]", "Every sweep with its job counts, or one sweep in detail.",
        "llmq-coord status 3", {"sweep"}},
       {"jobs", "jobs [flags]", "Jobs with their state, progress and last error.",
@@ -257,6 +262,8 @@ int Run(const Command& command, const std::vector<std::string>& args) {
     options.scheduler.retry.poison_after_worker_deaths = absl::GetFlag(FLAGS_poison_after);
     options.scheduler.oom_preference = absl::GetFlag(FLAGS_oom_preference);
     options.max_lease_wait = absl::GetFlag(FLAGS_max_lease_wait);
+    options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+    if (options.max_jobs < 1) return UsageError(command, "--max_jobs must be at least 1");
     return RunServe(options);
   }
   bool given = false;
@@ -272,6 +279,8 @@ int Run(const Command& command, const std::vector<std::string>& args) {
     options.wait = absl::GetFlag(FLAGS_wait);
     options.dry_run = absl::GetFlag(FLAGS_dry_run);
     options.local = absl::GetFlag(FLAGS_local);
+    options.max_jobs = absl::GetFlag(FLAGS_max_jobs);
+    if (options.max_jobs < 1) return UsageError(command, "--max_jobs must be at least 1");
     options.db_path = absl::GetFlag(FLAGS_db);
     options.workers = absl::GetFlag(FLAGS_workers);
     options.worker_binary = absl::GetFlag(FLAGS_worker_binary);

@@ -330,26 +330,38 @@ void Scheduler::SetWorkListener(std::function<void()> listener) {
   listener_ = std::move(listener);
 }
 
+JobSource JobsFrom(std::vector<v1::JobSpec> jobs) {
+  return [jobs = std::move(jobs)](JobSink sink) -> absl::StatusOr<int64_t> {
+    for (const v1::JobSpec& job : jobs) LLMQ_RETURN_IF_ERROR(sink(job));
+    return static_cast<int64_t>(jobs.size());
+  };
+}
+
 absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission& submission) {
-  for (const v1::JobSpec& spec : submission.jobs) {
+  auto check = [](const v1::JobSpec& spec) -> absl::Status {
     if (spec.job_key().empty()) {
       return absl::InvalidArgumentError("a job spec has no job_key (grid expansion bug)");
     }
-  }
+    return absl::OkStatus();
+  };
   v1::SubmitSweepResponse response;
-  response.set_jobs_total(static_cast<int64_t>(submission.jobs.size()));
   if (submission.dry_run) {
     LLMQ_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
-      for (const v1::JobSpec& spec : submission.jobs) {
-        LLMQ_ASSIGN_OR_RETURN(std::optional<JobState> state, txn.JobStateByKey(spec.job_key()));
-        if (!state.has_value() || *state == JobState::kFailed || *state == JobState::kCancelled) {
-          response.set_jobs_new(response.jobs_new() + 1);
-        } else if (*state == JobState::kSucceeded) {
-          response.set_jobs_already_done(response.jobs_already_done() + 1);
-        } else {
-          response.set_jobs_in_progress(response.jobs_in_progress() + 1);
-        }
-      }
+      LLMQ_ASSIGN_OR_RETURN(
+          const int64_t total, submission.jobs([&](const v1::JobSpec& spec) -> absl::Status {
+            LLMQ_RETURN_IF_ERROR(check(spec));
+            LLMQ_ASSIGN_OR_RETURN(std::optional<JobState> state,
+                                  txn.JobStateByKey(spec.job_key()));
+            if (!state.has_value() || *state == JobState::kFailed || *state == JobState::kCancelled) {
+              response.set_jobs_new(response.jobs_new() + 1);
+            } else if (*state == JobState::kSucceeded) {
+              response.set_jobs_already_done(response.jobs_already_done() + 1);
+            } else {
+              response.set_jobs_in_progress(response.jobs_in_progress() + 1);
+            }
+            return absl::OkStatus();
+          }));
+      response.set_jobs_total(total);
       return absl::OkStatus();
     }));
     return response;
@@ -363,25 +375,29 @@ absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission&
     LLMQ_ASSIGN_OR_RETURN(int64_t sweep_id, txn.InsertSweep(submission.name, submission.grid_yaml,
                                                             submission.grid_path, now));
     response.set_sweep_id(sweep_id);
-    for (const v1::JobSpec& spec : submission.jobs) {
-      const int max_attempts =
-          spec.max_attempts() > 0 ? spec.max_attempts() : options_.retry.default_max_attempts;
-      LLMQ_ASSIGN_OR_RETURN(WriteTxn::AddedJob added,
-                            txn.AddJob(sweep_id, FromProto(spec), max_attempts, now));
-      if (added.inserted) {
-        response.set_jobs_new(response.jobs_new() + 1);
-      } else if (DecideTransition(added.existing_state, JobEvent::kRetry,
-                                  ErrorClass::kUnspecified, {}, options_.retry)
-                     .ok()) {
-        LLMQ_RETURN_IF_ERROR(
-            txn.RequeueJobs(sweep_id, {added.job_id}, {added.existing_state}, now).status());
-        response.set_jobs_new(response.jobs_new() + 1);
-      } else if (added.existing_state == JobState::kSucceeded) {
-        response.set_jobs_already_done(response.jobs_already_done() + 1);
-      } else {
-        response.set_jobs_in_progress(response.jobs_in_progress() + 1);
-      }
-    }
+    LLMQ_ASSIGN_OR_RETURN(
+        const int64_t total, submission.jobs([&](const v1::JobSpec& spec) -> absl::Status {
+          LLMQ_RETURN_IF_ERROR(check(spec));
+          const int max_attempts =
+              spec.max_attempts() > 0 ? spec.max_attempts() : options_.retry.default_max_attempts;
+          LLMQ_ASSIGN_OR_RETURN(WriteTxn::AddedJob added,
+                                txn.AddJob(sweep_id, FromProto(spec), max_attempts, now));
+          if (added.inserted) {
+            response.set_jobs_new(response.jobs_new() + 1);
+          } else if (DecideTransition(added.existing_state, JobEvent::kRetry,
+                                      ErrorClass::kUnspecified, {}, options_.retry)
+                         .ok()) {
+            LLMQ_RETURN_IF_ERROR(
+                txn.RequeueJobs(sweep_id, {added.job_id}, {added.existing_state}, now).status());
+            response.set_jobs_new(response.jobs_new() + 1);
+          } else if (added.existing_state == JobState::kSucceeded) {
+            response.set_jobs_already_done(response.jobs_already_done() + 1);
+          } else {
+            response.set_jobs_in_progress(response.jobs_in_progress() + 1);
+          }
+          return absl::OkStatus();
+        }));
+    response.set_jobs_total(total);
     return absl::OkStatus();
   }));
   LOG(INFO) << "event=sweep_submitted sweep=" << response.sweep_id() << " name=\""

@@ -19,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -40,12 +41,21 @@ struct SchedulerOptions {
   RetryPolicy retry;
 };
 
-// A grid, already expanded into job specs (coordinator/grid_submission.h).
+// A sweep's jobs, handed one at a time to `sink` (each spec, with its keys, valid during
+// the call), so that the coordinator never holds a million JobSpecs at once; returns how
+// many. A grid's source expands it (ForEachGridJob) each time it is called.
+using JobSink = absl::FunctionRef<absl::Status(const v1::JobSpec&)>;
+using JobSource = std::function<absl::StatusOr<int64_t>(JobSink sink)>;
+
+// The source of jobs already in memory (tests, benchmarks).
+JobSource JobsFrom(std::vector<v1::JobSpec> jobs);
+
+// A grid to submit (coordinator/grid_submission.h).
 struct SweepSubmission {
   std::string name;
   std::string grid_yaml;
   std::string grid_path;
-  std::vector<v1::JobSpec> jobs;
+  JobSource jobs;
   bool dry_run = false;
 };
 
@@ -60,8 +70,9 @@ class Scheduler {
   void SetWorkListener(std::function<void()> listener) ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- users
-  // Inserts the sweep and its new jobs in one transaction; keys that exist are linked
-  // (see README.md, "Job identity across sweeps").
+  // Inserts the sweep and its new jobs in one transaction, as the source hands them over;
+  // keys that exist are linked (see README.md, "Job identity across sweeps"). An error
+  // from the source, even after its last job, rolls the whole sweep back.
   absl::StatusOr<v1::SubmitSweepResponse> Submit(const SweepSubmission& submission);
   // Cancels the sweep's unfinished jobs. Returns how many.
   absl::StatusOr<int64_t> CancelSweep(int64_t sweep_id);

@@ -1,5 +1,6 @@
 // Scheduler: what happens when attempts end badly — expiry, retries by error class,
 // poisoning — and what users do about it: cancel, retry, resubmit.
+#include "common/status.h"
 #include "coordinator/scheduler_test_fixture.h"
 
 namespace llmq {
@@ -157,13 +158,36 @@ TEST_F(SchedulerTest, DryRunCountsWithoutWriting) {
   Submit({MakeSpec({"a"})});
   SweepSubmission submission;
   submission.name = "dry";
-  submission.jobs = {MakeSpec({"a"}), MakeSpec({"z"})};
+  submission.jobs = JobsFrom({MakeSpec({"a"}), MakeSpec({"z"})});
   submission.dry_run = true;
   auto response = scheduler_->Submit(submission);
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->jobs_new(), 1);
   EXPECT_EQ(response->jobs_in_progress(), 1);
   EXPECT_EQ(response->sweep_id(), 0);
+}
+
+TEST_F(SchedulerTest, AnErrorFromTheJobSourceRollsTheWholeSweepBack) {
+  // A grid's source reports a filter that matches nothing only after its last job, by which
+  // time the jobs are in the transaction.
+  SweepSubmission submission;
+  submission.name = "late-error";
+  submission.jobs = [](JobSink sink) -> absl::StatusOr<int64_t> {
+    for (const char* key : {"a", "b", "c"}) LLMQ_RETURN_IF_ERROR(sink(MakeSpec({key})));
+    return absl::InvalidArgumentError("grid.yaml:9:5: exclude: this entry matches no job");
+  };
+  auto response = scheduler_->Submit(submission);
+  EXPECT_EQ(response.status(),
+            absl::InvalidArgumentError("grid.yaml:9:5: exclude: this entry matches no job"));
+  EXPECT_TRUE(store_
+                  ->Read([](ReadTxn& txn) -> absl::Status {
+                    LLMQ_ASSIGN_OR_RETURN(auto sweeps, txn.ListSweeps());
+                    EXPECT_TRUE(sweeps.empty());
+                    LLMQ_ASSIGN_OR_RETURN(auto jobs, txn.ListJobs({}));
+                    EXPECT_TRUE(jobs.empty());
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ class SchedulerTest : public ::testing::Test {
   int64_t Submit(const std::vector<v1::JobSpec>& specs, v1::SubmitSweepResponse* out = nullptr) {
     SweepSubmission submission;
     submission.name = "test-sweep";
-    submission.jobs = specs;
+    submission.jobs = JobsFrom(specs);
     auto response = scheduler_->Submit(submission);
     EXPECT_TRUE(response.ok()) << response.status();
     if (out != nullptr) *out = *response;

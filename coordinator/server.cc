@@ -26,7 +26,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       options.lease_recheck);
   LeaseWaitlist* waitlist = server->waitlist_.get();
   scheduler->SetWorkListener([waitlist] { waitlist->Wake(); });
-  server->user_service_ = std::make_unique<UserService>(scheduler, server->auth_.get());
+  server->user_service_ = std::make_unique<UserService>(scheduler, server->auth_.get(),
+                                                        options.max_jobs);
   server->worker_service_ = std::make_unique<WorkerService>(
       scheduler, server->auth_.get(), waitlist, options.max_lease_wait);
 

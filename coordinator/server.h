@@ -17,6 +17,7 @@
 #include "coordinator/scheduler.h"
 #include "coordinator/user_service.h"
 #include "coordinator/worker_service.h"
+#include "grid/grid.h"
 #include "grpcpp/server.h"
 #include "storage/store.h"
 
@@ -30,6 +31,9 @@ struct ServerOptions {
   std::string tls_key_path;
   SchedulerOptions scheduler;
   absl::Duration max_lease_wait = absl::Seconds(60);
+  // SubmitSweep refuses a grid whose cross product has more jobs (serve --max_jobs): one
+  // huge grid must not take the coordinator's memory and write lock.
+  int64_t max_jobs = kDefaultMaxGridJobs;
   absl::Duration sweep_interval = absl::Seconds(1);  // how often leases are checked
   absl::Duration lease_recheck = absl::Seconds(1);   // parked Lease calls retry this often
   Clock* clock = nullptr;                            // default: the real clock

@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
@@ -220,6 +221,57 @@ TEST_F(CoordServiceTest, BadGridIsInvalidArgumentWithItsLocation) {
       << submitted.status();
   auto sweeps = User()->ListSweeps();
   EXPECT_EQ(sweeps->sweeps_size(), 0);  // nothing written
+}
+
+TEST_F(CoordServiceTest, AGridErrorKnownOnlyAfterItsJobsWritesNothing) {
+  // A client that skipped its own check: the coordinator finds the unused filter after
+  // expanding (and inserting) every job, and the transaction goes.
+  auto prepared = PrepareSubmission(WriteGrid("late"), false);
+  ASSERT_TRUE(prepared.ok());
+  v1::SubmitSweepRequest request = prepared->request;
+  request.set_grid_yaml(absl::StrCat(request.grid_yaml(), "exclude:\n  - {bits: 2}\n"));
+  auto submitted = User()->SubmitSweep(request);
+  EXPECT_EQ(submitted.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(submitted.status().message(),
+                                "late.yaml:13:5: exclude: this entry matches no job"))
+      << submitted.status();
+  EXPECT_EQ(User()->ListSweeps()->sweeps_size(), 0);
+  EXPECT_EQ(User()->ListJobs({})->jobs_size(), 0);
+}
+
+TEST(CoordServiceLimitTest, CoordinatorRefusesGridsAboveItsMaxJobs) {
+  ServerOptions options;
+  options.db_path = FreshDbPath("limit");
+  options.listen = "127.0.0.1:0";
+  options.max_jobs = 2;
+  auto server = CoordinatorServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions client_options;
+  client_options.target = (*server)->address();
+  std::unique_ptr<UserClient> user = std::move(UserClient::Connect(client_options)).value();
+  // The client's own limit (the default) lets the three jobs through; the coordinator's not.
+  auto prepared = PrepareSubmission(WriteGrid("limit"), false);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  for (bool dry_run : {true, false}) {
+    v1::SubmitSweepRequest request = prepared->request;
+    request.set_dry_run(dry_run);
+    auto submitted = user->SubmitSweep(request);
+    EXPECT_EQ(submitted.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(submitted.status().message(),
+                                  "limit.yaml: 3 jobs (the cross product of the axes, before "
+                                  "include/exclude), more than the coordinator's --max_jobs=2"))
+        << submitted.status();
+    EXPECT_TRUE(absl::StrContains(submitted.status().message(),
+                                  "limit.yaml:8:5: methods: rtn: bits: 2 values"))
+        << submitted.status();
+  }
+  EXPECT_EQ(user->ListSweeps()->sweeps_size(), 0);
+  // The same limit on the client's side refuses before anything is sent.
+  auto refused = PrepareSubmission(WriteGrid("limit"), false, /*max_jobs=*/2);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "3 jobs")) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "more than --max_jobs=2"))
+      << refused.status();
 }
 
 TEST_F(CoordServiceTest, WorkerRpcsRequireRegistration) {

@@ -25,17 +25,20 @@ grpc::Status UserService::SubmitSweep(grpc::ServerContext* context,
                                       v1::SubmitSweepResponse* response) {
   if (grpc::Status denied = auth_->Check(*context); !denied.ok()) return denied;
   const absl::Time started = absl::Now();
-  absl::StatusOr<SweepSubmission> submission = ExpandSubmission(*request);
-  if (!submission.ok()) {
-    LOG(INFO) << "event=submit_refused grid=" << request->grid_path() << " error=\""
-              << submission.status().message() << "\"";
-    return ToGrpcStatus(submission.status());
+  absl::StatusOr<SweepSubmission> submission = ExpandSubmission(*request, max_jobs_);
+  absl::StatusOr<v1::SubmitSweepResponse> submitted =
+      submission.ok() ? scheduler_->Submit(*submission) : submission.status();
+  if (!submitted.ok()) {
+    if (absl::IsInvalidArgument(submitted.status())) {
+      LOG(INFO) << "event=submit_refused grid=" << request->grid_path() << " error=\""
+                << submitted.status().message() << "\"";
+    }
+    return ToGrpcStatus(submitted.status());
   }
+  // Expansion and storage are one pass (the jobs are never held together), so one time.
   LOG(INFO) << "event=sweep_expanded grid=" << request->grid_path()
-            << " jobs=" << submission->jobs.size()
+            << " jobs=" << submitted->jobs_total() << " dry_run=" << request->dry_run()
             << " ms=" << absl::ToInt64Milliseconds(absl::Now() - started);
-  absl::StatusOr<v1::SubmitSweepResponse> submitted = scheduler_->Submit(*submission);
-  if (!submitted.ok()) return ToGrpcStatus(submitted.status());
   *response = std::move(submitted).value();
   return grpc::Status::OK;
 }

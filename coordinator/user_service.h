@@ -13,9 +13,10 @@ namespace llmq {
 
 class UserService final : public v1::LlmqUser::Service {
  public:
-  // Borrows everything; all must outlive the service.
-  UserService(Scheduler* scheduler, const TokenAuthenticator* auth)
-      : scheduler_(scheduler), auth_(auth) {}
+  // Borrows everything; all must outlive the service. SubmitSweep refuses grids of more
+  // than `max_jobs` jobs (CountGridJobs) before expanding them.
+  UserService(Scheduler* scheduler, const TokenAuthenticator* auth, int64_t max_jobs)
+      : scheduler_(scheduler), auth_(auth), max_jobs_(max_jobs) {}
 
   grpc::Status SubmitSweep(grpc::ServerContext* context, const v1::SubmitSweepRequest* request,
                            v1::SubmitSweepResponse* response) override;
@@ -38,6 +39,7 @@ class UserService final : public v1::LlmqUser::Service {
  private:
   Scheduler* const scheduler_;
   const TokenAuthenticator* const auth_;
+  const int64_t max_jobs_;
 };
 
 }  // namespace llmq

@@ -1,22 +1,27 @@
-// ExpandGrid: a parsed grid and the identities of its files -> job specs with canonical
-// keys, in a deterministic order.
+// ForEachGridJob / ExpandGrid: a parsed grid and the identities of its files -> job specs
+// with canonical keys, in a deterministic order.
 #include "grid/expand.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 #include <yaml-cpp/yaml.h>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/numeric/int128.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/hash.h"
 #include "common/status.h"
 #include "common/version.h"
 #include "grid/grid.h"
+#include "grid/keys.h"
 #include "grid/schema.h"
 #include "grid/values.h"
 
@@ -63,30 +68,46 @@ v1::CalibrationSpec MakeCalibration(const Params& params) {
   return calibration;
 }
 
-// Counts, per filter, the jobs it matches; reports filters that match none.
-void ReportUnusedFilters(const std::vector<GridFilter>& filters, absl::string_view section,
-                         const std::vector<v1::JobSpec>& jobs, GridDiagnostics* diagnostics) {
-  for (const GridFilter& filter : filters) {
-    bool used = false;
-    for (const v1::JobSpec& job : jobs) used = used || FilterMatches(filter, job);
-    if (!used) {
-      diagnostics->Error(filter.where, absl::StrCat(section, ": this entry matches no job of "
-                                                             "the grid (a misspelt value?)"));
-    }
+// The first 128 bits of a job key (64 hex digits): what the expansion remembers of each
+// job to drop duplicates, 16 bytes instead of a 64-character string. Two different jobs
+// of one grid would share them with probability about n^2 / 2^129 (10^-25 for 10^7 jobs).
+absl::uint128 KeyPrefix(absl::string_view hex) {
+  uint64_t halves[2] = {0, 0};
+  for (size_t i = 0; i < 32; ++i) {
+    const char c = hex[i];
+    const uint64_t digit = c <= '9' ? c - '0' : c - 'a' + 10;
+    halves[i / 16] = halves[i / 16] << 4 | digit;
   }
+  return absl::MakeUint128(halves[0], halves[1]);
 }
 
-bool MatchesAny(const std::vector<GridFilter>& filters, const v1::JobSpec& job) {
-  for (const GridFilter& filter : filters) {
-    if (FilterMatches(filter, job)) return true;
+// Whether any filter matches `job`, marking each one that does as used (a filter that
+// matches no combination of the grid is an error).
+bool MatchAndMark(const std::vector<GridFilter>& filters, const v1::JobSpec& job,
+                  std::vector<bool>* used) {
+  bool any = false;
+  for (size_t i = 0; i < filters.size(); ++i) {
+    if (FilterMatches(filters[i], job)) {
+      (*used)[i] = true;
+      any = true;
+    }
   }
-  return false;
+  return any;
+}
+
+void ReportUnusedFilters(const std::vector<GridFilter>& filters, const std::vector<bool>& used,
+                         absl::string_view section, GridDiagnostics* diagnostics) {
+  for (size_t i = 0; i < filters.size(); ++i) {
+    if (used[i]) continue;
+    diagnostics->Error(filters[i].where, absl::StrCat(section, ": this entry matches no job of "
+                                                               "the grid (a misspelt value?)"));
+  }
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<v1::JobSpec>> ExpandGrid(const Grid& grid,
-                                                    const PathIdentities& identities) {
+absl::StatusOr<int64_t> ForEachGridJob(const Grid& grid, const PathIdentities& identities,
+                                       GridJobSink sink) {
   GridDiagnostics diagnostics(grid.file);
   std::vector<v1::ModelSpec> models;
   std::map<std::pair<std::string, std::string>, const GridModel*> seen_models;
@@ -135,60 +156,101 @@ absl::StatusOr<std::vector<v1::JobSpec>> ExpandGrid(const Grid& grid,
   }
   LLMQ_RETURN_IF_ERROR(diagnostics.ToStatus());
 
+  // What does not change in the inner loops is made once: the task variants as TaskSpecs
+  // (swapped into `job`, not copied) with their part of the job record, and per model,
+  // method and calibration the head of the record and the quant_key. A job then costs the
+  // filters, one SHA-256 and 16 bytes in `seen`.
+  std::vector<v1::TaskSpec> task_specs;
+  std::vector<std::string> task_records;
+  for (const EntryVariant& task : tasks) {
+    v1::TaskSpec spec;
+    spec.set_name(task.schema->name);
+    spec.mutable_params()->insert(task.params.begin(), task.params.end());
+    LLMQ_ASSIGN_OR_RETURN(std::string record, CanonicalTaskRecord(spec, identities));
+    task_specs.push_back(std::move(spec));
+    task_records.push_back(std::move(record));
+  }
+  std::vector<std::string> repeat_records;
+  for (int repeat = 0; repeat < grid.repeats; ++repeat) {
+    repeat_records.push_back(CanonicalRepeatRecord(repeat));
+  }
+
+  v1::JobSpec job;  // one spec, each loop setting its part
+  job.set_sweep_name(grid.name);
+  job.set_max_attempts(grid.max_attempts);
+  job.set_timeout_seconds(grid.timeout_seconds);
+  job.set_priority(grid.priority);
+  job.mutable_resources()->set_device(grid.device);
+  job.mutable_resources()->set_memory_bytes(grid.memory_bytes);
+  job.set_result_version(kResultVersion);
+
+  std::vector<bool> include_used(grid.include.size()), exclude_used(grid.exclude.size());
+  absl::flat_hash_set<absl::uint128> seen;
+  int64_t combinations = 0, jobs = 0;
+  std::string record;
+  // The jobs of one task variant, with its spec in `job` and its record part at `t`.
+  auto each_repeat = [&](size_t t, absl::string_view head) -> absl::Status {
+    for (int repeat = 0; repeat < grid.repeats; ++repeat) {
+      job.set_repeat(repeat);
+      ++combinations;
+      const bool included =
+          MatchAndMark(grid.include, job, &include_used) || grid.include.empty();
+      const bool excluded = MatchAndMark(grid.exclude, job, &exclude_used);
+      if (!included || excluded) continue;
+      record.assign(head.data(), head.size());
+      absl::StrAppend(&record, task_records[t], repeat_records[repeat]);
+      std::string job_key = Sha256Hex(record);
+      if (!seen.insert(KeyPrefix(job_key)).second) continue;  // a duplicate keeps its first place
+      job.set_job_key(std::move(job_key));
+      LLMQ_RETURN_IF_ERROR(sink(job));
+      ++jobs;
+    }
+    return absl::OkStatus();
+  };
   const std::vector<EntryVariant> no_calibration = {{nullptr, {}}};
-  std::vector<v1::JobSpec> all;
   for (const v1::ModelSpec& model : models) {
+    *job.mutable_model() = model;
     for (const EntryVariant& method : methods) {
+      job.mutable_method()->set_name(method.schema->name);
+      job.mutable_method()->mutable_params()->clear();
+      job.mutable_method()->mutable_params()->insert(method.params.begin(), method.params.end());
       for (const EntryVariant& calibration :
            method.schema->calibrates ? calibrations : no_calibration) {
-        for (const EntryVariant& task : tasks) {
-          for (int repeat = 0; repeat < grid.repeats; ++repeat) {
-            v1::JobSpec job;
-            job.set_sweep_name(grid.name);
-            *job.mutable_model() = model;
-            job.mutable_method()->set_name(method.schema->name);
-            job.mutable_method()->mutable_params()->insert(method.params.begin(),
-                                                           method.params.end());
-            if (calibration.schema != nullptr) {
-              *job.mutable_calibration() = MakeCalibration(calibration.params);
-            }
-            job.mutable_task()->set_name(task.schema->name);
-            job.mutable_task()->mutable_params()->insert(task.params.begin(),
-                                                         task.params.end());
-            job.set_repeat(repeat);
-            job.set_max_attempts(grid.max_attempts);
-            job.set_timeout_seconds(grid.timeout_seconds);
-            job.set_priority(grid.priority);
-            job.mutable_resources()->set_device(grid.device);
-            job.mutable_resources()->set_memory_bytes(grid.memory_bytes);
-            job.set_result_version(kResultVersion);
-            all.push_back(std::move(job));
-          }
+        if (calibration.schema != nullptr) {
+          *job.mutable_calibration() = MakeCalibration(calibration.params);
+        } else {
+          job.clear_calibration();
+        }
+        LLMQ_ASSIGN_OR_RETURN(const std::string head, CanonicalJobRecordHead(job, identities));
+        LLMQ_ASSIGN_OR_RETURN(std::string quant_key, ComputeQuantKey(job, identities));
+        job.set_quant_key(std::move(quant_key));
+        for (size_t t = 0; t < task_specs.size(); ++t) {
+          job.mutable_task()->Swap(&task_specs[t]);
+          const absl::Status done = each_repeat(t, head);
+          job.mutable_task()->Swap(&task_specs[t]);  // back, for the next method
+          LLMQ_RETURN_IF_ERROR(done);
         }
       }
     }
   }
-  ReportUnusedFilters(grid.include, "include", all, &diagnostics);
-  ReportUnusedFilters(grid.exclude, "exclude", all, &diagnostics);
+  ReportUnusedFilters(grid.include, include_used, "include", &diagnostics);
+  ReportUnusedFilters(grid.exclude, exclude_used, "exclude", &diagnostics);
   LLMQ_RETURN_IF_ERROR(diagnostics.ToStatus());
-
-  std::vector<v1::JobSpec> jobs;
-  std::set<std::string> keys;
-  for (v1::JobSpec& job : all) {
-    if (!grid.include.empty() && !MatchesAny(grid.include, job)) continue;
-    if (MatchesAny(grid.exclude, job)) continue;
-    LLMQ_ASSIGN_OR_RETURN(const std::string job_key, ComputeJobKey(job, identities));
-    if (!keys.insert(job_key).second) continue;  // a duplicate keeps its first place
-    LLMQ_ASSIGN_OR_RETURN(const std::string quant_key, ComputeQuantKey(job, identities));
-    job.set_job_key(job_key);
-    job.set_quant_key(quant_key);
-    jobs.push_back(std::move(job));
-  }
-  if (jobs.empty()) {
-    diagnostics.Error({}, absl::StrCat("the grid has no jobs: its ", all.size(),
+  if (jobs == 0) {
+    diagnostics.Error({}, absl::StrCat("the grid has no jobs: its ", combinations,
                                        " combinations are all filtered out by include/exclude"));
     return diagnostics.ToStatus();
   }
+  return jobs;
+}
+
+absl::StatusOr<std::vector<v1::JobSpec>> ExpandGrid(const Grid& grid,
+                                                    const PathIdentities& identities) {
+  std::vector<v1::JobSpec> jobs;
+  LLMQ_RETURN_IF_ERROR(ForEachGridJob(grid, identities, [&](const v1::JobSpec& job) {
+                         jobs.push_back(job);
+                         return absl::OkStatus();
+                       }).status());
   return jobs;
 }
 
@@ -337,8 +399,11 @@ bool ParseZip(const YamlField& field, Grid* grid, GridDiagnostics* diagnostics) 
   return ok;
 }
 
-std::vector<std::map<std::string, std::string>> EntryVariants(const GridEntry& entry) {
-  // Dimensions: each zip group is one, at its first member's place; other axes are one each.
+namespace {
+
+// The entry's dimensions in file order: each zip group is one, at its first member's place;
+// other axes are one each.
+std::vector<std::vector<size_t>> EntryDimensions(const GridEntry& entry) {
   std::vector<std::vector<size_t>> dimensions;
   std::vector<bool> placed(entry.axes.size(), false);
   for (size_t i = 0; i < entry.axes.size(); ++i) {
@@ -350,6 +415,112 @@ std::vector<std::map<std::string, std::string>> EntryVariants(const GridEntry& e
     for (size_t axis : dimension) placed[axis] = true;
     dimensions.push_back(std::move(dimension));
   }
+  return dimensions;
+}
+
+constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
+
+// Saturating, so that a grid of twenty 1000-value axes counts as "more than any limit"
+// rather than overflowing into a small number.
+int64_t SaturatingMul(int64_t a, int64_t b) {
+  if (a == 0 || b == 0) return 0;
+  return a > kNoLimit / b ? kNoLimit : a * b;
+}
+int64_t SaturatingAdd(int64_t a, int64_t b) { return a > kNoLimit - b ? kNoLimit : a + b; }
+
+int64_t CountVariants(const GridEntry& entry) {
+  int64_t count = 1;
+  for (const std::vector<size_t>& dimension : EntryDimensions(entry)) {
+    count = SaturatingMul(count, static_cast<int64_t>(entry.axes[dimension.front()].values.size()));
+  }
+  return count;
+}
+
+// A factor of the cross product, for the message that refuses a grid: its size, what it is
+// ("methods: rtn: bits: 7 values"), where.
+struct GridFactor {
+  int64_t size = 0;
+  std::string what;
+  GridLocation where;
+};
+
+void AddEntryFactors(const GridEntry& entry, absl::string_view section,
+                     std::vector<GridFactor>* out) {
+  for (const std::vector<size_t>& dimension : EntryDimensions(entry)) {
+    std::vector<std::string> params;
+    for (size_t axis : dimension) params.push_back(entry.axes[axis].param);
+    const GridAxis& first = entry.axes[dimension.front()];
+    out->push_back({static_cast<int64_t>(first.values.size()),
+                    absl::StrCat(section, entry.name, ": ", absl::StrJoin(params, "+"),
+                                 dimension.size() > 1 ? " (zipped)" : "", ": ",
+                                 first.values.size(), " values"),
+                    first.where});
+  }
+}
+
+}  // namespace
+
+int64_t CountGridJobs(const Grid& grid) {
+  int64_t models = 0;
+  for (const GridModel& model : grid.models) {
+    models = SaturatingAdd(models, static_cast<int64_t>(model.dtypes.size()));
+  }
+  const int64_t calibrations = CountVariants(grid.calibration);
+  int64_t methods = 0;
+  for (const GridEntry& entry : grid.methods) {
+    const GridEntrySchema* schema = FindGridMethod(entry.name);
+    int64_t variants = CountVariants(entry);
+    if (schema != nullptr && schema->calibrates) variants = SaturatingMul(variants, calibrations);
+    methods = SaturatingAdd(methods, variants);
+  }
+  int64_t tasks = 0;
+  for (const GridEntry& entry : grid.tasks) tasks = SaturatingAdd(tasks, CountVariants(entry));
+  return SaturatingMul(SaturatingMul(SaturatingMul(models, methods), tasks), grid.repeats);
+}
+
+absl::Status CheckGridJobLimit(const Grid& grid, int64_t max_jobs, absl::string_view limit_name) {
+  const int64_t count = CountGridJobs(grid);
+  if (count <= max_jobs) return absl::OkStatus();
+  std::vector<GridFactor> factors;
+  auto entries = [&](size_t n, absl::string_view section, GridLocation where) {
+    factors.push_back({static_cast<int64_t>(n), absl::StrCat(section, ": ", n, " entries"), where});
+  };
+  if (!grid.models.empty()) entries(grid.models.size(), "models", grid.models[0].where);
+  for (const GridModel& model : grid.models) {
+    factors.push_back({static_cast<int64_t>(model.dtypes.size()),
+                       absl::StrCat("models: ", model.alias, ": dtype: ", model.dtypes.size(),
+                                    " values"),
+                       model.where});
+  }
+  if (!grid.methods.empty()) entries(grid.methods.size(), "methods", grid.methods[0].where);
+  bool any_calibrates = false;
+  for (const GridEntry& entry : grid.methods) {
+    AddEntryFactors(entry, "methods: ", &factors);
+    const GridEntrySchema* schema = FindGridMethod(entry.name);
+    any_calibrates = any_calibrates || (schema != nullptr && schema->calibrates);
+  }
+  if (any_calibrates) AddEntryFactors(grid.calibration, "", &factors);
+  if (!grid.tasks.empty()) entries(grid.tasks.size(), "tasks", grid.tasks[0].where);
+  for (const GridEntry& entry : grid.tasks) AddEntryFactors(entry, "tasks: ", &factors);
+  factors.push_back({grid.repeats, absl::StrCat("repeats: ", grid.repeats), {}});
+  std::stable_sort(factors.begin(), factors.end(),
+                   [](const GridFactor& a, const GridFactor& b) { return a.size > b.size; });
+  constexpr size_t kLargest = 3;
+  std::vector<std::string> lines = {FormatGridError(
+      grid.file, {},
+      absl::StrCat(count == kNoLimit ? "more than " : "", count,
+                   " jobs (the cross product of the axes, before include/exclude), more than ",
+                   limit_name, "=", max_jobs,
+                   "; narrow the largest axes or raise the limit. The largest axes:"))};
+  for (size_t i = 0; i < factors.size() && lines.size() <= kLargest; ++i) {
+    if (factors[i].size < 2) break;
+    lines.push_back(FormatGridError(grid.file, factors[i].where, factors[i].what));
+  }
+  return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+}
+
+std::vector<std::map<std::string, std::string>> EntryVariants(const GridEntry& entry) {
+  const std::vector<std::vector<size_t>> dimensions = EntryDimensions(entry);
   std::vector<std::map<std::string, std::string>> variants = {{}};
   // Crossing from the last dimension to the first makes the first vary slowest.
   for (auto dimension = dimensions.rbegin(); dimension != dimensions.rend(); ++dimension) {
@@ -642,14 +813,20 @@ std::string FormatJobAsGrid(const v1::JobSpec& job) {
 absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file,
                                            const PathIdentities& identities) {
   LLMQ_ASSIGN_OR_RETURN(const Grid grid, ParseGrid(yaml, file));
-  LLMQ_ASSIGN_OR_RETURN(std::vector<v1::JobSpec> jobs, ExpandGrid(grid, identities));
-  if (jobs.size() != 1) {
+  // Counted, not collected: a grid given by mistake may have millions of jobs.
+  v1::JobSpec first;
+  LLMQ_ASSIGN_OR_RETURN(const int64_t jobs,
+                        ForEachGridJob(grid, identities, [&](const v1::JobSpec& job) {
+                          if (!first.has_model()) first = job;
+                          return absl::OkStatus();
+                        }));
+  if (jobs != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        file, ": a job file describes exactly one job; this one describes ", jobs.size(),
+        file, ": a job file describes exactly one job; this one describes ", jobs,
         " (", DescribeSeveralValues(grid), "); give each axis one value, or submit it as a "
         "grid with llmq-coord submit"));
   }
-  return std::move(jobs[0]);
+  return first;
 }
 
 absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file) {

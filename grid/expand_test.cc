@@ -1,11 +1,13 @@
 
 #include <algorithm>
 #include <dirent.h>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "common/version.h"
@@ -303,6 +305,169 @@ TEST(GridExpandTest, SameInputSameOrderAndKeys) {
     EXPECT_EQ((*first)[i].quant_key(), (*second)[i].quant_key());
     EXPECT_EQ((*first)[i].SerializeAsString().size(), (*second)[i].SerializeAsString().size());
   }
+}
+
+// Three list axes: rtn bits (line 5), group_size (line 6), ppl limit (line 9).
+constexpr char kThreeAxes[] = R"(
+models: [m/x]
+methods:
+  - name: rtn
+    bits: [2, 3, 4]
+    group_size: [16, 32, 64, 128]
+tasks:
+  - name: ppl
+    limit: [1, 2, 3, 4, 5]
+)";
+
+TEST(GridCountTest, CountOfAThreeAxisGridIsTheProduct) {
+  const Grid grid = MustParse(kThreeAxes);
+  EXPECT_EQ(CountGridJobs(grid), 3 * 4 * 5);
+  EXPECT_EQ(MustExpand(kThreeAxes).size(), 3u * 4 * 5);
+  // Models, methods and tasks add; calibration multiplies only gptq; zip is one axis.
+  EXPECT_EQ(CountGridJobs(MustParse(kCounts)), 90);
+  EXPECT_EQ(CountGridJobs(MustParse(std::string(kCounts) + "calibration: {samples: [16, 32]}\n")),
+            2 * (1 + 6 + 8 * 2) * 3);
+  EXPECT_EQ(CountGridJobs(MustParse(std::string(kCounts) + "repeats: 3\n")), 90 * 3);
+  EXPECT_EQ(CountGridJobs(MustParse(R"(
+models: [m/x]
+methods: [{name: gptq, act_order: [false, true], bits: [4, 3, 2], group_size: [128, 64, 32]}]
+tasks: [ppl]
+zip: [[methods.gptq.bits, methods.gptq.group_size]]
+)")),
+            2 * 3);
+}
+
+TEST(GridCountTest, TheCountIsTheCrossProductBeforeFilters) {
+  const std::string yaml = std::string(kCounts) + "exclude:\n  - {method: gptq}\n";
+  EXPECT_EQ(CountGridJobs(MustParse(yaml)), 90);
+  EXPECT_EQ(MustExpand(yaml).size(), 90u - 2 * 8 * 3);
+}
+
+TEST(GridCountTest, HugeGridsSaturateInsteadOfOverflowing) {
+  Grid grid;
+  grid.models.push_back({"x", "m/x", {"float32"}, {}});
+  grid.methods.push_back({"none", {}, {}, {}});
+  GridEntry task{"ppl", {}, {}, {}};
+  for (const char* param :
+       {"limit", "seed", "context", "stride", "batch_size", "dataset", "format"}) {
+    task.axes.push_back({param, std::vector<std::string>(1000, "1"), {}});
+  }
+  grid.tasks.push_back(task);  // 1000^7 = 10^21 > INT64_MAX
+  EXPECT_EQ(CountGridJobs(grid), std::numeric_limits<int64_t>::max());
+  const absl::Status status = CheckGridJobLimit(grid, 1000000, "--max_jobs");
+  EXPECT_TRUE(absl::StrContains(status.message(), "more than 9223372036854775807 jobs"))
+      << status;
+}
+
+TEST(GridCountTest, OverTheLimitIsAnErrorNamingTheCountAndTheLargestAxes) {
+  const Grid grid = MustParse(kThreeAxes, "sweep.yaml");
+  EXPECT_TRUE(CheckGridJobLimit(grid, 60, "--max_jobs").ok());
+  const absl::Status status = CheckGridJobLimit(grid, 59, "--max_jobs");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  const std::vector<std::string> lines = absl::StrSplit(status.message(), '\n');
+  ASSERT_EQ(lines.size(), 4u) << status;
+  EXPECT_EQ(lines[0],
+            "sweep.yaml: 60 jobs (the cross product of the axes, before include/exclude), more "
+            "than --max_jobs=59; narrow the largest axes or raise the limit. The largest axes:");
+  EXPECT_EQ(lines[1], "sweep.yaml:9:5: tasks: ppl: limit: 5 values");
+  EXPECT_EQ(lines[2], "sweep.yaml:6:5: methods: rtn: group_size: 4 values");
+  EXPECT_EQ(lines[3], "sweep.yaml:5:5: methods: rtn: bits: 3 values");
+}
+
+TEST(GridCountTest, ZippedAxesAreNamedAsOne) {
+  const Grid grid = MustParse(R"(
+models: [m/x]
+methods: [{name: gptq, bits: [4, 3, 2], group_size: [128, 64, 32]}]
+tasks: [ppl]
+repeats: 2
+zip: [[methods.gptq.bits, methods.gptq.group_size]]
+)");
+  const absl::Status status = CheckGridJobLimit(grid, 5, "serve --max_jobs");
+  EXPECT_TRUE(absl::StrContains(status.message(), "6 jobs")) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "serve --max_jobs=5")) << status;
+  EXPECT_TRUE(absl::StrContains(
+      status.message(), "grid.yaml:3:24: methods: gptq: bits+group_size (zipped): 3 values"))
+      << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "grid.yaml: repeats: 2")) << status;
+}
+
+// Everything that varies between jobs at once: models and dtypes, methods that calibrate
+// and not, calibration and task axes, a dataset file, repeats, filters and a duplicate.
+constexpr char kEverything[] = R"(
+models:
+  - {name: a, path: models/a, dtype: [float32, bfloat16]}
+  - {name: b, path: models/b}
+methods:
+  - none
+  - {name: rtn, bits: [4, 3]}
+  - {name: rtn, bits: 4, group_size: 128}   # the same as rtn bits 4
+  - {name: gptq, bits: [4, 3], act_order: [false, true]}
+calibration: {samples: [16, 32]}
+tasks:
+  - {name: ppl, context: [64, 128], limit: 2}
+  - {name: mc, dataset: data/q.jsonl, batch_size: [4, 8]}
+repeats: 2
+include:
+  - {model: a}
+  - {method: none}
+exclude:
+  - {method: gptq, bits: 3, act_order: true, task: mc}
+)";
+
+TEST(GridStreamTest, KeysAreThoseOfTheSpecsAndTheStreamIsExpandGrid) {
+  const Grid grid = MustParse(kEverything);
+  const PathIdentities identities = FakeIdentities(grid);
+  absl::StatusOr<std::vector<v1::JobSpec>> expanded = ExpandGrid(grid, identities);
+  ASSERT_TRUE(expanded.ok()) << expanded.status();
+  std::vector<v1::JobSpec> streamed;
+  absl::StatusOr<int64_t> count = ForEachGridJob(grid, identities, [&](const v1::JobSpec& job) {
+    streamed.push_back(job);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, static_cast<int64_t>(expanded->size()));
+  ASSERT_EQ(streamed.size(), expanded->size());
+  std::set<std::string> keys;
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    const v1::JobSpec& job = streamed[i];
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(job, (*expanded)[i]));
+    // The keys made from shared record parts are those of the job as a whole.
+    EXPECT_EQ(job.job_key(), *ComputeJobKey(job, identities)) << Describe(job);
+    EXPECT_EQ(job.quant_key(), *ComputeQuantKey(job, identities)) << Describe(job);
+    EXPECT_TRUE(keys.insert(job.job_key()).second) << "duplicate " << Describe(job);
+    EXPECT_EQ(job.has_calibration(), job.method().name() == "gptq") << Describe(job);
+  }
+  // a: 2 dtypes x (none + 2 rtn + 4 gptq x 2 calibrations; the second rtn entry is a
+  // duplicate) x (2 ppl + 1 mc: batch_size does not count) x 2 repeats, less gptq bits 3
+  // act_order true on mc (2 dtypes x 2 calibrations x 2 repeats); b: none only, 3 tasks x 2
+  // repeats.
+  EXPECT_EQ(streamed.size(), 2u * (1 + 2 + 4 * 2) * 3 * 2 - 2 * 2 * 2 + 3 * 2);
+  EXPECT_LE(*count, CountGridJobs(grid));
+}
+
+TEST(GridStreamTest, ErrorsKnownAtTheEndComeAfterTheJobs) {
+  const Grid grid = MustParse(std::string(kCounts) + "exclude:\n  - {bits: 7}\n");
+  int64_t seen = 0;
+  absl::StatusOr<int64_t> count =
+      ForEachGridJob(grid, FakeIdentities(grid), [&](const v1::JobSpec&) {
+        ++seen;
+        return absl::OkStatus();
+      });
+  EXPECT_EQ(count.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(count.status().message(), "exclude: this entry matches no job"))
+      << count.status();
+  EXPECT_EQ(seen, 90);  // the caller was warned: undo what it did with them
+}
+
+TEST(GridStreamTest, AnErrorFromTheSinkStopsTheExpansion) {
+  const Grid grid = MustParse(kCounts);
+  int64_t seen = 0;
+  absl::StatusOr<int64_t> count =
+      ForEachGridJob(grid, FakeIdentities(grid), [&](const v1::JobSpec&) {
+        return ++seen == 5 ? absl::ResourceExhaustedError("enough") : absl::OkStatus();
+      });
+  EXPECT_EQ(count.status(), absl::ResourceExhaustedError("enough"));
+  EXPECT_EQ(seen, 5);
 }
 
 TEST(GridExpandTest, QuantKeysAreSharedAcrossTasksAndRepeats) {

@@ -5,8 +5,11 @@
 //
 //   ParseGrid / LoadGridFile  YAML -> Grid (checked, canonical values, resolved paths)
 //   ComputeGridIdentities     Grid -> identities of its model and dataset files (client side)
+//   CountGridJobs             Grid -> how many jobs it can have, from the axes' sizes alone
+//   CheckGridJobLimit         refuses a grid above a job limit (before anything is expanded)
 //   ExpandGrid                Grid + identities -> JobSpecs with canonical keys, in a
 //                             deterministic order
+//   ForEachGridJob            the same, one job at a time, without holding them
 //   ParseSingleJob            YAML -> the one JobSpec it describes (run-job)
 //   FormatJobAsGrid           JobSpec -> the YAML of that one job
 //
@@ -21,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grid/yaml.h"
@@ -92,6 +96,23 @@ absl::StatusOr<Grid> LoadGridFile(const std::string& path);
 // (SubmitSweepRequest.model_identity holds both kinds).
 absl::StatusOr<PathIdentities> ComputeGridIdentities(const Grid& grid);
 
+// The limit of `llmq-coord submit --max_jobs` and `llmq-coord serve --max_jobs`.
+inline constexpr int64_t kDefaultMaxGridJobs = 1000000;
+
+// The size of the grid's cross product, models x dtypes x method variants x calibration
+// variants x task variants x repeats (zip applied), computed from the axes' sizes without
+// expanding anything. An upper bound of ExpandGrid's count: include/exclude and duplicates
+// can only take jobs away. Saturates at INT64_MAX.
+int64_t CountGridJobs(const Grid& grid);
+
+// InvalidArgument when CountGridJobs(grid) exceeds `max_jobs`, naming the count, the limit
+// (`limit_name`, e.g. "--max_jobs") and the grid's largest axes at their places, one per
+// line. The limit applies to the cross product, not to what the filters leave, because
+// expansion visits every combination (filters are evaluated on each) and is known before
+// any of that work: a grid that filters 7,000,000 combinations down to ten still costs
+// 7,000,000 evaluations.
+absl::Status CheckGridJobLimit(const Grid& grid, int64_t max_jobs, absl::string_view limit_name);
+
 // The grid's jobs: models x dtypes x method variants x calibration variants (methods that
 // calibrate) x task variants x repeats, zip applied, filtered (include, then exclude),
 // with defaults filled in and canonical keys; duplicates (same job_key) keep their first
@@ -100,6 +121,18 @@ absl::StatusOr<PathIdentities> ComputeGridIdentities(const Grid& grid);
 // no job, a grid with no jobs.
 absl::StatusOr<std::vector<v1::JobSpec>> ExpandGrid(const Grid& grid,
                                                     const PathIdentities& identities);
+
+// ExpandGrid without holding the jobs: calls `sink` with each job, in ExpandGrid's order,
+// and returns how many there were. The spec passed is reused between calls (copy what you
+// keep), so memory does not grow with the jobs but for 16 bytes each to drop duplicates;
+// what does is the entries' variants, each made once. Errors in the grid's values come
+// before the first job; a filter that matches no job and a grid with no jobs are known
+// only after the last, so they come after `sink` has seen every job: a caller that acts
+// on jobs must be able to undo that (the coordinator inserts them in one transaction).
+// An error from `sink` stops the expansion and is returned.
+using GridJobSink = absl::FunctionRef<absl::Status(const v1::JobSpec&)>;
+absl::StatusOr<int64_t> ForEachGridJob(const Grid& grid, const PathIdentities& identities,
+                                       GridJobSink sink);
 
 // `llmq-worker run-job`: the one job `yaml` describes; an error that lists the axes with
 // several values when it describes more. The first form computes the identities of the

@@ -102,19 +102,37 @@ absl::StatusOr<std::string> CanonicalQuantRecord(const v1::JobSpec& job,
   return record;
 }
 
-absl::StatusOr<std::string> CanonicalJobRecord(const v1::JobSpec& job,
-                                               const PathIdentities& identities) {
+absl::StatusOr<std::string> CanonicalJobRecordHead(const v1::JobSpec& job,
+                                                   const PathIdentities& identities) {
   std::string record = absl::StrCat(kJobRecordVersion, "\n");
   AddLine(&record, "result_version", absl::StrCat(kResultVersion));
   LLMQ_RETURN_IF_ERROR(AddQuantFields(job, identities, &record));
-  const GridEntrySchema* task = FindGridTask(job.task().name());
-  if (task == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown task ", job.task().name()));
-  }
-  AddLine(&record, "task.name", task->name);
-  LLMQ_RETURN_IF_ERROR(AddParams(*task, "task.", job.task().params(), identities, &record));
-  AddLine(&record, "repeat", absl::StrCat(job.repeat()));
   return record;
+}
+
+absl::StatusOr<std::string> CanonicalTaskRecord(const v1::TaskSpec& task,
+                                                const PathIdentities& identities) {
+  const GridEntrySchema* schema = FindGridTask(task.name());
+  if (schema == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown task ", task.name()));
+  }
+  std::string record;
+  AddLine(&record, "task.name", schema->name);
+  LLMQ_RETURN_IF_ERROR(AddParams(*schema, "task.", task.params(), identities, &record));
+  return record;
+}
+
+std::string CanonicalRepeatRecord(int repeat) {
+  std::string record;
+  AddLine(&record, "repeat", absl::StrCat(repeat));
+  return record;
+}
+
+absl::StatusOr<std::string> CanonicalJobRecord(const v1::JobSpec& job,
+                                               const PathIdentities& identities) {
+  LLMQ_ASSIGN_OR_RETURN(const std::string head, CanonicalJobRecordHead(job, identities));
+  LLMQ_ASSIGN_OR_RETURN(const std::string task, CanonicalTaskRecord(job.task(), identities));
+  return absl::StrCat(head, task, CanonicalRepeatRecord(job.repeat()));
 }
 
 absl::StatusOr<std::string> ComputeJobKey(const v1::JobSpec& job,

@@ -62,6 +62,17 @@ absl::StatusOr<std::string> CanonicalJobRecord(const v1::JobSpec& job,
 absl::StatusOr<std::string> CanonicalQuantRecord(const v1::JobSpec& job,
                                                  const PathIdentities& identities);
 
+// CanonicalJobRecord in the parts that expansion shares between jobs (one head per model,
+// method and calibration; one task part per task variant), so that a job costs a
+// concatenation and a hash rather than a record built from scratch:
+//   CanonicalJobRecord(job) == CanonicalJobRecordHead(job) + CanonicalTaskRecord(job.task())
+//                              + CanonicalRepeatRecord(job.repeat())
+absl::StatusOr<std::string> CanonicalJobRecordHead(const v1::JobSpec& job,
+                                                   const PathIdentities& identities);
+absl::StatusOr<std::string> CanonicalTaskRecord(const v1::TaskSpec& task,
+                                                const PathIdentities& identities);
+std::string CanonicalRepeatRecord(int repeat);
+
 // SHA-256 hex of the records above.
 absl::StatusOr<std::string> ComputeJobKey(const v1::JobSpec& job,
                                           const PathIdentities& identities);
