@@ -15,6 +15,15 @@
 //    "logprobs": [...], "is_greedy": [...], "context_ids": [...], "continuation_ids": [[...], ...],
 //    "truncated": t}
 // then {"summary": {"accuracy": ..., "accuracy_norm": ..., "n": ..., "bos": ...}}.
+//
+// BOS: --bos (default true) encodes with the tokenizer's special tokens, as Hugging Face's
+// encode(add_special_tokens=True), so each tokenizer applies its own rule: llama2.c and
+// SentencePiece prepend BOS; a Hugging Face tokenizer adds what tokenizer.json's
+// post-processor says, or without one what tokenizer_config.json's add_bos_token /
+// add_eos_token say (BOS for Llama-style tokenizers, nothing for GPT-2 / Qwen / Phi). That
+// is lm-eval-harness's default (add_bos_token unset, 0.4.13); --bos=false matches its
+// add_bos_token=False (older releases' default). On the stories260K-hf fixture (add_bos_token
+// true) the two differ by up to 1 nat per log-likelihood.
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -41,7 +50,9 @@ ABSL_FLAG(int64_t, limit, 0, "examples to score; 0 = all");
 ABSL_FLAG(std::string, subsample, "first", "first (lm-eval's --limit) or shuffle");
 ABSL_FLAG(int64_t, seed, 1234, "seed of the shuffle");
 ABSL_FLAG(int32_t, batch_size, 8, "requests per forward pass");
-ABSL_FLAG(bool, bos, false, "prepend BOS (lm-eval's default for causal LMs is no)");
+ABSL_FLAG(bool, bos, true,
+          "encode with the tokenizer's special tokens (BOS where its own rule adds one), as "
+          "lm-eval's default; --bos=false as lm-eval's add_bos_token=False");
 ABSL_FLAG(std::string, dtype, "float32", "compute dtype");
 
 namespace llmq {

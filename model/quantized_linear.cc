@@ -91,7 +91,7 @@ absl::StatusOr<std::unique_ptr<QuantizedLinear>> QuantizedLinear::Create(
         zeros_r.max().item<double>() > static_cast<double>(max_code)) {
       return invalid("zeros must be integers in [0, ", max_code, "]");
     }
-    at::Tensor scales_h = scales.cpu().to(at::kFloat).to(at::kHalf).contiguous();  // (out, groups)
+    at::Tensor scales_h = scales.cpu().to(at::kFloat).to(kScaleDtype).contiguous();  // (out, groups)
     if (!at::isfinite(scales_h).all().item<bool>()) return invalid("a scale is not finite in float16");
     at::Tensor g;
     if (g_idx.defined()) {

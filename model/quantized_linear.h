@@ -23,7 +23,9 @@
 // 1.13 has no CPU float16 GEMM). Forward is const and safe to call from several threads.
 //
 // Scales are stored in float16 (as in GPTQ checkpoints): Create rounds them, so the layer
-// computes with fp16(scale), and DequantizedWeight() says exactly what it computes.
+// computes with fp16(scale), and DequantizedWeight() says exactly what it computes. quant/'s
+// methods hand it scales already in float16 (the codes were computed with them), so for
+// them the rounding changes nothing.
 #ifndef LLMQ_MODEL_QUANTIZED_LINEAR_H_
 #define LLMQ_MODEL_QUANTIZED_LINEAR_H_
 
@@ -49,6 +51,11 @@ at::Tensor UnpackCodes(const at::Tensor& packed, int bits, int64_t n);
 
 class QuantizedLinear : public Linear {
  public:
+  // What the scales are stored in. Quantizers round their scales to it before computing
+  // codes (quant/group_quant.h's QuantSpec::scale_dtype), so the layer holds the scales
+  // its codes were computed with.
+  static constexpr at::ScalarType kScaleDtype = at::kHalf;
+
   // codes (out, in) uint8 < 2^bits; scales (out, groups) float; zeros (out, groups)
   // integer-valued float; g_idx (in) int32 or undefined; bias (out) or undefined.
   // group_size -1 means one group per row. With g_idx, scales may have any number of

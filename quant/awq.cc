@@ -164,7 +164,8 @@ absl::StatusOr<at::Tensor> SearchAwqClip(const at::Tensor& weight, const at::Ten
     const int64_t out = w.size(0), in = w.size(1);
     const QuantSpec& spec = options.spec;
     const int64_t gs = spec.EffectiveGroupSize(in);
-    const QuantSpec whole{spec.bits, -1, spec.sym};
+    QuantSpec whole = spec;  // the stored scale dtype too
+    whole.group_size = -1;
     const int steps = static_cast<int>(options.max_shrink * options.clip_grid);
     double shrink_sum = 0;
     for (int64_t begin = 0; begin < in; begin += gs) {

@@ -41,7 +41,7 @@
 namespace llmq {
 
 struct AwqOptions {
-  QuantSpec spec;
+  QuantSpec spec;  // scale_dtype: the installed scales'; the searches quantize with it too
   int grid = 20;  // α points
   bool clip = true;
   double max_shrink = 0.5;  // clip search shrinks the range by up to this fraction

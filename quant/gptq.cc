@@ -55,6 +55,12 @@ absl::Status CheckOptions(const at::Tensor& weight, const at::Tensor& hessian, c
     return absl::InvalidArgumentError(
         absl::StrCat("gptq ", name, ": bits ", o.spec.bits, " not in 2..8"));
   }
+  if (o.spec.scale_dtype != at::kFloat && o.spec.scale_dtype != at::kHalf &&
+      o.spec.scale_dtype != at::kBFloat16) {
+    return absl::InvalidArgumentError(absl::StrCat("gptq ", name, ": scale dtype ",
+                                                   c10::toString(o.spec.scale_dtype),
+                                                   ": expected float32, float16 or bfloat16"));
+  }
   if (o.spec.group_size == 0 || o.spec.group_size < -1) {
     return absl::InvalidArgumentError(
         absl::StrCat("gptq ", name, ": group_size ", o.spec.group_size, ": expected -1 or > 0"));

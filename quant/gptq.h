@@ -15,6 +15,9 @@
 //   static_groups: all group parameters computed up front from the (dead-zeroed) weight in
 //   natural column order, so under act_order each column keeps the group of its natural
 //   position: g_idx = column / group_size, stored as undefined (contiguous).
+//   Scales are rounded to spec.scale_dtype as they are computed (quant/group_quant.h), so
+//   the error fed back is the error of the weight that is stored: run with the dtype the
+//   result will be stored in (float16 for packed layers).
 //   When the Cholesky factorisation fails (or yields non-finite values), damp is raised
 //   (×damp_growth, from at least 1e-4) and retried, up to max_damp; beyond it the call
 //   fails with an error naming the layer. The damp used is reported.

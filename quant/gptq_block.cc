@@ -9,7 +9,8 @@
 namespace llmq {
 namespace {
 
-// quant/group_quant.h's ComputeScaleZero for one row segment, in the same float32 steps.
+// quant/group_quant.h's ComputeScaleZero for one row segment, in the same float32 steps
+// (the scale rounded to the stored dtype before the zero and the codes use it).
 void RowScaleZero(const float* v, int64_t len, const QuantSpec& spec, float* scale, float* zero) {
   float lo = 0, hi = 0;
   for (int64_t j = 0; j < len; ++j) {
@@ -26,8 +27,8 @@ void RowScaleZero(const float* v, int64_t len, const QuantSpec& spec, float* sca
     hi = 1;
   }
   const float maxq = static_cast<float>(spec.max_code());
-  *scale = (hi - lo) / maxq;
-  *zero = spec.sym ? (maxq + 1) / 2 : std::nearbyint(-lo / *scale);
+  *scale = RoundScale((hi - lo) / maxq, spec.scale_dtype);
+  *zero = spec.sym ? (maxq + 1) / 2 : std::min(std::max(std::nearbyint(-lo / *scale), 0.0f), maxq);
 }
 
 // Where column `col` (the i-th of its block) takes its scale and zero from: a new group

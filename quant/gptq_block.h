@@ -27,7 +27,8 @@ struct GptqBlockState {
                       // block-start values, from which group parameters are taken
   at::Tensor hinv;    // (in, in) float32 upper Cholesky factor of H⁻¹
   at::Tensor codes;   // (out, in) uint8, processed column order
-  at::Tensor scales;  // (out, groups) float32; pre-filled when parameters are fixed
+  at::Tensor scales;  // (out, groups) float32 holding spec.scale_dtype values; pre-filled
+                      // when parameters are fixed
   at::Tensor zeros;   // (out, groups) float32
   at::Tensor loss;    // (out) float64: Σ err² so far
 };

@@ -134,7 +134,8 @@ void RoundTrip(const std::string& source, int bits, int64_t gs, bool act_order, 
   selection.keep = ParseKeepPatterns(keep);
   at::manual_seed(5);
   for (NamedLinear& l : SelectLinears(model, selection)) {
-    GroupQuantized q = QuantizeGroups(*(*l.slot)->mutable_dense_weight(), QuantSpec{bits, gs, false});
+    GroupQuantized q = QuantizeGroups(*(*l.slot)->mutable_dense_weight(),
+                                      QuantSpec{bits, gs, false, QuantizedLinear::kScaleDtype});
     if (act_order) {
       const int64_t in = q.codes.size(1), g = gs < 0 ? in : gs;
       q.g_idx = at::div(at::arange(in, at::kLong), g, "floor")
@@ -280,7 +281,8 @@ TEST(GptqExportTest, WriteCheckDirectory) {
     if (!selection.include_lm_head) selection.keep = ParseKeepPatterns(v.keep);
     at::manual_seed(6);
     for (NamedLinear& l : SelectLinears(model, selection)) {
-      GroupQuantized q = QuantizeGroups(*(*l.slot)->mutable_dense_weight(), QuantSpec{v.bits, v.gs, v.sym});
+      GroupQuantized q = QuantizeGroups(*(*l.slot)->mutable_dense_weight(),
+                                        QuantSpec{v.bits, v.gs, v.sym, QuantizedLinear::kScaleDtype});
       if (v.act_order) {
         const int64_t in = q.codes.size(1);
         q.g_idx = at::div(at::arange(in, at::kLong), v.gs, "floor")

@@ -4,6 +4,15 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "model/linear.h"
+#include "model/quantized_linear.h"
+#include "quant/rtn.h"
+
 namespace llmq {
 namespace {
 
@@ -127,23 +136,111 @@ TEST(GptqTest, ActOrderWithStaticGroupsKeepsGroupsContiguous) {
 // codings of the same loop: same codes up to rare rounding flips, same group parameters.
 TEST(GptqTest, CpuKernelAgreesWithTheAtenLoop) {
   Problem p = MakeProblem(1024, 90, 48, 9);
-  for (bool act_order : {false, true}) {
-    for (bool static_groups : {false, true}) {
-      GptqOptions o;
-      o.spec = {3, 20, false};
-      o.block_size = 32;
-      o.act_order = act_order;
-      o.static_groups = static_groups;
-      auto kernel = GptqQuantize(p.w, p.hessian, o);
-      o.aten_column_loop = true;
-      auto aten = GptqQuantize(p.w, p.hessian, o);
-      ASSERT_TRUE(kernel.ok() && aten.ok());
-      const double same =
-          kernel->quantized.codes.eq(aten->quantized.codes).to(at::kDouble).mean().item<double>();
-      EXPECT_GT(same, 0.995) << act_order << static_groups;
-      EXPECT_TRUE(kernel->quantized.scales.allclose(aten->quantized.scales, 1e-4, 1e-5));
-      EXPECT_NEAR(kernel->stats.loss, aten->stats.loss, 1e-3 * aten->stats.loss);
+  for (at::ScalarType scale_dtype : {at::kFloat, at::kHalf}) {
+    for (bool act_order : {false, true}) {
+      for (bool static_groups : {false, true}) {
+        GptqOptions o;
+        o.spec = {3, 20, false, scale_dtype};
+        o.block_size = 32;
+        o.act_order = act_order;
+        o.static_groups = static_groups;
+        auto kernel = GptqQuantize(p.w, p.hessian, o);
+        o.aten_column_loop = true;
+        auto aten = GptqQuantize(p.w, p.hessian, o);
+        ASSERT_TRUE(kernel.ok() && aten.ok());
+        const double same =
+            kernel->quantized.codes.eq(aten->quantized.codes).to(at::kDouble).mean().item<double>();
+        EXPECT_GT(same, 0.995) << act_order << static_groups << scale_dtype;
+        // float16: a scale computed from a slightly different weight may round to the
+        // neighbouring float16 value (2^-11 relative away).
+        const double rtol = scale_dtype == at::kFloat ? 1e-4 : 1e-3;
+        EXPECT_TRUE(kernel->quantized.scales.allclose(aten->quantized.scales, rtol, 1e-5))
+            << scale_dtype;
+        EXPECT_NEAR(kernel->stats.loss, aten->stats.loss, 1e-3 * aten->stats.loss);
+      }
     }
+  }
+}
+
+// Packs GPTQ's result into a fresh slot (as the packed installation does) and returns the
+// float32 weight the packed layer holds; undefined if packing refused.
+at::Tensor StoredWeight(const at::Tensor& w, const GroupQuantized& q) {
+  std::unique_ptr<Linear> slot = std::make_unique<DenseLinear>(w.clone(), at::Tensor());
+  NamedLinear named{"test", &slot, 0};
+  const absl::Status status = ReplaceWithQuantized(named, q, at::kFloat);
+  EXPECT_TRUE(status.ok()) << status;
+  auto* packed = dynamic_cast<QuantizedLinear*>(slot.get());
+  return packed != nullptr ? packed->DequantizedWeight() : at::Tensor();
+}
+
+// ½ ‖(W − Q) U⁻¹‖², in float64 from scratch: U = upper Cholesky factor of (H + λI)⁻¹,
+// λ = damp · mean(diag H). GPTQ's column loop (natural order) makes each column's scaled
+// error e_j = (w_j − Σ_{k<j} e_k U_kj − q_j) / U_jj, i.e. W − Q = E U, and reports ½ ‖E‖²;
+// so this equals its loss exactly when Q is the weight its error feedback used.
+double FeedbackLoss(const at::Tensor& w, const at::Tensor& q, const at::Tensor& hessian,
+                    double damp) {
+  at::Tensor h = hessian.to(at::kDouble);
+  h = h + damp * h.diagonal().mean() * at::eye(h.size(0), h.options());
+  at::Tensor u = at::linalg_cholesky(at::inverse(h), /*upper=*/true);
+  at::Tensor e = (w.to(at::kDouble) - q.to(at::kDouble)).matmul(at::inverse(u));
+  return 0.5 * e.pow(2).sum().item<double>();
+}
+
+// The packed layer stores float16 scales; GPTQ run for it (scale_dtype float16) must have
+// compensated the errors of exactly those weights: the packed layer's weight is the Q that
+// GPTQ returns, bit for bit, and GPTQ's own loss is that of the stored weight. With float32
+// scales in the loop and float16 stored (what llmq did before) the stored weight is not
+// the one compensated for, and the loss relation shows it.
+TEST(GptqTest, PackedLayerHoldsTheWeightTheErrorFeedbackCompensated) {
+  Problem p = MakeProblem(1024, 90, 48, 11);
+  for (int bits : {3, 4}) {
+    for (int64_t g : {int64_t{-1}, int64_t{32}, int64_t{20}}) {
+      for (bool aten : {false, true}) {
+        const std::string where = "bits " + std::to_string(bits) + " group " +
+                                  std::to_string(g) + (aten ? " aten" : " kernel");
+        GptqOptions o;
+        o.spec = {bits, g, false, QuantizedLinear::kScaleDtype};
+        o.block_size = 32;
+        o.aten_column_loop = aten;
+        auto r = GptqQuantize(p.w, p.hessian, o);
+        ASSERT_TRUE(r.ok()) << r.status();
+        const at::Tensor stored = StoredWeight(p.w, r->quantized);
+        ASSERT_TRUE(stored.defined()) << where;
+        EXPECT_TRUE(stored.equal(Dequantize(r->quantized))) << where;
+        const double relation = FeedbackLoss(p.w, stored, p.hessian, o.damp) / r->stats.loss - 1;
+        EXPECT_LT(std::abs(relation), 1e-6) << where;
+
+        // The old way: float32 scales in the loop, rounded to float16 when packed.
+        o.spec.scale_dtype = at::kFloat;
+        auto old = GptqQuantize(p.w, p.hessian, o);
+        ASSERT_TRUE(old.ok()) << old.status();
+        GroupQuantized rounded = old->quantized;
+        rounded.scales = rounded.scales.to(at::kHalf).to(at::kFloat);
+        const double old_relation =
+            FeedbackLoss(p.w, Dequantize(rounded), p.hessian, o.damp) / old->stats.loss - 1;
+        EXPECT_GT(std::abs(old_relation), 10 * std::abs(relation)) << where;
+        std::printf("%s: loss relation %.2e (fp16 in the loop), %.2e (fp32 in the loop)\n",
+                    where.c_str(), relation, old_relation);
+      }
+    }
+  }
+}
+
+// act_order (groups in a permuted column order, g_idx) and static groups: the packed layer
+// also holds exactly GPTQ's Q.
+TEST(GptqTest, PackedLayerHoldsGptqsWeightUnderActOrder) {
+  Problem p = MakeProblem(1024, 90, 48, 12);
+  for (bool static_groups : {false, true}) {
+    GptqOptions o;
+    o.spec = {3, 20, false, QuantizedLinear::kScaleDtype};
+    o.act_order = true;
+    o.static_groups = static_groups;
+    auto r = GptqQuantize(p.w, p.hessian, o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->quantized.scales.equal(r->quantized.scales.to(at::kHalf).to(at::kFloat)));
+    const at::Tensor stored = StoredWeight(p.w, r->quantized);
+    ASSERT_TRUE(stored.defined());
+    EXPECT_TRUE(stored.equal(Dequantize(r->quantized))) << static_groups;
   }
 }
 

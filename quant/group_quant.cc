@@ -1,8 +1,47 @@
 #include "quant/group_quant.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <cmath>
+#include <limits>
 
 namespace llmq {
+namespace {
+
+// The smallest positive value of a scale dtype (its smallest subnormal).
+float SmallestPositive(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kHalf:
+      return std::ldexp(1.0f, -24);
+    case at::kBFloat16:
+      return std::ldexp(1.0f, -133);
+    case at::kFloat:
+      return std::numeric_limits<float>::denorm_min();
+    default:
+      TORCH_CHECK(false, "scale dtype must be float32, float16 or bfloat16, got ", dtype);
+  }
+  return 0;
+}
+
+}  // namespace
+
+float RoundScale(float scale, at::ScalarType dtype) {
+  const float tiny = SmallestPositive(dtype);
+  float rounded = scale;
+  if (dtype == at::kHalf) rounded = static_cast<float>(c10::Half(scale));
+  if (dtype == at::kBFloat16) rounded = static_cast<float>(c10::BFloat16(scale));
+  return scale > 0 && rounded == 0 ? tiny : rounded;
+}
+
+at::Tensor RoundScale(const at::Tensor& scale, at::ScalarType dtype) {
+  const float tiny = SmallestPositive(dtype);
+  at::Tensor s = scale.to(at::kFloat);
+  if (dtype == at::kFloat) return s;
+  at::Tensor rounded = s.to(dtype).to(at::kFloat);
+  return at::where((s > 0).logical_and(rounded == 0), at::full_like(rounded, tiny), rounded);
+}
 
 ScaleZero ComputeScaleZero(const at::Tensor& w, const QuantSpec& spec) {
   at::Tensor x = w.to(at::kFloat);
@@ -18,8 +57,11 @@ ScaleZero ComputeScaleZero(const at::Tensor& w, const QuantSpec& spec) {
   hi = at::where(empty, at::full_like(hi, 1.0), hi);
   const double maxq = static_cast<double>(spec.max_code());
   ScaleZero sz;
-  sz.scale = (hi - lo) / maxq;
-  sz.zero = spec.sym ? at::full_like(lo, (maxq + 1) / 2) : at::round(-lo / sz.scale);
+  sz.scale = RoundScale((hi - lo) / maxq, spec.scale_dtype);
+  // From the stored scale, so that lo lands on code 0 of the grid that is stored; the
+  // clamp only matters for coarse dtypes (bfloat16 may round the scale down by 2^-8).
+  sz.zero = spec.sym ? at::full_like(lo, (maxq + 1) / 2)
+                     : at::clamp(at::round(-lo / sz.scale), 0, maxq);
   return sz;
 }
 

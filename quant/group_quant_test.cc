@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+
 namespace llmq {
 namespace {
 
@@ -59,6 +62,59 @@ TEST(GroupQuantTest, ErrorIsBoundedByHalfAStep) {
       at::Tensor step = q.scales.repeat_interleave(gs, 1).narrow(1, 0, 200);
       EXPECT_TRUE((err <= step * 0.5 + 1e-6).all().item<bool>()) << bits << " " << g;
       EXPECT_LE(q.codes.max().item<int64_t>(), (1 << bits) - 1);
+    }
+  }
+}
+
+// Row [0, 1, 0.4999] at 4 bits, one group: lo = 0, hi = 1, scale = 1/15 = 0.0666667.
+// In float16 (10 fraction bits; 1/15 lies in [2^-4, 2^-3), steps of 2^-14):
+// 1/15 / 2^-14 = 1092.27 -> 1092, scale = 1092 / 16384 = 0.066650390625; zero = 0.
+// 0.4999 / (1/15) = 7.4985 -> 7, but 0.4999 / 0.066650390625 = 7.50033 -> 8: the float16
+// code is 8, and the weight the layer holds is 8 * 0.066650390625 = 0.533203125.
+TEST(GroupQuantTest, Float16ScalesAreRoundedBeforeTheCodesAreComputed) {
+  at::Tensor w = at::tensor({0.0f, 1.0f, 0.4999f}).view({1, 3});
+  GroupQuantized f32 = QuantizeGroups(w, {4, -1, false});
+  EXPECT_TRUE(f32.codes.equal(at::tensor({0, 15, 7}, at::kByte).view({1, 3})));
+  EXPECT_EQ(f32.scales.item<float>(), 1.0f / 15);
+  GroupQuantized f16 = QuantizeGroups(w, {4, -1, false, at::kHalf});
+  EXPECT_EQ(f16.scales.item<float>(), 0.066650390625f);
+  EXPECT_EQ(f16.zeros.item<float>(), 0.0f);
+  EXPECT_TRUE(f16.codes.equal(at::tensor({0, 15, 8}, at::kByte).view({1, 3})));
+  EXPECT_EQ(Dequantize(f16)[0][2].item<float>(), 0.533203125f);
+}
+
+// Asked for float16 (or bfloat16), every scale is exactly a value of that dtype, the codes
+// are the nearest codes under the returned scales and zeros, and the error is at most half
+// a (stored) step — except at the ends of the grid, which a scale rounded down by up to a
+// relative eps (2^-11 float16, 2^-8 bfloat16) pulls in by up to 2^bits * eps steps.
+// Symmetric, asymmetric, short last groups, scales below float16's normal range.
+TEST(GroupQuantTest, ScalesAreExactlyRepresentableInTheStorageDtype) {
+  at::manual_seed(3);
+  at::Tensor w = at::randn({48, 70}) * 0.05;
+  w.narrow(0, 0, 2).mul_(1e-7);  // scales below float16's normal range (6.1e-5)
+  for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
+    for (bool sym : {false, true}) {
+      for (int bits : {2, 3, 4, 8}) {
+        for (int64_t g : {int64_t{-1}, int64_t{16}, int64_t{32}}) {
+          GroupQuantized q = QuantizeGroups(w, {bits, g, sym, dtype});
+          const std::string where = std::string(c10::toString(dtype)) + " sym=" +
+                                    std::to_string(sym) + " bits=" + std::to_string(bits) +
+                                    " g=" + std::to_string(g);
+          EXPECT_TRUE(q.scales.equal(q.scales.to(dtype).to(at::kFloat))) << where;
+          EXPECT_TRUE((q.scales > 0).all().item<bool>()) << where;
+          const int64_t gs = g < 0 ? 70 : g;
+          at::Tensor group = at::div(at::arange(70, at::kLong), gs, "floor");
+          at::Tensor s = q.scales.index_select(1, group), z = q.zeros.index_select(1, group);
+          at::Tensor nearest = at::clamp(at::round(w / s) + z, 0, (1 << bits) - 1);
+          EXPECT_TRUE(q.codes.to(at::kFloat).equal(nearest)) << where;
+          at::Tensor err = (s * (q.codes.to(at::kFloat) - z) - w).abs();
+          at::Tensor inner = (q.codes > 0).logical_and(q.codes < (1 << bits) - 1);
+          EXPECT_TRUE((err <= s * 0.5 * (1 + 1e-5)).logical_or(inner.logical_not()).all().item<bool>())
+              << where;
+          const double eps = dtype == at::kHalf ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
+          EXPECT_TRUE((err <= s * (0.5 + (1 << bits) * eps)).all().item<bool>()) << where;
+        }
+      }
     }
   }
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "common/status.h"
 #include "grid/schema.h"
+#include "model/quantized_linear.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/group_quant.h"
@@ -155,6 +156,10 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
   LLMQ_ASSIGN_OR_RETURN(report.params, ResolveQuantizationParams(method, params));
   const Params& p = report.params;
   LLMQ_ASSIGN_OR_RETURN(QuantSpec spec, SpecOf(p));
+  // Scales rounded to what the installation stores as they are computed, so that codes and
+  // GPTQ's error feedback use the stored scales (RTN always packs and sets it itself).
+  spec.scale_dtype =
+      installation == Installation::kPacked ? QuantizedLinear::kScaleDtype : at::kFloat;
   const std::vector<std::string> keep_patterns = ParseKeepPatterns(p.at("keep"));
   KeepPredicate keep = [keep_patterns](const std::string& name) {
     for (const std::string& pattern : keep_patterns) {

@@ -104,7 +104,7 @@ TEST(QuantizeTest, DescriptionIsStableAndOrderFree) {
             "sha256=ab");
 }
 
-// RTN puts QuantizeGroups(W) (up to the packed layer's fp16 scales) into every block
+// RTN puts QuantizeGroups(W) with the packed layer's float16 scales into every block
 // linear except the kept ones, which stay dense and untouched.
 TEST(QuantizeTest, RtnQuantizesEveryBlockLinearExceptKeptOnes) {
   auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
@@ -122,11 +122,47 @@ TEST(QuantizeTest, RtnQuantizesEveryBlockLinearExceptKeptOnes) {
     if (kept) {
       EXPECT_TRUE(w.equal(original[l.name])) << l.name;
     } else {
-      at::Tensor expected = Dequantize(QuantizeGroups(original[l.name], {3, 32, false}));
-      EXPECT_TRUE(w.allclose(expected, 1e-3, 1e-3)) << l.name;
+      at::Tensor expected =
+          Dequantize(QuantizeGroups(original[l.name], {3, 32, false, at::kHalf}));
+      EXPECT_TRUE(w.equal(expected)) << l.name;
     }
   }
   EXPECT_EQ(report->provenance.at("storage"), "packed");
+}
+
+// The packed layers store float16 scales, so the codes RTN (and AWQ, here with no scaling
+// and no clipping: α = 0 only, so it is RTN too) put into them must be the nearest codes of
+// the original weight under the stored scales and zeros. Computing codes with float32
+// scales and rounding the scales afterwards breaks this for weights near a rounding tie.
+TEST(QuantizeTest, PackedCodesAreTheNearestCodesUnderTheStoredScales) {
+  CalibrationSet calibration = RandomCalibration(4, 16);
+  for (const std::string method : {"rtn", "awq"}) {
+    auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 4);
+    std::map<std::string, at::Tensor> original;
+    for (const NamedLinear& l : model->Linears())
+      original[l.name] = (*l.slot)->mutable_dense_weight()->to(at::kFloat).clone();
+    Params params = {{"bits", "4"}, {"group_size", "16"}};
+    if (method == "awq") params.insert({{"grid", "1"}, {"clip", "false"}});
+    auto report = QuantizeModelWithCalibration(*model, method, params,
+                                               method == "rtn" ? nullptr : &calibration);
+    ASSERT_TRUE(report.ok()) << report.status();
+    int64_t checked = 0;
+    for (const NamedLinear& l : model->Linears()) {
+      if (l.layer < 0) continue;
+      auto* packed = dynamic_cast<QuantizedLinear*>(l.slot->get());
+      ASSERT_NE(packed, nullptr) << l.name;
+      const at::Tensor& w = original[l.name];
+      at::Tensor group = at::div(at::arange(w.size(1), at::kLong), 16, "floor");
+      at::Tensor s = packed->scales().to(at::kFloat).index_select(1, group);
+      at::Tensor z = packed->Zeros().to(at::kFloat).index_select(1, group);
+      at::Tensor nearest = at::clamp(at::round(w / s) + z, 0, 15);
+      EXPECT_TRUE(packed->Codes().to(at::kFloat).equal(nearest))
+          << method << " " << l.name << ": "
+          << packed->Codes().to(at::kFloat).ne(nearest).sum().item<int64_t>() << " codes differ";
+      checked += w.numel();
+    }
+    EXPECT_GT(checked, 10000) << method;
+  }
 }
 
 // A stand-in tokenizer whose ids fit the tiny model's vocabulary (97): BOS 1, then 3 + byte % 90.
@@ -222,14 +258,18 @@ TEST(QuantizeTest, CalibratedMethodsHandleNonDividingGroupSizes) {
   }
 }
 
-// Installation::kDense: the GPTQ result left dense with fp32 scales. Block 0's q/k/v see
-// the same inputs either way, so they are the packed weights up to the fp16 rounding of
-// the scales; later stages are calibrated on what the differently rounded layers before
-// them produce, so their rounding decisions may differ.
+// Installation::kDense: the GPTQ result left dense with fp32 scales; kPacked computes with
+// the float16 scales it stores, so the error feedback, and from there the codes, differ.
+// Column 0 of block 0's q/k/v is quantized before any feedback, with the group parameters
+// of the original weight (both runs see the same inputs there): it is RTN's column 0, with
+// fp32 scales dense and float16 scales packed.
 TEST(QuantizeTest, DenseInstallationKeepsTheDequantizedWeightWithFp32Scales) {
   CalibrationSet calibration = RandomCalibration(6, 24);
   auto packed = RandomModel(TinyConfig(Architecture::kLlama, true), 2);
   auto dense = RandomModel(TinyConfig(Architecture::kLlama, true), 2);
+  std::map<std::string, at::Tensor> original;
+  for (const NamedLinear& l : dense->Linears())
+    original[l.name] = (*l.slot)->mutable_dense_weight()->clone();
   const Params params = {{"bits", "4"}, {"group_size", "16"}};
   ASSERT_TRUE(QuantizeModelWithCalibration(*packed, "gptq", params, &calibration).ok());
   ASSERT_TRUE(QuantizeModelWithCalibration(*dense, "gptq", params, &calibration, nullptr,
@@ -246,8 +286,11 @@ TEST(QuantizeTest, DenseInstallationKeepsTheDequantizedWeightWithFp32Scales) {
     const bool first_stage = p[i].layer == 0 && p[i].name.find("self_attn.o_proj") == std::string::npos &&
                              p[i].name.find("self_attn.") != std::string::npos;
     if (first_stage) {
-      // fp16 scales: a relative rounding of at most 2^-11 of each dequantized value.
-      EXPECT_TRUE(at::allclose(wd, wp, /*rtol=*/1e-3, /*atol=*/1e-6)) << d[i].name;
+      const at::Tensor& w = original[d[i].name];
+      at::Tensor rtn32 = Dequantize(QuantizeGroups(w, {4, 16, false}));
+      at::Tensor rtn16 = Dequantize(QuantizeGroups(w, {4, 16, false, at::kHalf}));
+      EXPECT_TRUE(wd.select(1, 0).equal(rtn32.select(1, 0))) << d[i].name;
+      EXPECT_TRUE(wp.select(1, 0).equal(rtn16.select(1, 0))) << p[i].name;
       EXPECT_FALSE(at::equal(wd, wp)) << d[i].name << ": fp32 scales expected";
     }
   }

@@ -70,6 +70,13 @@ absl::Status ReplaceWithQuantized(const NamedLinear& linear, const GroupQuantize
           linear.name, ": codes of shape [", q.codes.size(0), ", ", q.codes.dim() > 1 ? q.codes.size(1) : 0,
           "] for a layer of shape [", old->out_features(), ", ", old->in_features(), "]"));
     }
+    at::Tensor scales = q.scales.to(at::kFloat);
+    if (!scales.equal(scales.to(QuantizedLinear::kScaleDtype).to(at::kFloat))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          linear.name, ": scales are not all float16 values, which the packed layer stores; it "
+          "would not hold the weight the codes were computed for (quantize with "
+          "QuantSpec::scale_dtype = QuantizedLinear::kScaleDtype)"));
+    }
     const at::Device device = w->device();
     auto made = QuantizedLinear::Create(
         q.codes.to(device), q.scales.to(device), q.zeros.to(device),
@@ -83,6 +90,8 @@ absl::Status ReplaceWithQuantized(const NamedLinear& linear, const GroupQuantize
 
 absl::StatusOr<QuantizeSummary> QuantizeModelRtn(CausalLM& model, const RtnOptions& options) {
   QuantizeSummary summary;
+  QuantSpec spec = options.spec;
+  spec.scale_dtype = QuantizedLinear::kScaleDtype;  // what the packed layers store
   for (NamedLinear& l : SelectLinears(model, options.selection, &summary.kept)) {
     at::Tensor* w = (*l.slot)->mutable_dense_weight();
     if (w == nullptr) {
@@ -92,7 +101,7 @@ absl::StatusOr<QuantizeSummary> QuantizeModelRtn(CausalLM& model, const RtnOptio
     summary.linear_bytes_before += (*l.slot)->WeightBytes();
     absl::StatusOr<GroupQuantized> q = CatchExceptions(
         absl::StrCat("RTN ", l.name), [&]() -> absl::StatusOr<GroupQuantized> {
-          return QuantizeGroups(*w, options.spec);
+          return QuantizeGroups(*w, spec);
         });
     if (!q.ok()) return q.status();
     LLMQ_RETURN_IF_ERROR(ReplaceWithQuantized(l, *q, model.dtype()));

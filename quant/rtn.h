@@ -44,15 +44,17 @@ std::vector<NamedLinear> SelectLinears(CausalLM& model, const LayerSelection& se
 // Replaces the dense linear in `linear.slot` by a QuantizedLinear over `q` with the old
 // layer's bias, on the old layer's device, computing in `compute_dtype` (the model's
 // dtype). FailedPrecondition if the slot holds no dense weight (already quantized);
-// InvalidArgument if q's shape is not the layer's. Matches quant/layer_driver.h's
-// LayerInstaller: [&](auto& l, auto& q) { return ReplaceWithQuantized(l, q, dtype); }.
-// Note the packed layer keeps scales in float16 (GPTQ's format), so its weight is
-// Dequantize(q) with q.scales rounded to float16.
+// InvalidArgument if q's shape is not the layer's, or if a scale is not exactly a float16
+// value: the packed layer stores float16 scales (GPTQ's format), and codes computed with
+// other scales would not be the codes of the stored weight — quantize with
+// spec.scale_dtype = QuantizedLinear::kScaleDtype. The layer's weight is then exactly
+// Dequantize(q). Matches quant/layer_driver.h's LayerInstaller:
+// [&](auto& l, auto& q) { return ReplaceWithQuantized(l, q, dtype); }.
 absl::Status ReplaceWithQuantized(const NamedLinear& linear, const GroupQuantized& q,
                                   at::ScalarType compute_dtype);
 
 struct RtnOptions {
-  QuantSpec spec;
+  QuantSpec spec;  // scale_dtype is ignored: RTN packs, so it quantizes with float16 scales
   LayerSelection selection;
 };
 

@@ -136,6 +136,15 @@ TEST(RtnTest, KeepListLeavesLayersDense) {
   NamedLinear d = model->Linears()[0];  // block 0's q_proj, dense: a wrong shape is refused
   GroupQuantized wrong = QuantizeGroups(at::zeros({64, 32}), QuantSpec{4, 16, true});
   EXPECT_EQ(ReplaceWithQuantized(d, wrong, at::kFloat).code(), absl::StatusCode::kInvalidArgument);
+  // Codes computed with scales the layer cannot store (1/15 is no float16 value) are
+  // refused; the same scales rounded to float16 first are taken.
+  GroupQuantized unstorable = QuantizeGroups(at::zeros({64, 64}), QuantSpec{4, 16, false});
+  unstorable.scales.fill_(1.0f / 15);
+  EXPECT_EQ(ReplaceWithQuantized(d, unstorable, at::kFloat).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE((*d.slot)->mutable_dense_weight() != nullptr);
+  unstorable.scales = unstorable.scales.to(at::kHalf).to(at::kFloat);
+  EXPECT_TRUE(ReplaceWithQuantized(d, unstorable, at::kFloat).ok());
 }
 
 }  // namespace
