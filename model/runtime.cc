@@ -60,4 +60,12 @@ void ResetCudaAllocatorPeak(const at::Device& device) {
 #endif
 }
 
+void ReleaseCudaCache(const at::Device& device) {
+#ifdef LLMQ_CUDA_ALLOCATOR_STATS
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#else
+  (void)device;
+#endif
+}
+
 }  // namespace llmq

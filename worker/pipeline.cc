@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <sys/resource.h>
 #include <torch/version.h>
 #include <unistd.h>
 
@@ -13,9 +12,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "common/memory.h"
 #include "common/status.h"
 #include "common/version.h"
 #include "eval/task.h"
+#include "glog/logging.h"
 #include "model/loader.h"
 #include "model/runtime.h"
 #include "quant/gptq_export.h"
@@ -30,12 +31,6 @@ std::string HostName() {
   char name[256] = {0};
   gethostname(name, sizeof(name) - 1);
   return name;
-}
-
-double PeakRssBytes() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
 }
 
 absl::StatusOr<at::Device> ParseDevice(const std::string& name) {
@@ -175,7 +170,22 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
           QuantizationReport report,
           QuantizeModel(*loaded.model, *loaded.tokenizer, method, ToParams(spec.method().params()),
                         ToCalibrationSpec(spec.calibration()), quant_progress));
-      const std::map<std::string, std::string> quant_prov = QuantizationProvenance(report);
+      // What quantizing cost: the high-water mark from the job's start through loading,
+      // calibration and quantization (the export below only copies the result). Kept with
+      // the artifact, so a job that loads it from the cache can say what it took.
+      const int64_t quantize_peak = PeakRssBytes();
+      AddMetric(&result, "quantize_peak_rss_bytes", static_cast<double>(quantize_peak), "bytes");
+      std::map<std::string, std::string> quant_prov = QuantizationProvenance(report);
+      quant_prov["quant.peak_rss_bytes"] = absl::StrCat(quantize_peak);
+      DeviceMemoryPeak quantize_device_peak;
+      if (CudaAllocatorPeak(device, &quantize_device_peak)) {
+        AddMetric(&result, "quantize_cuda_peak_allocated_bytes",
+                  static_cast<double>(quantize_device_peak.allocated_bytes), "bytes");
+        AddMetric(&result, "quantize_cuda_peak_reserved_bytes",
+                  static_cast<double>(quantize_device_peak.reserved_bytes), "bytes");
+        quant_prov["quant.cuda_peak_allocated_bytes"] = absl::StrCat(quantize_device_peak.allocated_bytes);
+        quant_prov["quant.cuda_peak_reserved_bytes"] = absl::StrCat(quantize_device_peak.reserved_bytes);
+      }
       for (const auto& [k, v] : quant_prov) prov[k] = v;
       prov["quant.source"] = "quantized in this job";
       if (cache != nullptr) {
@@ -194,6 +204,18 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   prov["model_format"] = loaded.format;
   prov["tokenizer"] = loaded.tokenizer->Describe();
   CausalLM& model = *loaded.model;
+
+  // The model is installed: from here on, memory is what serving it costs. Whatever loading
+  // and quantizing freed goes back first (glibc and the CUDA allocator would otherwise keep
+  // it, and it would count), then the high-water marks drop to what is resident now.
+  ReleaseFreedHeap();
+  ReleaseCudaCache(device);
+  const absl::Status reset = ResetPeakRss();
+  ResetCudaAllocatorPeak(device);
+  prov["memory.peak"] =
+      reset.ok() ? "serving: reset in this process once the model was installed (clear_refs), to the task's end"
+                 : absl::StrCat("process lifetime, loading and quantization included: ", reset.message());
+  if (!reset.ok()) LOG(WARNING) << "peak_rss=lifetime reason=\"" << reset.message() << "\"";
 
   clock.Start("evaluate");
   TaskContext context;
@@ -219,7 +241,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   for (const v1::StageTiming& t : result.timings()) {
     AddMetric(&result, absl::StrCat(t.stage(), "_seconds"), t.seconds(), "s");
   }
-  AddMetric(&result, "peak_rss_bytes", PeakRssBytes(), "bytes");
+  AddMetric(&result, "peak_rss_bytes", static_cast<double>(PeakRssBytes()), "bytes");
   DeviceMemoryPeak device_peak;
   if (CudaAllocatorPeak(device, &device_peak)) {
     AddMetric(&result, "cuda_peak_allocated_bytes", static_cast<double>(device_peak.allocated_bytes), "bytes");
