@@ -10,6 +10,7 @@
 #include <new>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/memory.h"
@@ -93,6 +94,24 @@ void AddWeightMetrics(CausalLM& model, v1::JobResult* result) {
   AddMetric(result, "parameters", static_cast<double>(model.ParameterCount()), "");
 }
 
+// Quantization's peaks as metrics, from the provenance that keeps them with the artifact:
+// measured in this job when it quantized, or when the artifact it loaded was made (so a
+// table's quantization column is filled for every task run on a quantized model, and
+// quant.source says which). Artifacts older than these keys give none.
+void AddQuantizePeakMetrics(const std::map<std::string, std::string>& quant_prov, v1::JobResult* result) {
+  static constexpr std::pair<const char*, const char*> kPeaks[] = {
+      {"quant.peak_rss_bytes", "quantize_peak_rss_bytes"},
+      {"quant.cuda_peak_allocated_bytes", "quantize_cuda_peak_allocated_bytes"},
+      {"quant.cuda_peak_reserved_bytes", "quantize_cuda_peak_reserved_bytes"}};
+  for (const auto& [key, metric] : kPeaks) {
+    auto it = quant_prov.find(key);
+    int64_t bytes = 0;
+    if (it != quant_prov.end() && absl::SimpleAtoi(it->second, &bytes)) {
+      AddMetric(result, metric, static_cast<double>(bytes), "bytes");
+    }
+  }
+}
+
 int64_t FilesBytes(const std::vector<std::string>& files) {
   int64_t total = 0;
   for (const std::string& f : files) {
@@ -152,6 +171,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     LLMQ_ASSIGN_OR_RETURN(loaded, LoadModel(artifact, load_options));
     LLMQ_RETURN_IF_ERROR(cache->Touch(spec.quant_key()));
     LLMQ_ASSIGN_OR_RETURN(auto quant_prov, ReadQuantizationProvenance(artifact));
+    AddQuantizePeakMetrics(quant_prov, &result);
     for (const auto& [k, v] : quant_prov) prov[k] = v;
     prov["quant.source"] = "artifact cache";
     prov["quant.artifact"] = artifact;
@@ -170,22 +190,16 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
           QuantizationReport report,
           QuantizeModel(*loaded.model, *loaded.tokenizer, method, ToParams(spec.method().params()),
                         ToCalibrationSpec(spec.calibration()), quant_progress));
-      // What quantizing cost: the high-water mark from the job's start through loading,
-      // calibration and quantization (the export below only copies the result). Kept with
-      // the artifact, so a job that loads it from the cache can say what it took.
-      const int64_t quantize_peak = PeakRssBytes();
-      AddMetric(&result, "quantize_peak_rss_bytes", static_cast<double>(quantize_peak), "bytes");
+      // What quantizing cost: the high-water marks from the job's start through loading,
+      // calibration and quantization (the export below only copies the result).
       std::map<std::string, std::string> quant_prov = QuantizationProvenance(report);
-      quant_prov["quant.peak_rss_bytes"] = absl::StrCat(quantize_peak);
+      quant_prov["quant.peak_rss_bytes"] = absl::StrCat(PeakRssBytes());
       DeviceMemoryPeak quantize_device_peak;
       if (CudaAllocatorPeak(device, &quantize_device_peak)) {
-        AddMetric(&result, "quantize_cuda_peak_allocated_bytes",
-                  static_cast<double>(quantize_device_peak.allocated_bytes), "bytes");
-        AddMetric(&result, "quantize_cuda_peak_reserved_bytes",
-                  static_cast<double>(quantize_device_peak.reserved_bytes), "bytes");
         quant_prov["quant.cuda_peak_allocated_bytes"] = absl::StrCat(quantize_device_peak.allocated_bytes);
         quant_prov["quant.cuda_peak_reserved_bytes"] = absl::StrCat(quantize_device_peak.reserved_bytes);
       }
+      AddQuantizePeakMetrics(quant_prov, &result);
       for (const auto& [k, v] : quant_prov) prov[k] = v;
       prov["quant.source"] = "quantized in this job";
       if (cache != nullptr) {
