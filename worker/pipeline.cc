@@ -12,8 +12,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/memory.h"
+#include "common/temp_dir.h"
 #include "common/status.h"
 #include "common/version.h"
 #include "eval/task.h"
@@ -24,6 +26,7 @@
 #include "quant/quantize.h"
 #include "worker/artifact_cache.h"
 #include "worker/quant_artifact.h"
+#include "worker/serving_process.h"
 
 namespace llmq {
 namespace {
@@ -112,6 +115,33 @@ void AddQuantizePeakMetrics(const std::map<std::string, std::string>& quant_prov
   }
 }
 
+constexpr char kServingPeak[] = "reset once the model was installed (clear_refs), to the task's end";
+
+// The job's result from the serving process's (its task metrics, memory, and the load and
+// evaluate stages on the export) and this process's quantization: its stages come first,
+// its loading of the original as "load_original" ("load" is the export's, which is what
+// serving it costs), and its provenance says where the model came from.
+v1::JobResult MergeServedResult(const v1::JobResult& quantizing, v1::JobResult served) {
+  v1::JobResult merged = served;
+  merged.clear_timings();
+  for (v1::StageTiming timing : quantizing.timings()) {
+    if (timing.stage() == "load") timing.set_stage("load_original");
+    AddMetric(&merged, absl::StrCat(timing.stage(), "_seconds"), timing.seconds(), "s");
+    *merged.add_timings() = timing;
+  }
+  for (const v1::StageTiming& timing : served.timings()) *merged.add_timings() = timing;
+  auto& prov = *merged.mutable_provenance();
+  for (const auto& [k, v] : quantizing.provenance()) prov[k] = v;
+  // Its own artifact path points into this job's temporary cache, gone with the job.
+  if (!quantizing.provenance().count("quant.artifact")) prov.erase("quant.artifact");
+  const std::string& peak = served.provenance().count("memory.peak") ? served.provenance().at("memory.peak") : "";
+  if (absl::StartsWith(peak, "serving: ")) {
+    prov["memory.peak"] = absl::StrCat("serving, in a fresh process that loaded the quantized export: ",
+                                       absl::StripPrefix(peak, "serving: "));
+  }
+  return merged;
+}
+
 int64_t FilesBytes(const std::vector<std::string>& files) {
   int64_t total = 0;
   for (const std::string& f : files) {
@@ -160,6 +190,11 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   if (method != "none" && !options.artifact_cache.empty() && !spec.quant_key().empty()) {
     LLMQ_ASSIGN_OR_RETURN(cache, ArtifactCache::Open(options.artifact_cache, options.artifact_cache_bytes));
   }
+  // For a job that quantizes and then serves from a fresh process: that process's files,
+  // a cache for the export when there is no artifact cache, and the cache it loads from.
+  std::unique_ptr<TempDir> serving_dir;
+  std::unique_ptr<ArtifactCache> serving_cache;
+  ArtifactCache* serve_from = nullptr;
   const LoadOptions load_options{dtype, device};
   StageClock clock(&result, progress);
   LoadedModel loaded;
@@ -202,17 +237,50 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
       AddQuantizePeakMetrics(quant_prov, &result);
       for (const auto& [k, v] : quant_prov) prov[k] = v;
       prov["quant.source"] = "quantized in this job";
-      if (cache != nullptr) {
+      // The export goes to the cache; to serve from a fresh process without one, to a
+      // temporary cache of this job's.
+      ArtifactCache* export_cache = cache.get();
+      if (!options.serving_command.empty()) {
+        serving_dir = std::make_unique<TempDir>("llmq_serving");
+        if (serving_dir->path().empty()) {
+          return absl::UnavailableError("cannot create a temporary directory for the serving process");
+        }
+        if (export_cache == nullptr) {
+          LLMQ_ASSIGN_OR_RETURN(serving_cache, ArtifactCache::Open(JoinPath(serving_dir->path(), "cache"), 0));
+          export_cache = serving_cache.get();
+        }
+      }
+      if (export_cache != nullptr) {
         clock.Start("export");
-        auto exported = ExportToCache(*loaded.model, spec.model().path(), spec.quant_key(), quant_prov, *cache);
+        auto exported = ExportToCache(*loaded.model, spec.model().path(), spec.quant_key(), quant_prov, *export_cache);
         if (exported.ok()) {
           disk_files = *exported;
-          prov["quant.artifact"] = cache->Path(spec.quant_key());
-        } else {
+          if (cache != nullptr) prov["quant.artifact"] = cache->Path(spec.quant_key());
+          if (serving_dir != nullptr) serve_from = export_cache;
+        } else if (cache != nullptr) {
           prov["quant.artifact"] = absl::StrCat("not cached: ", exported.status().message());
+        }
+        if (!exported.ok()) {
+          LOG(WARNING) << "serving=in_process reason=\"export failed: " << exported.status().message() << "\"";
         }
       }
     }
+  }
+  if (serve_from != nullptr) {
+    clock.Stop();
+    // The serving process loads its own copy; this one's is no longer needed.
+    loaded = LoadedModel();
+    ReleaseFreedHeap();
+    ServingProcessRequest request;
+    request.command = options.serving_command;
+    request.spec = spec;
+    request.cache_dir = serve_from->root();
+    request.cache_max_bytes = serve_from == cache.get() ? options.artifact_cache_bytes : 0;
+    request.device = options.device;
+    request.threads = threads;
+    request.work_dir = serving_dir->path();
+    LLMQ_ASSIGN_OR_RETURN(v1::JobResult served, RunInServingProcess(request, progress));
+    return MergeServedResult(result, std::move(served));
   }
   FitBlasThreadsToModel(loaded.model->config().hidden_size, threads);
   prov["model_format"] = loaded.format;
@@ -227,8 +295,10 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   const absl::Status reset = ResetPeakRss();
   ResetCudaAllocatorPeak(device);
   prov["memory.peak"] =
-      reset.ok() ? "serving: reset in this process once the model was installed (clear_refs), to the task's end"
-                 : absl::StrCat("process lifetime, loading and quantization included: ", reset.message());
+      !reset.ok() ? absl::StrCat("process lifetime, loading and quantization included: ", reset.message())
+      : prov.count("quant.source") && prov.at("quant.source") == "quantized in this job"
+          ? absl::StrCat("serving, in the process that quantized it: ", kServingPeak)
+          : absl::StrCat("serving: ", kServingPeak);
   if (!reset.ok()) LOG(WARNING) << "peak_rss=lifetime reason=\"" << reset.message() << "\"";
 
   clock.Start("evaluate");
