@@ -268,9 +268,11 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   }
   if (serve_from != nullptr) {
     clock.Stop();
-    // The serving process loads its own copy; this one's is no longer needed.
+    // The serving process loads its own copy; this one's is no longer needed, and on a GPU
+    // the other process cannot use what this one's allocator keeps cached.
     loaded = LoadedModel();
     ReleaseFreedHeap();
+    ReleaseCudaCache(device);
     ServingProcessRequest request;
     request.command = options.serving_command;
     request.spec = spec;

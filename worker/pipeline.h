@@ -1,7 +1,8 @@
 // One job's pipeline, in-process: load the model -> draw calibration samples -> quantize
 // (or reuse a cached artifact) -> evaluate the task -> measure -> a JobResult.
 // `llmq-worker run-job` calls it in a child process of the daemon, so a crash or an
-// out-of-memory kill of one job never takes the daemon down.
+// out-of-memory kill of one job never takes the daemon down; with a serving command, a
+// job that quantizes evaluates in a second, fresh process on its export.
 #ifndef LLMQ_WORKER_PIPELINE_H_
 #define LLMQ_WORKER_PIPELINE_H_
 
