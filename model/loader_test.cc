@@ -143,6 +143,20 @@ TEST(LoaderTest, TruncatedLlama2cCheckpoint) {
   ExpectErrorMentions(weights.status(), {path, "truncated"});
 }
 
+TEST(LoaderTest, ModelTokenizerIsTheOneLoadModelLoads) {
+  for (const char* path : {"assets/models/stories260K", "assets/models/stories260K/stories260K.bin",
+                           kHfDir}) {
+    auto loaded = LoadModel(path, LoadOptions{});
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    auto tokenizer = LoadModelTokenizer(path);
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    EXPECT_EQ((*tokenizer)->Describe(), loaded->tokenizer->Describe()) << path;
+    const std::string text = "Once upon a time, Lily's dog   ran\tfar away!";
+    EXPECT_EQ((*tokenizer)->Encode(text, true), loaded->tokenizer->Encode(text, true)) << path;
+  }
+  EXPECT_EQ(LoadModelTokenizer("/nonexistent/model").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(SafetensorsTest, WriteThenReadRoundTripsEveryDtype) {
   const char* tmp = std::getenv("TMPDIR");
   const std::string path = JoinPath(tmp ? tmp : "/tmp", "llmq_roundtrip.safetensors");

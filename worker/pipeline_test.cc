@@ -64,6 +64,8 @@ tasks:
   EXPECT_EQ(fresh->provenance().at("quant.source"), "quantized in this job");
   EXPECT_EQ(cached->provenance().at("quant.source"), "artifact cache");
   EXPECT_EQ(cached->provenance().at("quant.artifact"), fresh->provenance().at("quant.artifact"));
+  // The original's tokenizer (llama2.c tok512.bin), not the export's SentencePiece copy.
+  EXPECT_EQ(cached->provenance().at("tokenizer"), fresh->provenance().at("tokenizer"));
   const auto a = Metrics(*fresh), b = Metrics(*cached);
   EXPECT_TRUE(a.count("quantize_seconds"));
   EXPECT_FALSE(b.count("quantize_seconds"));
