@@ -203,12 +203,17 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     // The quantized model of this exact (model, method, parameters, calibration) exists.
     clock.Start("load");
     const std::string artifact = cache->Path(spec.quant_key());
-    LLMQ_ASSIGN_OR_RETURN(loaded, LoadModel(artifact, load_options));
+    LLMQ_ASSIGN_OR_RETURN(loaded, LoadModelWithoutTokenizer(artifact, load_options));
     // The tokenizer is the original model's, as in a job that quantizes: quantization does
     // not change it, and the export carries a llama2.c model's as SentencePiece (its
     // tok512.model beside tok512.bin), which splits some text differently (stories260K RTN
-    // g16 WikiText-2 ppl 156.6 through it, 156.9 through the original's).
+    // g16 WikiText-2 ppl 156.6 through it, 156.9 through the original's). The export's is
+    // not loaded at all: its library's pages would stay resident (1 MB of SentencePiece).
     LLMQ_ASSIGN_OR_RETURN(loaded.tokenizer, LoadModelTokenizer(spec.model().path()));
+    // The export's size on disk still counts the tokenizer files it carries.
+    for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json"}) {
+      if (FileExists(JoinPath(artifact, name))) loaded.files.push_back(JoinPath(artifact, name));
+    }
     LLMQ_RETURN_IF_ERROR(cache->Touch(spec.quant_key()));
     LLMQ_ASSIGN_OR_RETURN(auto quant_prov, ReadQuantizationProvenance(artifact));
     AddQuantizePeakMetrics(quant_prov, &result);
