@@ -44,6 +44,13 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Takes the whole pages inside [offset, offset + length) out of this process's resident
+  // memory (madvise MADV_DONTNEED); the pages at either end, which neighbouring bytes may
+  // share, stay. Touched pages of a mapping count in RSS for as long as it lives, so a
+  // caller that is done with a range (a weight that quantization replaced) hands it back
+  // here. Read again, the range shows the file's bytes: writes made through it are lost.
+  void ReleasePages(size_t offset, size_t length) const;
+
  private:
   MappedFile(std::string path, void* data, size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}

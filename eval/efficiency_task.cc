@@ -3,18 +3,20 @@
 //   decode_ms_p50/p95   per-token latency of incremental decoding at batch 1
 //   throughput_b<B>     generated tokens per second at batch B (prefill excluded)
 //   weight_bytes        bytes of every parameter tensor as held (packed codes count packed)
-//   peak_rss_bytes      the process's resident-memory high-water mark so far
+//   peak_rss_bytes      the process's resident-memory high-water mark (VmHWM): since the
+//                       caller last reset it (the worker does once the model is installed,
+//                       so quantization's own peak is not counted), else since start-up
 // Weight bytes and peak memory are reported separately: a model that dequantizes at
 // run time shows small weights but a large peak, and the table says so.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/memory.h"
 #include "common/status.h"
 #include "eval/task.h"
 
@@ -113,9 +115,7 @@ absl::StatusOr<TaskOutput> RunEfficiencyTask(const Params& params, TaskContext& 
     report(absl::StrCat("decode batch ", batch));
   }
 
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  out.metrics.push_back({"peak_rss_bytes", static_cast<double>(usage.ru_maxrss) * 1024.0, "bytes"});
+  out.metrics.push_back({"peak_rss_bytes", static_cast<double>(PeakRssBytes()), "bytes"});
   report("memory");
   out.provenance = {
       {"efficiency.prompt_lengths", absl::StrJoin(measured_lengths, ",")},

@@ -36,6 +36,16 @@ at::Tensor PermuteForRotateHalf(const at::Tensor& w, int64_t n_heads) {
   return w.view({n_heads, rows / n_heads / 2, 2, cols}).transpose(1, 2).reshape({rows, cols});
 }
 
+// The llama2.c tokenizer of checkpoint `path`: the first tok*.bin beside it.
+absl::StatusOr<std::string> Llama2cTokenizerBeside(const std::string& path) {
+  const std::string dir = DirName(path);
+  for (const std::string& name : ListDir(dir)) {
+    if (absl::StartsWith(name, "tok") && absl::EndsWith(name, ".bin")) return JoinPath(dir, name);
+  }
+  return absl::NotFoundError(
+      absl::StrCat(path, ": no llama2.c tokenizer (tok*.bin) beside the checkpoint in ", dir));
+}
+
 absl::StatusOr<LoadedModel> LoadLlama2c(const std::string& path, const LoadOptions& options,
                                         bool with_tokenizer) {
   LLMQ_ASSIGN_OR_RETURN(Llama2cWeights weights, ReadLlama2cCheckpoint(path));
@@ -52,18 +62,7 @@ absl::StatusOr<LoadedModel> LoadLlama2c(const std::string& path, const LoadOptio
   LLMQ_ASSIGN_OR_RETURN(loaded.model,
                         CausalLM::Create(weights.config, lookup, options.dtype, options.device));
   if (!with_tokenizer) return loaded;
-  const std::string dir = DirName(path);
-  std::string tokenizer_path;
-  for (const std::string& name : ListDir(dir)) {
-    if (absl::StartsWith(name, "tok") && absl::EndsWith(name, ".bin")) {
-      tokenizer_path = JoinPath(dir, name);
-      break;
-    }
-  }
-  if (tokenizer_path.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": no llama2.c tokenizer (tok*.bin) beside the checkpoint in ", dir));
-  }
+  LLMQ_ASSIGN_OR_RETURN(const std::string tokenizer_path, Llama2cTokenizerBeside(path));
   LLMQ_ASSIGN_OR_RETURN(loaded.tokenizer, LoadLlama2cTokenizer(tokenizer_path));
   loaded.files.push_back(tokenizer_path);
   return loaded;
@@ -189,21 +188,33 @@ absl::StatusOr<Llama2cWeights> ReadLlama2cCheckpoint(const std::string& path) {
 
 namespace {
 
+// Where the model of `path` is: a Hugging Face directory, or a llama2.c checkpoint file.
+struct ModelLocation {
+  bool hf = false;
+  std::string path;
+};
+
+absl::StatusOr<ModelLocation> Locate(const std::string& path) {
+  if (IsDirectory(path)) {
+    if (FileExists(JoinPath(path, "config.json"))) return ModelLocation{true, path};
+    for (const std::string& name : ListDir(path)) {
+      if (absl::EndsWith(name, ".bin") && !absl::StartsWith(name, "tok")) {
+        return ModelLocation{false, JoinPath(path, name)};
+      }
+    }
+    return absl::NotFoundError(absl::StrCat(
+        path, ": not a model directory (no config.json and no llama2.c .bin checkpoint)"));
+  }
+  if (!FileExists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
+  return ModelLocation{false, path};
+}
+
 absl::StatusOr<LoadedModel> Load(const std::string& path, const LoadOptions& options,
                                  bool with_tokenizer) {
   return CatchExceptions(absl::StrCat("loading ", path), [&]() -> absl::StatusOr<LoadedModel> {
-    if (IsDirectory(path)) {
-      if (FileExists(JoinPath(path, "config.json"))) return LoadHf(path, options, with_tokenizer);
-      for (const std::string& name : ListDir(path)) {
-        if (absl::EndsWith(name, ".bin") && !absl::StartsWith(name, "tok")) {
-          return LoadLlama2c(JoinPath(path, name), options, with_tokenizer);
-        }
-      }
-      return absl::NotFoundError(absl::StrCat(
-          path, ": not a model directory (no config.json and no llama2.c .bin checkpoint)"));
-    }
-    if (!FileExists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
-    return LoadLlama2c(path, options, with_tokenizer);
+    LLMQ_ASSIGN_OR_RETURN(const ModelLocation where, Locate(path));
+    return where.hf ? LoadHf(where.path, options, with_tokenizer)
+                    : LoadLlama2c(where.path, options, with_tokenizer);
   });
 }
 
@@ -216,6 +227,16 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions
 absl::StatusOr<LoadedModel> LoadModelWithoutTokenizer(const std::string& path,
                                                       const LoadOptions& options) {
   return Load(path, options, /*with_tokenizer=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadModelTokenizer(const std::string& path) {
+  return CatchExceptions(absl::StrCat("loading the tokenizer of ", path),
+                         [&]() -> absl::StatusOr<std::unique_ptr<Tokenizer>> {
+    LLMQ_ASSIGN_OR_RETURN(const ModelLocation where, Locate(path));
+    if (where.hf) return LoadTokenizerForModel(where.path);
+    LLMQ_ASSIGN_OR_RETURN(const std::string tokenizer_path, Llama2cTokenizerBeside(where.path));
+    return LoadLlama2cTokenizer(tokenizer_path);
+  });
 }
 
 }  // namespace llmq

@@ -38,6 +38,9 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions
 absl::StatusOr<LoadedModel> LoadModelWithoutTokenizer(const std::string& path,
                                                       const LoadOptions& options);
 
+// The tokenizer LoadModel(path) loads, without the weights.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadModelTokenizer(const std::string& path);
+
 // The llama2.c v0 checkpoint as a config and HF-named weights (wq/wk permuted from
 // llama2.c's interleaved RoPE pairs to Hugging Face's rotate-half layout).
 struct Llama2cWeights {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/files.h"
+#include "common/memory.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 
@@ -142,6 +143,20 @@ TEST(LoaderTest, TruncatedLlama2cCheckpoint) {
   ExpectErrorMentions(weights.status(), {path, "truncated"});
 }
 
+TEST(LoaderTest, ModelTokenizerIsTheOneLoadModelLoads) {
+  for (const char* path : {"assets/models/stories260K", "assets/models/stories260K/stories260K.bin",
+                           kHfDir}) {
+    auto loaded = LoadModel(path, LoadOptions{});
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    auto tokenizer = LoadModelTokenizer(path);
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    EXPECT_EQ((*tokenizer)->Describe(), loaded->tokenizer->Describe()) << path;
+    const std::string text = "Once upon a time, Lily's dog   ran\tfar away!";
+    EXPECT_EQ((*tokenizer)->Encode(text, true), loaded->tokenizer->Encode(text, true)) << path;
+  }
+  EXPECT_EQ(LoadModelTokenizer("/nonexistent/model").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(SafetensorsTest, WriteThenReadRoundTripsEveryDtype) {
   const char* tmp = std::getenv("TMPDIR");
   const std::string path = JoinPath(tmp ? tmp : "/tmp", "llmq_roundtrip.safetensors");
@@ -160,6 +175,40 @@ TEST(SafetensorsTest, WriteThenReadRoundTripsEveryDtype) {
     ASSERT_TRUE(read.ok());
     EXPECT_TRUE(read->equal(t)) << name;
   }
+}
+
+TEST(SafetensorsTest, PagesOfATensorLeaveRssWhenItsLastTensorGoes) {
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string path = JoinPath(tmp ? tmp : "/tmp", "llmq_release.safetensors");
+  constexpr int64_t kMiB = 1 << 20;
+  // 32 MiB that will be released, between two small tensors that stay.
+  ASSERT_TRUE(WriteSafetensors(path,
+                               {{"before", at::ones({1000})},
+                                {"big", at::ones({8 * kMiB})},
+                                {"after", at::ones({1000})}},
+                               {})
+                  .ok());
+  auto file = SafetensorsFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto before = (*file)->Get("before");
+  auto after = (*file)->Get("after");
+  auto first = (*file)->Get("big");
+  auto second = (*file)->Get("big");  // as a loader that looks a name up twice
+  ASSERT_TRUE(before.ok() && after.ok() && first.ok() && second.ok());
+  const int64_t start = CurrentRssBytes();
+  ASSERT_GT(start, 0) << "no /proc/self/status";
+  EXPECT_EQ(first->sum().item<double>(), 8.0 * kMiB);  // touches every page
+  const int64_t touched = CurrentRssBytes();
+  EXPECT_GE(touched, start + 30 * kMiB);
+
+  *first = at::Tensor();
+  EXPECT_GE(CurrentRssBytes(), touched - 2 * kMiB) << "released while a tensor still used them";
+  EXPECT_EQ(second->sum().item<double>(), 8.0 * kMiB);
+  *second = at::Tensor();
+  EXPECT_LE(CurrentRssBytes(), touched - 30 * kMiB);
+  // The neighbours, and the map, live on.
+  EXPECT_EQ(before->sum().item<double>(), 1000.0);
+  EXPECT_EQ(after->sum().item<double>(), 1000.0);
 }
 
 }  // namespace

@@ -34,6 +34,11 @@ struct DeviceMemoryPeak {
   int64_t reserved_bytes = 0;
 };
 bool CudaAllocatorPeak(const at::Device& device, DeviceMemoryPeak* peak);
+// Lowers both peaks to what is allocated and reserved now.
 void ResetCudaAllocatorPeak(const at::Device& device);
+// Returns the allocator's cached, unused blocks to the driver, so that a reset reserved
+// peak starts from what live tensors need rather than from what an earlier stage (a
+// quantization's calibration activations) left cached. No-op where CudaAllocatorPeak is.
+void ReleaseCudaCache(const at::Device& device);
 
 }  // namespace llmq

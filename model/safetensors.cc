@@ -112,6 +112,21 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   return file;
 }
 
+// Holds the map for the tensors over one name's bytes; the last of them to go takes the
+// bytes' pages out of RSS.
+class SafetensorsFile::EntryPages {
+ public:
+  EntryPages(std::shared_ptr<MappedFile> map, size_t offset, size_t length)
+      : map_(std::move(map)), offset_(offset), length_(length) {}
+  ~EntryPages() { map_->ReleasePages(offset_, length_); }
+  EntryPages(const EntryPages&) = delete;
+  EntryPages& operator=(const EntryPages&) = delete;
+
+ private:
+  std::shared_ptr<MappedFile> map_;
+  size_t offset_, length_;
+};
+
 absl::StatusOr<at::Tensor> SafetensorsFile::Get(const std::string& name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) {
@@ -127,8 +142,17 @@ absl::StatusOr<at::Tensor> SafetensorsFile::Get(const std::string& name) const {
     std::memcpy(t.data_ptr(), bytes, e.end - e.begin);
     return t;
   }
-  std::shared_ptr<MappedFile> keep = map_;
-  return at::from_blob(bytes, e.shape, [keep](void*) mutable { keep.reset(); }, options);
+  std::shared_ptr<EntryPages> pages;
+  {
+    std::lock_guard<std::mutex> lock(pages_mutex_);
+    std::weak_ptr<EntryPages>& slot = pages_[name];
+    pages = slot.lock();
+    if (pages == nullptr) {
+      pages = std::make_shared<EntryPages>(map_, data_start_ + e.begin, e.end - e.begin);
+      slot = pages;
+    }
+  }
+  return at::from_blob(bytes, e.shape, [pages](void*) mutable { pages.reset(); }, options);
 }
 
 absl::Status WriteSafetensors(const std::string& path,

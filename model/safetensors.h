@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,16 +38,25 @@ class SafetensorsFile {
   const std::string& path() const { return map_->path(); }
   bool Has(const std::string& name) const { return entries_.count(name) > 0; }
 
-  // A CPU tensor over the mapped bytes (no copy when aligned). Keeps the map alive.
+  // A CPU tensor over the mapped bytes (no copy when aligned). Keeps the map alive. When
+  // the last tensor over a name's bytes goes, those pages leave the process's resident
+  // memory (MappedFile::ReleasePages): the embeddings keep the map alive for as long as
+  // the model lives, and a weight that quantization (or a dtype or device copy) replaced
+  // would otherwise still count in RSS, as if the model held it.
   absl::StatusOr<at::Tensor> Get(const std::string& name) const;
 
  private:
+  class EntryPages;
   SafetensorsFile(std::shared_ptr<MappedFile> map, size_t data_start)
       : map_(std::move(map)), data_start_(data_start) {}
   std::shared_ptr<MappedFile> map_;
   size_t data_start_;
   std::map<std::string, SafetensorsEntry> entries_;
   std::map<std::string, std::string> metadata_;
+  // One per name while tensors over its bytes live: a second Get of a name shares the
+  // first one's, so its pages go only when both tensors have.
+  mutable std::mutex pages_mutex_;
+  mutable std::map<std::string, std::weak_ptr<EntryPages>> pages_;
 };
 
 // Writes tensors (any device; contiguous copies are made on CPU) to `path` atomically.

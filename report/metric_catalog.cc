@@ -50,9 +50,14 @@ constexpr CatalogEntry kCatalog[] = {
     {"weight_bytes", "weight", "bytes", kLower, kRel},
     {"block_linear_bytes", "linear weights", "bytes", kLower, kRel},
     {"disk_bytes", "disk", "bytes", kLower, kRel},
+    // Serving (from the installed model to the task's end) and quantizing (from the job's
+    // start through calibration and quantization) peak apart: what each costs.
     {"peak_rss_bytes", "peak RSS", "bytes", kLower, kRel},
     {"cuda_peak_allocated_bytes", "GPU peak allocated", "bytes", kLower, kRel},
     {"cuda_peak_reserved_bytes", "GPU peak reserved", "bytes", kLower, kRel},
+    {"quantize_peak_rss_bytes", "quantize peak RSS", "bytes", kLower, kRel},
+    {"quantize_cuda_peak_allocated_bytes", "quantize GPU peak allocated", "bytes", kLower, kRel},
+    {"quantize_cuda_peak_reserved_bytes", "quantize GPU peak reserved", "bytes", kLower, kRel},
     {"bits_per_weight", "bits/weight", "", kLower, kAbs},
     {"*_seconds", "* time", "s", kLower, kRel},
     // Counts: what was measured, not how well.
@@ -78,7 +83,7 @@ const std::vector<Headline>& Headlines() {
       {"mc", {"accuracy", "accuracy_norm"}},
       {"efficiency",
        {"prefill_ms_#", "decode_ms_p50", "throughput_b#", "weight_bytes", "peak_rss_bytes",
-        "bits_per_weight"}},
+        "quantize_peak_rss_bytes", "bits_per_weight"}},
   };
   return *headlines;
 }

@@ -19,6 +19,12 @@ TEST(CoordResultsMetricCatalogTest, NumberedFamiliesAndStagesGetReadableLabels) 
   EXPECT_EQ(DescribeMetric("ndcg_at_10_random_order").better, Better::kNeither);
   EXPECT_EQ(DescribeMetric("quantize_seconds").label, "quantize time");
   EXPECT_EQ(DescribeMetric("quantize_seconds").unit, "s");
+  // Not the quantize_* stage times: a peak in bytes, lower is better.
+  info = DescribeMetric("quantize_peak_rss_bytes");
+  EXPECT_EQ(info.label, "quantize peak RSS");
+  EXPECT_EQ(info.unit, "bytes");
+  EXPECT_EQ(info.better, Better::kLower);
+  EXPECT_EQ(DescribeMetric("quantize_cuda_peak_reserved_bytes").unit, "bytes");
   info = DescribeMetric("widgets_made", "widgets");  // unknown: as stored, no direction
   EXPECT_EQ(info.label, "widgets_made");
   EXPECT_EQ(info.unit, "widgets");
@@ -29,7 +35,7 @@ TEST(CoordResultsMetricCatalogTest, EveryHeadlineMetricHasADirection) {
   const std::vector<std::string> available = {
       "ppl", "accuracy", "accuracy_norm", "exact_match_strict", "exact_match_flexible",
       "ndcg_at_10", "mrr_at_10", "prefill_ms_64", "decode_ms_p50", "throughput_b1",
-      "weight_bytes", "peak_rss_bytes", "bits_per_weight"};
+      "weight_bytes", "peak_rss_bytes", "quantize_peak_rss_bytes", "bits_per_weight"};
   for (const char* task : {"ppl", "boolq", "gsm8k", "msmarco", "mc", "efficiency"}) {
     const std::vector<std::string> headline = HeadlineMetrics(task, available);
     EXPECT_FALSE(headline.empty()) << task;
@@ -43,6 +49,9 @@ TEST(CoordResultsMetricCatalogTest, EveryHeadlineMetricHasADirection) {
   EXPECT_EQ(PlotMetric("gsm8k", {"n", "exact_match_flexible", "exact_match_strict"}),
             "exact_match_strict");
   EXPECT_EQ(PlotMetric("efficiency", available), "");
+  // Serving and quantization peaks are separate columns of the efficiency table.
+  EXPECT_EQ(HeadlineMetrics("efficiency", {"quantize_peak_rss_bytes", "peak_rss_bytes", "load_seconds"}),
+            (std::vector<std::string>{"peak_rss_bytes", "quantize_peak_rss_bytes"}));
 }
 
 TEST(CoordResultsMetricCatalogTest, BytesInTheLargestDecimalUnitThatFits) {

@@ -10,12 +10,19 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace llmq {
+
+std::string SelfExecutable() {
+  char path[PATH_MAX + 1] = {0};
+  const ssize_t n = ::readlink("/proc/self/exe", path, PATH_MAX);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : "/proc/self/exe";
+}
 namespace {
 
 // Lowest descriptor the parent parks the child's ends on, so that dup2 onto 0..3 in the

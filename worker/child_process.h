@@ -28,6 +28,9 @@ struct ChildProcessOptions {
   bool forward_stderr = true;  // copy the child's stderr to ours as it arrives
 };
 
+// This binary's path (/proc/self/exe resolved), to start another copy of it.
+std::string SelfExecutable();
+
 class ChildProcess {
  public:
   // Starts argv[0] (a path; no PATH search) with `argv`.

@@ -28,6 +28,7 @@
 #include "common/flags.h"
 #include "common/version.h"
 #include "glog/logging.h"
+#include "worker/child_process.h"
 #include "worker/host_info.h"
 #include "worker/run_job.h"
 #include "worker/worker_daemon.h"
@@ -130,6 +131,8 @@ int RunJobMain(const std::vector<char*>& positional) {
   absl::StatusOr<int64_t> cache_bytes = ParseBytes(absl::GetFlag(FLAGS_cache_max_bytes));
   if (!cache_bytes.ok()) return ConfigError(cache_bytes.status());
   request.pipeline.artifact_cache_bytes = *cache_bytes;
+  // A job that quantizes serves the result from a fresh copy of this binary.
+  request.pipeline.serving_command = {SelfExecutable(), "run-job"};
   return RunJobCommand(request, std::cout);
 }
 

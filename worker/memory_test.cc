@@ -2,9 +2,11 @@
 // its own process, on a 45M-parameter Llama-shaped model (random weights, fp32) and on its
 // 4-bit RTN export (a GPTQ checkpoint, loaded packed: the fp32 weights never exist in
 // that process). Weight bytes follow bits x params + group overhead, and the 4-bit
-// process's peak RSS is lower by most of the weights it does not hold. Also the bundled
-// stories260K: its packed linears take 1/8 of their fp32 bytes plus the group overhead,
-// while its embeddings (12 % of the model) stay fp32.
+// process's peak RSS is lower by most of the weights it does not hold. Then GPTQ on the
+// same model inside the job: its serving peak (a fresh process on the export) is below
+// the fp32 model's, while the quantization's own peak, recorded apart, is above it. Also the
+// bundled stories260K: its packed linears take 1/8 of their fp32 bytes plus the group
+// overhead, while its embeddings (12 % of the model) stay fp32.
 // Skipped when LLMQ_BUILD_DIR (set by ctest) is unknown.
 #include <ATen/ATen.h>
 #include <stdio.h>
@@ -93,26 +95,33 @@ class WorkerMemoryTest : public ::testing::Test {
 
   // `llmq-worker run-job` on one model with the efficiency task; its metrics.
   nlohmann::json RunEfficiency(const std::string& model_dir, const std::string& name) {
+    const nlohmann::json result = RunJob(model_dir, name, "methods: [none]\n", "");
+    return result.is_object() ? result["metrics"] : nlohmann::json{};
+  }
+
+  // The same with `method_yaml` (the grid's `methods:` and `calibration:`) and extra
+  // flags; the whole result (metrics and provenance).
+  nlohmann::json RunJob(const std::string& model_dir, const std::string& name,
+                        const std::string& method_yaml, const std::string& flags) {
     const std::string job = JoinPath(dir_, name + ".yaml");
     EXPECT_TRUE(WriteFileAtomically(job, absl::StrCat("name: memory-", name, R"(
 models:
   - name: )", name, R"(
     path: )", model_dir, R"(
     dtype: float32
-methods: [none]
-tasks:
+)", method_yaml, R"(tasks:
   - name: efficiency
     prompt_lengths: "128"
     decode_tokens: 4
     batch_sizes: "1"
 )")).ok());
-    const testing::ShellResult run =
-        testing::RunShell(absl::StrCat(binary_, " run-job --threads 2 ", job, " 2>/dev/null"));
+    const testing::ShellResult run = testing::RunShell(
+        absl::StrCat(binary_, " run-job --threads 2 ", flags, " ", job, " 2>/dev/null"));
     const std::string& out = run.out;
     EXPECT_EQ(run.exit_code, 0) << out;
     nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
-    EXPECT_TRUE(json.is_object() && json.contains("metrics")) << out;
-    return json.is_object() ? json["metrics"] : nlohmann::json{};
+    EXPECT_TRUE(json.is_object() && json.contains("metrics") && json.contains("provenance")) << out;
+    return json.is_object() ? json : nlohmann::json{};
   }
 
   std::string binary_;
@@ -176,6 +185,59 @@ TEST_F(WorkerMemoryTest, FourBitModelHoldsAnEighthOfTheWeightsAndPeaksLower) {
   EXPECT_LT(Value(int4, "peak_rss_bytes"), Value(fp32, "peak_rss_bytes") - 0.5 * saved)
       << "fp32 peak " << Value(fp32, "peak_rss_bytes") << ", 4-bit peak "
       << Value(int4, "peak_rss_bytes") << ", weights saved " << saved;
+}
+
+TEST_F(WorkerMemoryTest, GptqServesBelowFp32WhileItsQuantizationPeaksAbove) {
+  const std::string fp32_dir = JoinPath(dir_, "fp32");
+  WriteRandomLlama(fp32_dir);
+  if (HasFatalFailure()) return;
+  const std::string gptq_yaml = R"(methods:
+  - {name: gptq, bits: 4, group_size: 128}
+calibration: {dataset: c4, samples: 8, seq_len: 256, seed: 0}
+)";
+  const std::string cache_flag = absl::StrCat("--cache ", JoinPath(dir_, "cache"));
+  const nlohmann::json fp32 = RunJob(fp32_dir, "fp32", "methods: [none]\n", "");
+  // Calibrates and quantizes, exports to the cache and serves the export from a fresh
+  // process ...
+  const nlohmann::json gptq = RunJob(fp32_dir, "gptq", gptq_yaml, cache_flag);
+  // ... as a later job does that finds the export in the cache.
+  const nlohmann::json cached = RunJob(fp32_dir, "gptq", gptq_yaml, cache_flag);
+  if (HasFailure()) return;
+  ASSERT_EQ(gptq["provenance"]["quant.source"], "quantized in this job");
+  ASSERT_EQ(cached["provenance"]["quant.source"], "artifact cache");
+
+  const double fp32_serving = Value(fp32["metrics"], "peak_rss_bytes");
+  const double gptq_serving = Value(gptq["metrics"], "peak_rss_bytes");
+  const double gptq_quantize = Value(gptq["metrics"], "quantize_peak_rss_bytes");
+  const double cached_serving = Value(cached["metrics"], "peak_rss_bytes");
+  const double saved =
+      Value(fp32["metrics"], "weight_bytes") - Value(gptq["metrics"], "weight_bytes");
+  std::printf("peak RSS: fp32 serving %.0f MB; gptq w4 serving %.0f MB (a later job from the "
+              "cache %.0f MB), quantization %.0f MB; weights saved %.0f MB\n",
+              fp32_serving / 1e6, gptq_serving / 1e6, cached_serving / 1e6, gptq_quantize / 1e6,
+              saved / 1e6);
+  // Serving the 4-bit model costs less than serving fp32, by most of the weights it does
+  // not hold, although this job held the fp32 model and the calibration a moment ago.
+  EXPECT_LT(gptq_serving, fp32_serving - 0.5 * saved);
+  // Quantizing costs more: the fp32 model, calibration activations and Hessians at once.
+  EXPECT_GT(gptq_quantize, fp32_serving);
+  EXPECT_GT(gptq_quantize, 2 * gptq_serving);
+  // Both 4-bit jobs served the same export from a process that only loaded it.
+  EXPECT_NEAR(gptq_serving, cached_serving, 0.1 * cached_serving);
+  EXPECT_EQ(gptq["provenance"].value("memory.peak", "").rfind("serving, in a fresh process", 0), 0u)
+      << gptq["provenance"].dump();
+  for (const nlohmann::json* result : {&fp32, &cached}) {
+    const std::string how = (*result)["provenance"].value("memory.peak", "");
+    EXPECT_EQ(how.rfind("serving: reset", 0), 0u) << how;
+  }
+  // The quantizing job's stages: the original's load, quantization, export, then the
+  // serving process's load of the export (what the cached job's load is too).
+  for (const char* stage : {"load_original_seconds", "quantize_seconds", "export_seconds",
+                            "load_seconds", "evaluate_seconds"}) {
+    EXPECT_TRUE(gptq["metrics"].contains(stage)) << stage;
+  }
+  // A job that loads the artifact quantized nothing; it reports what making it took.
+  EXPECT_EQ(Value(cached["metrics"], "quantize_peak_rss_bytes"), gptq_quantize);
 }
 
 TEST(PackedStories260kTest, LinearsTakeAnEighthOfTheirFp32Bytes) {

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <sys/resource.h>
 #include <torch/version.h>
 #include <unistd.h>
 
@@ -11,11 +10,16 @@
 #include <new>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/files.h"
+#include "common/memory.h"
+#include "common/temp_dir.h"
 #include "common/status.h"
 #include "common/version.h"
 #include "eval/task.h"
+#include "glog/logging.h"
 #include "model/loader.h"
 #include "model/runtime.h"
 #include "quant/gptq_export.h"
@@ -23,15 +27,10 @@
 #include "worker/artifact_cache.h"
 #include "worker/host_info.h"
 #include "worker/quant_artifact.h"
+#include "worker/serving_process.h"
 
 namespace llmq {
 namespace {
-
-double PeakRssBytes() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
-}
 
 absl::StatusOr<at::Device> ParseDevice(const std::string& name) {
   return CatchExceptions(absl::StrCat("device '", name, "'"), [&]() -> absl::StatusOr<at::Device> {
@@ -93,6 +92,51 @@ void AddWeightMetrics(CausalLM& model, v1::JobResult* result) {
   AddMetric(result, "parameters", static_cast<double>(model.ParameterCount()), "");
 }
 
+// Quantization's peaks as metrics, from the provenance that keeps them with the artifact:
+// measured in this job when it quantized, or when the artifact it loaded was made (so a
+// table's quantization column is filled for every task run on a quantized model, and
+// quant.source says which). Artifacts older than these keys give none.
+void AddQuantizePeakMetrics(const std::map<std::string, std::string>& quant_prov, v1::JobResult* result) {
+  static constexpr std::pair<const char*, const char*> kPeaks[] = {
+      {"quant.peak_rss_bytes", "quantize_peak_rss_bytes"},
+      {"quant.cuda_peak_allocated_bytes", "quantize_cuda_peak_allocated_bytes"},
+      {"quant.cuda_peak_reserved_bytes", "quantize_cuda_peak_reserved_bytes"}};
+  for (const auto& [key, metric] : kPeaks) {
+    auto it = quant_prov.find(key);
+    int64_t bytes = 0;
+    if (it != quant_prov.end() && absl::SimpleAtoi(it->second, &bytes)) {
+      AddMetric(result, metric, static_cast<double>(bytes), "bytes");
+    }
+  }
+}
+
+constexpr char kServingPeak[] = "reset once the model was installed (clear_refs), to the task's end";
+
+// The job's result from the serving process's (its task metrics, memory, and the load and
+// evaluate stages on the export) and this process's quantization: its stages come first,
+// its loading of the original as "load_original" ("load" is the export's, which is what
+// serving it costs), and its provenance says where the model came from.
+v1::JobResult MergeServedResult(const v1::JobResult& quantizing, v1::JobResult served) {
+  v1::JobResult merged = served;
+  merged.clear_timings();
+  for (v1::StageTiming timing : quantizing.timings()) {
+    if (timing.stage() == "load") timing.set_stage("load_original");
+    AddMetric(&merged, absl::StrCat(timing.stage(), "_seconds"), timing.seconds(), "s");
+    *merged.add_timings() = timing;
+  }
+  for (const v1::StageTiming& timing : served.timings()) *merged.add_timings() = timing;
+  auto& prov = *merged.mutable_provenance();
+  for (const auto& [k, v] : quantizing.provenance()) prov[k] = v;
+  // Its own artifact path points into this job's temporary cache, gone with the job.
+  if (!quantizing.provenance().count("quant.artifact")) prov.erase("quant.artifact");
+  const std::string& peak = served.provenance().count("memory.peak") ? served.provenance().at("memory.peak") : "";
+  if (absl::StartsWith(peak, "serving: ")) {
+    prov["memory.peak"] = absl::StrCat("serving, in a fresh process that loaded the quantized export: ",
+                                       absl::StripPrefix(peak, "serving: "));
+  }
+  return merged;
+}
+
 int64_t FilesBytes(const std::vector<std::string>& files) {
   int64_t total = 0;
   for (const std::string& f : files) {
@@ -141,6 +185,11 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   if (method != "none" && !options.artifact_cache.empty() && !spec.quant_key().empty()) {
     LLMQ_ASSIGN_OR_RETURN(cache, ArtifactCache::Open(options.artifact_cache, options.artifact_cache_bytes));
   }
+  // For a job that quantizes and then serves from a fresh process: that process's files,
+  // a cache for the export when there is no artifact cache, and the cache it loads from.
+  std::unique_ptr<TempDir> serving_dir;
+  std::unique_ptr<ArtifactCache> serving_cache;
+  ArtifactCache* serve_from = nullptr;
   const LoadOptions load_options{dtype, device};
   StageClock clock(&result, progress);
   LoadedModel loaded;
@@ -149,9 +198,20 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     // The quantized model of this exact (model, method, parameters, calibration) exists.
     clock.Start("load");
     const std::string artifact = cache->Path(spec.quant_key());
-    LLMQ_ASSIGN_OR_RETURN(loaded, LoadModel(artifact, load_options));
+    LLMQ_ASSIGN_OR_RETURN(loaded, LoadModelWithoutTokenizer(artifact, load_options));
+    // The tokenizer is the original model's, as in a job that quantizes: quantization does
+    // not change it, and the export carries a llama2.c model's as SentencePiece (its
+    // tok512.model beside tok512.bin), which splits some text differently (stories260K RTN
+    // g16 WikiText-2 ppl 156.6 through it, 156.9 through the original's). The export's is
+    // not loaded at all: its library's pages would stay resident (1 MB of SentencePiece).
+    LLMQ_ASSIGN_OR_RETURN(loaded.tokenizer, LoadModelTokenizer(spec.model().path()));
+    // The export's size on disk still counts the tokenizer files it carries.
+    for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json"}) {
+      if (FileExists(JoinPath(artifact, name))) loaded.files.push_back(JoinPath(artifact, name));
+    }
     LLMQ_RETURN_IF_ERROR(cache->Touch(spec.quant_key()));
     LLMQ_ASSIGN_OR_RETURN(auto quant_prov, ReadQuantizationProvenance(artifact));
+    AddQuantizePeakMetrics(quant_prov, &result);
     for (const auto& [k, v] : quant_prov) prov[k] = v;
     prov["quant.source"] = "artifact cache";
     prov["quant.artifact"] = artifact;
@@ -170,25 +230,83 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
           QuantizationReport report,
           QuantizeModel(*loaded.model, *loaded.tokenizer, method, ToParams(spec.method().params()),
                         ToCalibrationSpec(spec.calibration()), quant_progress));
-      const std::map<std::string, std::string> quant_prov = QuantizationProvenance(report);
+      // What quantizing cost: the high-water marks from the job's start through loading,
+      // calibration and quantization (the export below only copies the result).
+      std::map<std::string, std::string> quant_prov = QuantizationProvenance(report);
+      quant_prov["quant.peak_rss_bytes"] = absl::StrCat(PeakRssBytes());
+      DeviceMemoryPeak quantize_device_peak;
+      if (CudaAllocatorPeak(device, &quantize_device_peak)) {
+        quant_prov["quant.cuda_peak_allocated_bytes"] = absl::StrCat(quantize_device_peak.allocated_bytes);
+        quant_prov["quant.cuda_peak_reserved_bytes"] = absl::StrCat(quantize_device_peak.reserved_bytes);
+      }
+      AddQuantizePeakMetrics(quant_prov, &result);
       for (const auto& [k, v] : quant_prov) prov[k] = v;
       prov["quant.source"] = "quantized in this job";
-      if (cache != nullptr) {
+      // The export goes to the cache; to serve from a fresh process without one, to a
+      // temporary cache of this job's.
+      ArtifactCache* export_cache = cache.get();
+      if (!options.serving_command.empty()) {
+        serving_dir = std::make_unique<TempDir>("llmq_serving");
+        if (serving_dir->path().empty()) {
+          return absl::UnavailableError("cannot create a temporary directory for the serving process");
+        }
+        if (export_cache == nullptr) {
+          LLMQ_ASSIGN_OR_RETURN(serving_cache, ArtifactCache::Open(JoinPath(serving_dir->path(), "cache"), 0));
+          export_cache = serving_cache.get();
+        }
+      }
+      if (export_cache != nullptr) {
         clock.Start("export");
-        auto exported = ExportToCache(*loaded.model, spec.model().path(), spec.quant_key(), quant_prov, *cache);
+        auto exported = ExportToCache(*loaded.model, spec.model().path(), spec.quant_key(), quant_prov, *export_cache);
         if (exported.ok()) {
           disk_files = *exported;
-          prov["quant.artifact"] = cache->Path(spec.quant_key());
-        } else {
+          if (cache != nullptr) prov["quant.artifact"] = cache->Path(spec.quant_key());
+          if (serving_dir != nullptr) serve_from = export_cache;
+        } else if (cache != nullptr) {
           prov["quant.artifact"] = absl::StrCat("not cached: ", exported.status().message());
+        }
+        if (!exported.ok()) {
+          LOG(WARNING) << "serving=in_process reason=\"export failed: " << exported.status().message() << "\"";
         }
       }
     }
+  }
+  if (serve_from != nullptr) {
+    clock.Stop();
+    // The serving process loads its own copy; this one's is no longer needed, and on a GPU
+    // the other process cannot use what this one's allocator keeps cached.
+    loaded = LoadedModel();
+    ReleaseFreedHeap();
+    ReleaseCudaCache(device);
+    ServingProcessRequest request;
+    request.command = options.serving_command;
+    request.spec = spec;
+    request.cache_dir = serve_from->root();
+    request.cache_max_bytes = serve_from == cache.get() ? options.artifact_cache_bytes : 0;
+    request.device = options.device;
+    request.threads = threads;
+    request.work_dir = serving_dir->path();
+    LLMQ_ASSIGN_OR_RETURN(v1::JobResult served, RunInServingProcess(request, progress));
+    return MergeServedResult(result, std::move(served));
   }
   FitBlasThreadsToModel(loaded.model->config().hidden_size, threads);
   prov["model_format"] = loaded.format;
   prov["tokenizer"] = loaded.tokenizer->Describe();
   CausalLM& model = *loaded.model;
+
+  // The model is installed: from here on, memory is what serving it costs. Whatever loading
+  // and quantizing freed goes back first (glibc and the CUDA allocator would otherwise keep
+  // it, and it would count), then the high-water marks drop to what is resident now.
+  ReleaseFreedHeap();
+  ReleaseCudaCache(device);
+  const absl::Status reset = ResetPeakRss();
+  ResetCudaAllocatorPeak(device);
+  prov["memory.peak"] =
+      !reset.ok() ? absl::StrCat("process lifetime, loading and quantization included: ", reset.message())
+      : prov.count("quant.source") && prov.at("quant.source") == "quantized in this job"
+          ? absl::StrCat("serving, in the process that quantized it: ", kServingPeak)
+          : absl::StrCat("serving: ", kServingPeak);
+  if (!reset.ok()) LOG(WARNING) << "peak_rss=lifetime reason=\"" << reset.message() << "\"";
 
   clock.Start("evaluate");
   TaskContext context;
@@ -214,7 +332,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   for (const v1::StageTiming& t : result.timings()) {
     AddMetric(&result, absl::StrCat(t.stage(), "_seconds"), t.seconds(), "s");
   }
-  AddMetric(&result, "peak_rss_bytes", PeakRssBytes(), "bytes");
+  AddMetric(&result, "peak_rss_bytes", static_cast<double>(PeakRssBytes()), "bytes");
   DeviceMemoryPeak device_peak;
   if (CudaAllocatorPeak(device, &device_peak)) {
     AddMetric(&result, "cuda_peak_allocated_bytes", static_cast<double>(device_peak.allocated_bytes), "bytes");

@@ -64,9 +64,19 @@ tasks:
   EXPECT_EQ(fresh->provenance().at("quant.source"), "quantized in this job");
   EXPECT_EQ(cached->provenance().at("quant.source"), "artifact cache");
   EXPECT_EQ(cached->provenance().at("quant.artifact"), fresh->provenance().at("quant.artifact"));
+  // The original's tokenizer (llama2.c tok512.bin), not the export's SentencePiece copy.
+  EXPECT_EQ(cached->provenance().at("tokenizer"), fresh->provenance().at("tokenizer"));
   const auto a = Metrics(*fresh), b = Metrics(*cached);
   EXPECT_TRUE(a.count("quantize_seconds"));
   EXPECT_FALSE(b.count("quantize_seconds"));
+  // Without a serving command the quantizing job serves in its own process, and says so;
+  // the quantization's peak travels with the export.
+  EXPECT_EQ(fresh->provenance().at("memory.peak").rfind("serving, in the process that quantized it", 0), 0u)
+      << fresh->provenance().at("memory.peak");
+  EXPECT_EQ(cached->provenance().at("memory.peak").rfind("serving: ", 0), 0u);
+  ASSERT_TRUE(a.count("quantize_peak_rss_bytes") && b.count("quantize_peak_rss_bytes"));
+  EXPECT_EQ(a.at("quantize_peak_rss_bytes"), b.at("quantize_peak_rss_bytes"));
+  EXPECT_GT(a.at("quantize_peak_rss_bytes"), 0);
   // The export round trip is exact: the same perplexity to the last bit.
   EXPECT_EQ(a.at("ppl"), b.at("ppl"));
   for (const char* name : {"weight_bytes", "bits_per_weight", "disk_bytes"}) {

@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "common/version.h"
 #include "glog/logging.h"
+#include "worker/child_process.h"
 #include "worker/host_info.h"
 
 namespace llmq {
@@ -21,13 +22,6 @@ bool IsPermanentRegisterError(const absl::Status& status) {
          absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status) ||
          absl::IsUnimplemented(status);
 }
-
-std::string SelfExecutable() {
-  char path[PATH_MAX + 1] = {0};
-  const ssize_t n = ::readlink("/proc/self/exe", path, PATH_MAX);
-  return n > 0 ? std::string(path, static_cast<size_t>(n)) : "/proc/self/exe";
-}
-
 
 }  // namespace
 
