@@ -1,6 +1,7 @@
 #include "quant/layer_driver.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (ATen.h stopped including it in 2.x)
 
 #include <map>
 #include <utility>
