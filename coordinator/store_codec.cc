@@ -89,13 +89,28 @@ NewJob FromProto(const v1::JobSpec& spec) {
 ResultRecord FromProto(const v1::JobResult& result) {
   ResultRecord record;
   for (const v1::Metric& metric : result.metrics()) {
-    record.metrics.push_back({metric.name(), metric.value(), metric.unit()});
+    ResultRecord::Metric& stored = record.metrics.emplace_back();
+    stored.name = metric.name();
+    stored.value = metric.value();
+    stored.unit = metric.unit();
+    if (metric.has_ci_low() && metric.has_ci_high()) {
+      stored.ci_low = metric.ci_low();
+      stored.ci_high = metric.ci_high();
+    }
   }
   record.provenance.insert(result.provenance().begin(), result.provenance().end());
   for (const v1::StageTiming& timing : result.timings()) {
     record.timings.push_back({timing.stage(), timing.seconds()});
   }
-  record.result = result.SerializeAsString();
+  if (result.has_example_scores() && result.example_scores().example_ids_size() > 0) {
+    record.example_scores = result.example_scores().SerializeAsString();
+    record.examples = result.example_scores().example_ids_size();
+    v1::JobResult without = result;
+    without.clear_example_scores();
+    record.result = without.SerializeAsString();
+  } else {
+    record.result = result.SerializeAsString();
+  }
   return record;
 }
 
@@ -108,6 +123,7 @@ ResultsFilter FromProto(const v1::QueryResultsRequest& request) {
   filter.sweep_id = request.sweep_id();
   filter.model = request.model();
   filter.method = request.method();
+  filter.with_example_scores = request.with_example_scores();
   filter.task = request.task();
   return filter;
 }
@@ -155,6 +171,10 @@ absl::StatusOr<v1::ResultRow> ToProto(const ResultRow& row) {
   if (!result.mutable_spec()->ParseFromString(row.spec) ||
       !result.mutable_result()->ParseFromString(row.result)) {
     return absl::DataLossError(absl::StrCat("job ", row.job_id, ": unreadable result"));
+  }
+  if (!row.example_scores.empty() &&
+      !result.mutable_result()->mutable_example_scores()->ParseFromString(row.example_scores)) {
+    return absl::DataLossError(absl::StrCat("job ", row.job_id, ": unreadable example scores"));
   }
   if (!row.sweep_name.empty()) result.mutable_spec()->set_sweep_name(row.sweep_name);
   result.set_worker_id(row.worker_id);

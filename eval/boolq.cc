@@ -68,8 +68,10 @@ absl::StatusOr<TaskOutput> RunBoolqTask(const Params& params, TaskContext& conte
   LLMQ_ASSIGN_OR_RETURN(const std::string dataset_sha256, Sha256File(path));
 
   std::vector<ChoiceItem> items;
+  std::vector<int64_t> ids;
   for (size_t i : SubsampleIndices(examples.size(), common.subsample)) {
     items.push_back({BoolqPrompt(examples[i]), BoolqChoices(), examples[i].answer ? 1 : 0});
+    ids.push_back(examples[i].index);
   }
   LoglikelihoodOptions options;
   options.batch_size = common.batch_size;
@@ -89,6 +91,7 @@ absl::StatusOr<TaskOutput> RunBoolqTask(const Params& params, TaskContext& conte
       {"accuracy", accuracy.acc, ""},
       {"n", static_cast<double>(accuracy.n), "examples"},
   };
+  out.examples = ChoiceExampleScores(items, outcomes, ids, /*with_norm=*/false);
   AddCommonProvenance("boolq", common, examples.size(), out.provenance);
   out.provenance["boolq.dataset"] = path;
   out.provenance["boolq.dataset_sha256"] = dataset_sha256;

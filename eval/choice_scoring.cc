@@ -63,4 +63,23 @@ ChoiceAccuracy SummarizeChoices(const std::vector<ChoiceItem>& items,
   return out;
 }
 
+ExampleScores ChoiceExampleScores(const std::vector<ChoiceItem>& items,
+                                  const std::vector<ChoiceOutcome>& outcomes,
+                                  const std::vector<int64_t>& ids, bool with_norm) {
+  ExampleScores out;
+  out.ids = ids;
+  ExampleSeries correct{"correct", "accuracy"}, norm{"correct_norm", "accuracy_norm"};
+  ExampleSeries loglikelihood{"loglikelihood", ""};
+  for (size_t k = 0; k < items.size() && k < outcomes.size(); ++k) {
+    const int64_t answer = items[k].answer;
+    correct.values.push_back(outcomes[k].predicted == answer ? 1.0 : 0.0);
+    norm.values.push_back(outcomes[k].predicted_norm == answer ? 1.0 : 0.0);
+    loglikelihood.values.push_back(outcomes[k].logprobs.at(static_cast<size_t>(answer)));
+  }
+  out.series.push_back(std::move(correct));
+  if (with_norm) out.series.push_back(std::move(norm));
+  out.series.push_back(std::move(loglikelihood));
+  return out;
+}
+
 }  // namespace llmq

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "eval/loglikelihood.h"
+#include "eval/task.h"
 #include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 
@@ -55,6 +56,13 @@ std::vector<ChoiceOutcome> ScoreChoices(CausalLM& model, const Tokenizer& tokeni
 
 ChoiceAccuracy SummarizeChoices(const std::vector<ChoiceItem>& items,
                                 const std::vector<ChoiceOutcome>& outcomes);
+
+// Per item (ids[k] is item k's dataset index): "correct" (1/0, makes `accuracy`),
+// "correct_norm" (makes `accuracy_norm`, only with `with_norm`) and "loglikelihood" (of
+// the right answer, nats).
+ExampleScores ChoiceExampleScores(const std::vector<ChoiceItem>& items,
+                                  const std::vector<ChoiceOutcome>& outcomes,
+                                  const std::vector<int64_t>& ids, bool with_norm);
 
 }  // namespace llmq
 

@@ -155,11 +155,19 @@ absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& conte
   }
 
   int64_t strict = 0, flexible = 0, no_strict_answer = 0, hit_length = 0;
+  ExampleSeries strict_scores{"correct_strict", "exact_match_strict"};
+  ExampleSeries flexible_scores{"correct_flexible", "exact_match_flexible"};
+  std::vector<int64_t> example_ids;
   for (size_t k = 0; k < chosen.size(); ++k) {
     const std::string gold = Gsm8kGoldAnswer(test[chosen[k]].answer);
     const std::optional<std::string> strict_answer = ExtractStrictAnswer(outputs[k].text, cot);
-    strict += AnswersMatch(strict_answer, gold);
-    flexible += AnswersMatch(ExtractLastNumber(outputs[k].text), gold);
+    const bool strict_match = AnswersMatch(strict_answer, gold);
+    const bool flexible_match = AnswersMatch(ExtractLastNumber(outputs[k].text), gold);
+    strict += strict_match;
+    flexible += flexible_match;
+    strict_scores.values.push_back(strict_match ? 1.0 : 0.0);
+    flexible_scores.values.push_back(flexible_match ? 1.0 : 0.0);
+    example_ids.push_back(static_cast<int64_t>(chosen[k]));
     no_strict_answer += !strict_answer.has_value();
     hit_length += outputs[k].stop_reason == "length";
   }
@@ -170,6 +178,8 @@ absl::StatusOr<TaskOutput> RunGsm8kTask(const Params& params, TaskContext& conte
       {"exact_match_flexible", static_cast<double>(flexible) / n, ""},
       {"n", static_cast<double>(chosen.size()), "examples"},
   };
+  out.examples.ids = std::move(example_ids);
+  out.examples.series = {std::move(strict_scores), std::move(flexible_scores)};
   AddCommonProvenance("gsm8k", common, test.size(), out.provenance);
   const std::string template_text = builder.TemplateText();
   out.provenance["gsm8k.dataset"] = test_path;

@@ -148,6 +148,8 @@ absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& con
   double ndcg = 0, mrr = 0, random_ndcg = 0, random_mrr = 0;
   int64_t truncated = 0, with_relevant = 0;
   size_t next = 0;
+  const std::string ndcg_name = absl::StrCat("ndcg_at_", k), mrr_name = absl::StrCat("mrr_at_", k);
+  ExampleSeries ndcg_scores{ndcg_name, ndcg_name}, rr_scores{absl::StrCat("rr_at_", k), mrr_name};
   for (const RankingQuery& query : queries) {
     std::vector<double> scores;
     for (size_t c = 0; c < query.candidates.size(); ++c) {
@@ -163,8 +165,11 @@ absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& con
     with_relevant += any_relevant;
     random_ndcg += RandomNdcgAtK(ranked_grades, static_cast<size_t>(k));
     random_mrr += RandomReciprocalRankAtK(ranked_grades, static_cast<size_t>(k), static_cast<int>(min_grade));
-    ndcg += NdcgAtK(ranked_grades, static_cast<size_t>(k));
-    mrr += ReciprocalRankAtK(ranked_grades, static_cast<size_t>(k), static_cast<int>(min_grade));
+    ndcg_scores.values.push_back(NdcgAtK(ranked_grades, static_cast<size_t>(k)));
+    rr_scores.values.push_back(
+        ReciprocalRankAtK(ranked_grades, static_cast<size_t>(k), static_cast<int>(min_grade)));
+    ndcg += ndcg_scores.values.back();
+    mrr += rr_scores.values.back();
   }
   const double n = static_cast<double>(std::max<size_t>(1, queries.size()));
   TaskOutput out;
@@ -176,6 +181,10 @@ absl::StatusOr<TaskOutput> RunMsmarcoTask(const Params& params, TaskContext& con
       {"n_queries", static_cast<double>(queries.size()), "queries"},
       {"n_passages", static_cast<double>(requests.size()), "passages"},
   };
+  for (size_t i : SubsampleIndices(data.queries.size(), common.subsample)) {
+    out.examples.ids.push_back(static_cast<int64_t>(i));
+  }
+  out.examples.series = {std::move(ndcg_scores), std::move(rr_scores)};
   AddCommonProvenance("msmarco", common, data.queries.size(), out.provenance);
   out.provenance["msmarco.dataset"] = dir;
   out.provenance["msmarco.qrels"] = qrels_path;

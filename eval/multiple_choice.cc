@@ -55,7 +55,11 @@ absl::StatusOr<TaskOutput> RunMultipleChoiceTask(const Params& params, TaskConte
   LLMQ_ASSIGN_OR_RETURN(std::string dataset_sha256, Sha256File(path));
 
   std::vector<ChoiceItem> items;
-  for (size_t i : SubsampleIndices(all.size(), common.subsample)) items.push_back(all[i].item);
+  std::vector<int64_t> ids;
+  for (size_t i : SubsampleIndices(all.size(), common.subsample)) {
+    items.push_back(all[i].item);
+    ids.push_back(static_cast<int64_t>(i));
+  }
   LoglikelihoodOptions options;
   options.batch_size = common.batch_size;
   options.add_special = common.bos;
@@ -75,6 +79,7 @@ absl::StatusOr<TaskOutput> RunMultipleChoiceTask(const Params& params, TaskConte
       {"accuracy_norm", accuracy.acc_norm, ""},
       {"n", static_cast<double>(accuracy.n), "examples"},
   };
+  out.examples = ChoiceExampleScores(items, outcomes, ids, /*with_norm=*/true);
   AddCommonProvenance("mc", common, all.size(), out.provenance);
   out.provenance["mc.dataset"] = path;
   out.provenance["mc.dataset_sha256"] = dataset_sha256;

@@ -101,9 +101,13 @@ absl::StatusOr<PerplexityResult> ComputePerplexity(
       mask[r].narrow(0, 0, len).fill_(1);
       score[r].narrow(0, w.score_from - w.begin, w.end - w.score_from).fill_(true);
       result.predicted_tokens += w.end - w.score_from;
+      result.window_tokens.push_back(w.end - w.score_from);
     }
     TokenScores scores = ScoreTokens(model, ids, rows == 1 ? at::Tensor() : mask, score);
-    for (double s : scores.logprob_sum) result.nll_sum -= s;
+    for (double s : scores.logprob_sum) {
+      result.nll_sum -= s;
+      result.window_nll.push_back(-s);
+    }
     if (progress) progress(static_cast<int64_t>(last), result.windows);
   }
   result.ppl = std::exp(result.nll_sum / static_cast<double>(result.predicted_tokens));
@@ -170,6 +174,13 @@ absl::StatusOr<TaskOutput> RunPerplexityTask(const Params& params, TaskContext& 
     out.metrics.push_back({"word_ppl", std::exp(r.nll_sum / static_cast<double>(words)), ""});
     out.metrics.push_back({"bits_per_byte", r.nll_sum / std::log(2.0) / static_cast<double>(bytes), "bits"});
   }
+  // Windows are the examples: ppl's interval resamples them, token-weighted as the metric.
+  ExampleSeries nll{"nll", "ppl", r.window_nll, {}, true};
+  for (size_t w = 0; w < r.window_nll.size(); ++w) {
+    out.examples.ids.push_back(static_cast<int64_t>(w));
+    nll.weights.push_back(static_cast<double>(r.window_tokens[w]));
+  }
+  out.examples.series = {std::move(nll)};
   out.provenance = {
       {"ppl.protocol", r.protocol},
       {"ppl.context", absl::StrCat(r.context)},

@@ -38,6 +38,8 @@ struct PerplexityResult {
   int64_t predicted_tokens = 0;  // tokens whose NLL entered the sum
   double nll_sum = 0;            // nats
   double ppl = 0;
+  std::vector<double> window_nll;        // per window: NLL summed over its scored tokens
+  std::vector<int64_t> window_tokens;    // per window: its scored tokens
 };
 
 // progress(windows done, windows total) after every batch.

@@ -122,12 +122,14 @@ absl::StatusOr<std::vector<ResultRow>> ReadTxn::QueryResults(const ResultsFilter
   }
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement select,
-      db_.Prepare("SELECT j.id, j.spec, r.result, r.worker_id, r.finished_ms, r.provenance "
+      db_.Prepare("SELECT j.id, j.spec, r.result, r.worker_id, r.finished_ms, r.provenance, "
+                  "CASE WHEN ?5 THEN (SELECT scores FROM example_scores e WHERE e.job_id = j.id) END "
                   "FROM jobs j JOIN results r ON r.job_id = j.id "
                   "WHERE (?1 = 0 OR j.id IN (SELECT job_id FROM sweep_jobs WHERE sweep_id = ?1)) "
                   "AND (?2 = '' OR j.model = ?2) AND (?3 = '' OR j.method = ?3) "
                   "AND (?4 = '' OR j.task = ?4) AND j.state = 'SUCCEEDED' ORDER BY j.id"));
-  select.BindAll(filter.sweep_id, filter.model, filter.method, filter.task);
+  select.BindAll(filter.sweep_id, filter.model, filter.method, filter.task,
+                 filter.with_example_scores);
   std::vector<ResultRow> rows;
   while (true) {
     LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
@@ -141,6 +143,63 @@ absl::StatusOr<std::vector<ResultRow>> ReadTxn::QueryResults(const ResultsFilter
     // The stored provenance includes the coordinator's additions (attempt, job key).
     result.provenance = JsonToStringMap(select.Text(5));
     result.sweep_name = sweep_name;
+    if (!select.IsNull(6)) result.example_scores = select.Bytes(6);
+  }
+  return rows;
+}
+
+absl::StatusOr<std::vector<RecordedCost>> ReadTxn::RecordedCosts() {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement select,
+      db_.Prepare("SELECT j.model, j.method, j.method_params, j.task, j.task_params, "
+                  "r.wall_seconds, "
+                  "(SELECT MAX(value) FROM metrics m WHERE m.job_id = j.id AND m.name IN "
+                  "('peak_rss_bytes', 'quantize_peak_rss_bytes', 'cuda_peak_reserved_bytes', "
+                  "'quantize_cuda_peak_reserved_bytes')), "
+                  "(SELECT COUNT(*) FROM metrics m WHERE m.job_id = j.id) "
+                  "FROM jobs j JOIN results r ON r.job_id = j.id WHERE j.state = 'SUCCEEDED' "
+                  "ORDER BY j.id"));
+  std::vector<RecordedCost> costs;
+  while (true) {
+    LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    RecordedCost& cost = costs.emplace_back();
+    cost.model = select.Text(0);
+    cost.method = select.Text(1);
+    cost.method_params = select.Text(2);
+    cost.task = select.Text(3);
+    cost.task_params = select.Text(4);
+    cost.wall_seconds = select.Double(5);
+    cost.peak_bytes = select.IsNull(6) ? 0 : static_cast<int64_t>(select.Double(6));
+    cost.metrics = select.Int(7);
+  }
+  return costs;
+}
+
+absl::StatusOr<std::vector<SweepCostRow>> ReadTxn::SweepCosts(int64_t sweep_id) {
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement select,
+      db_.Prepare("SELECT j.model, j.method, COUNT(*), COUNT(r.job_id), "
+                  "SUM(j.predicted_seconds), "
+                  "TOTAL(CASE WHEN r.job_id IS NOT NULL THEN j.predicted_seconds END), "
+                  "TOTAL(r.wall_seconds) "
+                  "FROM sweep_jobs sj JOIN jobs j ON j.id = sj.job_id "
+                  "LEFT JOIN results r ON r.job_id = j.id AND j.state = 'SUCCEEDED' "
+                  "WHERE sj.sweep_id = ? AND j.predicted_seconds IS NOT NULL "
+                  "GROUP BY j.model, j.method ORDER BY MIN(j.id)"));
+  select.BindAll(sweep_id);
+  std::vector<SweepCostRow> rows;
+  while (true) {
+    LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    SweepCostRow& cost = rows.emplace_back();
+    cost.model = select.Text(0);
+    cost.method = select.Text(1);
+    cost.jobs = select.Int(2);
+    cost.finished = select.Int(3);
+    cost.predicted_seconds = select.Double(4);
+    cost.predicted_finished = select.Double(5);
+    cost.actual_seconds = select.Double(6);
   }
   return rows;
 }

@@ -35,6 +35,12 @@ class ReadTxn {
 
   absl::StatusOr<std::vector<WorkerRow>> ListWorkers();
 
+  // Every succeeded job's recorded cost (what the cost model learns from).
+  absl::StatusOr<std::vector<RecordedCost>> RecordedCosts();
+
+  // Per model and method, the sweep's predicted and actual job time.
+  absl::StatusOr<std::vector<SweepCostRow>> SweepCosts(int64_t sweep_id);
+
   // The state of the job with `job_key`, if one exists.
   absl::StatusOr<std::optional<JobState>> JobStateByKey(const std::string& job_key);
 

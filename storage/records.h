@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,8 @@ struct NewJob {
   Calibration calibration;
   int repeat = 0;
   std::string spec;  // the serialized job spec
+  // The cost model's wall time for it, at submission (coordinator/cost_model.h).
+  std::optional<double> predicted_seconds;
 };
 
 // A job's scheduling state: everything the scheduler decides on. The spec stays a blob
@@ -164,6 +167,7 @@ struct ResultRecord {
     std::string name;
     double value = 0;  // NaN is stored as NULL
     std::string unit;
+    std::optional<double> ci_low, ci_high;  // the metric's bootstrap interval, if it has one
   };
   struct Timing {
     std::string stage;
@@ -173,6 +177,10 @@ struct ResultRecord {
   std::map<std::string, std::string> provenance;  // the worker's
   std::vector<Timing> timings;                    // wall_seconds is their sum
   std::string result;                             // the serialized result
+  // The per-example scores (an opaque serialized message; empty: none), kept in their own
+  // table so that a result stays small to read when they are not asked for.
+  std::string example_scores;
+  int64_t examples = 0;  // how many examples they score
 };
 
 // ---- what ReadTxn answers
@@ -205,6 +213,7 @@ struct ResultsFilter {
   std::string model;
   std::string method;
   std::string task;
+  bool with_example_scores = false;  // also read ResultRow::example_scores
 };
 
 // A succeeded job's result.
@@ -212,6 +221,7 @@ struct ResultRow {
   int64_t job_id = 0;
   std::string spec;    // as NewJob::spec stored it
   std::string result;  // as ResultRecord::result stored it
+  std::string example_scores;  // as ResultRecord::example_scores stored it, when asked for
   // The worker's provenance with the coordinator's additions (attempt, job key, ...).
   std::map<std::string, std::string> provenance;
   std::string worker_id;
@@ -219,6 +229,29 @@ struct ResultRow {
   // With a sweep in the filter, that sweep's name (a job may be shared by several sweeps
   // and its spec names the first); else empty.
   std::string sweep_name;
+};
+
+// A finished job's cost, for predicting the cost of jobs like it.
+struct RecordedCost {
+  std::string model;
+  std::string method;
+  std::string method_params;  // JSON, as stored
+  std::string task;
+  std::string task_params;    // JSON, as stored
+  double wall_seconds = 0;    // the sum of its stage timings
+  int64_t peak_bytes = 0;     // the largest of its peak memory metrics (0: none recorded)
+  int64_t metrics = 0;        // metric rows it added
+};
+
+// Predicted against actual cost of a sweep's jobs of one model and method.
+struct SweepCostRow {
+  std::string model;
+  std::string method;
+  int64_t jobs = 0;                // with a prediction
+  int64_t finished = 0;            // of which succeeded
+  double predicted_seconds = 0;    // summed over all `jobs`
+  double predicted_finished = 0;   // summed over the finished ones
+  double actual_seconds = 0;       // their recorded wall time, summed
 };
 
 // A worker as `llmq-coord workers` lists it.

@@ -163,6 +163,34 @@ UNION ALL
 SELECT j.id, 'task', p.key, p.value FROM jobs j, json_each(j.task_params) p;
 )sql";
 
+// Version 3: per-example scores (one blob per result, the serialized ExampleScores message
+// of proto/llmq.proto, with the number of examples it holds), each metric's bootstrap
+// interval beside its value, and each job's predicted wall time at submission. Older
+// results have none of them (NULL intervals and predictions, no scores row).
+constexpr char kExampleScoresV3[] = R"sql(
+ALTER TABLE jobs ADD COLUMN predicted_seconds REAL;
+ALTER TABLE metrics ADD COLUMN ci_low REAL;
+ALTER TABLE metrics ADD COLUMN ci_high REAL;
+
+CREATE TABLE example_scores (
+  job_id    INTEGER PRIMARY KEY REFERENCES results(job_id) ON DELETE CASCADE,
+  examples  INTEGER NOT NULL,
+  scores    BLOB NOT NULL
+);
+
+DROP VIEW v_results_long;
+CREATE VIEW v_results_long AS
+SELECT sj.sweep_id, s.name AS sweep, j.id AS job_id, j.job_key, j.model, j.dtype,
+       j.method, j.method_params, j.task, j.task_params, j.repeat,
+       m.name AS metric, m.value, m.unit, m.ci_low, m.ci_high, r.worker_id,
+       datetime(r.finished_ms / 1000, 'unixepoch') AS finished_at
+FROM sweep_jobs sj
+JOIN sweeps s ON s.id = sj.sweep_id
+JOIN jobs j ON j.id = sj.job_id
+JOIN results r ON r.job_id = j.id
+JOIN metrics m ON m.job_id = j.id;
+)sql";
+
 struct Migration {
   int version;
   const char* description;
@@ -177,6 +205,8 @@ const std::vector<Migration>& Migrations() {
          LLMQ_RETURN_IF_ERROR(c.Exec(kViewsV2));
          return RegenerateJobsView(c);
        }},
+      {3, "per-example scores and metric intervals",
+       [](sqlite::Connection& c) { return c.Exec(kExampleScoresV3); }},
   };
   return *migrations;
 }

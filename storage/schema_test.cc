@@ -64,6 +64,14 @@ TEST(StoreSchemaTest, MigratesAVersion1FileAndKeepsItsRows) {
   ASSERT_TRUE(*long_form->Step());
   EXPECT_EQ(long_form->Text(0), "ppl");
   EXPECT_DOUBLE_EQ(long_form->Double(1), 12.5);
+  // Version 3: a result from before intervals has none, and no per-example scores.
+  auto interval = db->Prepare(
+      "SELECT ci_low IS NULL AND ci_high IS NULL, "
+      "(SELECT count(*) FROM example_scores WHERE job_id = 7) FROM v_results_long WHERE job_id = 7");
+  ASSERT_TRUE(interval.ok()) << interval.status();
+  ASSERT_TRUE(*interval->Step());
+  EXPECT_EQ(interval->Int(0), 1);
+  EXPECT_EQ(interval->Int(1), 0);
 
   auto params = db->Prepare(
       "SELECT axis, name, value FROM v_job_params WHERE job_id = 7 ORDER BY axis, name");

@@ -268,7 +268,10 @@ TEST_F(StoreTest, ResultsReachTheQueriesAndThePivotView) {
   int64_t sweep = AddSweep({Spec("a")});
   auto claimed = Claim({});
   ResultRecord result;
-  result.metrics.push_back({"ppl", 9.75, ""});
+  result.metrics.push_back({"ppl", 9.75, "", 9.5, 10.25});
+  result.metrics.push_back({"windows", 4, ""});
+  result.example_scores = std::string("per-example\0scores", 18);
+  result.examples = 4;
   result.provenance["host"] = "node1";
   result.timings.push_back({"quantize", 1.5});
   result.result = "the worker's result";
@@ -296,6 +299,10 @@ TEST_F(StoreTest, ResultsReachTheQueriesAndThePivotView) {
                     EXPECT_EQ(row.provenance.at("host"), "node1");
                     EXPECT_EQ(row.provenance.at("llmq_coordinator"), "0.1.0");
                     EXPECT_EQ(row.worker_id, "w1");
+                    EXPECT_EQ(row.example_scores, "");  // not asked for
+                    filter.with_example_scores = true;
+                    EXPECT_EQ(txn.QueryResults(filter)->front().example_scores,
+                              std::string("per-example\0scores", 18));
                     filter.method = "gptq";
                     EXPECT_TRUE(txn.QueryResults(filter)->empty());
                     return absl::OkStatus();
@@ -303,6 +310,15 @@ TEST_F(StoreTest, ResultsReachTheQueriesAndThePivotView) {
                   .ok());
   auto db = sqlite::Connection::Open(store_->path(), sqlite::Connection::Mode::kReadOnly,
                                      absl::Seconds(1));
+  auto interval = (*db)->Prepare(
+      "SELECT metric, ci_low, ci_high FROM v_results_long ORDER BY metric");
+  ASSERT_TRUE(interval.ok()) << interval.status();
+  ASSERT_TRUE(*interval->Step());
+  EXPECT_EQ(interval->Text(0), "ppl");
+  EXPECT_DOUBLE_EQ(interval->Double(1), 9.5);
+  EXPECT_DOUBLE_EQ(interval->Double(2), 10.25);
+  ASSERT_TRUE(*interval->Step());
+  EXPECT_TRUE(interval->IsNull(1));
   auto row = (*db)->Prepare("SELECT bits, group_size, task_dataset, ppl, wall_seconds, "
                             "json_extract(metrics, '$.ppl') FROM v_jobs");
   ASSERT_TRUE(row.ok()) << row.status();

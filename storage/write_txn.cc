@@ -35,15 +35,16 @@ absl::StatusOr<WriteTxn::AddedJob> WriteTxn::AddJob(int64_t sweep_id, const NewJ
             "INSERT INTO jobs (sweep_id, job_key, quant_key, state, priority, max_attempts, "
             "device, memory_bytes, timeout_seconds, model, model_path, dtype, method, "
             "method_params, task, task_params, calibration, repeat, spec, next_eligible_ms, "
-            "created_ms, updated_ms) "
-            "VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "created_ms, updated_ms, predicted_seconds) "
+            "VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(job_key) DO NOTHING"));
     const std::string device = job.device.empty() ? "any" : job.device;
     insert.BindAll(sweep_id, job.job_key, job.quant_key, job.priority, max_attempts, device,
                    job.memory_bytes, job.timeout_seconds, job.model, job.model_path, job.dtype,
                    job.method, ParamsToJson(job.method_params), job.task,
                    ParamsToJson(job.task_params), CalibrationToJson(job.calibration), job.repeat,
-                   sqlite::Blob{job.spec}, ToMillis(now), ToMillis(now), ToMillis(now));
+                   sqlite::Blob{job.spec}, ToMillis(now), ToMillis(now), ToMillis(now),
+                   job.predicted_seconds);
     LLMQ_RETURN_IF_ERROR(insert.Run());
   }
   if (db_.changes() == 1) {
@@ -167,6 +168,7 @@ absl::Status WriteTxn::InsertResult(int64_t job_id, int attempt, const std::stri
     // The state machine lets a job succeed once; should it ever succeed again, the newer
     // result replaces the older one rather than mixing their metrics.
     for (const char* sql : {"DELETE FROM metrics WHERE job_id = ?",
+                            "DELETE FROM example_scores WHERE job_id = ?",
                             "DELETE FROM results WHERE job_id = ?"}) {
       LLMQ_ASSIGN_OR_RETURN(sqlite::Statement erase, db_.Prepare(sql));
       LLMQ_RETURN_IF_ERROR(erase.BindAll(job_id).Run());
@@ -176,11 +178,21 @@ absl::Status WriteTxn::InsertResult(int64_t job_id, int attempt, const std::stri
   for (const ResultRecord::Metric& metric : result.metrics) {
     LLMQ_ASSIGN_OR_RETURN(
         sqlite::Statement insert,
-        db_.Prepare("INSERT OR REPLACE INTO metrics (job_id, name, value, unit) "
-                    "VALUES (?, ?, ?, ?)"));
-    LLMQ_RETURN_IF_ERROR(
-        insert.BindAll(job_id, metric.name, metric.value, metric.unit).Run());
+        db_.Prepare("INSERT OR REPLACE INTO metrics (job_id, name, value, unit, ci_low, ci_high) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"));
+    LLMQ_RETURN_IF_ERROR(insert
+                             .BindAll(job_id, metric.name, metric.value, metric.unit,
+                                      metric.ci_low, metric.ci_high)
+                             .Run());
     names.push_back(metric.name);
+  }
+  if (!result.example_scores.empty()) {
+    LLMQ_ASSIGN_OR_RETURN(
+        sqlite::Statement insert,
+        db_.Prepare("INSERT OR REPLACE INTO example_scores (job_id, examples, scores) "
+                    "VALUES (?, ?, ?)"));
+    LLMQ_RETURN_IF_ERROR(
+        insert.BindAll(job_id, result.examples, sqlite::Blob{result.example_scores}).Run());
   }
   return NotePivotNames("metric", names);
 }

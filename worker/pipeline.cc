@@ -75,6 +75,18 @@ void AddMetric(v1::JobResult* result, const std::string& name, double value, con
   m->set_unit(unit);
 }
 
+void CopyExampleScores(const ExampleScores& from, v1::ExampleScores* to) {
+  to->mutable_example_ids()->Add(from.ids.begin(), from.ids.end());
+  for (const ExampleSeries& series : from.series) {
+    v1::ScoreSeries* out = to->add_series();
+    out->set_name(series.name);
+    out->set_metric(series.metric);
+    out->mutable_values()->Add(series.values.begin(), series.values.end());
+    out->mutable_weights()->Add(series.weights.begin(), series.weights.end());
+    if (series.exp) out->set_transform("exp");
+  }
+}
+
 // What the weights cost: all parameters as held, and the block linears (what quantization
 // touches) as bits per weight.
 void AddWeightMetrics(CausalLM& model, v1::JobResult* result) {
@@ -319,8 +331,15 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   LLMQ_ASSIGN_OR_RETURN(TaskOutput output, RunTask(spec.task().name(), ToParams(spec.task().params()), context));
   clock.Stop();
   for (const MetricValue& m : output.metrics) {
-    if (m.name != "peak_rss_bytes") AddMetric(&result, m.name, m.value, m.unit);
+    if (m.name == "peak_rss_bytes") continue;
+    AddMetric(&result, m.name, m.value, m.unit);
+    if (m.ci_low.has_value() && m.ci_high.has_value()) {
+      v1::Metric* added = result.mutable_metrics(result.metrics_size() - 1);
+      added->set_ci_low(*m.ci_low);
+      added->set_ci_high(*m.ci_high);
+    }
   }
+  CopyExampleScores(output.examples, result.mutable_example_scores());
   for (const auto& [k, v] : output.provenance) prov[k] = v;
   AddWeightMetrics(model, &result);
   // Only a model that exists as files has a size on disk: the original checkpoint, or the
