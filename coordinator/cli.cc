@@ -92,6 +92,26 @@ void PrintSubmitted(const v1::SubmitSweepResponse& response, const std::string& 
                static_cast<long long>(response.jobs_in_progress()), where.c_str());
 }
 
+std::string Megabytes(int64_t bytes) {
+  return absl::StrFormat("%.1f MB", static_cast<double>(bytes) / 1e6);
+}
+
+// The cost model's prediction per model and method (coordinator/cost_model.h).
+void PrintEstimates(const v1::SubmitSweepResponse& response) {
+  Table table;
+  table.header = {"model", "method", "jobs", "new", "per job (s)", "peak memory", "rows added",
+                  "predicted from"};
+  for (const v1::CostEstimate& e : response.estimates()) {
+    table.rows.push_back({e.model(), e.method(), absl::StrCat(e.jobs()), absl::StrCat(e.jobs_new()),
+                          absl::StrFormat("%.1f", e.seconds_per_job()), Megabytes(e.peak_memory_bytes()),
+                          absl::StrCat(e.result_rows(), " results, ", e.metric_rows(), " metrics"),
+                          e.basis()});
+  }
+  std::cout << RenderMarkdown(table);
+  std::cout << absl::StrFormat("sweep: %d new jobs, predicted %.1f s on %d registered worker(s)\n",
+                               response.jobs_new(), response.predicted_seconds(), response.workers());
+}
+
 // Failed and cancelled jobs with their errors, on stderr. Returns how many.
 int64_t ReportUnfinished(UserClient& client, int64_t sweep_id) {
   v1::ListJobsRequest request;
@@ -217,6 +237,7 @@ int RunSubmit(const SubmitOptions& options) {
   }
   if (options.dry_run) {
     PrintSubmitted(*submitted, " (dry run: nothing submitted)");
+    PrintEstimates(*submitted);
     return kExitOk;
   }
   std::cout << submitted->sweep_id() << std::endl;
@@ -311,6 +332,21 @@ int RunStatus(UserClient& client, int64_t sweep_id) {
     }
     std::cout << "\n" << RenderMarkdown(table);
   }
+  if (sweep->costs_size() > 0) {
+    Table table;
+    table.header = {"model", "method", "jobs", "finished", "predicted (s)", "actual (s)",
+                    "actual / predicted"};
+    for (const v1::CostComparison& cost : sweep->costs()) {
+      table.rows.push_back(
+          {cost.model(), cost.method(), absl::StrCat(cost.jobs()), absl::StrCat(cost.finished()),
+           absl::StrFormat("%.1f", cost.predicted_seconds()), absl::StrFormat("%.1f", cost.actual_seconds()),
+           cost.predicted_seconds() > 0
+               ? absl::StrFormat("%.2f", cost.actual_seconds() / cost.predicted_seconds())
+               : "-"});
+    }
+    std::cout << "\njob time, predicted at submission vs recorded (finished jobs):\n"
+              << RenderMarkdown(table);
+  }
   return kExitOk;
 }
 
@@ -373,7 +409,10 @@ int RunRetry(UserClient& client, int64_t sweep_id, const std::vector<int64_t>& j
 }
 
 int RunResults(UserClient& client, const ResultsOptions& options) {
-  absl::StatusOr<v1::QueryResultsResponse> results = client.QueryResults(options.query);
+  v1::QueryResultsRequest request = options.query;
+  // Paired differences resample the per-example scores; nothing else needs them.
+  if (options.table.ci && options.table.delta) request.set_with_example_scores(true);
+  absl::StatusOr<v1::QueryResultsResponse> results = client.QueryResults(request);
   if (!results.ok()) return Fail(results.status());
   const std::vector<v1::ResultRow> rows(results->rows().begin(), results->rows().end());
   if (rows.empty()) {
@@ -384,7 +423,7 @@ int RunResults(UserClient& client, const ResultsOptions& options) {
   std::vector<v1::ResultRow> references;
   if (options.table.delta && !options.query.method().empty() &&
       options.query.method() != kBaselineMethod) {
-    v1::QueryResultsRequest query = options.query;
+    v1::QueryResultsRequest query = request;
     query.set_method(kBaselineMethod);
     absl::StatusOr<v1::QueryResultsResponse> baselines = client.QueryResults(query);
     if (!baselines.ok()) return Fail(baselines.status());

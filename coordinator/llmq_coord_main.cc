@@ -80,6 +80,13 @@ ABSL_FLAG(bool, delta, false,
           "model, task and parameters): in percent for ppl, latency, bytes and throughput, as a "
           "difference for accuracy-like scores and bits/weight. Markdown and LaTeX show it in "
           "parentheses; CSV and JSON in a column after each value.");
+ABSL_FLAG(bool, ci, false,
+          "results: each value's 95 % interval, value [low, high]: a percentile bootstrap over "
+          "the task's examples (1,000 resamples, fixed seed; ppl resamples windows), or over "
+          "repeats mean ± t·s/√n. With --delta, the change against the baseline is a paired "
+          "bootstrap on the same examples, with its interval, p-value and '*' where the interval "
+          "excludes 0. CSV/JSON: columns '<col> ci_low', 'ci_high', 'delta_ci_low', "
+          "'delta_ci_high', 'p_value'.");
 ABSL_FLAG(bool, mark_best, true,
           "results: Markdown and LaTeX show each column's best quantized value (per model) in bold.");
 ABSL_FLAG(std::string, plot, "",
@@ -131,7 +138,7 @@ const std::vector<Command>& Commands() {
        "llmq-coord submit examples/demo.yaml --wait\n"
        "  llmq-coord submit --local --workers=2 --db=demo.db examples/demo.yaml",
        {"wait", "dry_run", "max_jobs", "local", "workers", "db", "worker_binary", "worker_args",
-        "rows", "cols", "metrics", "format", "precision", "delta", "mark_best"}},
+        "rows", "cols", "metrics", "format", "precision", "delta", "ci", "mark_best"}},
       {"status", "status [SWEEP]", "Every sweep with its job counts, or one sweep in detail.",
        "llmq-coord status 3", {"sweep"}},
       {"jobs", "jobs [flags]", "Jobs with their state, progress and last error.",
@@ -147,10 +154,11 @@ const std::vector<Command>& Commands() {
        "Results as a table: rows and column groups chosen by coordinates, one column per metric "
        "(by default each task's headline metrics); optionally an SVG chart.",
        "llmq-coord results 3 --format=latex --delta\n"
+       "  llmq-coord results 3 --ci --delta --format=json\n"
        "  llmq-coord results 3 --rows=model,method,bits,group_size --cols=task --metrics=ppl "
        "--format=csv\n"
        "  llmq-coord results 3 --plot=ppl.svg --x=group_size --log_y",
-       {"sweep", "rows", "cols", "metrics", "format", "precision", "delta", "mark_best", "plot",
+       {"sweep", "rows", "cols", "metrics", "format", "precision", "delta", "ci", "mark_best", "plot",
         "x", "y", "log_y", "long_form", "model", "method", "task"}},
       {"export", "export SWEEP [flags]",
        "Dump a sweep's results: JSON (everything: metrics, provenance, timings) or CSV (long form).",
@@ -238,6 +246,7 @@ PivotOptions TableFlags() {
   table.precision = absl::GetFlag(FLAGS_precision);
   table.delta = absl::GetFlag(FLAGS_delta);
   table.mark_best = absl::GetFlag(FLAGS_mark_best);
+  table.ci = absl::GetFlag(FLAGS_ci);
   return table;
 }
 

@@ -18,6 +18,10 @@
 // baseline (the reference, not a contender), when at least two such rows have a value;
 // every cell that rounds to the same text is marked, unless all of them do. Metrics with no
 // direction (counts) mark nothing.
+//
+// --ci: an interval prints as the value does ("[4.21, 4.55]"); a paired change's interval as
+// its delta does ("[+2.1%, +11.0%]", "[-0.1400, -0.0200]"), with its p-value ("p=0.003",
+// "p<0.001" when no resample of 1,000 crossed 0) and "*" when the interval excludes 0.
 #ifndef LLMQ_REPORT_PAPER_TABLE_H_
 #define LLMQ_REPORT_PAPER_TABLE_H_
 
@@ -37,6 +41,11 @@ struct PaperCell {
   std::string spread;    // standard deviation over repeats; "" for a single result
   std::string delta;     // "+6.8%", "-0.0123"; "" for none
   bool best = false;
+  // --ci: the value's interval in the column's unit; "" for none.
+  std::string ci_low, ci_high;
+  // --ci --delta: the paired change's interval, as `delta` is written, and its p-value.
+  std::string delta_ci_low, delta_ci_high, p_value;
+  bool significant = false;  // the paired interval excludes 0
 };
 
 struct PaperColumn {
@@ -51,6 +60,7 @@ struct PaperTable {
   std::vector<PaperColumn> columns;
   std::vector<std::vector<PaperCell>> cells;  // [row][column]
   bool has_delta = false;                     // --delta was asked for
+  bool has_ci = false;                        // --ci was asked for
 };
 
 PaperTable FormatPivot(const Pivot& pivot, const PivotOptions& options);
@@ -62,12 +72,15 @@ std::string FormatNumber(double value, int precision);
 // unless the group already says it.
 std::string FlatHeader(const PaperColumn& column);
 
-// For Markdown: bold best ("**4.388**"), " ±0.12" over repeats, Δ in parentheses
-// ("4.388 (+6.8%)").
+// For Markdown: bold best ("**4.388**"), " ±0.12" over repeats, " [4.21, 4.55]" with
+// --ci, Δ in parentheses ("4.388 (+6.8%)", with --ci "(+6.8% [+2.1%, +11.0%] p=0.003 *)").
 Table ToMarkupTable(const PaperTable& table);
 
 // For CSV and JSON: cells hold only the rounded value (and " ±std"); Δ gets its own column
 // after each value column, "<header> delta (%)" or "<header> delta", as a plain number.
+// --ci adds "<header> ci_low" and "<header> ci_high" after the value, and with --delta
+// "<header> delta_ci_low", "<header> delta_ci_high" (in the delta's unit) and
+// "<header> p_value" after the delta.
 Table ToPlainTable(const PaperTable& table);
 
 }  // namespace llmq

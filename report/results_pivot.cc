@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "report/metric_catalog.h"
+#include "report/paired_delta.h"
 
 namespace llmq {
 namespace {
@@ -50,11 +51,15 @@ std::vector<std::string> ShownMetrics(const v1::ResultRow& result, const PivotOp
 
 // Baseline key -> metric -> values of the baseline results.
 using Baselines = std::map<std::string, std::map<std::string, Sum>>;
+// Baseline key -> the baseline results themselves (for paired differences).
+using BaselineRows = std::map<std::string, std::vector<const v1::ResultRow*>>;
 
-void AddBaselines(const std::vector<v1::ResultRow>& results, Baselines* baselines) {
+void AddBaselines(const std::vector<v1::ResultRow>& results, Baselines* baselines,
+                  BaselineRows* rows) {
   for (const auto& result : results) {
     const Coordinates coordinates = JobCoordinates(result.spec());
     if (!IsBaseline(coordinates)) continue;
+    (*rows)[BaselineKey(coordinates)].push_back(&result);
     auto& metrics = (*baselines)[BaselineKey(coordinates)];
     for (const auto& metric : result.result().metrics()) {
       if (std::isfinite(metric.value())) metrics[metric.name()].Add(metric.value());
@@ -89,9 +94,10 @@ Pivot PivotMetrics(const std::vector<v1::ResultRow>& results, const PivotOptions
     pivot.row_names = options.rows;
   }
   Baselines baselines;
+  BaselineRows baseline_rows;
   if (options.delta) {
-    AddBaselines(results, &baselines);
-    AddBaselines(references, &baselines);
+    AddBaselines(results, &baselines, &baseline_rows);
+    AddBaselines(references, &baselines, &baseline_rows);
   }
 
   // Rows and columns in order of first appearance (the grid's order).
@@ -100,6 +106,8 @@ Pivot PivotMetrics(const std::vector<v1::ResultRow>& results, const PivotOptions
   std::map<std::string, std::vector<size_t>> group_columns;   // group key -> columns
   struct Accumulator {
     Sum values;
+    std::vector<const v1::ResultRow*> rows;  // the results, in the order of `values`
+    std::vector<const v1::Metric*> metrics;
     std::set<std::string> baseline_keys;
     bool has_baseline_result = false;
   };
@@ -133,6 +141,8 @@ Pivot PivotMetrics(const std::vector<v1::ResultRow>& results, const PivotOptions
       }
       Accumulator& cell = accumulators[{row_it->second, column_it->second}];
       cell.values.Add(metric.value());
+      cell.rows.push_back(&results[i]);
+      cell.metrics.push_back(&metric);
       if (is_baseline) {
         cell.has_baseline_result = true;
       } else {
@@ -169,11 +179,28 @@ Pivot PivotMetrics(const std::vector<v1::ResultRow>& results, const PivotOptions
       cell.count = a.values.count();
       cell.mean = a.values.Mean();
       cell.stddev = a.values.StdDev();
+      if (options.ci) {
+        const v1::Metric& first = *a.metrics.front();
+        if (cell.count > 1) {
+          cell.interval = RepeatsInterval(a.values.values);
+        } else if (first.has_ci_low() && first.has_ci_high()) {
+          cell.interval = Interval{first.ci_low(), first.ci_high()};
+        }
+      }
       if (a.has_baseline_result || a.baseline_keys.size() != 1) continue;
       auto base = baselines.find(*a.baseline_keys.begin());
       if (base == baselines.end()) continue;
-      auto metric = base->second.find(ordered_columns[k].metric);
+      const std::string& name = ordered_columns[k].metric;
+      auto metric = base->second.find(name);
       if (metric != base->second.end()) cell.baseline = metric->second.Mean();
+      // Paired on the same examples: one result against one baseline result.
+      const auto& base_rows = baseline_rows[base->first];
+      if (options.ci && cell.count == 1 && base_rows.size() == 1 && cell.baseline.has_value()) {
+        const DeltaScale scale = DescribeMetric(name, ordered_columns[k].unit).delta == DeltaKind::kRelative
+                                     ? DeltaScale::kRelative
+                                     : DeltaScale::kDifference;
+        cell.paired = PairedMetricDelta(a.rows.front()->result(), base_rows.front()->result(), name, scale);
+      }
     }
   }
   pivot.columns = std::move(ordered_columns);

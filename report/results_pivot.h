@@ -2,7 +2,11 @@
 // row coordinates) and columns (a metric within a column group), each cell the mean of the
 // results that fall in it (repeats), with their standard deviation, and the mean of the
 // matching unquantized baseline (method `none`, same model and other coordinates) for
-// --delta. Formatting (units, rounding, bold, LaTeX) is paper_table's business.
+// --delta. With --ci, each cell's 95 % interval: a single result's bootstrap interval over
+// its examples (stored with the metric), or over repeats mean ± t·s/√n
+// (common/bootstrap.h); with --ci --delta also the paired bootstrap of the change against
+// the baseline on the same examples (paired_delta.h), when both have per-example scores.
+// Formatting (units, rounding, bold, LaTeX) is paper_table's business.
 #ifndef LLMQ_REPORT_RESULTS_PIVOT_H_
 #define LLMQ_REPORT_RESULTS_PIVOT_H_
 
@@ -10,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bootstrap.h"
 #include "report/result_coordinates.h"
 #include "proto/llmq.pb.h"
 
@@ -28,6 +33,7 @@ struct PivotOptions {
   int precision = 4;       // significant digits (see paper_table.h for the rounding)
   bool delta = false;      // add each cell's change against the unquantized baseline
   bool mark_best = true;   // Markdown and LaTeX: the best value of each column in bold
+  bool ci = false;         // 95 % intervals (and, with delta, paired differences)
 };
 
 struct PivotCell {
@@ -36,6 +42,8 @@ struct PivotCell {
   double stddev = 0;  // sample standard deviation when count > 1
   // The baseline's mean, when the cell's results share one baseline that has this metric.
   std::optional<double> baseline;
+  std::optional<Interval> interval;   // with ci: the value's interval, when known
+  std::optional<PairedDelta> paired;  // with ci and delta: the paired change, when known
 };
 
 struct PivotColumn {
