@@ -1,5 +1,6 @@
 #include "coordinator/grid_submission.h"
 
+#include <filesystem>
 #include <memory>
 
 #include "common/files.h"
@@ -8,6 +9,27 @@
 #include "grid/values.h"
 
 namespace llmq {
+namespace {
+
+// The bytes of a model's weight files (safetensors, llama2.c .bin, .pt): what the cost
+// model derives the parameter count from. 0 when unreadable.
+int64_t WeightBytes(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_regular_file(path, error)) {
+    return static_cast<int64_t>(std::filesystem::file_size(path, error));
+  }
+  int64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+    const std::string extension = entry.path().extension().string();
+    if (extension != ".safetensors" && extension != ".bin" && extension != ".pt") continue;
+    std::error_code size_error;
+    const auto size = entry.file_size(size_error);
+    if (!size_error) total += static_cast<int64_t>(size);
+  }
+  return total;
+}
+
+}  // namespace
 
 absl::StatusOr<PreparedSubmission> PrepareSubmission(const std::string& grid_path,
                                                      bool dry_run, int64_t max_jobs) {
@@ -29,6 +51,9 @@ absl::StatusOr<PreparedSubmission> PrepareSubmission(const std::string& grid_pat
   for (const auto& [path, identity] : identities) {
     (*prepared.request.mutable_model_identity())[path] = identity;
   }
+  for (const GridModel& model : grid.models) {
+    (*prepared.request.mutable_model_bytes())[model.path] = WeightBytes(model.path);
+  }
   return prepared;
 }
 
@@ -41,6 +66,7 @@ absl::StatusOr<SweepSubmission> ExpandSubmission(const v1::SubmitSweepRequest& r
   submission.grid_yaml = request.grid_yaml();
   submission.grid_path = request.grid_path();
   submission.dry_run = request.dry_run();
+  submission.model_bytes.insert(request.model_bytes().begin(), request.model_bytes().end());
   // Shared, so that the source stays copyable (std::function) without copying the grid.
   auto expansion = std::make_shared<const std::pair<Grid, PathIdentities>>(
       std::move(grid),

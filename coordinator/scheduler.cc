@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/status.h"
 #include "common/version.h"
+#include "coordinator/cost_model.h"
 #include "coordinator/store_codec.h"
 #include "storage/codec.h"
 
@@ -345,6 +346,21 @@ absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission&
     return absl::OkStatus();
   };
   v1::SubmitSweepResponse response;
+  // What finished jobs cost, and who will run the new ones: the cost model's inputs.
+  std::optional<CostHistory> history;
+  int active_workers = 0;
+  LLMQ_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    LLMQ_ASSIGN_OR_RETURN(std::vector<RecordedCost> recorded, txn.RecordedCosts());
+    history.emplace(recorded);
+    LLMQ_ASSIGN_OR_RETURN(std::vector<WorkerRow> workers, txn.ListWorkers());
+    for (const WorkerRow& worker : workers) active_workers += worker.worker.state == "active";
+    return absl::OkStatus();
+  }));
+  auto estimate = [&](const v1::JobSpec& spec) {
+    auto bytes = submission.model_bytes.find(spec.model().path());
+    return history->EstimateJob(spec, bytes == submission.model_bytes.end() ? 0 : bytes->second);
+  };
+  SweepCostTally tally;
   if (submission.dry_run) {
     LLMQ_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
       LLMQ_ASSIGN_OR_RETURN(
@@ -352,18 +368,22 @@ absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission&
             LLMQ_RETURN_IF_ERROR(check(spec));
             LLMQ_ASSIGN_OR_RETURN(std::optional<JobState> state,
                                   txn.JobStateByKey(spec.job_key()));
-            if (!state.has_value() || *state == JobState::kFailed || *state == JobState::kCancelled) {
+            const bool is_new =
+                !state.has_value() || *state == JobState::kFailed || *state == JobState::kCancelled;
+            if (is_new) {
               response.set_jobs_new(response.jobs_new() + 1);
             } else if (*state == JobState::kSucceeded) {
               response.set_jobs_already_done(response.jobs_already_done() + 1);
             } else {
               response.set_jobs_in_progress(response.jobs_in_progress() + 1);
             }
+            tally.Add(spec, estimate(spec), is_new);
             return absl::OkStatus();
           }));
       response.set_jobs_total(total);
       return absl::OkStatus();
     }));
+    tally.Fill(active_workers, &response);
     return response;
   }
   const absl::Time now = clock_->Now();
@@ -380,8 +400,10 @@ absl::StatusOr<v1::SubmitSweepResponse> Scheduler::Submit(const SweepSubmission&
           LLMQ_RETURN_IF_ERROR(check(spec));
           const int max_attempts =
               spec.max_attempts() > 0 ? spec.max_attempts() : options_.retry.default_max_attempts;
+          NewJob job = FromProto(spec);
+          job.predicted_seconds = estimate(spec).seconds;
           LLMQ_ASSIGN_OR_RETURN(WriteTxn::AddedJob added,
-                                txn.AddJob(sweep_id, FromProto(spec), max_attempts, now));
+                                txn.AddJob(sweep_id, job, max_attempts, now));
           if (added.inserted) {
             response.set_jobs_new(response.jobs_new() + 1);
           } else if (DecideTransition(added.existing_state, JobEvent::kRetry,

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,7 @@ struct SweepSubmission {
   std::string grid_path;
   JobSource jobs;
   bool dry_run = false;
+  std::map<std::string, int64_t> model_bytes;  // model path -> weight bytes (cost model)
 };
 
 class Scheduler {

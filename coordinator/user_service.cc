@@ -60,6 +60,16 @@ grpc::Status UserService::GetSweep(grpc::ServerContext* context,
     for (const JobRow& job : running) {
       LLMQ_ASSIGN_OR_RETURN(*response->add_running(), ToProto(job));
     }
+    LLMQ_ASSIGN_OR_RETURN(std::vector<SweepCostRow> costs, txn.SweepCosts(request->sweep_id()));
+    for (const SweepCostRow& row : costs) {
+      v1::CostComparison& cost = *response->add_costs();
+      cost.set_model(row.model);
+      cost.set_method(row.method);
+      cost.set_jobs(row.jobs);
+      cost.set_finished(row.finished);
+      cost.set_predicted_seconds(row.predicted_finished);
+      cost.set_actual_seconds(row.actual_seconds);
+    }
     return absl::OkStatus();
   });
 }
