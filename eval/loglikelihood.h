@@ -4,6 +4,13 @@
 // encoded together and the continuation's tokens are those past the context's encoding.
 // Requests are batched longest-first; results do not depend on the batch size beyond
 // float noise.
+//
+// Context reuse: requests with the same context (a multiple-choice item's choices) run
+// the tokens they have in common once, into a KV cache, and then only each request's
+// remainder: the last shared context token and the continuation. The tokens scored and
+// the tokens they are conditioned on are exactly those of scoring each request alone
+// (same encoding, same truncation; a request whose tokens share no prefix with the
+// others' runs alone), so the log-likelihoods agree up to float rounding.
 #ifndef LLMQ_EVAL_LOGLIKELIHOOD_H_
 #define LLMQ_EVAL_LOGLIKELIHOOD_H_
 
@@ -38,6 +45,9 @@ struct LoglikelihoodOptions {
   // 0 = the model's max_position_embeddings. Longer requests keep their last
   // max_length + 1 tokens (as lm-eval), the last of which is only predicted.
   int64_t max_length = 0;
+  // Run a context shared by several requests once (above); false scores each request
+  // from scratch.
+  bool reuse_context = true;
 };
 
 // progress(requests done, requests total) after every batch.

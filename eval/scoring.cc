@@ -5,11 +5,12 @@
 namespace llmq {
 
 TokenScores ScoreTokens(CausalLM& model, const at::Tensor& tokens,
-                        const at::Tensor& attention_mask, const at::Tensor& score_mask) {
+                        const at::Tensor& attention_mask, const at::Tensor& score_mask,
+                        KvCache* cache) {
   const int64_t batch = tokens.size(0), seq = tokens.size(1);
   const at::Device device = model.device();
   at::Tensor ids = tokens.to(device, at::kLong);
-  at::Tensor hidden = model.ForwardHidden(ids, attention_mask);  // (batch, seq, hidden)
+  at::Tensor hidden = model.ForwardHidden(ids, attention_mask, cache);  // (batch, seq, hidden)
   // Position t's logits predict token t+1: targets are ids shifted left by one.
   at::Tensor targets = ids.narrow(1, 1, seq - 1);                        // (batch, seq-1)
   at::Tensor wanted = score_mask.to(device, at::kBool).narrow(1, 1, seq - 1);  // (batch, seq-1)

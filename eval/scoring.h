@@ -23,9 +23,12 @@ struct TokenScores {
 // tokens: (batch, seq) int64; attention_mask: (batch, seq) or undefined; score_mask:
 // (batch, seq) bool, true at positions t whose token tokens[t] is to be scored given
 // tokens[<t] (position 0 can never be scored). Rows are independent: the result for a
-// row does not depend on the other rows beyond float noise.
+// row does not depend on the other rows beyond float noise. With a `cache`, the tokens
+// continue each row's cached prefix (and are appended to the cache); tokens[<t] then
+// means the prefix and the tokens before t.
 TokenScores ScoreTokens(CausalLM& model, const at::Tensor& tokens,
-                        const at::Tensor& attention_mask, const at::Tensor& score_mask);
+                        const at::Tensor& attention_mask, const at::Tensor& score_mask,
+                        KvCache* cache = nullptr);
 
 }  // namespace llmq
 

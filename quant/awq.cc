@@ -208,7 +208,7 @@ class AwqMethod : public BlockMethod {
         install_(std::move(install)),
         records_(records) {}
 
-  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear) override {
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear, InputObserver*) override {
     // One observer per distinct input: the first linear of each group, and linears in no group.
     for (const AwqGroup& group : GroupsOf(linear.layer)) {
       for (size_t k = 0; k < group.linears.size(); ++k) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -76,18 +77,44 @@ absl::Status CheckOptions(const at::Tensor& weight, const at::Tensor& hessian, c
 }  // namespace
 
 HessianAccumulator::HessianAccumulator(int64_t in, at::ScalarType accumulate_dtype,
-                                       at::Device device)
-    : sum_(at::zeros({in, in}, at::TensorOptions().dtype(accumulate_dtype).device(device))) {}
+                                       at::Device device, bool symmetric)
+    : sum_(at::zeros({in, in}, at::TensorOptions().dtype(accumulate_dtype).device(device))),
+      symmetric_(symmetric) {}
 
 void HessianAccumulator::Add(const at::Tensor& x) {
   at::Tensor rows = x.reshape({-1, x.size(-1)}).to(sum_.device(), sum_.scalar_type());  // (n, in)
-  sum_.addmm_(rows.t(), rows);
+  const int64_t in = rows.size(1);
+  if (!symmetric_ || in <= kHessianTile) {
+    sum_.addmm_(rows.t(), rows);
+  } else {
+    for (int64_t i0 = 0; i0 < in; i0 += kHessianTile) {
+      const int64_t t = std::min(kHessianTile, in - i0);
+      // S[tile, i0:] += x[:, tile]ᵀ (t, n) · x[:, i0:] (n, in - i0)
+      sum_.narrow(0, i0, t).narrow(1, i0, in - i0)
+          .addmm_(rows.narrow(1, i0, t).t(), rows.narrow(1, i0, in - i0));
+    }
+  }
   tokens_ += rows.size(0);
 }
 
 at::Tensor HessianAccumulator::Hessian() const {
   if (tokens_ == 0) return at::Tensor();
-  return (sum_ * (2.0 / static_cast<double>(tokens_))).to(at::kFloat);
+  at::Tensor sum = sum_;
+  if (symmetric_ && sum_.size(0) > kHessianTile) {
+    at::Tensor upper = sum_.triu();
+    sum = upper + sum_.triu(1).t();
+  }
+  return (sum * (2.0 / static_cast<double>(tokens_))).to(at::kFloat);
+}
+
+double HessianAccumulator::AddFlops(int64_t tokens, int64_t in, bool symmetric) {
+  const double n = static_cast<double>(tokens);
+  if (!symmetric || in <= kHessianTile) return 2.0 * n * in * in;
+  double flops = 0;
+  for (int64_t i0 = 0; i0 < in; i0 += kHessianTile) {
+    flops += 2.0 * n * std::min(kHessianTile, in - i0) * (in - i0);
+  }
+  return flops;
 }
 
 absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tensor& hessian,
@@ -181,32 +208,54 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
 
 namespace {
 
+// One accumulator per distinct input; the observers of linears that read the same tensor
+// hold the same SharedHessian, and only the first of them adds.
+struct SharedHessian {
+  SharedHessian(int64_t in, at::ScalarType dtype, at::Device device, bool symmetric)
+      : accumulator(in, dtype, device, symmetric) {}
+  HessianAccumulator accumulator;
+  at::Tensor hessian;  // (in, in) float32, computed once after the pass
+};
+
 class HessianObserver : public InputObserver {
  public:
-  HessianObserver(int64_t in, at::ScalarType dtype, at::Device device)
-      : hessian_(in, dtype, device) {}
-  void Observe(const at::Tensor& x) override { hessian_.Add(x); }
-  const HessianAccumulator& hessian() const { return hessian_; }
+  HessianObserver(std::shared_ptr<SharedHessian> shared, bool adds)
+      : shared_(std::move(shared)), adds_(adds) {}
+  void Observe(const at::Tensor& x) override {
+    if (adds_) shared_->accumulator.Add(x);
+  }
+  const std::shared_ptr<SharedHessian>& shared() const { return shared_; }
 
  private:
-  HessianAccumulator hessian_;
+  std::shared_ptr<SharedHessian> shared_;
+  bool adds_;
 };
 
 class GptqMethod : public BlockMethod {
  public:
   GptqMethod(const GptqOptions& options, KeepPredicate keep, LayerInstaller install,
-             std::vector<LayerRecord>* records, at::ScalarType hessian_dtype)
+             std::vector<LayerRecord>* records, const GptqHessianOptions& hessian)
       : options_(options),
         keep_(std::move(keep)),
         install_(std::move(install)),
         records_(records),
-        hessian_dtype_(hessian_dtype) {}
+        hessian_(hessian) {}
 
-  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear) override {
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear,
+                                             InputObserver* same_input) override {
     if (keep_ && keep_(linear.name)) return nullptr;
+    if (hessian_.share && same_input != nullptr) {
+      auto* first = dynamic_cast<HessianObserver*>(same_input);
+      if (first != nullptr) {
+        return std::make_unique<HessianObserver>(first->shared(), /*adds=*/false);
+      }
+    }
     at::Tensor* w = (*linear.slot)->mutable_dense_weight();
     const at::Device device = w != nullptr ? w->device() : at::Device(at::kCPU);
-    return std::make_unique<HessianObserver>((*linear.slot)->in_features(), hessian_dtype_, device);
+    return std::make_unique<HessianObserver>(
+        std::make_shared<SharedHessian>((*linear.slot)->in_features(), hessian_.dtype, device,
+                                        hessian_.symmetric),
+        /*adds=*/true);
   }
 
   absl::Status ProcessStage(CausalLM&, int layer, const std::vector<NamedLinear>& stage,
@@ -225,14 +274,15 @@ class GptqMethod : public BlockMethod {
         return absl::FailedPreconditionError(absl::StrCat(
             "gptq ", linear.name, ": layer is not dense (", (*linear.slot)->Describe(), ")"));
       }
-      const HessianAccumulator& acc = static_cast<HessianObserver*>(observers[i].get())->hessian();
-      if (acc.tokens() == 0) {
+      SharedHessian& shared = *static_cast<HessianObserver*>(observers[i].get())->shared();
+      const int64_t tokens = shared.accumulator.tokens();
+      if (tokens == 0) {
         return absl::FailedPreconditionError(absl::StrCat("gptq ", linear.name, ": saw no inputs"));
       }
-      const int64_t tokens = acc.tokens();
+      if (!shared.hessian.defined()) shared.hessian = shared.accumulator.Hessian();
       LLMQ_ASSIGN_OR_RETURN(GptqResult result,
-                            GptqQuantize(*w, acc.Hessian(), options_, linear.name));
-      observers[i].reset();  // frees the Hessian
+                            GptqQuantize(*w, shared.hessian, options_, linear.name));
+      observers[i].reset();  // the last linear of an input frees its Hessian
       LLMQ_RETURN_IF_ERROR(install_(linear, result.quantized));
       record.action = "quantized";
       record.describe = (*linear.slot)->Describe();
@@ -254,7 +304,7 @@ class GptqMethod : public BlockMethod {
   KeepPredicate keep_;
   LayerInstaller install_;
   std::vector<LayerRecord>* records_;
-  at::ScalarType hessian_dtype_;
+  GptqHessianOptions hessian_;
 };
 
 }  // namespace
@@ -262,9 +312,9 @@ class GptqMethod : public BlockMethod {
 std::unique_ptr<BlockMethod> MakeGptqMethod(const GptqOptions& options, KeepPredicate keep,
                                             LayerInstaller install,
                                             std::vector<LayerRecord>* records,
-                                            at::ScalarType hessian_dtype) {
+                                            const GptqHessianOptions& hessian) {
   return std::make_unique<GptqMethod>(options, std::move(keep), std::move(install), records,
-                                      hessian_dtype);
+                                      hessian);
 }
 
 }  // namespace llmq

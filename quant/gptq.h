@@ -69,33 +69,54 @@ struct GptqResult {
 };
 
 // Accumulates Σ xᵀx over calibration tokens. Not thread-safe.
+//
+// The sum is symmetric, so by default only its upper triangle is computed (as BLAS's SYRK
+// does): the columns are cut into tiles of kHessianTile and tile i multiplies x[:, tile i]ᵀ
+// by x[:, tile i:], so the products below the diagonal tiles are never formed (about half
+// the FLOPs for in >> kHessianTile, with plain GEMMs). Hessian() mirrors the upper
+// triangle. `symmetric` = false forms the whole product (the reference, for comparison).
 class HessianAccumulator {
  public:
+  static constexpr int64_t kHessianTile = 256;
+
   // `in`: input features; accumulation in float32 (kFloat) or float64 (kDouble) on `device`.
-  HessianAccumulator(int64_t in, at::ScalarType accumulate_dtype, at::Device device);
+  HessianAccumulator(int64_t in, at::ScalarType accumulate_dtype, at::Device device,
+                     bool symmetric = true);
   // x: (..., in) any float dtype; every leading index is one token.
   void Add(const at::Tensor& x);
   int64_t tokens() const { return tokens_; }
   // H = 2/n Σ xᵀx: (in, in) float32. Undefined before any token.
   at::Tensor Hessian() const;
+  // Floating-point operations of Add over `tokens` tokens of `in` features.
+  static double AddFlops(int64_t tokens, int64_t in, bool symmetric);
 
  private:
-  at::Tensor sum_;  // (in, in) Σ xᵀx
+  at::Tensor sum_;  // (in, in) Σ xᵀx; only the upper triangle is valid when symmetric_
   int64_t tokens_ = 0;
+  bool symmetric_ = true;
 };
 
 // Quantizes `weight` (out, in) given its input Hessian (in, in). `name` is used in errors.
 absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tensor& hessian,
                                         const GptqOptions& options, const std::string& name = "");
 
-// GPTQ under the layer driver: one Hessian per observed linear (in `hessian_dtype`, on the
-// weight's device), then GptqQuantize and `install` for each linear of a stage. Kept layers
-// are neither observed nor changed. Appends one record per linear to `records`, with
-// stats damp, damp_final, damp_retries, dead_columns, loss, tokens.
+// How the GPTQ method gathers its Hessians.
+struct GptqHessianOptions {
+  at::ScalarType dtype = at::kFloat;  // accumulation dtype
+  // One Hessian per distinct input: linears that read the same tensor (q/k/v, gate/up,
+  // Phi's q/k/v/fc1; quant/layer_driver.h) share one accumulator. false = one per linear.
+  bool share = true;
+  bool symmetric = true;  // HessianAccumulator's upper-triangle accumulation
+};
+
+// GPTQ under the layer driver: one Hessian per distinct observed input (on the weight's
+// device), then GptqQuantize and `install` for each linear of a stage. Kept layers are
+// neither observed nor changed. Appends one record per linear to `records`, with stats
+// damp, damp_final, damp_retries, dead_columns, loss, tokens.
 std::unique_ptr<BlockMethod> MakeGptqMethod(const GptqOptions& options, KeepPredicate keep,
                                             LayerInstaller install,
                                             std::vector<LayerRecord>* records,
-                                            at::ScalarType hessian_dtype = at::kFloat);
+                                            const GptqHessianOptions& hessian = {});
 
 }  // namespace llmq
 

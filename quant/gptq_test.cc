@@ -11,7 +11,9 @@
 
 #include "model/linear.h"
 #include "model/quantized_linear.h"
+#include "quant/layer_driver.h"
 #include "quant/rtn.h"
+#include "quant/testing_models.h"
 
 namespace llmq {
 namespace {
@@ -320,6 +322,68 @@ TEST(GptqTest, LossMatchesClosedFormForScaledIdentity) {
   ASSERT_TRUE(r.ok());
   const double sq = (Dequantize(r->quantized) - w).pow(2).sum().item<double>();
   EXPECT_NEAR(r->stats.loss, 0.5 * 4.0 * 1.01 * sq, 1e-4 * r->stats.loss);
+}
+
+// The upper-triangle accumulation (tiles of kHessianTile, a last tile that is shorter)
+// gives the full product: checked against Σ xᵀx in float64.
+TEST(GptqTest, SymmetricHessianEqualsTheFullProduct) {
+  at::manual_seed(21);
+  const int64_t in = 2 * HessianAccumulator::kHessianTile + 37;
+  at::Tensor x1 = at::randn({3, 50, in}), x2 = at::randn({70, in}) + 0.5;
+  HessianAccumulator symmetric(in, at::kFloat, at::kCPU), full(in, at::kFloat, at::kCPU, false);
+  for (HessianAccumulator* acc : {&symmetric, &full}) {
+    acc->Add(x1);
+    acc->Add(x2);
+  }
+  at::Tensor x = at::cat({x1.reshape({-1, in}), x2}, 0).to(at::kDouble);  // (220, in)
+  at::Tensor expected = (x.t().matmul(x) * (2.0 / 220.0)).to(at::kFloat);
+  at::Tensor h = symmetric.Hessian();
+  EXPECT_EQ(symmetric.tokens(), 220);
+  EXPECT_TRUE(h.equal(h.t()));
+  EXPECT_TRUE(h.allclose(expected, 1e-5, 1e-4));
+  EXPECT_TRUE(full.Hessian().allclose(expected, 1e-5, 1e-4));
+  // Half the products plus the diagonal tiles' lower halves: 2n·Σ_tiles t·(in − start).
+  const int64_t t = HessianAccumulator::kHessianTile;
+  EXPECT_EQ(HessianAccumulator::AddFlops(10, in, true),
+            2.0 * 10 * (t * in + t * (in - t) + 37.0 * 37.0));
+  EXPECT_EQ(HessianAccumulator::AddFlops(10, in, false), 2.0 * 10 * in * in);
+}
+
+// One Hessian per distinct input (q/k/v share one, gate/up share one; Phi's q/k/v/fc1 share
+// one) quantizes every linear exactly as one Hessian per linear: the inputs are the same
+// tensor, so the sums are the same. Each shared Hessian saw the calibration tokens once.
+TEST(GptqTest, SharedHessiansQuantizeAsPerLinearHessians) {
+  using testing_models::RandomModel;
+  using testing_models::TinyConfig;
+  for (Architecture arch : {Architecture::kLlama, Architecture::kPhi}) {
+    std::map<std::string, GroupQuantized> results[2];
+    for (int shared = 0; shared < 2; ++shared) {
+      auto model = RandomModel(TinyConfig(arch, true), 3);
+      at::manual_seed(4);
+      at::Tensor tokens = at::randint(97, {3, 16}, at::kLong);
+      GptqOptions o;
+      o.spec = {4, 16, false, QuantizedLinear::kScaleDtype};
+      GptqHessianOptions hessian;
+      hessian.share = shared == 1;
+      hessian.symmetric = shared == 1;
+      std::vector<LayerRecord> records;
+      auto install = [&](const NamedLinear& linear, const GroupQuantized& q) {
+        results[shared][linear.name] = q;
+        return ReplaceWithQuantized(linear, q, at::kFloat);
+      };
+      auto method = MakeGptqMethod(o, nullptr, install, &records, hessian);
+      ASSERT_TRUE(RunLayerSequential(*model, tokens, *method, {}).ok());
+      for (const LayerRecord& r : records) EXPECT_EQ(r.stats.at("tokens"), 48) << r.name;
+    }
+    ASSERT_EQ(results[0].size(), results[1].size());
+    ASSERT_FALSE(results[0].empty());
+    for (const auto& [name, q] : results[0]) {
+      const GroupQuantized& other = results[1].at(name);
+      EXPECT_TRUE(q.codes.equal(other.codes)) << name;
+      EXPECT_TRUE(q.scales.equal(other.scales)) << name;
+      EXPECT_TRUE(q.zeros.equal(other.zeros)) << name;
+    }
+  }
 }
 
 }  // namespace

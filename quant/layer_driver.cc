@@ -89,6 +89,29 @@ std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer,
           pick({&b.gate_proj, &b.up_proj}), pick({&b.down_proj})};
 }
 
+std::vector<size_t> SameInputAs(CausalLM& model, int layer, const std::vector<NamedLinear>& stage) {
+  DecoderBlock& b = model.block(layer);
+  // Which tensor each slot reads: 0 the attention norm's output, 1 the MLP norm's, -1 its own.
+  auto input_of = [&](const std::unique_ptr<Linear>* slot) {
+    if (slot == &b.q_proj || slot == &b.k_proj || slot == &b.v_proj) return 0;
+    if (model.config().parallel_residual()) return slot == &b.up_proj ? 0 : -1;
+    return slot == &b.gate_proj || slot == &b.up_proj ? 1 : -1;
+  };
+  std::vector<size_t> first(stage.size());
+  for (size_t i = 0; i < stage.size(); ++i) {
+    first[i] = i;
+    const int input = input_of(stage[i].slot);
+    if (input < 0) continue;
+    for (size_t j = 0; j < i; ++j) {
+      if (input_of(stage[j].slot) == input) {
+        first[i] = j;
+        break;
+      }
+    }
+  }
+  return first;
+}
+
 absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, BlockMethod& method,
                                 const LayerDriverOptions& options) {
   if (!tokens.defined() || tokens.dim() != 2 || tokens.size(0) == 0 || tokens.size(1) == 0) {
@@ -121,9 +144,15 @@ absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, Block
       for (const std::vector<NamedLinear>& stage :
            BlockStages(model, layer, options.true_sequential)) {
         std::vector<std::unique_ptr<InputObserver>> observers;
+        const std::vector<size_t> same_input = SameInputAs(model, layer, stage);
         bool any = false;
-        for (const NamedLinear& linear : stage) {
-          observers.push_back(method.NewObserver(linear));
+        for (size_t i = 0; i < stage.size(); ++i) {
+          // The first observed linear before this one that reads the same input.
+          InputObserver* shared = nullptr;
+          for (size_t j = 0; j < i && shared == nullptr; ++j) {
+            if (same_input[j] == same_input[i]) shared = observers[j].get();
+          }
+          observers.push_back(method.NewObserver(stage[i], shared));
           any = any || observers.back() != nullptr;
         }
         if (any) {

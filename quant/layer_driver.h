@@ -56,8 +56,11 @@ class InputObserver {
 class BlockMethod {
  public:
   virtual ~BlockMethod() = default;
-  // The observer for `linear` before a pass; nullptr leaves it unobserved.
-  virtual std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear) = 0;
+  // The observer for `linear` before a pass; nullptr leaves it unobserved. `same_input` is
+  // the observer of an earlier linear of the stage that reads the same input tensor in
+  // every forward (SameInputAs), or nullptr: a method may share what it accumulates.
+  virtual std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear,
+                                                     InputObserver* same_input) = 0;
   // After a pass: the stage's linears (forward order) and their observers (same order,
   // null where not observed). May replace or modify the linears of block `layer`.
   virtual absl::Status ProcessStage(CausalLM& model, int layer,
@@ -74,6 +77,11 @@ struct LayerDriverOptions {
 
 // The stages of block `layer`, each a list of its linear slots in forward order.
 std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer, bool true_sequential);
+
+// For each linear of `stage` (a stage of block `layer`), the index in `stage` of the first
+// linear that reads the same input tensor: q/k/v read the attention norm's output, gate/up
+// the MLP norm's (Phi: q/k/v/fc1 the shared norm's); every other linear its own input.
+std::vector<size_t> SameInputAs(CausalLM& model, int layer, const std::vector<NamedLinear>& stage);
 
 // Runs `method` over every block of `model` on `tokens` (samples, seq_len) int64.
 // Exceptions from libtorch become a Status; the linear slots are restored on every path.

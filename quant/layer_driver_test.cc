@@ -31,7 +31,7 @@ class ScriptedMethod : public BlockMethod {
   std::map<std::string, at::Tensor> inputs;  // by linear name
   absl::Status fail_at_layer_1 = absl::OkStatus();
 
-  std::unique_ptr<InputObserver> NewObserver(const NamedLinear&) override {
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear&, InputObserver*) override {
     return std::make_unique<RecordingObserver>();
   }
   absl::Status ProcessStage(CausalLM& model, int layer, const std::vector<NamedLinear>& stage,
@@ -76,6 +76,32 @@ TEST(LayerDriverTest, TrueSequentialStagesFollowTheForwardOrder) {
   EXPECT_EQ(phi_method.stages[0], (std::vector<std::string>{"q_proj", "k_proj", "v_proj", "fc1"}));
   EXPECT_EQ(phi_method.stages[1], (std::vector<std::string>{"dense"}));
   EXPECT_EQ(phi_method.stages[2], (std::vector<std::string>{"fc2"}));
+}
+
+// SameInputAs pairs exactly the linears whose recorded inputs are equal: q/k/v, gate/up
+// (Phi: q/k/v/fc1), each other linear alone; with one stage per block as well.
+TEST(LayerDriverTest, SameInputAsPairsLinearsThatSeeEqualInputs) {
+  for (Architecture arch : {Architecture::kLlama, Architecture::kPhi}) {
+    auto model = RandomModel(TinyConfig(arch, true), 2);
+    ScriptedMethod method;
+    LayerDriverOptions options;
+    options.true_sequential = false;
+    ASSERT_TRUE(RunLayerSequential(*model, RandomTokens(2, 5, 97), method, options).ok());
+    const std::vector<NamedLinear> stage = BlockStages(*model, 1, false)[0];
+    const std::vector<size_t> first = SameInputAs(*model, 1, stage);
+    ASSERT_EQ(first.size(), stage.size());
+    size_t groups = 0;
+    for (size_t i = 0; i < stage.size(); ++i) {
+      groups += first[i] == i;
+      for (size_t j = 0; j < stage.size(); ++j) {
+        const at::Tensor& a = method.inputs.at(stage[i].name);
+        const at::Tensor& b = method.inputs.at(stage[j].name);
+        const bool equal = a.sizes() == b.sizes() && a.equal(b);
+        EXPECT_EQ(first[i] == first[j], equal) << stage[i].name << " " << stage[j].name;
+      }
+    }
+    EXPECT_EQ(groups, arch == Architecture::kPhi ? 3u : 4u);
+  }
 }
 
 // Zeroing v_proj in the first stage makes the attention output, o_proj's input, exactly
@@ -146,9 +172,10 @@ class ThrowingMethod : public ScriptedMethod {
    public:
     void Observe(const at::Tensor&) override { throw std::runtime_error("observer exploded"); }
   };
-  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear) override {
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear,
+                                             InputObserver* same_input) override {
     if (absl::EndsWith(linear.name, "up_proj")) return std::make_unique<Thrower>();
-    return ScriptedMethod::NewObserver(linear);
+    return ScriptedMethod::NewObserver(linear, same_input);
   }
 };
 
