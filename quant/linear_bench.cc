@@ -12,7 +12,8 @@
 // model (a 1B model's weights exceed any L3), not from an L3 that holds this one layer.
 // Baselines are timed the same way.
 //
-//   llmq_linear_bench [--threads=N] [--size=4096] [--reps=7] [--json]
+//   llmq_linear_bench [--threads=N] [--size=4096] [--reps=7] [--filter=TEXT] [--json]
+//   --filter runs only the quantized cases whose name contains TEXT (baselines always run).
 //
 // --threads sets at::set_num_threads (default 2: the cores of the dev machines).
 #include <ATen/ATen.h>
@@ -42,6 +43,7 @@ namespace {
 
 int64_t g_size = 4096;
 int g_reps = 7;
+std::string g_filter;
 BandwidthProbe* g_probe = nullptr;
 
 // Fastest of g_reps calls, each from cold caches, seconds.
@@ -102,10 +104,12 @@ int main(int argc, char** argv) {
       g_size = std::atoll(argv[i] + 7);
     } else if (std::strncmp(argv[i], "--reps=", 7) == 0) {
       g_reps = std::max(1, std::atoi(argv[i] + 7));
+    } else if (std::strncmp(argv[i], "--filter=", 9) == 0) {
+      g_filter = argv[i] + 9;
     } else if (std::strcmp(argv[i], "--json") == 0) {
       json = true;
     } else {
-      std::fprintf(stderr, "llmq_linear_bench: unknown flag %s (--threads=N --size=N --reps=N --json)\n", argv[i]);
+      std::fprintf(stderr, "llmq_linear_bench: unknown flag %s (--threads=N --size=N --reps=N --filter=TEXT --json)\n", argv[i]);
       return 2;
     }
   }
@@ -155,6 +159,7 @@ int main(int argc, char** argv) {
       {"int8_g128_fp32", 8, 128, false, at::kFloat, {1, 8, 128}},
   };
   for (const Case& c : cases) {
+    if (c.name.find(g_filter) == std::string::npos) continue;
     std::unique_ptr<QuantizedLinear> layer = Packed(c.bits, c.group_size, c.act_order, c.dtype);
     const double bytes = static_cast<double>(layer->WeightBytes());
     for (int64_t rows : c.rows) {
