@@ -1,9 +1,10 @@
 // Model runtime benchmark, printed as ratios against baselines measured in the same run:
 //   prefill: tokens/s of a Llama-3.2-1B-shaped random model over a 2048-token prompt, as a
-//            percentage of the fp32 GEMM rate of this machine (goal >= 70 %);
-//   decode:  tokens/s at batch 1 against the memory-bandwidth bound (weight bytes read per
-//            token / measured copy bandwidth).
+//            fraction of the GEMM rate of this machine in the same dtype (goal >= 0.70);
+//   decode:  tokens/s at batch 1 against the read-bandwidth bound: weight bytes read per
+//            token / the read bandwidth measured by model/bandwidth.h (goal >= 0.70).
 // Usage: llmq_model_bench [--layers N] [--tokens T] [--threads N] [--dtype float32|bfloat16]
+//                         [--decode STEPS] [--json]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -15,6 +16,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/bench_report.h"
+#include "model/bandwidth.h"
 #include "model/loader.h"
 #include "model/runtime.h"
 #include "model/transformer.h"
@@ -41,19 +45,6 @@ double GemmGflops(int64_t m, int64_t k, int64_t n, at::ScalarType dtype) {
   return 2.0 * m * k * n / best / 1e9;
 }
 
-// Best-of-3 copy bandwidth over a buffer much larger than the caches, GB/s (read + write).
-double CopyBandwidthGBs() {
-  at::Tensor src = at::ones({256 << 20}, at::kByte), dst = at::empty_like(src);
-  dst.copy_(src);
-  double best = 1e30;
-  for (int i = 0; i < 3; ++i) {
-    const auto start = Clock::now();
-    dst.copy_(src);
-    best = std::min(best, Seconds(start));
-  }
-  return 2.0 * static_cast<double>(src.numel()) / best / 1e9;
-}
-
 }  // namespace
 }  // namespace llmq
 
@@ -61,7 +52,19 @@ int main(int argc, char** argv) {
   using namespace llmq;
   std::map<std::string, std::string> args = {{"layers", "16"}, {"tokens", "2048"}, {"threads", "0"},
                                              {"dtype", "float32"}, {"decode", "32"}};
-  for (int i = 1; i + 1 < argc; i += 2) args[std::string(argv[i]).substr(2)] = argv[i + 1];
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
+    } else if (i + 1 < argc && std::strncmp(argv[i], "--", 2) == 0) {
+      args[std::string(argv[i]).substr(2)] = argv[i + 1];
+      ++i;
+    } else {
+      std::fprintf(stderr, "llmq_model_bench: unexpected argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  BenchReporter report(json);
   const int threads = ConfigureCpuRuntime(std::atoi(args["threads"].c_str()));
   auto dtype = ParseDtype(args["dtype"]);
   if (!dtype.ok()) { std::fprintf(stderr, "%s\n", dtype.status().ToString().c_str()); return 2; }
@@ -83,8 +86,8 @@ int main(int argc, char** argv) {
   const int64_t tokens = std::atoi(args["tokens"].c_str());
   FitBlasThreadsToModel(c.hidden_size, threads);
 
-  std::printf("llmq_model_bench: Llama-3.2-1B shape, %lld layers, %s, %d threads\n",
-              static_cast<long long>(c.num_layers), args["dtype"].c_str(), at::get_num_threads());
+  report.Note(absl::StrFormat("llmq_model_bench: Llama-3.2-1B shape, %d layers, %s, %d threads",
+                              c.num_layers, args["dtype"], at::get_num_threads()));
   const auto build_start = Clock::now();
   at::manual_seed(0);
   auto lookup = [&](const std::string& name) -> absl::StatusOr<at::Tensor> {
@@ -106,14 +109,16 @@ int main(int argc, char** argv) {
   auto model = CausalLM::Create(c, lookup, *dtype, at::kCPU);
   if (!model.ok()) { std::fprintf(stderr, "%s\n", model.status().ToString().c_str()); return 1; }
   CausalLM& m = **model;
-  std::printf("  built %.2f B parameters in %.1f s\n", m.ParameterCount() / 1e9, Seconds(build_start));
+  report.Note(absl::StrFormat("  built %.2f B parameters in %.1f s", m.ParameterCount() / 1e9,
+                              Seconds(build_start)));
 
   // Baselines measured now, on this machine, with these threads.
   const double gemm = GemmGflops(tokens, c.hidden_size, c.intermediate_size, *dtype);
-  const double bandwidth = CopyBandwidthGBs();
-  std::printf("  baseline GEMM (%lldx%lldx%lld): %.1f GFLOP/s; copy bandwidth %.1f GB/s\n",
-              static_cast<long long>(tokens), static_cast<long long>(c.hidden_size),
-              static_cast<long long>(c.intermediate_size), gemm, bandwidth);
+  const double bandwidth = BandwidthProbe().MeasureGBs();
+  const std::string dt = args["dtype"];
+  report.Add({"model", "read_bandwidth", bandwidth, "GB/s", "itself", 1.0, std::nullopt});
+  report.Add({"model", absl::StrFormat("gemm_%dx%dx%d_%s", tokens, c.hidden_size, c.intermediate_size, dt),
+              gemm, "GFLOP/s", "itself", 1.0, std::nullopt});
 
   // Prefill: FLOPs of the block linears and attention (full score matrix, as computed)
   // plus the last position's lm_head.
@@ -129,8 +134,9 @@ int main(int argc, char** argv) {
   m.Forward(prompt, {}, nullptr, true);
   const double prefill_s = Seconds(prefill_start);
   const double achieved = flops / prefill_s / 1e9;
-  std::printf("  prefill %lld tokens: %.2f s, %.0f tokens/s, %.1f GFLOP/s = %.1f%% of GEMM (goal >= 70%%)\n",
-              static_cast<long long>(tokens), prefill_s, tokens / prefill_s, achieved, 100.0 * achieved / gemm);
+  report.Add({"model", absl::StrFormat("prefill_%s/tokens=%d", dt, tokens), tokens / prefill_s,
+              "tokens/s", absl::StrFormat("gemm %.1f GFLOP/s (%.1f GFLOP/s reached)", gemm, achieved),
+              achieved / gemm, 0.70});
 
   // Decode at batch 1: every step reads all weights once.
   const int64_t steps = std::atoi(args["decode"].c_str());
@@ -142,8 +148,10 @@ int main(int argc, char** argv) {
   }
   const double decode_s = Seconds(decode_start);
   const double bytes_per_token = static_cast<double>(m.WeightBytes());
-  const double bound = bandwidth / 2.0 * 1e9 / bytes_per_token;  // read-only: half the copy traffic
-  std::printf("  decode batch 1: %.2f tokens/s; bandwidth bound %.2f tokens/s (%.0f MB/token) = %.1f%% of bound\n",
-              steps / decode_s, bound, bytes_per_token / 1e6, 100.0 * (steps / decode_s) / bound);
+  const double bound = bandwidth * 1e9 / bytes_per_token;
+  report.Add({"model", absl::StrFormat("decode_%s/batch=1", dt), steps / decode_s, "tokens/s",
+              absl::StrFormat("read_bandwidth bound %.2f tokens/s (%.0f MB/token at %.1f GB/s)", bound,
+                              bytes_per_token / 1e6, bandwidth),
+              (steps / decode_s) / bound, 0.70});
   return 0;
 }

@@ -18,13 +18,26 @@ int g_max_kernel = 2;
 bool UseAvx512() { return g_max_kernel >= 2 && internal::HasAvx512(); }
 bool UseAvx2() { return g_max_kernel >= 1 && internal::HasAvx2(); }
 
-// Output rows per parallel task: enough work per task to amortise the per-task buffers.
-constexpr int64_t kRowGrain = 16;
+// Output rows per parallel task: at least ~32k weights each, so that small layers (and
+// the per-task buffers) do not pay for a thread hand-off that costs more than the work.
+int64_t RowGrain(const PackedWeights& w) {
+  return std::max<int64_t>(4, (int64_t{1} << 15) / std::max<int64_t>(1, w.in));
+}
+
+// Row `o`'s codes into qbuf (in): vectorised on x86 CPUs that have AVX2.
+void UnpackCodeRow(const PackedWeights& w, int64_t o, uint8_t* qbuf) {
+  const uint8_t* row = w.codes + o * w.code_row_bytes;
+  if (UseAvx2() || UseAvx512()) {
+    internal::UnpackCodesX86(row, w.code_row_bytes, w.bits, w.in, qbuf);
+  } else {
+    UnpackRow(row, w.bits, 0, w.in, qbuf);
+  }
+}
 
 // Row o of W as float32 into out[0, in). qbuf holds `in` codes, zbuf `groups` zeros.
 void DequantizeRowF32(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8_t* zbuf,
                       float* sbuf, float* out) {
-  UnpackRow(w.codes + o * w.code_row_bytes, w.bits, 0, w.in, qbuf);
+  UnpackCodeRow(w, o, qbuf);
   UnpackRow(w.zeros + o * w.zero_row_bytes, w.bits, 0, w.groups, zbuf);
   const c10::Half* srow = w.scales + o * w.groups;
   for (int64_t g = 0; g < w.groups; ++g) sbuf[g] = static_cast<float>(srow[g]);
@@ -36,7 +49,7 @@ void DequantizeRowF32(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8_t*
 }
 
 void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* y) {
-  at::parallel_for(0, w.out, kRowGrain, [&](int64_t o0, int64_t o1) {
+  at::parallel_for(0, w.out, RowGrain(w), [&](int64_t o0, int64_t o1) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = o0; o < o1; ++o) {
@@ -46,39 +59,21 @@ void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* 
   });
 }
 
-// The x86 4-bit path: x deinterleaved into even and odd columns (so that a packed byte's
-// low and high nibbles meet contiguous x), group sums precomputed, then the kernel.
+// The x86 path: each thread its share of the output rows.
 bool FusedX86(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   const bool avx512 = UseAvx512();
-  if (w.bits != 4 || w.g_idx != nullptr || (!avx512 && !UseAvx2())) return false;
-  const int64_t half = (w.in + 1) / 2;
-  std::vector<float> even(rows * half, 0.0f), odd(rows * half, 0.0f);  // (rows, half) each
-  std::vector<float> xsum(rows * w.groups, 0.0f);                      // (rows, groups)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * w.in;
-    for (int64_t c = 0; c < w.in; ++c) {
-      (c % 2 ? odd : even)[r * half + c / 2] = xr[c];
-      xsum[r * w.groups + c / w.group_size] += xr[c];
+  if (w.g_idx != nullptr || (!avx512 && !UseAvx2())) return false;
+  at::parallel_for(0, w.out, RowGrain(w), [&](int64_t o0, int64_t o1) {
+    std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
+    std::vector<float> sbuf(w.groups);
+    if (avx512) {
+      internal::FusedRowsAvx512(w, x, rows, o0, o1, qbuf.data(), zbuf.data(),
+                                sbuf.data(), y);
+    } else {
+      internal::FusedRowsAvx2(w, x, rows, o0, o1, qbuf.data(), zbuf.data(),
+                              sbuf.data(), y);
     }
-  }
-  for (int64_t r0 = 0; r0 < rows; r0 += 4) {
-    const int n = static_cast<int>(std::min<int64_t>(4, rows - r0));
-    const float* xe[4];
-    const float* xo[4];
-    for (int k = 0; k < n; ++k) {
-      xe[k] = even.data() + (r0 + k) * half;
-      xo[k] = odd.data() + (r0 + k) * half;
-    }
-    const float* xs = xsum.data() + r0 * w.groups;
-    float* yr = y + r0 * w.out;
-    at::parallel_for(0, w.out, kRowGrain, [&](int64_t o0, int64_t o1) {
-      if (avx512) {
-        internal::Fused4BitAvx512(w, xe, xo, xs, n, o0, o1, yr);
-      } else {
-        internal::Fused4BitAvx2(w, xe, xo, xs, n, o0, o1, yr);
-      }
-    });
-  }
+  });
   return true;
 }
 
@@ -91,7 +86,7 @@ void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y)
 
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst) {
-  at::parallel_for(r0, r1, kRowGrain, [&](int64_t a, int64_t b) {
+  at::parallel_for(r0, r1, RowGrain(w), [&](int64_t a, int64_t b) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = a; o < b; ++o) {
@@ -110,6 +105,8 @@ template void DequantizeRows<float>(const PackedWeights&, int64_t, int64_t, floa
 template void DequantizeRows<c10::BFloat16>(const PackedWeights&, int64_t, int64_t,
                                             c10::BFloat16*);
 template void DequantizeRows<c10::Half>(const PackedWeights&, int64_t, int64_t, c10::Half*);
+
+int internal::KernelLevel() { return UseAvx512() ? 2 : UseAvx2() ? 1 : 0; }
 
 const char* FusedKernelName() {
   if (UseAvx512()) return "avx512";

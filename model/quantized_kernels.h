@@ -1,14 +1,15 @@
 // CPU kernels behind QuantizedLinear::Forward, over raw pointers into its packed tensors.
 //
-//   FusedMatmul      few input rows (decode): reads the packed bytes and accumulates dot
-//                    products directly, one output row at a time, never materialising W.
-//                    y[r, o] = sum_g s[o,g] * (sum_{c in g} q[o,c] x[r,c] - z[o,g] * xsum[r,g])
+//   FusedMatmul      few input rows (decode, short prompts): reads the packed bytes and
+//                    accumulates dot products directly, one output row at a time, never
+//                    materialising W. Each weight row is unpacked once for all input rows.
+//                    y[r, o] = sum_g s[o,g] * sum_{c in g} (q[o,c] - z[o,g]) x[r,c]
 //   DequantizeRows   many input rows (prefill): a tile of W rows in the compute dtype,
 //                    for a GEMM by the caller.
 //
-// Both parallelise over output rows with at::parallel_for. 4-bit rows without g_idx take
-// an AVX-512 or AVX2 path when the CPU has it (runtime cpuid); everything else a portable
-// path that g++ -O2 vectorises.
+// Both parallelise over output rows with at::parallel_for. Rows without per-column g_idx,
+// of any width 2..8, take an AVX-512 or AVX2 (+BMI2) path when the CPU has it (runtime
+// cpuid); per-column g_idx and other CPUs a portable path that g++ -O2 vectorises.
 #ifndef LLMQ_MODEL_QUANTIZED_KERNELS_H_
 #define LLMQ_MODEL_QUANTIZED_KERNELS_H_
 
@@ -32,7 +33,9 @@ struct PackedWeights {
 };
 
 // Most input rows FusedMatmul takes at once; more go through DequantizeRows + GEMM.
-constexpr int64_t kFusedMaxRows = 8;
+// (Measured by scripts/bench linear on 2 cores: the fused path beats dequantize + GEMM
+// up to here.)
+constexpr int64_t kFusedMaxRows = 16;
 
 // y (rows, out) = x (rows, in) W^T, float32, row-major and contiguous; rows <= kFusedMaxRows.
 void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y);
@@ -41,25 +44,31 @@ void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y)
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst);
 
-// Which fused path this CPU takes for 4-bit rows: "avx512", "avx2" or "portable".
+// Which fused path this CPU takes: "avx512", "avx2" or "portable".
 const char* FusedKernelName();
 
-// Tests: restricts the fused path to `name` ("avx512", "avx2", "portable"; "" = best the
-// CPU has). A path the CPU lacks falls back to the next one down. Not thread-safe.
+// Tests: restricts the fused path (and the dense GEMV, model/gemv.h) to `name` ("avx512",
+// "avx2", "portable"; "" = best the CPU has). A path the CPU lacks falls back to the next
+// one down. Not thread-safe.
 void SetFusedKernelForTesting(const char* name);
 
 namespace internal {
-// The x86 4-bit kernels (quantized_kernels_x86.cc). Each computes, for output rows
-// [o0, o1) and input rows [0, rows) (rows <= 4), y[r, o] from the deinterleaved input
-// x_even[r] = x[r, 0::2], x_odd[r] = x[r, 1::2] (each (in + 1) / 2, zero-padded) and the
-// group sums xsum (rows, groups). Return false when the CPU lacks the instructions.
-bool Fused4BitAvx512(const PackedWeights& w, const float* const* x_even,
-                     const float* const* x_odd, const float* xsum, int rows, int64_t o0,
-                     int64_t o1, float* y);
-bool Fused4BitAvx2(const PackedWeights& w, const float* const* x_even, const float* const* x_odd,
-                   const float* xsum, int rows, int64_t o0, int64_t o1, float* y);
+// The x86 kernels (quantized_kernels_x86.cc). FusedRows* compute y[r, o] for output rows
+// [o0, o1) and all input rows r < rows, from x (rows, in) and per-thread scratch qbuf
+// (in), zbuf (groups), sbuf (groups); y is (rows, out). Plain groups only (w.g_idx null). Return false when the CPU lacks the
+// instructions.
+bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows,
+                     int64_t o0, int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y);
+bool FusedRowsAvx2(const PackedWeights& w, const float* x, int64_t rows,
+                   int64_t o0, int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y);
+// UnpackRow(packed, bits, 0, n, out) of a row of packed_bytes bytes, vectorised (AVX2 +
+// BMI2); call only when HasAvx2().
+void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int bits, int64_t n,
+                    uint8_t* out);
 bool HasAvx512();
 bool HasAvx2();
+// What the CPU has, limited by SetFusedKernelForTesting: 2 AVX-512, 1 AVX2, 0 portable.
+int KernelLevel();
 }  // namespace internal
 
 }  // namespace llmq

@@ -1,13 +1,23 @@
-// The 4-bit fused matvec with AVX-512 / AVX2 intrinsics. The build targets baseline
+// The packed-weight kernels with AVX-512 / AVX2 intrinsics. The build targets baseline
 // x86-64, so each kernel carries its own target attribute and runs only after a cpuid
 // check; other architectures get stubs that decline.
 //
-// Per output row o and group g (columns [c0, c1)):
-//   dot_g[r] = sum_c q[o,c] x[r,c]   (low nibbles meet x_even, high nibbles x_odd)
-//   y[r,o]  = sum_g s[o,g] dot_g[r] - s[o,g] z[o,g] xsum[r,g]
-// Groups may start and end at odd columns and have any length: whole 16-byte blocks go
-// through the vector loop, the rest through masked loads (AVX-512) or scalar code.
+// Every width goes the same way: a row's codes are unpacked into bytes in column order
+// (4-bit with shuffles, 8-bit read in place, other widths with BMI2 pdep: codes 8j..8j+7
+// always fill the `bits` bytes from byte bits*j, whatever the width), then per group g
+// (columns [c0, c1), any start, any length, masked or scalar at the end):
+//   dot_g[r] = sum_c (q[o,c] - z[o,g]) x[r,c]   (exact integers in float32, FMAs, two
+//                                                accumulators)
+//   y[r,o]   = sum_g s[o,g] dot_g[r]
+// (q - z before the products: no cancellation between sum q x and z sum x.)
+// One input row (decode) runs on the codes directly. Several rows dequantize four weight
+// rows at a time to float32 and multiply them in 4 x 4 register tiles over the input
+// rows, column chunk by column chunk (L1-sized), so each weight row is unpacked once and
+// each x load feeds four FMAs. The kernels are compiled at -O3 (function attribute): at
+// the build's -O2, GCC leaves the small register-tile loops rolled and spills the tiles,
+// 3x slower.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "model/packing.h"
@@ -25,194 +35,292 @@ namespace internal {
 
 bool HasAvx512() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl");
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("bmi2");
   return has;
 }
 bool HasAvx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("bmi2");
   return has;
+}
+
+#define LLMQ_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,bmi2"), optimize("O3")))
+#define LLMQ_AVX2 __attribute__((target("avx2,fma,bmi2"), optimize("O3")))
+
+LLMQ_AVX2 void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int bits, int64_t n,
+                              uint8_t* out) {
+  int64_t j = 0;
+  if (bits == 8) {
+    std::memcpy(out, packed, static_cast<size_t>(n));
+    return;
+  }
+  if (bits == 4) {  // 32 bytes -> 64 codes: low nibble first, so interleave (lo, hi)
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (; j + 64 <= n; j += 64) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(packed + j / 2));
+      const __m256i lo = _mm256_and_si256(v, low4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+      const __m256i a = _mm256_unpacklo_epi8(lo, hi);  // codes 0..15 | 32..47
+      const __m256i b = _mm256_unpackhi_epi8(lo, hi);  // codes 16..31 | 48..63
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j), _mm256_permute2x128_si256(a, b, 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j + 32),
+                          _mm256_permute2x128_si256(a, b, 0x31));
+    }
+  }
+  const uint64_t field = (uint64_t{1} << bits) - 1;
+  const uint64_t mask = field * 0x0101010101010101ull;  // the low `bits` of every byte
+  for (; j + 8 <= n; j += 8) {
+    const int64_t byte = j / 8 * bits;
+    uint64_t word = 0;
+    if (byte + 8 <= packed_bytes) {
+      std::memcpy(&word, packed + byte, 8);  // one load
+    } else {
+      std::memcpy(&word, packed + byte, static_cast<size_t>(packed_bytes - byte));
+    }
+    const uint64_t codes = _pdep_u64(word, mask);
+    std::memcpy(out + j, &codes, 8);
+  }
+  if (j < n) UnpackRow(packed, bits, j, n - j, out + j);
 }
 
 namespace {
 
-#define LLMQ_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-#define LLMQ_AVX2 __attribute__((target("avx2,fma")))
+// Row o's codes as bytes in column order: in place for 8-bit, else unpacked into qbuf.
+inline const uint8_t* RowCodes(const PackedWeights& w, int64_t o, uint8_t* qbuf) {
+  const uint8_t* row = w.codes + o * w.code_row_bytes;
+  if (w.bits == 8) return row;
+  UnpackCodesX86(row, w.code_row_bytes, w.bits, w.in, qbuf);
+  return qbuf;
+}
 
-// Scalar contribution of the codes in [c, c1) to sums[r], used for group edges.
-inline void ScalarCodes(const uint8_t* row, int64_t c, int64_t c1, const float* const* xe,
-                        const float* const* xo, int rows, float* sums) {
-  for (; c < c1; ++c) {
-    const uint8_t byte = row[c >> 1];
-    const float q = static_cast<float>(c & 1 ? byte >> 4 : byte & 0xF);
-    const float* const* xs = c & 1 ? xo : xe;
-    for (int r = 0; r < rows; ++r) sums[r] += q * xs[r][c >> 1];
+inline void RowGroupParams(const PackedWeights& w, int64_t o, uint8_t* zbuf, float* sbuf) {
+  UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
+  const c10::Half* srow = w.scales + o * w.groups;
+  for (int64_t g = 0; g < w.groups; ++g) sbuf[g] = static_cast<float>(srow[g]);
+}
+
+// y[r * w.out] for r < R from one row's codes q (in), scales s and zeros z (groups);
+// x (R, in) with row stride w.in.
+template <int R>
+LLMQ_AVX512 void RowDots512(const PackedWeights& w, const uint8_t* q, const float* s,
+                            const uint8_t* z, const float* x, float* y) {
+  __m512 total[R];
+  for (int r = 0; r < R; ++r) total[r] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+    const __m512i zv = _mm512_set1_epi32(z[g]);
+    __m512 a0[R], a1[R];
+    for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm512_setzero_ps();
+    int64_t c = c0;
+    for (; c + 32 <= c1; c += 32) {
+      const __m512 q0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c))), zv));
+      const __m512 q1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c + 16))), zv));
+      for (int r = 0; r < R; ++r) {
+        a0[r] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(x + r * w.in + c), a0[r]);
+        a1[r] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(x + r * w.in + c + 16), a1[r]);
+      }
+    }
+    for (; c < c1; c += 16) {  // at most two: one whole, one masked
+      const int64_t left = std::min<int64_t>(16, c1 - c);
+      const __mmask16 m = static_cast<__mmask16>((1u << left) - 1);
+      const __m512 q0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, q + c)), zv));
+      for (int r = 0; r < R; ++r) {
+        a0[r] = _mm512_fmadd_ps(q0, _mm512_maskz_loadu_ps(m, x + r * w.in + c), a0[r]);
+      }
+    }
+    const __m512 vs = _mm512_set1_ps(s[g]);
+    for (int r = 0; r < R; ++r) total[r] = _mm512_fmadd_ps(_mm512_add_ps(a0[r], a1[r]), vs, total[r]);
+  }
+  for (int r = 0; r < R; ++r) y[r * w.out] = _mm512_reduce_add_ps(total[r]);
+}
+
+// out (in) = s[g] * (q[c] - z[g]) in float32: one weight row dequantized, as
+// DequantizeRows computes it.
+LLMQ_AVX512 void DequantizeRow512(const PackedWeights& w, const uint8_t* q, const float* s,
+                                  const uint8_t* z, float* out) {
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+    const __m512i zv = _mm512_set1_epi32(z[g]);
+    const __m512 vs = _mm512_set1_ps(s[g]);
+    for (int64_t c = c0; c < c1; c += 16) {
+      const __mmask16 m = static_cast<__mmask16>((1u << std::min<int64_t>(16, c1 - c)) - 1);
+      const __m512i qi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, q + c)), zv);
+      _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(qi), vs));
+    }
   }
 }
 
-template <int R>
-LLMQ_AVX512 void Kernel512(const PackedWeights& w, const float* const* xe, const float* const* xo,
-                           const float* xsum, int64_t o0, int64_t o1, float* y) {
-  std::vector<uint8_t> zbuf(w.groups);
-  const __m128i low4 = _mm_set1_epi8(0x0F);
-  for (int64_t o = o0; o < o1; ++o) {
-    const uint8_t* row = w.codes + o * w.code_row_bytes;
-    UnpackRow(w.zeros + o * w.zero_row_bytes, 4, 0, w.groups, zbuf.data());
-    const c10::Half* srow = w.scales + o * w.groups;
-    __m512 total[R];
-    float offset[R];
-    for (int r = 0; r < R; ++r) {
-      total[r] = _mm512_setzero_ps();
-      offset[r] = 0.0f;
+LLMQ_AVX512 float SumOf16(const float* v) { return _mm512_reduce_add_ps(_mm512_loadu_ps(v)); }
+
+// Columns [c0, c1) of NR input rows x (stride in) against 4 dequantized weight rows wt
+// (stride in), added to the 4 x NR vector partial sums part[(i * 4 + k) * 16 ...].
+template <int NR>
+LLMQ_AVX512 void Tile512(const float* wt, const float* x, int64_t in, int64_t c0, int64_t c1,
+                         float* part) {
+  __m512 acc[NR][4];
+  for (int i = 0; i < NR; ++i) {
+    for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_loadu_ps(part + (i * 4 + k) * 16);
+  }
+  int64_t c = c0;
+  for (; c + 16 <= c1; c += 16) {
+    __m512 wv[4];
+    for (int k = 0; k < 4; ++k) wv[k] = _mm512_loadu_ps(wt + k * in + c);
+    for (int i = 0; i < NR; ++i) {
+      const __m512 xv = _mm512_loadu_ps(x + i * in + c);
+      for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_fmadd_ps(wv[k], xv, acc[i][k]);
     }
-    for (int64_t g = 0; g < w.groups; ++g) {
-      const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
-      const float s = static_cast<float>(srow[g]);
-      const float sz = s * static_cast<float>(zbuf[g]);
-      __m512 acc_lo[R], acc_hi[R];
-      float edge[R];
-      for (int r = 0; r < R; ++r) {
-        acc_lo[r] = _mm512_setzero_ps();
-        acc_hi[r] = _mm512_setzero_ps();
-        edge[r] = 0.0f;
-      }
-      int64_t c = c0;
-      if (c & 1) {  // a group starting on a high nibble
-        ScalarCodes(row, c, c + 1, xe, xo, R, edge);
-        ++c;
-      }
-      for (; c + 32 <= c1; c += 32) {  // 16 bytes = 32 codes
-        const int64_t b = c >> 1;
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + b));
-        const __m128i lo = _mm_and_si128(v, low4);
-        const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
-        const __m512 qlo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo));
-        const __m512 qhi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi));
-        for (int r = 0; r < R; ++r) {
-          acc_lo[r] = _mm512_fmadd_ps(qlo, _mm512_loadu_ps(xe[r] + b), acc_lo[r]);
-          acc_hi[r] = _mm512_fmadd_ps(qhi, _mm512_loadu_ps(xo[r] + b), acc_hi[r]);
-        }
-      }
-      const int64_t pairs = (c1 - c) / 2;  // < 16 whole bytes left
-      if (pairs > 0) {
-        const int64_t b = c >> 1;
-        const __mmask16 m = static_cast<__mmask16>((1u << pairs) - 1);
-        const __m128i v = _mm_maskz_loadu_epi8(m, row + b);
-        const __m128i lo = _mm_and_si128(v, low4);
-        const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
-        const __m512 qlo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo));
-        const __m512 qhi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi));
-        for (int r = 0; r < R; ++r) {
-          acc_lo[r] = _mm512_fmadd_ps(qlo, _mm512_maskz_loadu_ps(m, xe[r] + b), acc_lo[r]);
-          acc_hi[r] = _mm512_fmadd_ps(qhi, _mm512_maskz_loadu_ps(m, xo[r] + b), acc_hi[r]);
-        }
-        c += 2 * pairs;
-      }
-      if (c < c1) ScalarCodes(row, c, c1, xe, xo, R, edge);  // a last low nibble
-      const __m512 vs = _mm512_set1_ps(s);
-      for (int r = 0; r < R; ++r) {
-        total[r] = _mm512_fmadd_ps(_mm512_add_ps(acc_lo[r], acc_hi[r]), vs, total[r]);
-        offset[r] += s * edge[r] - sz * xsum[r * w.groups + g];
-      }
+  }
+  if (c < c1) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (c1 - c)) - 1);
+    __m512 wv[4];
+    for (int k = 0; k < 4; ++k) wv[k] = _mm512_maskz_loadu_ps(m, wt + k * in + c);
+    for (int i = 0; i < NR; ++i) {
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + i * in + c);
+      for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_fmadd_ps(wv[k], xv, acc[i][k]);
     }
-    for (int r = 0; r < R; ++r) y[r * w.out + o] = _mm512_reduce_add_ps(total[r]) + offset[r];
+  }
+  for (int i = 0; i < NR; ++i) {
+    for (int k = 0; k < 4; ++k) _mm512_storeu_ps(part + (i * 4 + k) * 16, acc[i][k]);
   }
 }
 
+LLMQ_AVX2 inline float HorizontalSum(__m256 v) {
+  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+}
+
 template <int R>
-LLMQ_AVX2 void Kernel256(const PackedWeights& w, const float* const* xe, const float* const* xo,
-                         const float* xsum, int64_t o0, int64_t o1, float* y) {
-  std::vector<uint8_t> zbuf(w.groups);
-  const __m128i low4 = _mm_set1_epi8(0x0F);
-  for (int64_t o = o0; o < o1; ++o) {
-    const uint8_t* row = w.codes + o * w.code_row_bytes;
-    UnpackRow(w.zeros + o * w.zero_row_bytes, 4, 0, w.groups, zbuf.data());
-    const c10::Half* srow = w.scales + o * w.groups;
-    __m256 total[R];
-    float offset[R];
+LLMQ_AVX2 void RowDots256(const PackedWeights& w, const uint8_t* q, const float* s,
+                          const uint8_t* z, const float* x, float* y) {
+  __m256 total[R];
+  float offset[R];
+  for (int r = 0; r < R; ++r) {
+    total[r] = _mm256_setzero_ps();
+    offset[r] = 0.0f;
+  }
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+    const __m256i zv = _mm256_set1_epi32(z[g]);
+    __m256 a0[R], a1[R];
+    float edge[R];
     for (int r = 0; r < R; ++r) {
-      total[r] = _mm256_setzero_ps();
-      offset[r] = 0.0f;
+      a0[r] = a1[r] = _mm256_setzero_ps();
+      edge[r] = 0.0f;
     }
-    for (int64_t g = 0; g < w.groups; ++g) {
-      const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
-      const float s = static_cast<float>(srow[g]);
-      const float sz = s * static_cast<float>(zbuf[g]);
-      __m256 acc_lo[R], acc_hi[R];
-      float edge[R];
+    int64_t c = c0;
+    for (; c + 16 <= c1; c += 16) {
+      const __m256 q0 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + c))), zv));
+      const __m256 q1 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + c + 8))), zv));
       for (int r = 0; r < R; ++r) {
-        acc_lo[r] = _mm256_setzero_ps();
-        acc_hi[r] = _mm256_setzero_ps();
-        edge[r] = 0.0f;
-      }
-      int64_t c = c0;
-      if (c & 1) {
-        ScalarCodes(row, c, c + 1, xe, xo, R, edge);
-        ++c;
-      }
-      for (; c + 16 <= c1; c += 16) {  // 8 bytes = 16 codes
-        const int64_t b = c >> 1;
-        const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + b));
-        const __m128i lo = _mm_and_si128(v, low4);
-        const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
-        const __m256 qlo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
-        const __m256 qhi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
-        for (int r = 0; r < R; ++r) {
-          acc_lo[r] = _mm256_fmadd_ps(qlo, _mm256_loadu_ps(xe[r] + b), acc_lo[r]);
-          acc_hi[r] = _mm256_fmadd_ps(qhi, _mm256_loadu_ps(xo[r] + b), acc_hi[r]);
-        }
-      }
-      if (c < c1) ScalarCodes(row, c, c1, xe, xo, R, edge);
-      const __m256 vs = _mm256_set1_ps(s);
-      for (int r = 0; r < R; ++r) {
-        total[r] = _mm256_fmadd_ps(_mm256_add_ps(acc_lo[r], acc_hi[r]), vs, total[r]);
-        offset[r] += s * edge[r] - sz * xsum[r * w.groups + g];
+        a0[r] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(x + r * w.in + c), a0[r]);
+        a1[r] = _mm256_fmadd_ps(q1, _mm256_loadu_ps(x + r * w.in + c + 8), a1[r]);
       }
     }
+    if (c + 8 <= c1) {
+      const __m256 q0 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + c))), zv));
+      for (int r = 0; r < R; ++r) a0[r] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(x + r * w.in + c), a0[r]);
+      c += 8;
+    }
+    for (; c < c1; ++c) {
+      const float qz = static_cast<float>(q[c] - z[g]);
+      for (int r = 0; r < R; ++r) edge[r] += qz * x[r * w.in + c];
+    }
+    const __m256 vs = _mm256_set1_ps(s[g]);
     for (int r = 0; r < R; ++r) {
-      const __m128 h = _mm_add_ps(_mm256_castps256_ps128(total[r]), _mm256_extractf128_ps(total[r], 1));
-      const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      const __m128 h3 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
-      y[r * w.out + o] = _mm_cvtss_f32(h3) + offset[r];
+      total[r] = _mm256_fmadd_ps(_mm256_add_ps(a0[r], a1[r]), vs, total[r]);
+      offset[r] += s[g] * edge[r];
     }
   }
+  for (int r = 0; r < R; ++r) y[r * w.out] = HorizontalSum(total[r]) + offset[r];
 }
 
 }  // namespace
 
-bool Fused4BitAvx512(const PackedWeights& w, const float* const* xe, const float* const* xo,
-                     const float* xsum, int rows, int64_t o0, int64_t o1, float* y) {
+bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
+                     int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y) {
   if (!HasAvx512()) return false;
-  switch (rows) {
-    case 1: Kernel512<1>(w, xe, xo, xsum, o0, o1, y); return true;
-    case 2: Kernel512<2>(w, xe, xo, xsum, o0, o1, y); return true;
-    case 3: Kernel512<3>(w, xe, xo, xsum, o0, o1, y); return true;
-    case 4: Kernel512<4>(w, xe, xo, xsum, o0, o1, y); return true;
-    default: return false;
+  if (rows == 1) {  // x (in) stays in L1: codes straight into the products
+    for (int64_t o = o0; o < o1; ++o) {
+      const uint8_t* q = RowCodes(w, o, qbuf);
+      RowGroupParams(w, o, zbuf, sbuf);
+      RowDots512<1>(w, q, sbuf, zbuf, x, y + o);
+    }
+    return true;
   }
+  // Several rows: four weight rows at a time dequantized to float32 (wt), then 4 x 4
+  // register tiles over the input rows, in column chunks small enough that the chunk of
+  // wt and of every x row stays in L1 while all input rows pass over it.
+  constexpr int64_t kChunk = 256;
+  std::vector<float> wt(4 * w.in);                   // (4, in)
+  std::vector<float> part((rows + 3) / 4 * 16 * 16);  // (row blocks, 4 x 4, 16)
+  for (int64_t o = o0; o < o1; o += 4) {
+    const int64_t nb = std::min<int64_t>(4, o1 - o);
+    for (int64_t k = 0; k < 4; ++k) {
+      if (k < nb) {
+        const uint8_t* q = RowCodes(w, o + k, qbuf);
+        RowGroupParams(w, o + k, zbuf, sbuf);
+        DequantizeRow512(w, q, sbuf, zbuf, wt.data() + k * w.in);
+      } else {
+        std::fill(wt.begin() + k * w.in, wt.begin() + (k + 1) * w.in, 0.0f);
+      }
+    }
+    std::fill(part.begin(), part.end(), 0.0f);
+    for (int64_t c0 = 0; c0 < w.in; c0 += kChunk) {
+      const int64_t c1 = std::min(w.in, c0 + kChunk);
+      for (int64_t r = 0; r < rows; r += 4) {
+        float* p = part.data() + r / 4 * 256;
+        switch (std::min<int64_t>(4, rows - r)) {
+          case 1: Tile512<1>(wt.data(), x + r * w.in, w.in, c0, c1, p); break;
+          case 2: Tile512<2>(wt.data(), x + r * w.in, w.in, c0, c1, p); break;
+          case 3: Tile512<3>(wt.data(), x + r * w.in, w.in, c0, c1, p); break;
+          default: Tile512<4>(wt.data(), x + r * w.in, w.in, c0, c1, p); break;
+        }
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < nb; ++k) {
+        const float* v = part.data() + (r / 4 * 16 + (r % 4) * 4 + k) * 16;
+        y[r * w.out + o + k] = SumOf16(v);
+      }
+    }
+  }
+  return true;
 }
 
-bool Fused4BitAvx2(const PackedWeights& w, const float* const* xe, const float* const* xo,
-                   const float* xsum, int rows, int64_t o0, int64_t o1, float* y) {
+bool FusedRowsAvx2(const PackedWeights& w, const float* x, int64_t rows,
+                   int64_t o0, int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y) {
   if (!HasAvx2()) return false;
-  switch (rows) {
-    case 1: Kernel256<1>(w, xe, xo, xsum, o0, o1, y); return true;
-    case 2: Kernel256<2>(w, xe, xo, xsum, o0, o1, y); return true;
-    case 3: Kernel256<3>(w, xe, xo, xsum, o0, o1, y); return true;
-    case 4: Kernel256<4>(w, xe, xo, xsum, o0, o1, y); return true;
-    default: return false;
+  for (int64_t o = o0; o < o1; ++o) {
+    const uint8_t* q = RowCodes(w, o, qbuf);
+    RowGroupParams(w, o, zbuf, sbuf);
+    for (int64_t r = 0; r < rows; r += 4) {
+      const float* xr = x + r * w.in;
+      float* yr = y + r * w.out + o;
+      switch (std::min<int64_t>(4, rows - r)) {
+        case 1: RowDots256<1>(w, q, sbuf, zbuf, xr, yr); break;
+        case 2: RowDots256<2>(w, q, sbuf, zbuf, xr, yr); break;
+        case 3: RowDots256<3>(w, q, sbuf, zbuf, xr, yr); break;
+        default: RowDots256<4>(w, q, sbuf, zbuf, xr, yr); break;
+      }
+    }
   }
+  return true;
 }
 
 #else  // not x86-64 with GCC/Clang: the portable path handles everything
 
 bool HasAvx512() { return false; }
 bool HasAvx2() { return false; }
-bool Fused4BitAvx512(const PackedWeights&, const float* const*, const float* const*, const float*,
-                     int, int64_t, int64_t, float*) {
+void UnpackCodesX86(const uint8_t* packed, int64_t, int bits, int64_t n, uint8_t* out) {
+  UnpackRow(packed, bits, 0, n, out);
+}
+bool FusedRowsAvx512(const PackedWeights&, const float*, int64_t, int64_t, int64_t,
+                     uint8_t*, uint8_t*, float*, float*) {
   return false;
 }
-bool Fused4BitAvx2(const PackedWeights&, const float* const*, const float* const*, const float*,
-                   int, int64_t, int64_t, float*) {
+bool FusedRowsAvx2(const PackedWeights&, const float*, int64_t, int64_t, int64_t,
+                   uint8_t*, uint8_t*, float*, float*) {
   return false;
 }
 

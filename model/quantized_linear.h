@@ -15,7 +15,7 @@
 //          apply (as GPTQ's exllama kernels do);
 //   bias   (out) in the compute dtype, if any.
 //
-// Forward on CPU: up to kFusedMaxRows (8) input rows go through a fused kernel that reads
+// Forward on CPU: up to kFusedMaxRows (16) input rows go through a fused kernel that reads
 // the packed bytes directly (model/quantized_kernels.h); more rows dequantize W a tile of
 // rows at a time (about 8 MB) into a reused scratch buffer and GEMM it. On other
 // devices (CUDA) the same tiling runs with ATen ops. x may be float32, bfloat16 or

@@ -1,147 +1,184 @@
-// Packed low-bit linear layers against dense at::linear, in one process and one run:
-// batch-1 matvec (decode), a few rows, and a prefill-sized block, for a 4096 x 4096
-// layer. Prints Google Benchmark's table, then the speed-up of each quantized case over
-// the float32 dense baseline of the same shape and rows.
+// Packed low-bit linear layers against the hardware, in one process and one run, for a
+// size x size layer (default 4096):
+//   rows = 1 (decode)  weight bytes streamed per second as a fraction of the read
+//                      bandwidth (model/bandwidth.h); goal int4 g128 >= 0.60, the dense
+//                      float32/bfloat16 GEMV >= 0.70;
+//   rows >= 2          speed over the best dense float32 product of the same rows (the
+//                      faster of at::linear and llmq's DenseLinear); goal >= 1.5x for
+//                      2..16 rows, >= 1.0x above.
+// Each time is the fastest of --reps timed calls (after a warm-up), so that other load on
+// a shared machine shows as little as possible; before each call the caches are flushed
+// (a pass over the 1 GiB bandwidth buffer), so weights come from memory as they do in a
+// model (a 1B model's weights exceed any L3), not from an L3 that holds this one layer.
+// Baselines are timed the same way.
 //
-//   llmq_linear_bench [--threads=N] [--size=4096] [benchmark flags...]
-//   e.g. --benchmark_filter='/1$' --benchmark_repetitions=5 (ratios of medians)
+//   llmq_linear_bench [--threads=N] [--size=4096] [--reps=7] [--filter=TEXT] [--json]
+//   --filter runs only the quantized cases whose name contains TEXT (baselines always run).
 //
 // --threads sets at::set_num_threads (default 2: the cores of the dev machines).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/bench_report.h"
+#include "model/bandwidth.h"
 #include "model/linear.h"
 #include "model/quantized_kernels.h"
 #include "model/quantized_linear.h"
-#include "quant/group_quant.h"
 
 namespace llmq {
 namespace {
 
 int64_t g_size = 4096;
+int g_reps = 7;
+std::string g_filter;
+BandwidthProbe* g_probe = nullptr;
 
-// One layer per (bits, group size, dtype), built once: quantizing 16M weights takes seconds.
-const Linear& Layer(const std::string& kind, int bits, int64_t group_size, at::ScalarType dtype) {
-  static std::map<std::string, std::unique_ptr<Linear>> cache;
-  const std::string key = kind + std::to_string(bits) + "g" + std::to_string(group_size) +
-                          c10::toString(dtype);
-  auto it = cache.find(key);
-  if (it != cache.end()) return *it->second;
-  at::manual_seed(0);
-  at::Tensor w = at::randn({g_size, g_size}) * 0.02;  // (out, in)
-  std::unique_ptr<Linear> layer;
-  if (kind == "dense") {
-    layer = std::make_unique<DenseLinear>(w.to(dtype).contiguous(), at::Tensor());
-  } else {
-    GroupQuantized q = QuantizeGroups(w, QuantSpec{bits, group_size, false});
-    if (kind == "act_order") {  // the same codes read through a shuffled column -> group map
-      q.g_idx = at::div(at::arange(g_size, at::kLong), group_size, "floor")
-                    .index_select(0, at::randperm(g_size, at::kLong)).to(at::kInt);
-    }
-    auto made = QuantizedLinear::Create(q.codes, q.scales, q.zeros, q.g_idx, at::Tensor(), bits,
-                                        group_size, dtype);
-    if (!made.ok()) {
-      std::fprintf(stderr, "%s\n", made.status().ToString().c_str());
-      std::exit(1);
-    }
-    layer = std::move(made).value();
+// Fastest of g_reps calls, each from cold caches, seconds.
+double Time(const std::function<void()>& f) {
+  f();  // warm-up: page faults, thread pool
+  double best = 1e30;
+  for (int i = 0; i < g_reps; ++i) {
+    g_probe->EvictCaches();
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  return *(cache[key] = std::move(layer));
+  return best;
 }
 
-void Run(benchmark::State& state, const Linear& layer, at::ScalarType dtype) {
-  const int64_t rows = state.range(0);
-  at::Tensor x = at::randn({rows, g_size}).to(dtype);  // (rows, in)
-  for (auto _ : state) {
-    at::Tensor y = layer.Forward(x);
-    benchmark::DoNotOptimize(y.data_ptr());
+// A packed layer over random codes (speed does not depend on their values); with
+// act_order, a shuffled column -> group map of plain group sizes.
+std::unique_ptr<QuantizedLinear> Packed(int bits, int64_t group_size, bool act_order,
+                                        at::ScalarType dtype) {
+  at::manual_seed(bits * 1000 + group_size);
+  const int64_t groups = (g_size + group_size - 1) / group_size;
+  at::Tensor codes = at::randint(0, 1 << bits, {g_size, g_size}, at::kLong).to(at::kByte);
+  at::Tensor scales = at::rand({g_size, groups}) * 0.01 + 0.001;
+  at::Tensor zeros = at::randint(0, 1 << bits, {g_size, groups}, at::kLong).to(at::kFloat);
+  at::Tensor g_idx;
+  if (act_order) {
+    g_idx = at::div(at::arange(g_size, at::kLong), group_size, "floor")
+                .index_select(0, at::randperm(g_size, at::kLong)).to(at::kInt);
   }
-  state.counters["weight_MB"] = static_cast<double>(layer.WeightBytes()) / 1e6;
-  state.counters["rows"] = static_cast<double>(rows);
+  auto made = QuantizedLinear::Create(codes, scales, zeros, g_idx, at::Tensor(), bits, group_size, dtype);
+  if (!made.ok()) {
+    std::fprintf(stderr, "%s\n", made.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(made).value();
 }
 
-void BM_DenseFp32(benchmark::State& s) { Run(s, Layer("dense", 32, 0, at::kFloat), at::kFloat); }
-void BM_DenseBf16(benchmark::State& s) { Run(s, Layer("dense", 16, 0, at::kBFloat16), at::kBFloat16); }
-void BM_Int4G128Fp32(benchmark::State& s) { Run(s, Layer("q", 4, 128, at::kFloat), at::kFloat); }
-void BM_Int4G128Bf16(benchmark::State& s) { Run(s, Layer("q", 4, 128, at::kBFloat16), at::kBFloat16); }
-void BM_Int4G128ActOrderFp32(benchmark::State& s) {
-  Run(s, Layer("act_order", 4, 128, at::kFloat), at::kFloat);
-}
-void BM_Int4G32Fp32(benchmark::State& s) { Run(s, Layer("q", 4, 32, at::kFloat), at::kFloat); }
-void BM_Int3G128Fp32(benchmark::State& s) { Run(s, Layer("q", 3, 128, at::kFloat), at::kFloat); }
-void BM_Int8G128Fp32(benchmark::State& s) { Run(s, Layer("q", 8, 128, at::kFloat), at::kFloat); }
-
-BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(4)->Arg(8)->Arg(9)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_DenseBf16)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int4G128Fp32)->Arg(1)->Arg(4)->Arg(8)->Arg(9)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int4G128Bf16)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int4G128ActOrderFp32)->Arg(1)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int4G32Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int3G128Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Int8G128Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
-
-// Keeps each run's time so main can print ratios after the table.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    // One time per benchmark: the run's, or with --benchmark_repetitions the median's.
-    for (const Run& run : runs) {
-      if (run.error_occurred) continue;
-      if (run.run_type == Run::RT_Iteration) {
-        times_.emplace(run.run_name.str(), run.GetAdjustedRealTime());
-      } else if (run.aggregate_name == "median") {
-        times_[run.run_name.str()] = run.GetAdjustedRealTime();
-      }
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  const std::map<std::string, double>& times() const { return times_; }
-
- private:
-  std::map<std::string, double> times_;
+struct Case {
+  std::string name;
+  int bits;
+  int64_t group_size;
+  bool act_order;
+  at::ScalarType dtype;
+  std::vector<int64_t> rows;
 };
 
 }  // namespace
 }  // namespace llmq
 
 int main(int argc, char** argv) {
+  using namespace llmq;
   int threads = 2;
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--threads=", 10) == 0) {
       threads = std::atoi(argv[i] + 10);
     } else if (std::strncmp(argv[i], "--size=", 7) == 0) {
-      llmq::g_size = std::atoll(argv[i] + 7);
+      g_size = std::atoll(argv[i] + 7);
+    } else if (std::strncmp(argv[i], "--reps=", 7) == 0) {
+      g_reps = std::max(1, std::atoi(argv[i] + 7));
+    } else if (std::strncmp(argv[i], "--filter=", 9) == 0) {
+      g_filter = argv[i] + 9;
+    } else if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
     } else {
-      args.push_back(argv[i]);
+      std::fprintf(stderr, "llmq_linear_bench: unknown flag %s (--threads=N --size=N --reps=N --filter=TEXT --json)\n", argv[i]);
+      return 2;
     }
   }
   at::set_num_threads(threads);
-  int n = static_cast<int>(args.size());
-  benchmark::Initialize(&n, args.data());
-  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
-  std::printf("layer %lld x %lld, at::get_num_threads()=%d, fused 4-bit kernel: %s\n",
-              static_cast<long long>(llmq::g_size), static_cast<long long>(llmq::g_size),
-              at::get_num_threads(), llmq::FusedKernelName());
-  llmq::RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  const auto& t = reporter.times();
-  std::printf("\nspeed-up over dense float32 at::linear (same rows, same run):\n");
-  for (const auto& [name, time] : t) {
-    const size_t slash = name.find('/');
-    const std::string rows = slash == std::string::npos ? "" : name.substr(slash);
-    auto base = t.find("BM_DenseFp32" + rows);
-    if (base == t.end() || name.rfind("BM_DenseFp32", 0) == 0) continue;
-    std::printf("  %-28s %8.2fx\n", name.c_str(), base->second / time);
+  at::NoGradGuard no_grad;
+  BenchReporter report(json);
+  const std::vector<int64_t> all_rows = {1, 2, 4, 8, 16, 64, 128, 512};
+
+  BandwidthProbe probe;
+  g_probe = &probe;
+  const double bandwidth = probe.MeasureGBs();
+  report.Note(absl::StrFormat("layer %d x %d, %d threads, fused kernel %s; read bandwidth %.1f GB/s",
+                              g_size, g_size, at::get_num_threads(), FusedKernelName(), bandwidth));
+  report.Add({"linear", "read_bandwidth", bandwidth, "GB/s", "itself", 1.0, std::nullopt});
+  const std::string bw_name = absl::StrFormat("read_bandwidth %.1f GB/s", bandwidth);
+
+  // Dense baselines: BLAS through at::linear, and DenseLinear (llmq's GEMV at one row).
+  std::map<int64_t, double> best_fp32;  // rows -> seconds
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const std::string dt = dtype == at::kFloat ? "fp32" : "bf16";
+    at::manual_seed(0);
+    DenseLinear dense((at::randn({g_size, g_size}) * 0.02).to(dtype), at::Tensor());
+    const double bytes = static_cast<double>(dense.WeightBytes());
+    for (int64_t rows : all_rows) {
+      if (dtype == at::kBFloat16 && rows > 1 && rows != 16 && rows != 128) continue;
+      at::Tensor x = at::randn({rows, g_size}).to(dtype);
+      const double t_blas = Time([&] { at::linear(x, dense.weight()); });
+      const double t_llmq = Time([&] { dense.Forward(x); });
+      if (dtype == at::kFloat) best_fp32[rows] = std::min(t_blas, t_llmq);
+      const std::string m = absl::StrCat("dense_", dt, "/rows=", rows);
+      if (rows == 1) {
+        report.Add({"linear", m + "/at::linear", t_blas * 1e6, "us", bw_name, bytes / t_blas / 1e9 / bandwidth, std::nullopt});
+        report.Add({"linear", m + "/llmq_gemv", t_llmq * 1e6, "us", bw_name, bytes / t_llmq / 1e9 / bandwidth, 0.70});
+      } else {
+        report.Add({"linear", m + "/at::linear", t_blas * 1e6, "us", "", 1.0, std::nullopt});
+      }
+    }
+  }
+
+  const std::vector<Case> cases = {
+      {"int4_g128_fp32", 4, 128, false, at::kFloat, all_rows},
+      {"int4_g128_bf16", 4, 128, false, at::kBFloat16, {1, 16, 128}},
+      {"int4_g128_act_order_fp32", 4, 128, true, at::kFloat, {1, 8}},
+      {"int4_g32_fp32", 4, 32, false, at::kFloat, {1, 8}},
+      {"int3_g128_fp32", 3, 128, false, at::kFloat, {1, 8, 128}},
+      {"int2_g128_fp32", 2, 128, false, at::kFloat, {1, 8}},
+      {"int8_g128_fp32", 8, 128, false, at::kFloat, {1, 8, 128}},
+  };
+  for (const Case& c : cases) {
+    if (c.name.find(g_filter) == std::string::npos) continue;
+    std::unique_ptr<QuantizedLinear> layer = Packed(c.bits, c.group_size, c.act_order, c.dtype);
+    const double bytes = static_cast<double>(layer->WeightBytes());
+    for (int64_t rows : c.rows) {
+      at::Tensor x = at::randn({rows, g_size}).to(c.dtype);
+      const double t = Time([&] { layer->Forward(x); });
+      const std::string m = absl::StrCat(c.name, "/rows=", rows);
+      const double base = best_fp32.at(rows);
+      const std::string base_name = absl::StrFormat("dense_fp32_best %.1f us", base * 1e6);
+      if (rows == 1) {
+        const bool goal = c.bits == 4 && c.group_size == 128 && !c.act_order && c.dtype == at::kFloat;
+        report.Add({"linear", m, t * 1e6, "us", bw_name, bytes / t / 1e9 / bandwidth,
+                    goal ? std::optional<double>(0.60) : std::nullopt});
+        report.Add({"linear", m + "/vs_dense", t * 1e6, "us", base_name, base / t, std::nullopt});
+      } else {
+        const bool goal = c.bits == 4 && c.group_size == 128 && !c.act_order && c.dtype == at::kFloat;
+        report.Add({"linear", m, t * 1e6, "us", base_name, base / t,
+                    goal ? std::optional<double>(rows <= 16 ? 1.5 : 1.0) : std::nullopt});
+      }
+    }
   }
   return 0;
 }

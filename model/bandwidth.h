@@ -1,0 +1,31 @@
+// The machine's memory read bandwidth, measured: the baseline every decode and GEMV
+// figure in scripts/bench is a fraction of. A streaming float32 sum over a buffer much
+// larger than the caches (default 1 GiB, twice the largest L3 we run on), split over all
+// of libtorch's threads, vectorised (AVX-512 / AVX2 when the CPU has them).
+#ifndef LLMQ_MODEL_BANDWIDTH_H_
+#define LLMQ_MODEL_BANDWIDTH_H_
+
+#include <cstdint>
+#include <memory>
+
+namespace llmq {
+
+class BandwidthProbe {
+ public:
+  // Allocates and touches `bytes` (rounded down to 4 KiB blocks, at least 4 MiB).
+  explicit BandwidthProbe(int64_t bytes = int64_t{1} << 30);
+  // The best of `repeats` passes (after one warm-up), GB/s (1e9 bytes per second).
+  double MeasureGBs(int repeats = 5);
+  // One pass over the buffer: afterwards what a benchmark reads comes from memory, not
+  // from a cache warmed by its previous call (as in a model, whose weights exceed L3).
+  void EvictCaches();
+
+ private:
+  double Pass();  // seconds
+  int64_t n_;     // floats
+  std::unique_ptr<float[]> data_;
+};
+
+}  // namespace llmq
+
+#endif  // LLMQ_MODEL_BANDWIDTH_H_
