@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "model/fp8_linear.h"
+#include "model/int8_linear.h"
 #include "model/linear.h"
 #include "model/quantized_kernels.h"
 #include "model/quantized_linear.h"
@@ -41,6 +43,15 @@ const Linear& Layer(const std::string& kind, int bits, int64_t group_size, at::S
   std::unique_ptr<Linear> layer;
   if (kind == "dense") {
     layer = std::make_unique<DenseLinear>(w.to(dtype).contiguous(), at::Tensor());
+  } else if (kind == "w8a8" || kind == "fp8") {  // the 8-bit methods' layers (SmoothQuant, FP8)
+    absl::StatusOr<std::unique_ptr<Linear>> made =
+        kind == "fp8" ? absl::StatusOr<std::unique_ptr<Linear>>(Fp8Linear::Create(w, at::Tensor(), {}, dtype))
+                      : absl::StatusOr<std::unique_ptr<Linear>>(Int8Linear::Create(w, at::Tensor(), {}, dtype));
+    if (!made.ok()) {
+      std::fprintf(stderr, "%s\n", made.status().ToString().c_str());
+      std::exit(1);
+    }
+    layer = std::move(made).value();
   } else {
     GroupQuantized q = QuantizeGroups(w, QuantSpec{bits, group_size, false});
     if (kind == "act_order") {  // the same codes read through a shuffled column -> group map
@@ -79,6 +90,8 @@ void BM_Int4G128ActOrderFp32(benchmark::State& s) {
 void BM_Int4G32Fp32(benchmark::State& s) { Run(s, Layer("q", 4, 32, at::kFloat), at::kFloat); }
 void BM_Int3G128Fp32(benchmark::State& s) { Run(s, Layer("q", 3, 128, at::kFloat), at::kFloat); }
 void BM_Int8G128Fp32(benchmark::State& s) { Run(s, Layer("q", 8, 128, at::kFloat), at::kFloat); }
+void BM_W8A8Int8(benchmark::State& s) { Run(s, Layer("w8a8", 8, 0, at::kFloat), at::kFloat); }
+void BM_Fp8E4M3(benchmark::State& s) { Run(s, Layer("fp8", 8, 0, at::kFloat), at::kFloat); }
 
 BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(4)->Arg(8)->Arg(9)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DenseBf16)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
@@ -88,6 +101,8 @@ BENCHMARK(BM_Int4G128ActOrderFp32)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int4G32Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int3G128Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Int8G128Fp32)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_W8A8Int8)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Fp8E4M3)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
 
 // Keeps each run's time so main can print ratios after the table.
 class RatioReporter : public benchmark::ConsoleReporter {
