@@ -177,9 +177,12 @@ std::vector<GridEntrySchema> MakeMethods() {
       "smoothquant", true, "SmoothQuant: migrate activation outliers into weights, WxAy",
       {Float("alpha", 0, 1, "0.5", "migration strength"),
        Int("w_bits", 2, 8, "8", "weight bits"), Int("a_bits", 2, 8, "8", "activation bits")}));
-  methods.push_back(Method("fp8", false, "FP8 E4M3 weights",
+  methods.push_back(Method("fp8", false, "FP8 weights (E4M3 or E5M2), optionally fp8 activations",
                            {Choice("granularity", {"tensor", "channel"}, "tensor",
-                                   "one scale per tensor or per output channel")}));
+                                   "one scale per tensor or per output channel"),
+                            Choice("format", {"e4m3", "e5m2"}, "e4m3", "the 8-bit float format"),
+                            Bool("activations", false,
+                                 "also round activations to fp8, per token (fake-quantized)")}));
   methods.push_back(Method(
       "llm_int8", false, "LLM.int8(): int8 with fp16 outlier columns",
       {Float("threshold", 0, 1e6, "6", "activation magnitude that makes a column an outlier")}));

@@ -13,11 +13,14 @@
 #include "absl/strings/strip.h"
 #include "common/status.h"
 #include "grid/schema.h"
+#include "model/int8_gemm.h"
 #include "model/quantized_linear.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/group_quant.h"
 #include "quant/rtn.h"
+#include "quant/smoothquant.h"
+#include "quant/w8_swap.h"
 
 namespace llmq {
 namespace {
@@ -92,6 +95,136 @@ absl::Status RunRtn(CausalLM& model, const QuantSpec& spec, const std::string& k
   return absl::OkStatus();
 }
 
+bool IsWeightGroupMethod(const std::string& method) {
+  return method == "rtn" || method == "gptq" || method == "awq" || method == "gsq";
+}
+
+absl::StatusOr<Fp8Linear::Options> Fp8OptionsOf(const Params& p) {
+  Fp8Linear::Options o;
+  LLMQ_ASSIGN_OR_RETURN(std::string granularity, GetString(p, "granularity"));
+  LLMQ_ASSIGN_OR_RETURN(std::string format, GetString(p, "format"));
+  LLMQ_ASSIGN_OR_RETURN(o.activations, GetBool(p, "activations"));
+  if ((granularity != "tensor" && granularity != "channel") || (format != "e4m3" && format != "e5m2")) {
+    return absl::InvalidArgumentError(absl::StrCat("fp8: granularity '", granularity, "' / format '", format,
+                                                   "': expected tensor or channel / e4m3 or e5m2"));
+  }
+  o.per_channel = granularity == "channel";
+  o.format = format == "e4m3" ? Fp8Format::kE4M3 : Fp8Format::kE5M2;
+  return o;
+}
+
+absl::StatusOr<SmoothQuantOptions> SmoothQuantOptionsOf(const Params& p) {
+  SmoothQuantOptions o;
+  LLMQ_ASSIGN_OR_RETURN(o.alpha, GetDouble(p, "alpha"));
+  LLMQ_ASSIGN_OR_RETURN(int64_t w_bits, GetInt(p, "w_bits"));
+  LLMQ_ASSIGN_OR_RETURN(int64_t a_bits, GetInt(p, "a_bits"));
+  if (!(o.alpha >= 0 && o.alpha <= 1) || w_bits < 2 || w_bits > 8 || a_bits < 2 || a_bits > 8) {
+    return absl::InvalidArgumentError(absl::StrCat("smoothquant: alpha ", o.alpha, " must be in [0, 1], w_bits ",
+                                                   w_bits, " and a_bits ", a_bits, " in 2..8"));
+  }
+  o.weight_bits = static_cast<int>(w_bits);
+  o.activation_bits = static_cast<int>(a_bits);
+  return o;
+}
+
+absl::StatusOr<double> LlmInt8ThresholdOf(const Params& p) {
+  LLMQ_ASSIGN_OR_RETURN(double threshold, GetDouble(p, "threshold"));
+  if (!(threshold >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("llm_int8: threshold ", threshold, " must be >= 0"));
+  }
+  return threshold;
+}
+
+// What the W8 methods store and compute, for provenance.
+void AddW8Provenance(const std::string& method, const Params& p, QuantizationReport* report) {
+  auto& prov = report->provenance;
+  const std::string kernel = Int8GemmHasVnni() ? "avx512-vnni" : "scalar";
+  if (method == "fp8") {
+    const bool per_channel = p.at("granularity") == "channel";
+    prov["storage"] = absl::StrCat("fp8 ", p.at("format"), " codes, 1 byte per weight, float32 scales per ",
+                                   per_channel ? "output channel" : "tensor");
+    prov["activations"] = p.at("activations") == "true"
+                              ? absl::StrCat(p.at("format"),
+                                             " per token, dynamic scale; fake-quantized: rounded to fp8 and "
+                                             "multiplied in float32 (no fp8 arithmetic on this CPU)")
+                              : "not quantized (weight-only; weights decoded to float32 for the GEMM)";
+  } else {
+    prov["storage"] = "int8 codes, 1 byte per weight (16-row x 4-column blocks), float32 scales per output channel";
+    prov["int8_kernel"] = kernel;
+    if (method == "llm_int8") {
+      prov["activations"] = absl::StrCat("int8 per token, dynamic absmax, int32 accumulation; input columns with |x| > ",
+                                         p.at("threshold"), " in 16-bit float against the dequantized int8 weights");
+    } else {
+      prov["activations"] = absl::StrCat("int", p.at("a_bits"), " levels per token, dynamic absmax, int32 accumulation");
+      if (p.at("w_bits") != "8" || p.at("a_bits") != "8") {
+        prov["fake_quantized"] = absl::StrCat("w_bits=", p.at("w_bits"), " a_bits=", p.at("a_bits"),
+                                              ": fewer levels in int8 storage and the int8 kernel");
+      }
+    }
+  }
+}
+
+// smoothquant, fp8 and llm_int8: their layers replace the dense ones (no packed installation).
+absl::Status QuantizeW8(CausalLM& model, const std::string& method, const CalibrationSet* calibration,
+                        const QuantizeProgress& progress, QuantizationReport* report) {
+  const Params& p = report->params;
+  const std::vector<std::string> keep_patterns = ParseKeepPatterns(p.at("keep"));
+  std::map<std::string, int64_t> bytes_before;
+  for (const NamedLinear& linear : model.Linears()) bytes_before[linear.name] = (*linear.slot)->WeightBytes();
+  report->provenance = {{"threads", absl::StrCat(at::get_num_threads())},
+                        {"dtype", std::string(c10::toString(model.dtype()))},
+                        {"device", model.device().str()}};
+  AddW8Provenance(method, p, report);
+  if (method == "fp8") {
+    LLMQ_ASSIGN_OR_RETURN(Fp8Linear::Options options, Fp8OptionsOf(p));
+    LLMQ_RETURN_IF_ERROR(QuantizeModelFp8(model, options, keep_patterns, &report->layers));
+    if (progress) progress("quantize", 1, 1);
+  } else if (method == "llm_int8") {
+    LLMQ_ASSIGN_OR_RETURN(double threshold, LlmInt8ThresholdOf(p));
+    LLMQ_RETURN_IF_ERROR(QuantizeModelLlmInt8(model, threshold, keep_patterns, &report->layers));
+    if (progress) progress("quantize", 1, 1);
+  } else {
+    if (calibration == nullptr || !calibration->tokens.defined()) {
+      return absl::InvalidArgumentError(absl::StrCat(method, " needs calibration windows"));
+    }
+    LLMQ_ASSIGN_OR_RETURN(SmoothQuantOptions options, SmoothQuantOptionsOf(p));
+    report->calibration = absl::StrCat("tokens ", calibration->tokens.size(0), "x", calibration->tokens.size(1), " ",
+                                       calibration->sampling);
+    report->calibration_fingerprint = calibration->fingerprint;
+    report->calibration_sampling = calibration->sampling;
+    KeepPredicate keep = [keep_patterns](const std::string& name) {
+      for (const std::string& pattern : keep_patterns) {
+        if (GlobMatch(pattern, name)) return true;
+      }
+      return false;
+    };
+    LayerDriverOptions driver;
+    driver.batch_size = DriverBatchSize(model.config(), calibration->tokens.size(1));
+    driver.true_sequential = false;
+    driver.progress = [&](int done, int total) {
+      LOG(INFO) << "stage=quantize method=" << method << " layer=" << done << "/" << total;
+      if (progress) progress("quantize", done, total);
+    };
+    std::unique_ptr<BlockMethod> block_method = MakeSmoothQuantMethod(model, options, keep, &report->layers);
+    report->provenance["driver_batch"] = absl::StrCat(driver.batch_size);
+    report->provenance["smoothing"] = "input_layernorm -> q,k,v; post_attention_layernorm -> gate,up (Phi: fc1 too)";
+    LLMQ_RETURN_IF_ERROR(Annotate(RunLayerSequential(model, calibration->tokens, *block_method, driver), method));
+  }
+  int64_t before = 0, after = 0;
+  std::set<std::string> quantized;
+  for (const LayerRecord& r : report->layers) {
+    if (r.action == "quantized") quantized.insert(r.name);
+  }
+  for (const NamedLinear& linear : model.Linears()) {
+    if (quantized.count(linear.name) == 0) continue;
+    before += bytes_before[linear.name];
+    after += (*linear.slot)->WeightBytes();
+  }
+  report->provenance["linear_bytes_before"] = absl::StrCat(before);
+  report->provenance["linear_bytes_after"] = absl::StrCat(after);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool IsCalibratedMethod(const std::string& method) {
@@ -101,19 +234,31 @@ bool IsCalibratedMethod(const std::string& method) {
 
 absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, const Params& params) {
   static const std::set<std::string>* const kImplemented =
-      new std::set<std::string>{"rtn", "gptq", "awq", "gsq"};
+      new std::set<std::string>{"rtn", "gptq", "awq", "gsq", "smoothquant", "fp8", "llm_int8"};
   const GridEntrySchema* schema = FindGridMethod(method);
   if (schema == nullptr || kImplemented->count(method) == 0) {
     if (schema != nullptr && method != "none") {
       return absl::InvalidArgumentError(absl::StrCat(
           "quantization method '", method,
           "' is part of the grid format but this worker does not implement it yet (it runs rtn, "
-          "gptq, awq and gsq)"));
+          "gptq, awq, gsq, smoothquant, fp8 and llm_int8)"));
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown quantization method '", method, "': expected rtn, gptq, awq or gsq"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown quantization method '", method, "': expected rtn, gptq, awq, gsq, smoothquant, fp8 or llm_int8"));
   }
   LLMQ_ASSIGN_OR_RETURN(Params resolved, CompleteParams(*schema, params));
+  if (method == "fp8") {
+    LLMQ_RETURN_IF_ERROR(Fp8OptionsOf(resolved).status());
+    return resolved;
+  }
+  if (method == "smoothquant") {
+    LLMQ_RETURN_IF_ERROR(SmoothQuantOptionsOf(resolved).status());
+    return resolved;
+  }
+  if (method == "llm_int8") {
+    LLMQ_RETURN_IF_ERROR(LlmInt8ThresholdOf(resolved).status());
+    return resolved;
+  }
   LLMQ_RETURN_IF_ERROR(SpecOf(resolved).status());
   if (method == "gptq") {
     LLMQ_ASSIGN_OR_RETURN(double damp, GetDouble(resolved, "damp"));
@@ -155,6 +300,14 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
   report.method = method;
   LLMQ_ASSIGN_OR_RETURN(report.params, ResolveQuantizationParams(method, params));
   const Params& p = report.params;
+  if (!IsWeightGroupMethod(method)) {
+    LLMQ_RETURN_IF_ERROR(QuantizeW8(model, method, calibration, progress, &report));
+    report.seconds["quantization"] = SecondsSince(start);
+    report.seconds["total"] = report.seconds["quantization"];
+    report.description = DescribeQuantization(method, report.params, report.calibration,
+                                              report.calibration_fingerprint);
+    return report;
+  }
   LLMQ_ASSIGN_OR_RETURN(QuantSpec spec, SpecOf(p));
   // Scales rounded to what the installation stores as they are computed, so that codes and
   // GPTQ's error feedback use the stored scales (RTN always packs and sets it itself).

@@ -9,6 +9,9 @@
 // layer-name patterns left dense (quant/rtn.h's GlobMatch: `*` any run, `?` one character,
 // whole name): "model.layers.0.*,*.down_proj". Unknown parameters are errors. lm_head is
 // never quantized. Quantized layers become packed QuantizedLinears (ReplaceWithQuantized).
+// The 8-bit methods install their own layers: smoothquant (quant/smoothquant.h: Int8Linear,
+// W8A8 with integer accumulation), fp8 (Fp8Linear) and llm_int8 (Int8Linear with fp16
+// outlier columns), quant/w8_swap.h; for them Installation does not apply.
 #ifndef LLMQ_QUANT_QUANTIZE_H_
 #define LLMQ_QUANT_QUANTIZE_H_
 

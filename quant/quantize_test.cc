@@ -60,7 +60,7 @@ TEST(QuantizeTest, ResolvesDefaultsAndRejectsUnknownParameters) {
   EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"bits", "9"}}).ok());
   EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"group_size", "0"}}).ok());
   EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"act_order", "maybe"}}).ok());
-  auto planned = ResolveQuantizationParams("smoothquant", {});
+  auto planned = ResolveQuantizationParams("spqr", {});
   ASSERT_FALSE(planned.ok());
   EXPECT_NE(planned.status().message().find("does not implement it yet"), absl::string_view::npos)
       << planned.status();
@@ -72,7 +72,7 @@ TEST(QuantizeTest, ResolvesDefaultsAndRejectsUnknownParameters) {
 // runs with its defaults.
 TEST(QuantizeTest, ReadsExactlyTheSchemaParametersWithTheSchemaDefaults) {
   CalibrationSet calibration = RandomCalibration(6, 24);
-  for (const std::string method : {"rtn", "gptq", "awq", "gsq"}) {
+  for (const std::string method : {"rtn", "gptq", "awq", "gsq", "smoothquant", "fp8", "llm_int8"}) {
     const GridEntrySchema* schema = FindGridMethod(method);
     ASSERT_NE(schema, nullptr) << method;
     auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);

@@ -24,6 +24,7 @@
 #include "model/runtime.h"
 #include "quant/gptq_export.h"
 #include "quant/quantize.h"
+#include "quant/w8_swap.h"
 #include "worker/artifact_cache.h"
 #include "worker/host_info.h"
 #include "worker/quant_artifact.h"
@@ -342,6 +343,12 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   CopyExampleScores(output.examples, result.mutable_example_scores());
   for (const auto& [k, v] : output.provenance) prov[k] = v;
   AddWeightMetrics(model, &result);
+  if (method == "llm_int8") {
+    // LLM.int8()'s fp16 share: input columns above the threshold over the task's forwards.
+    int64_t columns_seen = 0;
+    const double fraction = OutlierColumnFraction(model, &columns_seen);
+    if (columns_seen > 0) AddMetric(&result, "outlier_column_fraction", fraction, "");
+  }
   // Only a model that exists as files has a size on disk: the original checkpoint, or the
   // exported quantized artifact.
   if (method == "none" ||

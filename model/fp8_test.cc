@@ -1,0 +1,153 @@
+#include "model/fp8.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "common/files.h"
+
+#include "model/fp8_linear.h"
+
+namespace llmq {
+namespace {
+
+constexpr Fp8Format kE4M3 = Fp8Format::kE4M3;
+constexpr Fp8Format kE5M2 = Fp8Format::kE5M2;
+
+// Codes written out by hand from the bit layouts (sign | exponent | mantissa).
+TEST(Fp8Test, E4M3EncodesHandPickedValues) {
+  EXPECT_EQ(EncodeFp8(0.0f, kE4M3), 0x00);
+  EXPECT_EQ(EncodeFp8(-0.0f, kE4M3), 0x80);
+  EXPECT_EQ(EncodeFp8(1.0f, kE4M3), 0x38);     // 0 0111 000: 2^(7-7)
+  EXPECT_EQ(EncodeFp8(-2.0f, kE4M3), 0xC0);    // 1 1000 000
+  EXPECT_EQ(EncodeFp8(1.125f, kE4M3), 0x39);   // 1 + 1/8
+  EXPECT_EQ(EncodeFp8(448.0f, kE4M3), 0x7E);   // 0 1111 110: 1.75 * 2^8, the largest finite
+  EXPECT_EQ(EncodeFp8(std::ldexp(1.0f, -6), kE4M3), 0x08);  // smallest normal
+  EXPECT_EQ(EncodeFp8(std::ldexp(7.0f, -9), kE4M3), 0x07);  // largest subnormal 7/8 * 2^-6
+  EXPECT_EQ(EncodeFp8(std::ldexp(1.0f, -9), kE4M3), 0x01);  // smallest subnormal
+  EXPECT_EQ(EncodeFp8(std::ldexp(-3.0f, -9), kE4M3), 0x83);
+  EXPECT_EQ(EncodeFp8(std::numeric_limits<float>::quiet_NaN(), kE4M3), 0x7F);
+}
+
+TEST(Fp8Test, E4M3SaturatesAtFourHundredFortyEight) {
+  EXPECT_EQ(EncodeFp8(449.0f, kE4M3), 0x7E);
+  EXPECT_EQ(EncodeFp8(480.0f, kE4M3), 0x7E);  // would round up to 480 (no such value)
+  EXPECT_EQ(EncodeFp8(1e6f, kE4M3), 0x7E);
+  EXPECT_EQ(EncodeFp8(-1e6f, kE4M3), 0xFE);
+  EXPECT_EQ(EncodeFp8(std::numeric_limits<float>::infinity(), kE4M3), 0x7E);
+  EXPECT_EQ(RoundToFp8(-500.0f, kE4M3), -448.0f);
+}
+
+// Ties go to the even mantissa: halfway between two neighbours, the one whose last
+// mantissa bit is 0.
+TEST(Fp8Test, E4M3RoundsTiesToEven) {
+  EXPECT_EQ(RoundToFp8(1.0625f, kE4M3), 1.0f);    // between 1 (m=0) and 1.125 (m=1)
+  EXPECT_EQ(RoundToFp8(1.1875f, kE4M3), 1.25f);   // between 1.125 (m=1) and 1.25 (m=2)
+  EXPECT_EQ(RoundToFp8(1.07f, kE4M3), 1.125f);    // above the tie
+  EXPECT_EQ(RoundToFp8(432.0f, kE4M3), 448.0f);   // between 416 (m=5) and 448 (m=6)
+  EXPECT_EQ(RoundToFp8(400.0f, kE4M3), 384.0f);   // between 384 (m=4) and 416 (m=5)
+  // Subnormal ties: half the smallest subnormal goes to 0, 1.5 of it to 2 of it.
+  EXPECT_EQ(RoundToFp8(std::ldexp(1.0f, -10), kE4M3), 0.0f);
+  EXPECT_EQ(RoundToFp8(std::ldexp(3.0f, -10), kE4M3), std::ldexp(1.0f, -8));  // 1.5 -> 2
+  EXPECT_EQ(RoundToFp8(std::ldexp(5.0f, -10), kE4M3), std::ldexp(1.0f, -8));  // 2.5 -> 2
+  EXPECT_EQ(RoundToFp8(std::ldexp(3.0f, -11), kE4M3), std::ldexp(1.0f, -9));  // 0.75 -> 1
+  // Across the subnormal / normal boundary: 15/16 * 2^-6 is halfway between 7/8 (m=7)
+  // and 1 (the smallest normal, m=0 of the next binade).
+  EXPECT_EQ(RoundToFp8(std::ldexp(15.0f, -10), kE4M3), std::ldexp(1.0f, -6));
+}
+
+TEST(Fp8Test, E5M2EncodesHandPickedValues) {
+  EXPECT_EQ(EncodeFp8(1.0f, kE5M2), 0x3C);    // 0 01111 00
+  EXPECT_EQ(EncodeFp8(57344.0f, kE5M2), 0x7B);  // 0 11110 11: 1.75 * 2^15
+  EXPECT_EQ(EncodeFp8(1e9f, kE5M2), 0x7B);      // saturates, never inf
+  EXPECT_EQ(EncodeFp8(std::ldexp(1.0f, -16), kE5M2), 0x01);  // smallest subnormal
+  EXPECT_EQ(EncodeFp8(std::ldexp(1.0f, -14), kE5M2), 0x04);  // smallest normal
+  EXPECT_EQ(RoundToFp8(1.125f, kE5M2), 1.0f);   // tie between 1 (m=0) and 1.25 (m=1)
+  EXPECT_EQ(RoundToFp8(1.375f, kE5M2), 1.5f);   // tie between 1.25 (m=1) and 1.5 (m=2)
+  EXPECT_TRUE(std::isinf(DecodeFp8(0x7C, kE5M2)));
+  EXPECT_TRUE(std::isnan(DecodeFp8(0x7D, kE5M2)));
+}
+
+// Every finite code decodes to a value that encodes back to the same code (and the
+// decoded values increase with the code within a sign).
+TEST(Fp8Test, EveryFiniteCodeRoundTrips) {
+  for (Fp8Format format : {kE4M3, kE5M2}) {
+    float previous = -1;
+    for (int code = 0; code < 128; ++code) {
+      const float v = DecodeFp8(static_cast<uint8_t>(code), format);
+      if (!std::isfinite(v)) continue;
+      EXPECT_GT(v, previous) << code;
+      previous = v;
+      EXPECT_EQ(EncodeFp8(v, format), code) << Fp8FormatName(format) << " " << v;
+      EXPECT_EQ(EncodeFp8(-v, format), code | 0x80) << Fp8FormatName(format) << " " << v;
+    }
+    EXPECT_EQ(previous, Fp8Max(format));
+  }
+}
+
+float FromBits(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// torch's float8_e4m3fn / float8_e5m2 conversions (round to nearest even) on 2,000+ values
+// per format: random magnitudes, every tie and the floats either side of it, recorded by
+// tests/scripts/reference_fp8.py (torch 2.15). Bit-exact.
+TEST(Fp8Test, RoundingMatchesTorchFloat8) {
+  auto text = ReadFile("tests/fixtures/reference/fp8_torch.json");
+  ASSERT_TRUE(text.ok()) << text.status();
+  const nlohmann::json j = nlohmann::json::parse(*text);
+  for (const auto& [name, format] : {std::pair<std::string, Fp8Format>{"e4m3", kE4M3}, {"e5m2", kE5M2}}) {
+    const auto& pairs = j["formats"][name];
+    ASSERT_GT(pairs.size(), 2000u);
+    int mismatches = 0;
+    for (const auto& pair : pairs) {
+      const float x = FromBits(pair[0].get<uint32_t>()), expected = FromBits(pair[1].get<uint32_t>());
+      const float got = RoundToFp8(x, format);
+      if (std::memcmp(&got, &expected, 4) != 0 && ++mismatches <= 5) {
+        ADD_FAILURE() << name << ": " << x << " -> " << got << ", torch " << expected;
+      }
+      EXPECT_EQ(DecodeFp8(EncodeFp8(x, format), format), expected) << name << " " << x;
+    }
+    EXPECT_EQ(mismatches, 0) << name;
+  }
+}
+
+// The layer computes with scale * decode(code); the largest |w| maps to 448 exactly, and
+// forward equals x times that weight.
+TEST(Fp8LinearTest, ForwardMatchesItsDequantizedWeight) {
+  at::manual_seed(3);
+  for (bool per_channel : {false, true}) {
+    at::Tensor w = at::randn({24, 40});
+    at::Tensor bias = at::randn({24});
+    Fp8Linear::Options options;
+    options.per_channel = per_channel;
+    auto layer = Fp8Linear::Create(w, bias, options, at::kFloat);
+    ASSERT_TRUE(layer.ok()) << layer.status();
+    EXPECT_EQ((*layer)->WeightBytes(), 24 * 40 + (per_channel ? 24 : 1) * 4 + 24 * 4);
+    at::Tensor wq = (*layer)->DequantizedWeight();
+    // Within half a step of E4M3 (relative 2^-4) of the original, or of the subnormal step.
+    const at::Tensor scale = per_channel ? w.abs().amax({1}, true) / 448 : w.abs().max() / 448;
+    EXPECT_TRUE(((wq - w).abs() <= w.abs() / 16 + scale * std::ldexp(1.0, -10)).all().item<bool>());
+    EXPECT_EQ((*layer)->codes().eq(0x7E).logical_or((*layer)->codes().eq(0xFE)).sum().item<int64_t>() >= 1, true);
+    at::Tensor x = at::randn({5, 40});
+    at::Tensor expected = at::matmul(x, wq.t()) + bias;
+    EXPECT_TRUE(at::allclose((*layer)->Forward(x), expected, 1e-5, 1e-5));
+  }
+}
+
+TEST(Fp8LinearTest, ActivationsAreRoundedPerToken) {
+  at::Tensor x = at::tensor({448.0f, 1.0625f, 3.0f, 0.0f, 896.0f, 2.125f, 6.0f, 0.0f}).view({2, 4});
+  at::Tensor q = FakeQuantizeFp8PerToken(x, kE4M3);
+  // Row 0: scale 1: 1.0625 -> 1 (tie to even). Row 1: scale 2, the same values twice.
+  at::Tensor expected = at::tensor({448.0f, 1.0f, 3.0f, 0.0f, 896.0f, 2.0f, 6.0f, 0.0f}).view({2, 4});
+  EXPECT_TRUE(q.equal(expected)) << q;
+}
+
+}  // namespace
+}  // namespace llmq

@@ -1,0 +1,95 @@
+#include "model/int8_linear.h"
+
+#include <ATen/ATen.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace llmq {
+
+void QuantizeRowsSymmetric(const at::Tensor& x, int bits, at::Tensor* codes, at::Tensor* scales) {
+  const double q = static_cast<double>((1 << (bits - 1)) - 1);
+  at::Tensor absmax = x.abs().amax({1});  // (rows)
+  *scales = at::where(absmax > 0, absmax / q, at::ones_like(absmax)).contiguous();
+  *codes = at::clamp(at::round(x / scales->unsqueeze(1)), -q, q).to(at::kChar).contiguous();
+}
+
+absl::StatusOr<std::unique_ptr<Int8Linear>> Int8Linear::Create(const at::Tensor& weight, const at::Tensor& bias,
+                                                               const Options& options,
+                                                               at::ScalarType compute_dtype) {
+  return CatchExceptions("Int8Linear::Create", [&]() -> absl::StatusOr<std::unique_ptr<Int8Linear>> {
+    if (!weight.defined() || weight.dim() != 2 || weight.numel() == 0 || !weight.is_floating_point()) {
+      return absl::InvalidArgumentError("Int8Linear: weight must be a non-empty 2-D floating-point tensor");
+    }
+    if (options.weight_bits < 2 || options.weight_bits > 8 || options.activation_bits < 2 ||
+        options.activation_bits > 8) {
+      return absl::InvalidArgumentError(absl::StrCat("Int8Linear: weight and activation bits must be in 2..8, got ",
+                                                     options.weight_bits, " and ", options.activation_bits));
+    }
+    if (!weight.device().is_cpu()) {
+      return absl::InvalidArgumentError("Int8Linear: its integer kernel runs on the CPU only");
+    }
+    const int64_t out = weight.size(0);
+    if (bias.defined() && (bias.dim() != 1 || bias.size(0) != out)) {
+      return absl::InvalidArgumentError(absl::StrCat("Int8Linear: bias must have ", out, " entries"));
+    }
+    at::Tensor codes, scales;
+    QuantizeRowsSymmetric(weight.to(at::kFloat), options.weight_bits, &codes, &scales);
+    std::unique_ptr<Int8Linear> layer(new Int8Linear());
+    layer->options_ = options;
+    layer->weights_ = PackInt8Weights(codes);
+    layer->weight_scales_ = scales;
+    if (bias.defined()) layer->bias_ = bias.to(compute_dtype).contiguous();
+    return layer;
+  });
+}
+
+at::Tensor Int8Linear::DequantizedWeight() const { return Codes().to(at::kFloat) * weight_scales_.unsqueeze(1); }
+
+at::Tensor Int8Linear::Forward(const at::Tensor& x) const {
+  const int64_t in = in_features(), out = out_features();
+  TORCH_CHECK(x.size(-1) == in, "Int8Linear: input has ", x.size(-1), " features, expected ", in);
+  std::vector<int64_t> out_shape = x.sizes().vec();
+  out_shape.back() = out;
+  at::Tensor x2 = x.reshape({-1, in}).to(at::kCPU, at::kFloat).contiguous();  // (rows, in)
+  at::Tensor outlier_columns;                                                 // (n_outliers) int64
+  if (options_.outlier_threshold >= 0 && x2.size(0) > 0) {
+    outlier_columns = at::nonzero(x2.abs().amax({0}) > options_.outlier_threshold).reshape({-1});
+    columns_seen_ += in;
+    outlier_columns_ += outlier_columns.numel();
+  }
+  const bool has_outliers = outlier_columns.defined() && outlier_columns.numel() > 0;
+  at::Tensor regular = x2;
+  if (has_outliers) regular = x2.index_fill(1, outlier_columns, 0.0);
+  at::Tensor codes, scales;  // (rows, in) int8, (rows) float32
+  QuantizeRowsSymmetric(regular, options_.activation_bits, &codes, &scales);
+  at::Tensor y = Int8MatMul(codes, weights_).to(at::kFloat);  // (rows, out)
+  y.mul_(scales.unsqueeze(1)).mul_(weight_scales_.unsqueeze(0));
+  if (has_outliers) {
+    at::Tensor x_outliers = x2.index_select(1, outlier_columns).to(at::kHalf).to(at::kFloat);  // (rows, n_o)
+    at::Tensor w_outliers = (UnpackInt8Columns(weights_, outlier_columns).to(at::kFloat) *
+                             weight_scales_.unsqueeze(1)).to(at::kHalf).to(at::kFloat);  // (out, n_o)
+    y.addmm_(x_outliers, w_outliers.t());
+  }
+  if (bias_.defined()) y.add_(bias_.to(at::kFloat));
+  return y.to(x.device(), x.scalar_type()).view(out_shape);
+}
+
+int64_t Int8Linear::WeightBytes() const {
+  int64_t bytes = weights_.Bytes() + weight_scales_.numel() * 4;
+  if (bias_.defined()) bytes += bias_.numel() * static_cast<int64_t>(bias_.element_size());
+  return bytes;
+}
+
+std::string Int8Linear::Describe() const {
+  std::string s = absl::StrCat("int8 w", options_.weight_bits, "a", options_.activation_bits,
+                               " per-channel weights, per-token activations, int32 accumulation",
+                               Int8GemmHasVnni() ? " (avx512-vnni)" : " (scalar)");
+  if (options_.weight_bits < 8 || options_.activation_bits < 8) absl::StrAppend(&s, ", below 8 bits fake-quantized in int8 storage");
+  if (options_.outlier_threshold >= 0) {
+    absl::StrAppend(&s, ", fp16 outlier columns above ", options_.outlier_threshold);
+  }
+  return s;
+}
+
+}  // namespace llmq
