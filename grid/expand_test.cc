@@ -217,7 +217,8 @@ tasks: [ppl, boolq, efficiency]
   EXPECT_EQ(gptq.at("true_sequential"), "true");
   EXPECT_EQ(gptq.at("block_size"), "128");
   EXPECT_EQ(gptq.at("keep"), "");
-  EXPECT_EQ(gptq.size(), 9u);
+  EXPECT_EQ(gptq.at("overrides"), "");
+  EXPECT_EQ(gptq.size(), 10u);
   const auto& ppl = jobs[0].task().params();
   EXPECT_EQ(ppl.at("dataset"), "wikitext2");
   EXPECT_EQ(ppl.at("format"), "text");

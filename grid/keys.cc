@@ -52,6 +52,7 @@ absl::Status AddParams(const GridEntrySchema& schema, absl::string_view prefix,
   for (const auto& [name, value] : complete) {  // std::map: sorted by name
     const GridParamSchema* param = schema.FindParam(name);
     if (!param->affects_result) continue;
+    if (param->keyed_only_when_set && value == param->default_value) continue;
     LLMQ_ASSIGN_OR_RETURN(const std::string key_value, KeyValue(*param, value, identities));
     AddLine(record, absl::StrCat(prefix, name), key_value);
   }

@@ -153,6 +153,8 @@ std::string OtherValue(const GridParamSchema& param, const std::string& current)
       return "3,5";
     case GridParamType::kPatternList:
       return "lm_head";
+    case GridParamType::kOverrides:  // per-layer precision is part of the key
+      return current.empty() ? "layers.0.*:keep" : "";
     case GridParamType::kString:
       return current + "x";
     case GridParamType::kPath:  // "" = the bundled file; both named files have identities

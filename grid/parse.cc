@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "grid/expand.h"
 #include "grid/grid.h"
+#include "grid/overrides_yaml.h"
 #include "grid/schema.h"
 #include "grid/values.h"
 #include "grid/yaml.h"
@@ -344,6 +345,15 @@ bool ParseParams(const std::vector<YamlField>& fields, const GridEntrySchema& sc
                          diagnostics);
       }
       ok = false;
+      continue;
+    }
+    if (param->type == GridParamType::kOverrides) {
+      GridAxis axis{param->name, {}, field.key_where};
+      if (!ReadOverrideVariants(field, context, schema.name, diagnostics, &axis.values)) {
+        ok = false;
+      } else {
+        entry->axes.push_back(std::move(axis));
+      }
       continue;
     }
     std::vector<YamlValue> values;

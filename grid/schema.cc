@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/corpus.h"
+#include "grid/overrides.h"
 #include "grid/values.h"
 
 namespace llmq {
@@ -110,6 +111,14 @@ GridParamSchema Keep() {
                "module-name patterns kept in 16 bit, one string: \"lm_head,model.layers.0.*\"");
 }
 
+GridParamSchema Overrides() {
+  GridParamSchema p = Typed("overrides", GridParamType::kOverrides, "",
+                            "per-layer precision: a list of {pattern, bits, group_size, method} "
+                            "or {pattern, keep: true}; the first matching pattern wins");
+  p.keyed_only_when_set = true;
+  return p;
+}
+
 GridParamSchema Limit(const char* doc) { return Int("limit", 0, kMaxInt, "0", doc); }
 GridParamSchema Seed() {
   return Int("seed", 0, kMaxInt, "1234", "seed of the subsample drawn when limit > 0");
@@ -147,7 +156,10 @@ std::vector<GridParamSchema> AccuracyParams(const char* limit_doc,
 GridEntrySchema Method(const char* name, bool calibrates, const char* doc,
                        std::vector<GridParamSchema> params) {
   GridEntrySchema method{name, calibrates, doc, std::move(params)};
-  if (method.name != "none") method.params.push_back(Keep());
+  if (method.name != "none") {
+    method.params.push_back(Keep());
+    method.params.push_back(Overrides());
+  }
   return method;
 }
 
@@ -401,6 +413,8 @@ std::string Expectation(const GridParamSchema& p) {
       return "comma-separated positive integers in one string, like \"128,512\"";
     case GridParamType::kPatternList:
       return "comma-separated module-name patterns in one string, like \"lm_head,model.*\"";
+    case GridParamType::kOverrides:
+      return "a list of {pattern, bits, group_size, method} or {pattern, keep: true}";
   }
   return "a value";
 }
@@ -481,6 +495,11 @@ absl::StatusOr<std::string> CanonicalParamValue(const GridParamSchema& p,
       absl::StatusOr<std::string> value = CanonicalPatternList(text);
       if (!value.ok()) return Invalid(p, text);
       return value;
+    }
+    case GridParamType::kOverrides: {
+      absl::StatusOr<std::vector<LayerOverride>> value = ParseLayerOverrides(text);
+      if (!value.ok()) return value.status();
+      return FormatLayerOverrides(*value);
     }
   }
   return Invalid(p, text);

@@ -27,6 +27,8 @@ enum class GridParamType {
                  // default: the file bundled under assets/data)
   kIntList,      // one string of comma-separated positive integers: "128,512,2048"
   kPatternList,  // one string of comma-separated module-name patterns: "lm_head,model.layers.0.*"
+  kOverrides,    // per-layer precision (grid/overrides.h): a YAML list of maps in the file,
+                 // one canonical string in specs and keys
 };
 
 struct GridParamSchema {
@@ -36,6 +38,9 @@ struct GridParamSchema {
   bool has_default = true;      // false: required, unless `derived`
   bool derived = false;         // the default depends on other parameters (FinishTaskParams)
   bool affects_result = true;   // false: not part of canonical keys
+  // Added after keys were published: at its default the parameter stays out of canonical
+  // keys (and quantization descriptions), so every job written without it keeps its key.
+  bool keyed_only_when_set = false;
   int64_t min_int = 0, max_int = 0;
   std::string minus_one_means;  // kInt: -1 is also allowed and means this ("whole row")
   double min_float = 0, max_float = 0;

@@ -15,32 +15,6 @@
 namespace llmq {
 namespace {
 
-// The upper Cholesky factor U of (H + λI)⁻¹, raising the relative damp until it factorises.
-// h: (in, in) float32, dead columns already fixed.
-absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const GptqOptions& o,
-                                                 const std::string& name, GptqStats* stats) {
-  const double mean_diag = h.diagonal().mean().item<double>();
-  double rel = o.damp;
-  stats->damp_requested = o.damp;
-  for (;;) {
-    at::Tensor a = h.clone();
-    a.diagonal().add_(rel * mean_diag);
-    at::Tensor upper = InverseCholeskyUpper(a);
-    if (upper.defined()) {
-      stats->damp_final = rel;
-      stats->damp_absolute = rel * mean_diag;
-      return upper;
-    }
-    if (rel >= o.max_damp) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "gptq ", name, ": Cholesky factorisation of the damped Hessian failed up to damp ", rel,
-          " (mean diag ", mean_diag, "); the calibration inputs of this layer are degenerate"));
-    }
-    rel = std::min(std::max(rel * o.damp_growth, 1e-4), o.max_damp);
-    ++stats->damp_retries;
-  }
-}
-
 absl::Status CheckOptions(const at::Tensor& weight, const at::Tensor& hessian, const GptqOptions& o,
                           const std::string& name) {
   if (!weight.defined() || !hessian.defined()) {
@@ -75,6 +49,30 @@ absl::Status CheckOptions(const at::Tensor& weight, const at::Tensor& hessian, c
 }
 
 }  // namespace
+
+absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const GptqOptions& o,
+                                                 const std::string& name, GptqStats* stats) {
+  const double mean_diag = h.diagonal().mean().item<double>();
+  double rel = o.damp;
+  stats->damp_requested = o.damp;
+  for (;;) {
+    at::Tensor a = h.clone();
+    a.diagonal().add_(rel * mean_diag);
+    at::Tensor upper = InverseCholeskyUpper(a);
+    if (upper.defined()) {
+      stats->damp_final = rel;
+      stats->damp_absolute = rel * mean_diag;
+      return upper;
+    }
+    if (rel >= o.max_damp) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "gptq ", name, ": Cholesky factorisation of the damped Hessian failed up to damp ", rel,
+          " (mean diag ", mean_diag, "); the calibration inputs of this layer are degenerate"));
+    }
+    rel = std::min(std::max(rel * o.damp_growth, 1e-4), o.max_damp);
+    ++stats->damp_retries;
+  }
+}
 
 HessianAccumulator::HessianAccumulator(int64_t in, at::ScalarType accumulate_dtype,
                                        at::Device device, bool symmetric)

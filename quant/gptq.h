@@ -96,6 +96,12 @@ class HessianAccumulator {
   bool symmetric_ = true;
 };
 
+// The upper Cholesky factor U of (H + λI)⁻¹ with λ = damp · mean(diag H), raising the
+// relative damp as above until it factorises; fills stats' damp fields. h: (in, in)
+// float32, dead columns already fixed. Shared with SpQR (quant/spqr.h).
+absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const GptqOptions& o,
+                                                 const std::string& name, GptqStats* stats);
+
 // Quantizes `weight` (out, in) given its input Hessian (in, in). `name` is used in errors.
 absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tensor& hessian,
                                         const GptqOptions& options, const std::string& name = "");

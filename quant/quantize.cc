@@ -17,10 +17,12 @@
 #include "model/quantized_linear.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
+#include "quant/layer_overrides.h"
 #include "quant/group_quant.h"
 #include "quant/rtn.h"
 #include "quant/smoothquant.h"
 #include "quant/w8_swap.h"
+#include "quant/spqr.h"
 
 namespace llmq {
 namespace {
@@ -45,6 +47,29 @@ absl::StatusOr<QuantSpec> SpecOf(const Params& p) {
   }
   spec.bits = static_cast<int>(bits);
   return spec;
+}
+
+absl::StatusOr<SpqrOptions> SpqrOptionsOf(const Params& p) {
+  SpqrOptions o;
+  LLMQ_ASSIGN_OR_RETURN(int64_t bits, GetInt(p, "bits"));
+  LLMQ_ASSIGN_OR_RETURN(int64_t scale_bits, GetInt(p, "scale_bits"));
+  LLMQ_ASSIGN_OR_RETURN(o.group_size, GetInt(p, "group_size"));
+  LLMQ_ASSIGN_OR_RETURN(o.outlier_threshold, GetDouble(p, "outlier_threshold"));
+  if (bits < 2 || bits > 8 || scale_bits < 2 || scale_bits > 8) {
+    return absl::InvalidArgumentError(absl::StrCat("spqr: bits ", bits, " and scale_bits ",
+                                                   scale_bits, ": expected 2..8"));
+  }
+  if (o.group_size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spqr: group_size ", o.group_size, ": expected a positive size (its groups are small)"));
+  }
+  if (!(o.outlier_threshold >= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spqr: outlier_threshold ", o.outlier_threshold, ": expected >= 0"));
+  }
+  o.bits = static_cast<int>(bits);
+  o.scale_bits = static_cast<int>(scale_bits);
+  return o;
 }
 
 // Packs a method's result into the slot (quant/rtn.h), computing in the model's dtype, or
@@ -95,8 +120,9 @@ absl::Status RunRtn(CausalLM& model, const QuantSpec& spec, const std::string& k
   return absl::OkStatus();
 }
 
-bool IsWeightGroupMethod(const std::string& method) {
-  return method == "rtn" || method == "gptq" || method == "awq" || method == "gsq";
+// The 8-bit methods, whose own layers replace the dense ones (no packed installation).
+bool IsW8Method(const std::string& method) {
+  return method == "smoothquant" || method == "fp8" || method == "llm_int8";
 }
 
 absl::StatusOr<Fp8Linear::Options> Fp8OptionsOf(const Params& p) {
@@ -225,6 +251,20 @@ absl::Status QuantizeW8(CausalLM& model, const std::string& method, const Calibr
   return absl::OkStatus();
 }
 
+// SpQR: outliers over every quantized weight, as a count and a fraction.
+void AddOutlierProvenance(QuantizationReport& report) {
+  double outliers = 0, weights = 0;
+  for (const LayerRecord& r : report.layers) {
+    auto n = r.stats.find("outliers");
+    auto w = r.stats.find("weights");
+    if (n == r.stats.end() || w == r.stats.end()) continue;
+    outliers += n->second;
+    weights += w->second;
+  }
+  report.provenance["outliers"] = absl::StrCat(static_cast<int64_t>(outliers));
+  report.provenance["outlier_fraction"] = absl::StrCat(weights > 0 ? outliers / weights : 0.0);
+}
+
 }  // namespace
 
 bool IsCalibratedMethod(const std::string& method) {
@@ -234,17 +274,17 @@ bool IsCalibratedMethod(const std::string& method) {
 
 absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, const Params& params) {
   static const std::set<std::string>* const kImplemented =
-      new std::set<std::string>{"rtn", "gptq", "awq", "gsq", "smoothquant", "fp8", "llm_int8"};
+      new std::set<std::string>{"rtn", "gptq", "awq", "gsq", "smoothquant", "fp8", "llm_int8", "spqr"};
   const GridEntrySchema* schema = FindGridMethod(method);
   if (schema == nullptr || kImplemented->count(method) == 0) {
     if (schema != nullptr && method != "none") {
       return absl::InvalidArgumentError(absl::StrCat(
           "quantization method '", method,
           "' is part of the grid format but this worker does not implement it yet (it runs rtn, "
-          "gptq, awq, gsq, smoothquant, fp8 and llm_int8)"));
+          "gptq, awq, gsq, smoothquant, fp8, llm_int8 and spqr)"));
     }
     return absl::InvalidArgumentError(absl::StrCat(
-        "unknown quantization method '", method, "': expected rtn, gptq, awq, gsq, smoothquant, fp8 or llm_int8"));
+        "unknown quantization method '", method, "': expected rtn, gptq, awq, gsq, smoothquant, fp8, llm_int8 or spqr"));
   }
   LLMQ_ASSIGN_OR_RETURN(Params resolved, CompleteParams(*schema, params));
   if (method == "fp8") {
@@ -257,6 +297,10 @@ absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, cons
   }
   if (method == "llm_int8") {
     LLMQ_RETURN_IF_ERROR(LlmInt8ThresholdOf(resolved).status());
+    return resolved;
+  }
+  if (method == "spqr") {
+    LLMQ_RETURN_IF_ERROR(SpqrOptionsOf(resolved).status());
     return resolved;
   }
   LLMQ_RETURN_IF_ERROR(SpecOf(resolved).status());
@@ -282,7 +326,12 @@ absl::StatusOr<Params> ResolveQuantizationParams(const std::string& method, cons
 std::string DescribeQuantization(const std::string& method, const Params& resolved,
                                  const std::string& calibration, const std::string& fingerprint) {
   std::string out = method;
-  for (const auto& [name, value] : resolved) absl::StrAppend(&out, " ", name, "=", value);
+  const GridEntrySchema* schema = FindGridMethod(method);
+  for (const auto& [name, value] : resolved) {
+    const GridParamSchema* param = schema != nullptr ? schema->FindParam(name) : nullptr;
+    if (param != nullptr && param->keyed_only_when_set && value == param->default_value) continue;
+    absl::StrAppend(&out, " ", name, "=", value);
+  }
   if (!calibration.empty()) {
     absl::StrAppend(&out, " | calibration ", calibration, " sha256=", fingerprint);
   }
@@ -300,7 +349,10 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
   report.method = method;
   LLMQ_ASSIGN_OR_RETURN(report.params, ResolveQuantizationParams(method, params));
   const Params& p = report.params;
-  if (!IsWeightGroupMethod(method)) {
+  if (!p.at("overrides").empty()) {
+    return QuantizeWithOverrides(model, method, p, calibration, progress, installation);
+  }
+  if (IsW8Method(method)) {
     LLMQ_RETURN_IF_ERROR(QuantizeW8(model, method, calibration, progress, &report));
     report.seconds["quantization"] = SecondsSince(start);
     report.seconds["total"] = report.seconds["quantization"];
@@ -308,7 +360,10 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
                                               report.calibration_fingerprint);
     return report;
   }
-  LLMQ_ASSIGN_OR_RETURN(QuantSpec spec, SpecOf(p));
+  QuantSpec spec;
+  if (method != "spqr") {
+    LLMQ_ASSIGN_OR_RETURN(spec, SpecOf(p));
+  }
   // Scales rounded to what the installation stores as they are computed, so that codes and
   // GPTQ's error feedback use the stored scales (RTN always packs and sets it itself).
   spec.scale_dtype =
@@ -342,7 +397,11 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
       if (progress) progress("quantize", done, total);
     };
     std::unique_ptr<BlockMethod> block_method;
-    if (method == "gptq") {
+    if (method == "spqr") {
+      LLMQ_ASSIGN_OR_RETURN(SpqrOptions o, SpqrOptionsOf(p));
+      block_method = MakeSpqrMethod(o, keep, model.dtype(), &report.layers);
+      report.provenance["storage"] = "spqr";
+    } else if (method == "gptq") {
       GptqOptions o;
       o.spec = spec;
       LLMQ_ASSIGN_OR_RETURN(o.damp, GetDouble(p, "damp"));
@@ -367,6 +426,7 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
     report.provenance["true_sequential"] = driver.true_sequential ? "true" : "false";
     LLMQ_RETURN_IF_ERROR(
         Annotate(RunLayerSequential(model, calibration->tokens, *block_method, driver), method));
+    if (method == "spqr") AddOutlierProvenance(report);
     for (const LayerRecord& r : report.layers) {
       auto final_damp = r.stats.find("damp_final");
       if (final_damp == r.stats.end()) continue;

@@ -60,10 +60,10 @@ TEST(QuantizeTest, ResolvesDefaultsAndRejectsUnknownParameters) {
   EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"bits", "9"}}).ok());
   EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"group_size", "0"}}).ok());
   EXPECT_FALSE(ResolveQuantizationParams("gptq", {{"act_order", "maybe"}}).ok());
-  auto planned = ResolveQuantizationParams("spqr", {});
-  ASSERT_FALSE(planned.ok());
-  EXPECT_NE(planned.status().message().find("does not implement it yet"), absl::string_view::npos)
-      << planned.status();
+  auto unknown = ResolveQuantizationParams("qat", {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown quantization method 'qat'"), absl::string_view::npos)
+      << unknown.status();
   EXPECT_TRUE(ResolveQuantizationParams("gsq", {{"group_size", "-1"}, {"clip", "false"}}).ok());
 }
 
@@ -72,7 +72,7 @@ TEST(QuantizeTest, ResolvesDefaultsAndRejectsUnknownParameters) {
 // runs with its defaults.
 TEST(QuantizeTest, ReadsExactlyTheSchemaParametersWithTheSchemaDefaults) {
   CalibrationSet calibration = RandomCalibration(6, 24);
-  for (const std::string method : {"rtn", "gptq", "awq", "gsq", "smoothquant", "fp8", "llm_int8"}) {
+  for (const std::string method : {"rtn", "gptq", "awq", "gsq", "smoothquant", "fp8", "llm_int8", "spqr"}) {
     const GridEntrySchema* schema = FindGridMethod(method);
     ASSERT_NE(schema, nullptr) << method;
     auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
@@ -85,7 +85,8 @@ TEST(QuantizeTest, ReadsExactlyTheSchemaParametersWithTheSchemaDefaults) {
       EXPECT_EQ(report->params.at(param.name), param.default_value) << method << "." << param.name;
     }
     std::set<std::string> read = log.names();
-    read.insert("keep");  // read as the map entry p.at("keep"), not through a getter
+    read.insert("keep");  // read as the map entries p.at("keep"), p.at("overrides"), not
+    read.insert("overrides");  // through a getter
     EXPECT_EQ(read, in_schema) << method;
   }
 }
@@ -294,6 +295,65 @@ TEST(QuantizeTest, DenseInstallationKeepsTheDequantizedWeightWithFp32Scales) {
       EXPECT_FALSE(at::equal(wd, wp)) << d[i].name << ": fp32 scales expected";
     }
   }
+}
+
+}  // namespace
+}  // namespace llmq
+
+namespace llmq {
+namespace {
+
+// Per-layer precision: block 0 stays dense, every down projection gets 8 bits in groups of
+// 32, the rest 3 bits in groups of 16 as the entry says; the block linears' bits per weight
+// follow from what each layer stores.
+TEST(QuantizeTest, OverridesGiveEachLayerItsOwnPrecision) {
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+  auto report = QuantizeModelWithCalibration(
+      *model, "rtn",
+      {{"bits", "3"}, {"group_size", "16"},
+       {"overrides", "layers.0.*:keep;*.down_proj:bits=8,group_size=32"}},
+      nullptr);
+  ASSERT_TRUE(report.ok()) << report.status();
+  for (const NamedLinear& l : model->Linears()) {
+    if (l.layer < 0) continue;
+    auto* packed = dynamic_cast<QuantizedLinear*>(l.slot->get());
+    if (l.layer == 0) {
+      EXPECT_EQ(packed, nullptr) << l.name;
+      EXPECT_NE((*l.slot)->mutable_dense_weight(), nullptr) << l.name;
+    } else if (l.name.find("down_proj") != std::string::npos) {
+      ASSERT_NE(packed, nullptr) << l.name;
+      EXPECT_EQ(packed->bits(), 8);
+      EXPECT_EQ(packed->group_size(), 32);
+    } else {
+      ASSERT_NE(packed, nullptr) << l.name;
+      EXPECT_EQ(packed->bits(), 3);
+      EXPECT_EQ(packed->group_size(), 16);
+    }
+  }
+  EXPECT_EQ(report->params.at("overrides"), "layers.0.*:keep;*.down_proj:bits=8,group_size=32");
+  EXPECT_EQ(report->layers.size(), 14u);  // one record per block linear
+  EXPECT_NE(report->description.find("overrides=layers.0.*:keep;"), std::string::npos);
+}
+
+TEST(QuantizeTest, OverrideWithAnotherMethodAndItsErrors) {
+  CalibrationSet calibration = RandomCalibration(6, 24);
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+  auto report = QuantizeModelWithCalibration(
+      *model, "gptq", {{"bits", "4"}, {"group_size", "16"}, {"overrides", "*.o_proj:method=rtn,bits=8"}},
+      &calibration);
+  ASSERT_TRUE(report.ok()) << report.status();
+  for (const NamedLinear& l : model->Linears()) {
+    if (l.layer < 0) continue;
+    auto* packed = dynamic_cast<QuantizedLinear*>(l.slot->get());
+    ASSERT_NE(packed, nullptr) << l.name;
+    EXPECT_EQ(packed->bits(), l.name.find("o_proj") != std::string::npos ? 8 : 4) << l.name;
+  }
+  // A calibrating override under a method that draws no windows: the error names the override.
+  auto bad = QuantizeModelWithCalibration(*RandomModel(TinyConfig(Architecture::kLlama, true), 1),
+                                          "rtn", {{"overrides", "*.o_proj:method=spqr"}}, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("override 0 (*.o_proj)"), absl::string_view::npos)
+      << bad.status();
 }
 
 }  // namespace

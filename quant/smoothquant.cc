@@ -32,7 +32,7 @@ class SmoothQuantMethod : public BlockMethod {
   SmoothQuantMethod(const SmoothQuantOptions& options, KeepPredicate keep, std::vector<LayerRecord>* records)
       : options_(options), keep_(std::move(keep)), records_(records) {}
 
-  std::unique_ptr<InputObserver> NewObserver(const NamedLinear&) override {
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear&, InputObserver*) override {
     return std::make_unique<ChannelMaxObserver>();
   }
 

@@ -59,6 +59,8 @@ constexpr CatalogEntry kCatalog[] = {
     {"quantize_cuda_peak_allocated_bytes", "quantize GPU peak allocated", "bytes", kLower, kRel},
     {"quantize_cuda_peak_reserved_bytes", "quantize GPU peak reserved", "bytes", kLower, kRel},
     {"bits_per_weight", "bits/weight", "", kLower, kAbs},
+    {"model_bits_per_weight", "model bits/weight", "", kLower, kAbs},
+    {"outlier_fraction", "outliers", "", kNeither, kAbs},
     {"*_seconds", "* time", "s", kLower, kRel},
     // Counts: what was measured, not how well.
     {"parameters", "parameters", "", kNeither, kAbs},

@@ -103,6 +103,12 @@ void AddWeightMetrics(CausalLM& model, v1::JobResult* result) {
             linear_params > 0 ? 8.0 * static_cast<double>(linear_bytes) / static_cast<double>(linear_params) : 0.0,
             "bits/weight");
   AddMetric(result, "parameters", static_cast<double>(model.ParameterCount()), "");
+  // Every parameter, embeddings and kept layers included, as stored.
+  AddMetric(result, "model_bits_per_weight",
+            model.ParameterCount() > 0
+                ? 8.0 * static_cast<double>(model.WeightBytes()) / static_cast<double>(model.ParameterCount())
+                : 0.0,
+            "bits/weight");
 }
 
 // Quantization's peaks as metrics, from the provenance that keeps them with the artifact:
@@ -253,6 +259,11 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
         quant_prov["quant.cuda_peak_reserved_bytes"] = absl::StrCat(quantize_device_peak.reserved_bytes);
       }
       AddQuantizePeakMetrics(quant_prov, &result);
+      // SpQR: the share of weights kept as float16 outliers (also in provenance).
+      if (auto outliers = quant_prov.find("quant.outlier_fraction"); outliers != quant_prov.end()) {
+        double fraction = 0;
+        if (absl::SimpleAtod(outliers->second, &fraction)) AddMetric(&result, "outlier_fraction", fraction, "");
+      }
       for (const auto& [k, v] : quant_prov) prov[k] = v;
       prov["quant.source"] = "quantized in this job";
       // The export goes to the cache; to serve from a fresh process without one, to a
