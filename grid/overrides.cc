@@ -4,32 +4,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/glob.h"
 #include "grid/schema.h"
 #include "grid/values.h"
 
 namespace llmq {
 namespace {
-
-// '*' any run (dots too), '?' one character, the whole of `name`.
-bool Glob(absl::string_view pattern, absl::string_view name) {
-  size_t p = 0, n = 0, star = absl::string_view::npos, mark = 0;
-  while (n < name.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
-      ++p;
-      ++n;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = n;
-    } else if (star != absl::string_view::npos) {
-      p = star + 1;
-      n = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
 
 absl::Status Invalid(absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat("overrides: ", message));
@@ -136,7 +116,7 @@ absl::StatusOr<std::vector<LayerOverride>> ParseLayerOverrides(absl::string_view
 
 bool LayerPatternMatches(absl::string_view pattern, absl::string_view layer) {
   for (;;) {
-    if (Glob(pattern, layer)) return true;
+    if (GlobMatch(pattern, layer)) return true;
     const size_t dot = layer.find('.');
     if (dot == absl::string_view::npos) return false;
     layer.remove_prefix(dot + 1);

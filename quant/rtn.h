@@ -17,15 +17,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/glob.h"
 #include "model/transformer.h"
 #include "quant/group_quant.h"
 
 namespace llmq {
-
-// Glob match over a whole layer name: '*' matches any run of characters (dots too),
-// '?' one character, everything else itself. "model.layers.0.*" matches every linear of
-// block 0 (not block 10); "*.down_proj" every down projection; "lm_head" just that.
-bool GlobMatch(absl::string_view pattern, absl::string_view name);
 
 // "model.layers.0.*, lm_head" -> {"model.layers.0.*", "lm_head"}: split on commas,
 // spaces trimmed, empty entries dropped.
