@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -206,14 +207,21 @@ absl::StatusOr<SpqrResult> SpqrQuantize(const at::Tensor& weight, const at::Tens
 
 namespace {
 
+// One accumulator per distinct input: linears that read the same tensor (q/k/v, gate/up)
+// share the first one's, and only that one adds.
 class SpqrHessianObserver : public InputObserver {
  public:
-  SpqrHessianObserver(int64_t in, at::Device device) : hessian_(in, at::kFloat, device) {}
-  void Observe(const at::Tensor& x) override { hessian_.Add(x); }
-  const HessianAccumulator& hessian() const { return hessian_; }
+  SpqrHessianObserver(std::shared_ptr<HessianAccumulator> hessian, bool adds)
+      : hessian_(std::move(hessian)), adds_(adds) {}
+  void Observe(const at::Tensor& x) override {
+    if (adds_) hessian_->Add(x);
+  }
+  const std::shared_ptr<HessianAccumulator>& shared() const { return hessian_; }
+  const HessianAccumulator& hessian() const { return *hessian_; }
 
  private:
-  HessianAccumulator hessian_;
+  std::shared_ptr<HessianAccumulator> hessian_;
+  bool adds_;
 };
 
 class SpqrMethod : public BlockMethod {
@@ -222,11 +230,18 @@ class SpqrMethod : public BlockMethod {
              std::vector<LayerRecord>* records)
       : options_(options), keep_(std::move(keep)), dtype_(compute_dtype), records_(records) {}
 
-  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear, InputObserver*) override {
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear,
+                                             InputObserver* same_input) override {
     if (keep_ && keep_(linear.name)) return nullptr;
+    if (same_input != nullptr) {
+      return std::make_unique<SpqrHessianObserver>(
+          static_cast<SpqrHessianObserver*>(same_input)->shared(), /*adds=*/false);
+    }
     at::Tensor* w = (*linear.slot)->mutable_dense_weight();
     const at::Device device = w != nullptr ? w->device() : at::Device(at::kCPU);
-    return std::make_unique<SpqrHessianObserver>((*linear.slot)->in_features(), device);
+    return std::make_unique<SpqrHessianObserver>(
+        std::make_shared<HessianAccumulator>((*linear.slot)->in_features(), at::kFloat, device),
+        /*adds=*/true);
   }
 
   absl::Status ProcessStage(CausalLM&, int layer, const std::vector<NamedLinear>& stage,
