@@ -47,6 +47,13 @@ class SmoothQuantMethod : public BlockMethod {
       }
       activation_max[stage[i].name] = observer->max();
     }
+    // A group whose linears all stay in float is not smoothed: kept layers keep their
+    // weights exactly (a sensitivity scan's float blocks are the original model's).
+    for (const AwqGroup& group : AwqGroups(model, layer)) {
+      bool all_kept = !group.linears.empty() && keep_;
+      for (const NamedLinear& member : group.linears) all_kept = all_kept && keep_(member.name);
+      if (all_kept) activation_max.erase(group.linears.front().name);
+    }
     std::map<std::string, std::map<std::string, double>> stats;
     LLMQ_RETURN_IF_ERROR(SmoothBlock(model, layer, activation_max, options_.alpha, &stats));
     Int8Linear::Options int8;
