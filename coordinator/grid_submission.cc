@@ -36,6 +36,7 @@ absl::StatusOr<PreparedSubmission> PrepareSubmission(const std::string& grid_pat
   LLMQ_ASSIGN_OR_RETURN(std::string yaml, ReadFile(grid_path));
   const std::string absolute = MakeAbsolutePath(grid_path);
   LLMQ_ASSIGN_OR_RETURN(Grid grid, ParseGrid(yaml, absolute));
+  LLMQ_RETURN_IF_ERROR(ReadGridModelBlocks(&grid));  // a config read each, only for a scan
   // Before the identities: refusing a grid should not wait for its models to be hashed.
   LLMQ_RETURN_IF_ERROR(CheckGridJobLimit(grid, max_jobs, "--max_jobs"));
   LLMQ_ASSIGN_OR_RETURN(PathIdentities identities, ComputeGridIdentities(grid));
@@ -53,6 +54,7 @@ absl::StatusOr<PreparedSubmission> PrepareSubmission(const std::string& grid_pat
   }
   for (const GridModel& model : grid.models) {
     (*prepared.request.mutable_model_bytes())[model.path] = WeightBytes(model.path);
+    if (model.blocks > 0) (*prepared.request.mutable_model_blocks())[model.path] = model.blocks;
   }
   return prepared;
 }
@@ -60,6 +62,10 @@ absl::StatusOr<PreparedSubmission> PrepareSubmission(const std::string& grid_pat
 absl::StatusOr<SweepSubmission> ExpandSubmission(const v1::SubmitSweepRequest& request,
                                                  int64_t max_jobs) {
   LLMQ_ASSIGN_OR_RETURN(Grid grid, ParseGrid(request.grid_yaml(), request.grid_path()));
+  for (GridModel& model : grid.models) {
+    const auto blocks = request.model_blocks().find(model.path);
+    if (blocks != request.model_blocks().end()) model.blocks = blocks->second;
+  }
   LLMQ_RETURN_IF_ERROR(CheckGridJobLimit(grid, max_jobs, "the coordinator's --max_jobs"));
   SweepSubmission submission;
   submission.name = grid.name;

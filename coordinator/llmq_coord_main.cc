@@ -91,10 +91,11 @@ ABSL_FLAG(bool, mark_best, true,
           "results: Markdown and LaTeX show each column's best quantized value (per model) in bold.");
 ABSL_FLAG(std::string, plot, "",
           "results: also write an SVG chart here: a metric against --x, one line per method, a "
-          "panel per model and task, the baseline dashed.");
+          "panel per model and task, the baseline dashed; with --delta the change against the "
+          "baseline in percent (a layer scan: --x=block --delta).");
 ABSL_FLAG(std::string, x, "bits_per_weight",
           "results --plot: the x axis, a metric (bits_per_weight, weight_bytes) or a method "
-          "parameter (group_size, bits).");
+          "parameter (group_size, bits, block).");
 ABSL_FLAG(std::string, y, "",
           "results --plot: the metric on the y axis. Default: each task's first headline "
           "metric (efficiency tasks are left out).");
@@ -348,6 +349,7 @@ int RunWithClient(const Command& command, UserClient& client, const std::vector<
     options.plot.x = absl::GetFlag(FLAGS_x);
     options.plot.y = absl::GetFlag(FLAGS_y);
     options.plot.log_y = absl::GetFlag(FLAGS_log_y);
+    options.plot.delta = options.table.delta;
     if (options.table.precision < 1) return UsageError(command, "--precision must be at least 1");
     return RunResults(client, options);
   }

@@ -33,6 +33,7 @@ using Params = std::map<std::string, std::string>;
 struct EntryVariant {
   const GridEntrySchema* schema;
   Params params;
+  bool scan_layers = false;  // a method's `scan: layers`: one job per block of each model
 };
 
 // Every variant of `entry`, its parameters complete, file parameters checked for identity.
@@ -54,7 +55,21 @@ void CompleteVariants(const GridEntry& entry, const GridEntrySchema& schema,
                                                      " (ComputeGridIdentities computes it)"));
       }
     }
-    out->push_back({&schema, *std::move(params)});
+    // `scan` is a directive of the expansion, not a parameter of the job it makes: a
+    // scanned job is the same job as one written with its `block`.
+    bool scan_layers = false;
+    if (auto scan = params->find("scan"); scan != params->end()) {
+      scan_layers = scan->second == "layers";
+      params->erase(scan);
+      if (scan_layers && params->at("block") != "-1") {
+        diagnostics->Error(entry.where,
+                           absl::StrCat(section, schema.name, ": scan: layers sets block "
+                                        "itself (one job per block); remove block: ",
+                                        params->at("block")));
+        continue;
+      }
+    }
+    out->push_back({&schema, *std::move(params), scan_layers});
   }
 }
 
@@ -110,6 +125,7 @@ absl::StatusOr<int64_t> ForEachGridJob(const Grid& grid, const PathIdentities& i
                                        GridJobSink sink) {
   GridDiagnostics diagnostics(grid.file);
   std::vector<v1::ModelSpec> models;
+  std::vector<const GridModel*> model_sources;  // parallel to `models`
   std::map<std::pair<std::string, std::string>, const GridModel*> seen_models;
   for (const GridModel& model : grid.models) {
     const auto identity = identities.find(model.path);
@@ -135,6 +151,7 @@ absl::StatusOr<int64_t> ForEachGridJob(const Grid& grid, const PathIdentities& i
       spec.set_dtype(dtype);
       spec.set_identity(identity->second);
       models.push_back(std::move(spec));
+      model_sources.push_back(&model);
     }
   }
   std::vector<EntryVariant> methods, calibrations, tasks;
@@ -208,28 +225,48 @@ absl::StatusOr<int64_t> ForEachGridJob(const Grid& grid, const PathIdentities& i
     return absl::OkStatus();
   };
   const std::vector<EntryVariant> no_calibration = {{nullptr, {}}};
-  for (const v1::ModelSpec& model : models) {
-    *job.mutable_model() = model;
+  // The jobs of one method variant, its parameters in `job`.
+  auto each_calibration = [&](const EntryVariant& method) -> absl::Status {
+    for (const EntryVariant& calibration :
+         method.schema->calibrates ? calibrations : no_calibration) {
+      if (calibration.schema != nullptr) {
+        *job.mutable_calibration() = MakeCalibration(calibration.params);
+      } else {
+        job.clear_calibration();
+      }
+      LLMQ_ASSIGN_OR_RETURN(const std::string head, CanonicalJobRecordHead(job, identities));
+      LLMQ_ASSIGN_OR_RETURN(std::string quant_key, ComputeQuantKey(job, identities));
+      job.set_quant_key(std::move(quant_key));
+      for (size_t t = 0; t < task_specs.size(); ++t) {
+        job.mutable_task()->Swap(&task_specs[t]);
+        const absl::Status done = each_repeat(t, head);
+        job.mutable_task()->Swap(&task_specs[t]);  // back, for the next method
+        LLMQ_RETURN_IF_ERROR(done);
+      }
+    }
+    return absl::OkStatus();
+  };
+  for (size_t m = 0; m < models.size(); ++m) {
+    *job.mutable_model() = models[m];
     for (const EntryVariant& method : methods) {
       job.mutable_method()->set_name(method.schema->name);
       job.mutable_method()->mutable_params()->clear();
       job.mutable_method()->mutable_params()->insert(method.params.begin(), method.params.end());
-      for (const EntryVariant& calibration :
-           method.schema->calibrates ? calibrations : no_calibration) {
-        if (calibration.schema != nullptr) {
-          *job.mutable_calibration() = MakeCalibration(calibration.params);
-        } else {
-          job.clear_calibration();
-        }
-        LLMQ_ASSIGN_OR_RETURN(const std::string head, CanonicalJobRecordHead(job, identities));
-        LLMQ_ASSIGN_OR_RETURN(std::string quant_key, ComputeQuantKey(job, identities));
-        job.set_quant_key(std::move(quant_key));
-        for (size_t t = 0; t < task_specs.size(); ++t) {
-          job.mutable_task()->Swap(&task_specs[t]);
-          const absl::Status done = each_repeat(t, head);
-          job.mutable_task()->Swap(&task_specs[t]);  // back, for the next method
-          LLMQ_RETURN_IF_ERROR(done);
-        }
+      if (!method.scan_layers) {
+        LLMQ_RETURN_IF_ERROR(each_calibration(method));
+        continue;
+      }
+      const GridModel& source = *model_sources[m];
+      if (source.blocks <= 0) {
+        diagnostics.Error(source.where,
+                          absl::StrCat("models: ", source.alias, ": scan: layers needs the "
+                                       "model's block count, which was not read "
+                                       "(ReadGridModelBlocks)"));
+        return diagnostics.ToStatus();
+      }
+      for (int block = 0; block < source.blocks; ++block) {
+        (*job.mutable_method()->mutable_params())["block"] = absl::StrCat(block);
+        LLMQ_RETURN_IF_ERROR(each_calibration(method));
       }
     }
   }
@@ -466,10 +503,13 @@ int64_t CountGridJobs(const Grid& grid) {
     models = SaturatingAdd(models, static_cast<int64_t>(model.dtypes.size()));
   }
   const int64_t calibrations = CountVariants(grid.calibration);
+  int64_t blocks = 1;  // the most of any model: the scan of each model counts it
+  for (const GridModel& model : grid.models) blocks = std::max<int64_t>(blocks, model.blocks);
   int64_t methods = 0;
   for (const GridEntry& entry : grid.methods) {
     const GridEntrySchema* schema = FindGridMethod(entry.name);
     int64_t variants = CountVariants(entry);
+    if (EntryScansLayers(entry)) variants = SaturatingMul(variants, blocks);
     if (schema != nullptr && schema->calibrates) variants = SaturatingMul(variants, calibrations);
     methods = SaturatingAdd(methods, variants);
   }
@@ -810,9 +850,10 @@ std::string FormatJobAsGrid(const v1::JobSpec& job) {
   return absl::StrCat(out.c_str(), "\n");
 }
 
-absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file,
-                                           const PathIdentities& identities) {
-  LLMQ_ASSIGN_OR_RETURN(const Grid grid, ParseGrid(yaml, file));
+namespace {
+
+absl::StatusOr<v1::JobSpec> SingleJob(const Grid& grid, absl::string_view file,
+                                      const PathIdentities& identities) {
   // Counted, not collected: a grid given by mistake may have millions of jobs.
   v1::JobSpec first;
   LLMQ_ASSIGN_OR_RETURN(const int64_t jobs,
@@ -829,10 +870,19 @@ absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_
   return first;
 }
 
-absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file) {
+}  // namespace
+
+absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file,
+                                           const PathIdentities& identities) {
   LLMQ_ASSIGN_OR_RETURN(const Grid grid, ParseGrid(yaml, file));
+  return SingleJob(grid, file, identities);
+}
+
+absl::StatusOr<v1::JobSpec> ParseSingleJob(absl::string_view yaml, absl::string_view file) {
+  LLMQ_ASSIGN_OR_RETURN(Grid grid, ParseGrid(yaml, file));
+  LLMQ_RETURN_IF_ERROR(ReadGridModelBlocks(&grid));
   LLMQ_ASSIGN_OR_RETURN(const PathIdentities identities, ComputeGridIdentities(grid));
-  return ParseSingleJob(yaml, file, identities);
+  return SingleJob(grid, file, identities);
 }
 
 }  // namespace llmq

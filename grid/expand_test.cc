@@ -218,7 +218,9 @@ tasks: [ppl, boolq, efficiency]
   EXPECT_EQ(gptq.at("block_size"), "128");
   EXPECT_EQ(gptq.at("keep"), "");
   EXPECT_EQ(gptq.at("overrides"), "");
-  EXPECT_EQ(gptq.size(), 10u);
+  EXPECT_EQ(gptq.at("block"), "-1");
+  EXPECT_EQ(gptq.count("scan"), 0u);  // an expansion directive, not a job parameter
+  EXPECT_EQ(gptq.size(), 11u);
   const auto& ppl = jobs[0].task().params();
   EXPECT_EQ(ppl.at("dataset"), "wikitext2");
   EXPECT_EQ(ppl.at("format"), "text");
@@ -608,6 +610,7 @@ std::vector<std::string> ExampleFiles() {
 absl::StatusOr<std::vector<v1::JobSpec>> ExpandExample(const std::string& path) {
   absl::StatusOr<Grid> grid = LoadGridFile(path);
   if (!grid.ok()) return grid.status();
+  if (absl::Status blocks = ReadGridModelBlocks(&*grid); !blocks.ok()) return blocks;
   absl::StatusOr<PathIdentities> identities = ComputeGridIdentities(*grid);
   if (!identities.ok()) return identities.status();
   return ExpandGrid(*grid, *identities);
@@ -684,6 +687,119 @@ TEST(GridExamplesTest, RelativeGridPathGivesRelativeModelPaths) {
                                         "examples/inline.yaml");
   ASSERT_TRUE(grid.ok()) << grid.status();
   EXPECT_EQ(grid->models[0].path, "assets/models/stories260K");
+}
+
+}  // namespace
+}  // namespace llmq
+
+namespace llmq {
+namespace {
+
+constexpr char kScan[] = R"(
+models: [models/a, models/b]
+methods:
+  - none
+  - {name: rtn, bits: 3, group_size: 16, scan: layers}
+tasks: [ppl]
+)";
+
+Grid ScanGrid(int blocks_a, int blocks_b) {
+  Grid grid = testing_util::MustParse(kScan);
+  grid.models[0].blocks = blocks_a;
+  grid.models[1].blocks = blocks_b;
+  return grid;
+}
+
+TEST(GridScanTest, ExpandsIntoOneJobPerBlockOfEachModel) {
+  const Grid grid = ScanGrid(3, 2);
+  EXPECT_TRUE(GridScansLayers(grid));
+  EXPECT_EQ(CountGridJobs(grid), 2 * (1 + 3));  // the most blocks of any model: an upper bound
+  const absl::StatusOr<std::vector<v1::JobSpec>> jobs =
+      ExpandGrid(grid, testing_util::FakeIdentities(grid));
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  std::vector<std::string> seen;
+  std::set<std::string> keys, quant_keys;
+  for (const v1::JobSpec& job : *jobs) {
+    keys.insert(job.job_key());
+    quant_keys.insert(job.quant_key());
+    EXPECT_EQ(job.method().params().count("scan"), 0u) << "scan is not a job parameter";
+    if (job.method().name() == "none") continue;
+    seen.push_back(absl::StrCat(job.model().alias(), ":", job.method().params().at("block")));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a:0", "a:1", "a:2", "b:0", "b:1"}));
+  EXPECT_EQ(keys.size(), jobs->size());
+  EXPECT_EQ(quant_keys.size(), jobs->size());  // each block is its own quantized model
+}
+
+TEST(GridScanTest, AScannedJobIsTheJobWrittenWithItsBlock) {
+  const Grid scan = ScanGrid(3, 2);
+  const Grid one = testing_util::MustParse(R"(
+models: [models/a, models/b]
+methods:
+  - {name: rtn, bits: 3, group_size: 16, block: 1}
+tasks: [ppl]
+)");
+  const auto scanned = ExpandGrid(scan, testing_util::FakeIdentities(scan));
+  const auto written = ExpandGrid(one, testing_util::FakeIdentities(one));
+  ASSERT_TRUE(scanned.ok() && written.ok());
+  const std::string key = (*written)[0].job_key();
+  EXPECT_EQ(std::count_if(scanned->begin(), scanned->end(),
+                          [&](const v1::JobSpec& job) { return job.job_key() == key; }),
+            1);
+}
+
+TEST(GridScanTest, EveryBlockJobDiffersFromTheWholeModelJob) {
+  const Grid grid = testing_util::MustParse(R"(
+models: [models/a]
+methods:
+  - {name: rtn, bits: 3, group_size: 16}
+  - {name: rtn, bits: 3, group_size: 16, block: 0}
+tasks: [ppl]
+)");
+  const auto jobs = ExpandGrid(grid, testing_util::FakeIdentities(grid));
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), 2u);
+  EXPECT_NE((*jobs)[0].quant_key(), (*jobs)[1].quant_key());
+  // The default (-1, every block) stays out of the key: jobs written before `block` existed
+  // keep theirs, so their job spec has block -1 and the same key as without it.
+  EXPECT_EQ((*jobs)[0].method().params().at("block"), "-1");
+}
+
+TEST(GridScanTest, ErrorsNameWhatIsMissingOrContradictory) {
+  const Grid unread = testing_util::MustParse(kScan);
+  const auto jobs = ExpandGrid(unread, testing_util::FakeIdentities(unread));
+  ASSERT_FALSE(jobs.ok());
+  EXPECT_TRUE(absl::StrContains(jobs.status().message(), "grid.yaml:2:")) << jobs.status();
+  EXPECT_TRUE(absl::StrContains(jobs.status().message(), "block count")) << jobs.status();
+
+  const Grid both = testing_util::MustParse(R"(
+models: [models/a]
+methods:
+  - {name: rtn, scan: layers, block: 2}
+tasks: [ppl]
+)");
+  const auto contradictory = ExpandGrid(both, testing_util::FakeIdentities(both));
+  ASSERT_FALSE(contradictory.ok());
+  EXPECT_TRUE(absl::StrContains(contradictory.status().message(),
+                                "scan: layers sets block itself"))
+      << contradictory.status();
+  EXPECT_EQ(testing_util::FirstError("models: [m]\nmethods: [{name: rtn, scan: blocks}]\n"
+                                     "tasks: [ppl]\n"),
+            "bad.yaml:2:29: methods: rtn: scan: expected one of none, layers, got \"blocks\"");
+}
+
+TEST(GridScanTest, ReadsTheBundledModelsBlocks) {
+  absl::StatusOr<Grid> grid = ParseGrid(
+      "models: [assets/models/stories260K]\nmethods: [{name: rtn, scan: layers}]\ntasks: [ppl]\n",
+      "scan.yaml");
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  ASSERT_TRUE(ReadGridModelBlocks(&*grid).ok());
+  EXPECT_EQ(grid->models[0].blocks, 5);
+  const absl::StatusOr<v1::JobSpec> single = ParseSingleJob(
+      "models: [assets/models/stories260K]\nmethods: [{name: rtn, scan: layers}]\ntasks: [ppl]\n",
+      "scan.yaml");
+  ASSERT_FALSE(single.ok());
+  EXPECT_TRUE(absl::StrContains(single.status().message(), "describes 5")) << single.status();
 }
 
 }  // namespace

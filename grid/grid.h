@@ -5,6 +5,7 @@
 //
 //   ParseGrid / LoadGridFile  YAML -> Grid (checked, canonical values, resolved paths)
 //   ComputeGridIdentities     Grid -> identities of its model and dataset files (client side)
+//   ReadGridModelBlocks       the models' block counts, for `scan: layers` (client side)
 //   CountGridJobs             Grid -> how many jobs it can have, from the axes' sizes alone
 //   CheckGridJobLimit         refuses a grid above a job limit (before anything is expanded)
 //   ExpandGrid                Grid + identities -> JobSpecs with canonical keys, in a
@@ -54,6 +55,7 @@ struct GridModel {
   std::string alias;                // shown in tables; default: the path's last component
   std::string path;                 // resolved against the grid file's directory
   std::vector<std::string> dtypes;  // float32 | bfloat16 | float16; several = an axis
+  int blocks = 0;  // transformer blocks (ReadGridModelBlocks); 0 = not read
   GridLocation where;
 };
 
@@ -96,11 +98,22 @@ absl::StatusOr<Grid> LoadGridFile(const std::string& path);
 // (SubmitSweepRequest.model_identity holds both kinds).
 absl::StatusOr<PathIdentities> ComputeGridIdentities(const Grid& grid);
 
+// Whether a method entry has `scan: layers` (among its values), or any of the grid's
+// does: its jobs depend on the models' block counts.
+bool EntryScansLayers(const GridEntry& entry);
+bool GridScansLayers(const Grid& grid);
+
+// Sets GridModel::blocks of every model from its files (ReadModelBlockCount) when the grid
+// scans layers; errors at the model's place. Client side, like ComputeGridIdentities: the
+// coordinator receives the counts (SubmitSweepRequest.model_blocks).
+absl::Status ReadGridModelBlocks(Grid* grid);
+
 // The limit of `llmq-coord submit --max_jobs` and `llmq-coord serve --max_jobs`.
 inline constexpr int64_t kDefaultMaxGridJobs = 1000000;
 
 // The size of the grid's cross product, models x dtypes x method variants x calibration
-// variants x task variants x repeats (zip applied), computed from the axes' sizes without
+// variants x task variants x repeats (zip applied; a layer scan counts the most blocks
+// of any model, or 1 when they are not read), computed from the axes' sizes without
 // expanding anything. An upper bound of ExpandGrid's count: include/exclude and duplicates
 // can only take jobs away. Saturates at INT64_MAX.
 int64_t CountGridJobs(const Grid& grid);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <dirent.h>
+#include <cstdint>
+#include <fstream>
 #include <map>
 #include <sys/stat.h>
 
@@ -16,6 +18,7 @@
 #include "common/version.h"
 #include "grid/grid.h"
 #include "grid/schema.h"
+#include "nlohmann/json.hpp"
 
 namespace llmq {
 namespace {
@@ -343,6 +346,81 @@ absl::StatusOr<std::string> ComputeFileIdentity(const std::string& path) {
   LLMQ_RETURN_IF_ERROR(ListFilesRecursively(path, "", &files));
   std::sort(files.begin(), files.end());
   return HashFiles(kFileIdentityVersion, path, files);
+}
+
+}  // namespace llmq
+
+namespace llmq {
+
+absl::StatusOr<int> ReadModelBlockCount(const std::string& path) {
+  const std::string config = JoinPath(path, "config.json");
+  if (IsRegularFile(config)) {
+    LLMQ_ASSIGN_OR_RETURN(const std::string text, ReadFile(config));
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("num_hidden_layers") ||
+        !j["num_hidden_layers"].is_number_integer() || j["num_hidden_layers"].get<int64_t>() < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          config, ": num_hidden_layers: expected a positive integer (the number of blocks)"));
+    }
+    return static_cast<int>(j["num_hidden_layers"].get<int64_t>());
+  }
+  // A llama2.c checkpoint (the file, or the one .bin of a directory without config.json):
+  // seven int32s, dim, hidden_dim, n_layers, ...
+  LLMQ_ASSIGN_OR_RETURN(const std::vector<std::string> files, ModelDefiningFiles(path));
+  std::string checkpoint;
+  for (const std::string& name : files) {
+    if (absl::EndsWith(name, ".bin") && !absl::StartsWith(name, "tok")) {
+      checkpoint = IsRegularFile(path) ? path : JoinPath(path, name);
+      break;
+    }
+  }
+  if (checkpoint.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": no config.json or llama2.c checkpoint to read the block count from"));
+  }
+  std::ifstream in(checkpoint, std::ios::binary);
+  int32_t header[3] = {0, 0, 0};
+  if (!in.read(reinterpret_cast<char*>(header), sizeof(header)) || header[2] < 1 ||
+      header[2] > (1 << 16)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(checkpoint, ": expected a llama2.c header with n_layers in 1..65536"));
+  }
+  return header[2];
+}
+
+}  // namespace llmq
+
+namespace llmq {
+
+bool EntryScansLayers(const GridEntry& entry) {
+  for (const GridAxis& axis : entry.axes) {
+    if (axis.param != "scan") continue;
+    for (const std::string& value : axis.values) {
+      if (value == "layers") return true;
+    }
+  }
+  return false;
+}
+
+bool GridScansLayers(const Grid& grid) {
+  for (const GridEntry& entry : grid.methods) {
+    if (EntryScansLayers(entry)) return true;
+  }
+  return false;
+}
+
+absl::Status ReadGridModelBlocks(Grid* grid) {
+  if (!GridScansLayers(*grid)) return absl::OkStatus();
+  for (GridModel& model : grid->models) {
+    absl::StatusOr<int> blocks = ReadModelBlockCount(model.path);
+    if (!blocks.ok()) {
+      return AtPlace(*grid, model.where,
+                     absl::StrCat("models: ", model.alias, " (scan: layers needs its blocks)"),
+                     blocks.status());
+    }
+    model.blocks = *blocks;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace llmq

@@ -38,6 +38,11 @@ absl::StatusOr<std::string> ComputeModelIdentity(const std::string& path);
 // it (relative names and contents' SHA-256, sorted by name).
 absl::StatusOr<std::string> ComputeFileIdentity(const std::string& path);
 
+// The number of transformer blocks of the model at `path`: config.json's num_hidden_layers
+// for a Hugging Face (or GPTQ) directory, the header's n_layers for a llama2.c checkpoint.
+// What `scan: layers` expands over; InvalidArgument naming the file when it is not there.
+absl::StatusOr<int> ReadModelBlockCount(const std::string& path);
+
 }  // namespace llmq
 
 // Canonical keys of a job. job_key names a result: a hash of everything that determines it

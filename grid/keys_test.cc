@@ -2,6 +2,7 @@
 #include <set>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "common/files.h"
@@ -197,6 +198,7 @@ tasks:
     };
     const GridEntrySchema* method = FindGridMethod(job.method().name());
     for (const GridParamSchema& param : method->params) {
+      if (!param.affects_result) continue;  // scan: an expansion directive
       v1::JobSpec changed = job;
       std::string& value = (*changed.mutable_method()->mutable_params())[param.name];
       value = OtherValue(param, value);
@@ -418,6 +420,34 @@ TEST(GridModelIdentityTest, GridIdentitiesCoverModelsAndDatasetFiles) {
   EXPECT_EQ(identities->at("assets/models/stories260K"),
             *ComputeModelIdentity("assets/models/stories260K"));
   EXPECT_TRUE(ExpandGrid(*ok, *identities).ok());
+}
+
+}  // namespace
+}  // namespace llmq
+
+namespace llmq {
+namespace {
+
+// stories260K as llama2.c publishes it: dim 64, 5 layers, 8 heads, 4 kv heads; the
+// Hugging Face conversion says the same in config.json.
+TEST(ModelBlockCountTest, ReadsLlama2cHeadersAndHuggingFaceConfigs) {
+  EXPECT_EQ(*ReadModelBlockCount("assets/models/stories260K"), 5);
+  EXPECT_EQ(*ReadModelBlockCount("assets/models/stories260K/stories260K.bin"), 5);
+  EXPECT_EQ(*ReadModelBlockCount("assets/models/stories260K-hf"), 5);
+  const absl::StatusOr<int> missing = ReadModelBlockCount("assets/models/no-such-model");
+  EXPECT_FALSE(missing.ok());
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), "no-such-model"))
+      << missing.status();
+}
+
+TEST(ModelBlockCountTest, ABrokenConfigNamesTheFileAndField) {
+  const std::string dir = MakeTempDir("blocks");
+  ASSERT_TRUE(
+      WriteFileAtomically(JoinPath(dir, "config.json"), R"({"num_hidden_layers": "five"})").ok());
+  const absl::StatusOr<int> blocks = ReadModelBlockCount(dir);
+  ASSERT_FALSE(blocks.ok());
+  EXPECT_TRUE(absl::StrContains(blocks.status().message(), "config.json: num_hidden_layers"))
+      << blocks.status();
 }
 
 }  // namespace

@@ -153,12 +153,33 @@ std::vector<GridParamSchema> AccuracyParams(const char* limit_doc,
   return params;
 }
 
+// One transformer block quantized, the others left in float: what a sensitivity scan's
+// jobs differ in.
+GridParamSchema Block() {
+  GridParamSchema p = Int("block", 0, 1 << 20, "-1",
+                          "quantize only this transformer block (0-based); the others stay in "
+                          "float");
+  p.minus_one_means = "every block";
+  p.keyed_only_when_set = true;
+  return p;
+}
+
+// Not a parameter of one job: `scan: layers` expands the entry into one job per block of
+// each model (block: 0 .. n-1), read from the model's files at submission.
+GridParamSchema Scan() {
+  return NoEffect(Choice("scan", {"none", "layers"}, "none",
+                         "layers: one job per transformer block, only that block quantized "
+                         "(a sensitivity scan)"));
+}
+
 GridEntrySchema Method(const char* name, bool calibrates, const char* doc,
                        std::vector<GridParamSchema> params) {
   GridEntrySchema method{name, calibrates, doc, std::move(params)};
   if (method.name != "none") {
     method.params.push_back(Keep());
     method.params.push_back(Overrides());
+    method.params.push_back(Block());
+    method.params.push_back(Scan());
   }
   return method;
 }

@@ -72,10 +72,10 @@ TEST(GridSchemaTest, MethodsAsSpecified) {
   EXPECT_EQ(default_of("spqr", "outlier_threshold"), "0.2");
 }
 
-TEST(GridSchemaTest, OnlyBatchSizeLeavesResultsAlone) {
+TEST(GridSchemaTest, OnlyBatchSizeAndScanLeaveResultsAlone) {
   for (const GridEntrySchema* entry : AllEntries()) {
     for (const GridParamSchema& param : entry->params) {
-      EXPECT_EQ(param.affects_result, param.name != "batch_size")
+      EXPECT_EQ(param.affects_result, param.name != "batch_size" && param.name != "scan")
           << entry->name << "." << param.name;
     }
   }
@@ -129,7 +129,10 @@ TEST(GridSchemaTest, FormatDocumentListsEveryParameterAndDefault) {
     const std::string row = row_of(entry->name);
     ASSERT_FALSE(row.empty()) << entry->name << " has no row";
     for (const GridParamSchema& param : entry->params) {
-      if (param.name == "keep" || param.name == "overrides") continue;  // described once for all methods
+      if (param.name == "keep" || param.name == "overrides" || param.name == "block" ||
+          param.name == "scan") {
+        continue;  // described once for all methods, each with its own check below
+      }
       const std::string plain = absl::StrCat(param.name, "=", param.default_value);
       const std::string quoted = absl::StrCat(param.name, "=\"", param.default_value, "\"");
       const bool documented = param.has_default ? absl::StrContains(row, plain) ||
@@ -137,6 +140,9 @@ TEST(GridSchemaTest, FormatDocumentListsEveryParameterAndDefault) {
                                                 : absl::StrContains(row, param.name);
       EXPECT_TRUE(documented) << entry->name << "." << param.name;
     }
+  }
+  for (const char* shared : {"`keep`", "`overrides`", "`block`", "`scan: layers`"}) {
+    EXPECT_TRUE(absl::StrContains(*doc, shared)) << shared;
   }
   for (const GridParamSchema& param : GridCalibrationSchema().params) {
     EXPECT_TRUE(absl::StrContains(*doc, absl::StrCat("`", param.name, "`=", param.default_value)))

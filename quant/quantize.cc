@@ -9,6 +9,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
@@ -329,7 +330,10 @@ std::string DescribeQuantization(const std::string& method, const Params& resolv
   const GridEntrySchema* schema = FindGridMethod(method);
   for (const auto& [name, value] : resolved) {
     const GridParamSchema* param = schema != nullptr ? schema->FindParam(name) : nullptr;
-    if (param != nullptr && param->keyed_only_when_set && value == param->default_value) continue;
+    if (param != nullptr && (!param->affects_result ||
+                             (param->keyed_only_when_set && value == param->default_value))) {
+      continue;  // scan; block and overrides when not set
+    }
     absl::StrAppend(&out, " ", name, "=", value);
   }
   if (!calibration.empty()) {
@@ -337,6 +341,41 @@ std::string DescribeQuantization(const std::string& method, const Params& resolv
   }
   return out;
 }
+
+namespace {
+
+// `block: N`: the method with every linear of the other blocks added to `keep`, so
+// calibrated methods still see the float model's inputs at block N.
+absl::StatusOr<QuantizationReport> QuantizeOneBlock(CausalLM& model, const std::string& method,
+                                                    const Params& resolved,
+                                                    const CalibrationSet* calibration,
+                                                    const QuantizeProgress& progress,
+                                                    Installation installation) {
+  LLMQ_ASSIGN_OR_RETURN(const int64_t block, GetInt(resolved, "block"));
+  const int64_t blocks = model.config().num_layers;
+  if (block < 0 || block >= blocks) {
+    return absl::InvalidArgumentError(absl::StrCat(method, ": block ", block,
+                                                   " is not a block of this model (it has ",
+                                                   blocks, ": 0..", blocks - 1, ")"));
+  }
+  std::vector<std::string> keep = ParseKeepPatterns(resolved.at("keep"));
+  for (const NamedLinear& l : model.Linears()) {
+    if (l.layer >= 0 && l.layer != block) keep.push_back(l.name);
+  }
+  Params only = resolved;
+  only["block"] = "-1";
+  only["keep"] = absl::StrJoin(keep, ",");
+  LLMQ_ASSIGN_OR_RETURN(QuantizationReport report,
+                        QuantizeModelWithCalibration(model, method, only, calibration, progress,
+                                                     installation));
+  report.params = resolved;
+  report.provenance["block"] = absl::StrCat(block, " of ", blocks, " (the others in float)");
+  report.description = DescribeQuantization(method, report.params, report.calibration,
+                                            report.calibration_fingerprint);
+  return report;
+}
+
+}  // namespace
 
 absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
                                                                 const std::string& method,
@@ -349,6 +388,7 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
   report.method = method;
   LLMQ_ASSIGN_OR_RETURN(report.params, ResolveQuantizationParams(method, params));
   const Params& p = report.params;
+  if (p.at("block") != "-1") return QuantizeOneBlock(model, method, p, calibration, progress, installation);
   if (!p.at("overrides").empty()) {
     return QuantizeWithOverrides(model, method, p, calibration, progress, installation);
   }

@@ -86,7 +86,9 @@ TEST(QuantizeTest, ReadsExactlyTheSchemaParametersWithTheSchemaDefaults) {
     }
     std::set<std::string> read = log.names();
     read.insert("keep");  // read as the map entries p.at("keep"), p.at("overrides"), not
-    read.insert("overrides");  // through a getter
+    read.insert("overrides");  // through a getter; likewise block at its default
+    read.insert("block");
+    read.insert("scan");  // the grid's expansion directive: no quantizer reads it
     EXPECT_EQ(read, in_schema) << method;
   }
 }
@@ -354,6 +356,73 @@ TEST(QuantizeTest, OverrideWithAnotherMethodAndItsErrors) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("override 0 (*.o_proj)"), absl::string_view::npos)
       << bad.status();
+}
+
+}  // namespace
+}  // namespace llmq
+
+namespace llmq {
+namespace {
+
+// `block: 1`: only block 1's linears are quantized, and exactly as GPTQ quantizes them with
+// every other block kept in float (it sees the float model's inputs); the other blocks keep
+// their weights bit for bit.
+TEST(QuantizeTest, BlockQuantizesOnlyThatBlock) {
+  CalibrationSet calibration = RandomCalibration(6, 24);
+  auto original = RandomModel(TinyConfig(Architecture::kLlama, true), 5);
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 5);
+  auto report = QuantizeModelWithCalibration(
+      *model, "gptq", {{"bits", "3"}, {"group_size", "16"}, {"block", "1"}}, &calibration);
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto kept = RandomModel(TinyConfig(Architecture::kLlama, true), 5);
+  std::string others;
+  for (const NamedLinear& l : kept->Linears()) {
+    if (l.layer >= 0 && l.layer != 1) others += (others.empty() ? "" : ",") + l.name;
+  }
+  ASSERT_TRUE(QuantizeModelWithCalibration(
+                  *kept, "gptq", {{"bits", "3"}, {"group_size", "16"}, {"keep", others}},
+                  &calibration)
+                  .ok());
+  const std::vector<NamedLinear> before = original->Linears(), after = model->Linears(),
+                                 reference = kept->Linears();
+  int quantized = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    auto* packed = dynamic_cast<QuantizedLinear*>(after[i].slot->get());
+    if (after[i].layer == 1) {
+      ASSERT_NE(packed, nullptr) << after[i].name;
+      EXPECT_TRUE(at::equal(WeightOf(after[i]), WeightOf(reference[i]))) << after[i].name;
+      ++quantized;
+    } else {
+      EXPECT_EQ(packed, nullptr) << after[i].name;
+      EXPECT_TRUE(at::equal(WeightOf(after[i]), WeightOf(before[i]))) << after[i].name;
+    }
+  }
+  EXPECT_EQ(quantized, 7);  // q, k, v, o, gate, up, down
+  EXPECT_EQ(report->params.at("block"), "1");
+  EXPECT_NE(report->description.find("block=1"), std::string::npos) << report->description;
+  EXPECT_EQ(report->provenance.at("block"), "1 of 2 (the others in float)");
+}
+
+TEST(QuantizeTest, BlockWorksForEveryMethodAndNamesABadBlock) {
+  CalibrationSet calibration = RandomCalibration(6, 24);
+  for (const char* method : {"rtn", "awq", "spqr", "smoothquant", "fp8", "llm_int8"}) {
+    auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+    auto original = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+    auto report = QuantizeModelWithCalibration(*model, method, {{"block", "0"}}, &calibration);
+    ASSERT_TRUE(report.ok()) << method << ": " << report.status();
+    const std::vector<NamedLinear> after = model->Linears(), before = original->Linears();
+    for (size_t i = 0; i < after.size(); ++i) {
+      if (after[i].layer != 1) continue;  // block 1 and lm_head: untouched
+      at::Tensor* w = (*after[i].slot)->mutable_dense_weight();
+      ASSERT_NE(w, nullptr) << method << " " << after[i].name;
+      EXPECT_TRUE(at::equal(*w, *(*before[i].slot)->mutable_dense_weight()))
+          << method << " " << after[i].name;
+    }
+  }
+  auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 1);
+  auto bad = QuantizeModelWithCalibration(*model, "rtn", {{"block", "2"}}, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "rtn: block 2 is not a block of this model (it has 2: 0..1)");
 }
 
 }  // namespace

@@ -147,12 +147,19 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
     point.y.Add(*y);
   }
   panel_order.erase(std::remove_if(panel_order.begin(), panel_order.end(),
-                                   [&](const std::string& key) { return panels[key].series.empty(); }),
+                                   [&](const std::string& key) {
+                                     const Panel& panel = panels[key];
+                                     return panel.series.empty() ||
+                                            (options.delta && (panel.baseline.count == 0 ||
+                                                               panel.baseline.Value() == 0));
+                                   }),
                     panel_order.end());
   if (panel_order.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "nothing to plot: no quantized result has both x=", options.x, " and ",
-        options.y.empty() ? "a task's headline metric" : absl::StrCat("y=", options.y)));
+        options.y.empty() ? "a task's headline metric" : absl::StrCat("y=", options.y),
+        options.delta ? absl::StrCat(" with a ", kBaselineMethod, " baseline to compare with")
+                      : ""));
   }
 
   // Layout: a legend across the top, then panels in rows.
@@ -195,18 +202,27 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
     const double x0 = ox + kLeft, x1 = ox + kPanelWidth - kRight;
     const double y0 = oy + kTop, y1 = oy + kPanelHeight - kBottom;
 
+    // What y shows: the metric, or (delta) its change against the baseline in percent.
+    auto y_value = [&](double v) {
+      return options.delta ? 100 * (v / panel.baseline.Value() - 1) : v;
+    };
     // Axes over what this panel shows, in display units (bytes as MB, ...).
     std::vector<double> ys, xs;
     for (const auto& [series, points] : panel.series) {
       for (const auto& [key, point] : points) {
-        ys.push_back(point.y.Value());
+        ys.push_back(y_value(point.y.Value()));
         if (!x_is_coordinate) xs.push_back(point.x.Value());
       }
     }
-    if (panel.baseline.count > 0) ys.push_back(panel.baseline.Value());
+    if (panel.baseline.count > 0) ys.push_back(y_value(panel.baseline.Value()));
     const MetricInfo y_info = DescribeMetric(panel.y_metric, panel.y_unit);
-    const DisplayUnit y_unit = ChooseDisplayUnit(y_info.unit, Largest(ys));
-    const bool log_y = options.log_y && *std::min_element(ys.begin(), ys.end()) > 0;
+    const DisplayUnit y_unit =
+        options.delta ? DisplayUnit{} : ChooseDisplayUnit(y_info.unit, Largest(ys));
+    const std::string y_label =
+        options.delta ? absl::StrCat("\xCE\x94 ", y_info.label, " vs ", kBaselineMethod, " (%)")
+                      : ColumnLabel(y_info, y_unit);
+    const bool log_y =
+        options.log_y && !options.delta && *std::min_element(ys.begin(), ys.end()) > 0;
     const double y_min = *std::min_element(ys.begin(), ys.end()) / y_unit.divisor;
     const double y_max = *std::max_element(ys.begin(), ys.end()) / y_unit.divisor;
     // A margin, so that no point sits on the frame.
@@ -256,10 +272,10 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
     const Stroke frame{"#333333", 1, ""};
     svg.Rect(x0, y0, x1 - x0, y1 - y0, "none", &frame);
     svg.Text((x0 + x1) / 2, y1 + 36, x_label, 12, Anchor::kMiddle);
-    svg.Text(ox + 16, (y0 + y1) / 2, absl::StrCat(ColumnLabel(y_info, y_unit), log_y ? " (log)" : ""),
+    svg.Text(ox + 16, (y0 + y1) / 2, absl::StrCat(y_label, log_y ? " (log)" : ""),
              12, Anchor::kMiddle, -90);
     if (panel.baseline.count > 0) {
-      const double y = Y(panel.baseline.Value() / y_unit.divisor);
+      const double y = Y(y_value(panel.baseline.Value()) / y_unit.divisor);
       svg.Line(x0, y, x1, y, {kBaselineColor, 1.5, "5 4"});
     }
     for (const auto& [series, points] : panel.series) {
@@ -267,7 +283,7 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
       const std::string color = kColors[index % std::size(kColors)];
       std::vector<std::pair<double, double>> line;
       for (const auto& [key, point] : points) {
-        line.push_back({x_position(point), Y(point.y.Value() / y_unit.divisor)});
+        line.push_back({x_position(point), Y(y_value(point.y.Value()) / y_unit.divisor)});
       }
       std::sort(line.begin(), line.end());
       // A line means "as x changes"; configurations that share an x get markers only.
@@ -277,10 +293,12 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
       if (line.size() > 1 && distinct_x) svg.Polyline(line, {color, 2, ""});
       for (const auto& [key, point] : points) {
         const std::string x = x_is_coordinate ? point.category : Data(point.x.Value());
-        svg.Circle(x_position(point), Y(point.y.Value() / y_unit.divisor), 3.5, color,
+        const double v = y_value(point.y.Value());
+        svg.Circle(x_position(point), Y(v / y_unit.divisor), 3.5, color,
                    absl::StrCat(point.configuration, ": ", options.x, "=", x, ", ",
-                                panel.y_metric, "=", Data(point.y.Value())),
-                   {{"data-series", series}, {"data-x", x}, {"data-y", Data(point.y.Value())}});
+                                options.delta ? "delta " : "", panel.y_metric, "=", Data(v),
+                                options.delta ? " %" : ""),
+                   {{"data-series", series}, {"data-x", x}, {"data-y", Data(v)}});
       }
     }
     svg.EndGroup();

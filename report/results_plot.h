@@ -21,6 +21,9 @@ struct PlotOptions {
   // exact_match_strict, ndcg_at_<k>), which leaves efficiency tasks out.
   std::string y;
   bool log_y = false;  // logarithmic y axis (for perplexity); ignored if a value is <= 0
+  // y as the relative change against the panel's unquantized baseline, in percent (a
+  // sensitivity scan's Δ perplexity per block); panels without a baseline are left out.
+  bool delta = false;
 };
 
 // NotFound when no result has both coordinates to plot.

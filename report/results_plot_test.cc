@@ -255,6 +255,37 @@ TEST(CoordResultsPlotTest, NothingToPlotIsNotFound) {
   EXPECT_TRUE(PlotResults(results, options).ok());
 }
 
+// A layer scan: ppl per quantized block against the float baseline, as Δ %.
+TEST(CoordResultsPlotTest, DeltaPlotsTheChangeAgainstTheBaselineInPercent) {
+  std::vector<TestResult> results = {Result("none", {}, {{"ppl", 5.0, ""}})};
+  const std::map<std::string, double> ppl = {{"0", 6.0}, {"1", 5.5}, {"2", 5.1}, {"-1", 8.0}};
+  for (const auto& [block, value] : ppl) {
+    results.push_back(Result("rtn", {{"bits", "3"}, {"block", block}}, {{"ppl", value, ""}}));
+  }
+  PlotOptions options;
+  options.x = "block";
+  options.delta = true;
+  absl::StatusOr<std::string> svg = PlotResults(MakeResultRows(results), options);
+  ASSERT_TRUE(svg.ok()) << svg.status();
+  EXPECT_TRUE(WellFormed(*svg));
+  EXPECT_TRUE(absl::StrContains(*svg, "vs none (%)"));
+  const auto points = Panels(*svg)[0];
+  ASSERT_EQ(points.size(), 4u);
+  std::map<std::string, PlottedPoint> at;
+  for (const PlottedPoint& p : points) at[p.x] = p;
+  EXPECT_NEAR(at["0"].data_y, 20.0, 1e-9);   // 6.0 / 5.0 - 1
+  EXPECT_NEAR(at["1"].data_y, 10.0, 1e-9);
+  EXPECT_NEAR(at["2"].data_y, 2.0, 1e-9);
+  EXPECT_NEAR(at["-1"].data_y, 60.0, 1e-9);  // the whole model, last
+  EXPECT_LT(at["0"].cx, at["1"].cx);
+  EXPECT_LT(at["2"].cx, at["-1"].cx);
+  EXPECT_LT(at["0"].cy, at["2"].cy);  // larger change higher up
+  // Without a baseline there is nothing to compare with.
+  results.erase(results.begin());
+  EXPECT_EQ(PlotResults(MakeResultRows(results), options).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST(CoordPlotAxisTest, LinearTicksAreRoundAndCoverTheData) {
   AxisScale axis = LinearAxis(3.2, 7.9);
   EXPECT_EQ(axis.lo, 3);
