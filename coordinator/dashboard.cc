@@ -73,11 +73,14 @@ std::string StageText(const v1::Progress& progress) {
   return text;
 }
 
+// The method and the parameters people tell variants apart by ("gptq bits=4 group_size=32");
+// `llmq-coord jobs` lists them all.
 std::string MethodText(const v1::JobSpec& spec) {
   std::string text = spec.method().name().empty() ? "none" : spec.method().name();
-  std::map<std::string, std::string> params(spec.method().params().begin(),
-                                            spec.method().params().end());
-  if (!params.empty()) absl::StrAppend(&text, " ", absl::StrJoin(params, " ", absl::PairFormatter("=")));
+  for (const char* name : {"bits", "group_size"}) {
+    auto it = spec.method().params().find(name);
+    if (it != spec.method().params().end()) absl::StrAppend(&text, " ", name, "=", it->second);
+  }
   return text;
 }
 

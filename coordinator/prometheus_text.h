@@ -32,7 +32,8 @@ class PrometheusText {
   std::string text_;
 };
 
-// "12", "0.25", "+Inf", "NaN": as Prometheus reads floats.
+// "12", "0.25", "+Inf", "NaN": as Prometheus reads floats, in the fewest digits that
+// read back as the same double.
 std::string FormatPrometheusValue(double value);
 
 }  // namespace llmq
