@@ -19,6 +19,7 @@
 #include "common/files.h"
 #include "coordinator/grid_submission.h"
 #include "coordinator/progress_bar.h"
+#include "coordinator/sweep_eta.h"
 #include "coordinator/sweep_watch.h"
 #include "coordinator/worker_processes.h"
 #include "report/table_format.h"
@@ -63,6 +64,10 @@ int RunServe(const ServerOptions& options) {
   }
   std::fprintf(stderr, "llmq coordinator serving on %s (database %s); Ctrl-C to stop\n",
                (*server)->address().c_str(), options.db_path.c_str());
+  if (!(*server)->http_url().empty()) {
+    std::fprintf(stderr, "dashboard on %s/ and metrics on %s/metrics\n",
+                 (*server)->http_url().c_str(), (*server)->http_url().c_str());
+  }
   running.store(server->get());
   if (Interrupted().load()) (*server)->Shutdown();
   // Only the interrupt watcher shuts the server down; once it has, nothing else uses it.
@@ -304,13 +309,18 @@ int RunStatus(UserClient& client, int64_t sweep_id) {
     if (!sweeps.ok()) return Fail(sweeps.status());
     Table table;
     table.header = {"sweep", "name", "created", "jobs", "pending", "running", "succeeded",
-                    "failed", "cancelled"};
+                    "failed", "cancelled", "ETA"};
     for (const v1::SweepSummary& sweep : sweeps->sweeps()) {
       const SweepCounts c = CountsOf(sweep);
+      std::string eta = "-";
+      if (!c.finished()) {
+        absl::StatusOr<v1::GetSweepResponse> detail = client.GetSweep(sweep.sweep_id());
+        if (detail.ok() && detail->has_eta()) eta = FormatEta(detail->eta());
+      }
       table.rows.push_back({absl::StrCat(sweep.sweep_id()), sweep.name(), When(sweep.created_unix()),
                             absl::StrCat(c.total), absl::StrCat(c.pending), absl::StrCat(c.running),
                             absl::StrCat(c.succeeded), absl::StrCat(c.failed),
-                            absl::StrCat(c.cancelled)});
+                            absl::StrCat(c.cancelled), eta});
     }
     std::cout << (table.rows.empty() ? "no sweeps yet\n" : RenderMarkdown(table));
     return kExitOk;
@@ -323,6 +333,15 @@ int RunStatus(UserClient& client, int64_t sweep_id) {
             << "  " << c.total << " jobs: " << c.succeeded << " succeeded, " << c.failed
             << " failed, " << c.cancelled << " cancelled, " << c.running << " running, "
             << c.pending << " pending\n";
+  if (sweep->has_eta()) {
+    const v1::SweepEta& eta = sweep->eta();
+    std::cout << "  ETA " << FormatEta(eta);
+    if (eta.workers() > 0) {
+      std::cout << " on " << eta.workers() << " active worker(s) (" << eta.jobs_recorded() << " of "
+                << eta.jobs() << " unfinished jobs timed from finished jobs of the same kind)";
+    }
+    std::cout << "\n";
+  }
   if (sweep->running_size() > 0) {
     Table table;
     table.header = {"job", "worker", "attempt", "progress"};

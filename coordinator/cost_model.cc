@@ -125,33 +125,51 @@ CostHistory::CostHistory(const std::vector<RecordedCost>& recorded) {
 }
 
 JobCost CostHistory::EstimateJob(const v1::JobSpec& spec, int64_t model_bytes) const {
-  const std::string& model = spec.model().alias();
-  const std::string method = MethodName(spec);
-  const std::string cell = CellKey(model, method, ParamsToJson(ToMap(spec.method().params())),
-                                   spec.task().name(), ParamsToJson(ToMap(spec.task().params())));
   const JobCost modelled = ModelJobCost(spec, model_bytes);
+  std::optional<JobCost> recorded = EstimateRecorded(
+      spec.model().alias(), MethodName(spec), ParamsToJson(ToMap(spec.method().params())),
+      spec.task().name(), ParamsToJson(ToMap(spec.task().params())));
+  if (!recorded.has_value()) return modelled;
+  if (recorded->peak_bytes <= 0) recorded->peak_bytes = modelled.peak_bytes;
+  return *recorded;
+}
+
+std::optional<JobCost> CostHistory::EstimateRecorded(const std::string& model,
+                                                     const std::string& method,
+                                                     const std::string& method_params,
+                                                     const std::string& task,
+                                                     const std::string& task_params) const {
   for (const auto& [index, basis] :
        {std::make_pair(&by_cell_, JobCost::Basis::kSameCell),
         std::make_pair(&by_task_, JobCost::Basis::kSameTask)}) {
-    auto it = index->find(basis == JobCost::Basis::kSameCell ? cell
-                                                             : TaskKey(model, method, spec.task().name()));
+    auto it = index->find(basis == JobCost::Basis::kSameCell
+                              ? CellKey(model, method, method_params, task, task_params)
+                              : TaskKey(model, method, task));
     if (it == index->end() || it->second.count == 0) continue;
     JobCost cost;
     cost.seconds = it->second.seconds / static_cast<double>(it->second.count);
-    cost.peak_bytes = it->second.peak_bytes > 0 ? it->second.peak_bytes : modelled.peak_bytes;
+    cost.peak_bytes = it->second.peak_bytes;
     cost.metrics = it->second.metrics;
     cost.basis = basis;
     cost.recorded_jobs = it->second.count;
     return cost;
   }
-  return modelled;
+  return std::nullopt;
 }
 
 double Makespan(std::vector<double> seconds, int workers) {
+  return Makespan(std::move(seconds), std::vector<double>(std::max(1, workers), 0.0));
+}
+
+double Makespan(std::vector<double> seconds, const std::vector<double>& busy) {
   std::sort(seconds.begin(), seconds.end(), std::greater<double>());
   std::priority_queue<double, std::vector<double>, std::greater<double>> loads;
-  for (int w = 0; w < std::max(1, workers); ++w) loads.push(0);
   double longest = 0;
+  for (double load : busy) {
+    loads.push(load);
+    longest = std::max(longest, load);
+  }
+  if (loads.empty()) loads.push(0);
   for (double s : seconds) {
     const double load = loads.top() + s;
     loads.pop();

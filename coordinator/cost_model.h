@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,14 @@ class CostHistory {
   // assumes 1M parameters).
   JobCost EstimateJob(const v1::JobSpec& spec, int64_t model_bytes) const;
 
+  // Preferences 1 and 2 alone, for a cell as the store keeps it (parameters as JSON):
+  // nullopt when no job of the same cell, nor of the same model, method and task, has
+  // been recorded.
+  std::optional<JobCost> EstimateRecorded(const std::string& model, const std::string& method,
+                                          const std::string& method_params,
+                                          const std::string& task,
+                                          const std::string& task_params) const;
+
  private:
   struct Samples {
     double seconds = 0;
@@ -75,6 +84,9 @@ JobCost ModelJobCost(const v1::JobSpec& spec, int64_t model_bytes);
 // The longest worker's total when `seconds` go, longest first, each to the least loaded of
 // `workers` (at least 1).
 double Makespan(std::vector<double> seconds, int workers);
+// The same with each worker already busy for `busy[w]` seconds (one entry per worker, at
+// least one): the longest worker's total once every job of `seconds` is placed.
+double Makespan(std::vector<double> seconds, const std::vector<double>& busy);
 
 // A sweep's predictions summed per model and method, in order of first appearance.
 class SweepCostTally {

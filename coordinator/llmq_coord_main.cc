@@ -36,6 +36,10 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7878",
           "serve: address to listen on; 0.0.0.0:7878 for every interface (use a token and TLS).");
 ABSL_FLAG(std::string, tls_cert, "", "serve: PEM certificate chain; enables TLS with --tls_key.");
 ABSL_FLAG(std::string, tls_key, "", "serve: PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, http, "",
+          "serve: also serve the read-only dashboard (/) and Prometheus metrics (/metrics) on "
+          "PORT (loopback) or HOST:PORT; off when empty. It has no authentication: name a "
+          "public address only on a trusted network.");
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(60),
           "serve: a lease not renewed by a heartbeat for this long expires.");
 ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(10), "serve: heartbeat interval told to workers.");
@@ -130,8 +134,8 @@ const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"serve", "serve [flags]", "Run the coordinator daemon until SIGTERM/SIGINT.",
        "llmq-coord serve --db=/data/llmq.db --listen=0.0.0.0:7878 --token_file=/etc/llmq/token "
-       "--tls_cert=cert.pem --tls_key=key.pem",
-       {"db", "listen", "token_file", "tls_cert", "tls_key", "lease_ttl", "heartbeat",
+       "--tls_cert=cert.pem --tls_key=key.pem --http=127.0.0.1:9090",
+       {"db", "listen", "token_file", "tls_cert", "tls_key", "http", "lease_ttl", "heartbeat",
         "poison_after", "max_lease_wait", "oom_preference", "max_jobs"}},
       {"submit", "submit GRID.yaml [flags]",
        "Submit a grid; prints the sweep id. Without a coordinator, runs it here (--local) and "
@@ -262,6 +266,11 @@ int Run(const Command& command, const std::vector<std::string>& args) {
     options.listen = absl::GetFlag(FLAGS_listen);
     options.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
     options.tls_key_path = absl::GetFlag(FLAGS_tls_key);
+    options.http = absl::GetFlag(FLAGS_http);
+    if (!options.http.empty()) {
+      absl::Status valid = ParseHttpAddress(options.http).status();
+      if (!valid.ok()) return UsageError(command, std::string(valid.message()));
+    }
     if (!absl::GetFlag(FLAGS_token_file).empty()) {
       absl::StatusOr<std::string> token = ReadTokenFile(absl::GetFlag(FLAGS_token_file));
       if (!token.ok()) return UsageError(command, std::string(token.status().message()));

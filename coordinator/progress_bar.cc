@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "coordinator/sweep_eta.h"
 
 namespace llmq {
 namespace {
@@ -45,6 +46,7 @@ std::string RenderProgressLine(const v1::GetSweepResponse& sweep, int width) {
   if (c.failed > 0) absl::StrAppend(&line, "  ", c.failed, " failed");
   if (c.cancelled > 0) absl::StrAppend(&line, "  ", c.cancelled, " cancelled");
   absl::StrAppend(&line, "  ", c.running, " running");
+  if (sweep.has_eta() && !c.finished()) absl::StrAppend(&line, "  ETA ", FormatEta(sweep.eta()));
   if (sweep.running_size() > 0) line += "  |";
   for (const v1::JobInfo& job : sweep.running()) {
     std::string stage = job.progress().stage().empty() ? "starting" : job.progress().stage();

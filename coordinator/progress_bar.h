@@ -1,5 +1,5 @@
 // The live view of a sweep for people: one line on stderr, redrawn in place on a terminal
-//   [########------------]  12/40 done  2 failed  3 running  | #17 quantize 3/16  #18 ...
+//   [########------------]  12/40 done  2 failed  3 running  ETA 4m10s  | #17 quantize 3/16 ...
 // and, when stderr is not a terminal, the same line printed only when the counts change
 // (at most every few seconds), so that logs stay short.
 #ifndef LLMQ_COORDINATOR_PROGRESS_BAR_H_

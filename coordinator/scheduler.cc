@@ -4,6 +4,8 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
+
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -69,6 +71,10 @@ absl::StatusOr<std::optional<v1::Lease>> Scheduler::Lease(const v1::LeaseRequest
     return MaybeTouchWorker(txn, request.worker_id(), now);
   }));
   if (!claimed.has_value()) return std::optional<v1::Lease>();
+  metrics_.leases_granted.fetch_add(1, std::memory_order_relaxed);
+  if (claimed->attempt > 1) metrics_.retries.fetch_add(1, std::memory_order_relaxed);
+  metrics_.queue_wait_seconds.Observe(
+      std::max(0.0, absl::ToDoubleSeconds(now - claimed->eligible_since)));
   VLOG(1) << "event=leased job=" << claimed->job_id << " attempt=" << claimed->attempt
           << " worker=" << request.worker_id() << " affinity=" << claimed->affinity_hit;
   v1::Lease lease;
@@ -84,9 +90,11 @@ absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRe
   const absl::Time now = clock_->Now();
   v1::HeartbeatResponse response;
   bool requeued = false;
+  bool expired = false;
   LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
     response = v1::HeartbeatResponse();
     requeued = false;
+    expired = false;
     LLMQ_RETURN_IF_ERROR(MaybeTouchWorker(txn, request.worker_id(), now));
     LLMQ_ASSIGN_OR_RETURN(std::optional<JobRecord> job, txn.GetJob(request.job_id()));
     if (!job.has_value() ||
@@ -94,6 +102,7 @@ absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRe
       return absl::OkStatus();  // lease_valid = false
     }
     if (job->lease_expires <= now) {
+      expired = true;
       LLMQ_ASSIGN_OR_RETURN(requeued, ExpireLease(txn, *job, now));
       return absl::OkStatus();
     }
@@ -109,6 +118,7 @@ absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRe
     response.set_ttl_seconds(static_cast<int32_t>(absl::ToInt64Seconds(options_.lease_ttl)));
     return absl::OkStatus();
   }));
+  if (expired) metrics_.leases_expired.fetch_add(1, std::memory_order_relaxed);
   if (requeued) NotifyWork();
   return response;
 }
@@ -116,23 +126,28 @@ absl::StatusOr<v1::HeartbeatResponse> Scheduler::Heartbeat(const v1::HeartbeatRe
 absl::StatusOr<v1::ReportStatus> Scheduler::Report(const v1::ReportRequest& request) {
   const absl::Time now = clock_->Now();
   v1::ReportStatus status = v1::REPORT_STATUS_UNSPECIFIED;
-  bool requeued = false;
+  ReportEffects effects;
   LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
-    requeued = false;
+    effects = ReportEffects();
     LLMQ_RETURN_IF_ERROR(MaybeTouchWorker(txn, request.worker_id(), now));
-    LLMQ_ASSIGN_OR_RETURN(status, ApplyReport(txn, request, now, &requeued));
+    LLMQ_ASSIGN_OR_RETURN(status, ApplyReport(txn, request, now, &effects));
     return absl::OkStatus();
   }));
+  if (effects.lease_expired) metrics_.leases_expired.fetch_add(1, std::memory_order_relaxed);
+  if (effects.succeeded_after.has_value()) {
+    metrics_.job_duration_seconds.Observe(absl::ToDoubleSeconds(*effects.succeeded_after));
+  }
   LOG_IF(INFO, status != v1::RECORDED)
       << "event=report_refused job=" << request.job_id() << " attempt=" << request.attempt()
       << " worker=" << request.worker_id() << " status=" << v1::ReportStatus_Name(status);
-  if (requeued) NotifyWork();
+  if (effects.requeued) NotifyWork();
   return status;
 }
 
 absl::StatusOr<v1::ReportStatus> Scheduler::ApplyReport(WriteTxn& txn,
                                                         const v1::ReportRequest& request,
-                                                        absl::Time now, bool* requeued) {
+                                                        absl::Time now,
+                                                        ReportEffects* effects) {
   JobEvent event;
   switch (request.outcome()) {
     case v1::REPORT_SUCCEEDED: event = JobEvent::kSucceed; break;
@@ -154,7 +169,8 @@ absl::StatusOr<v1::ReportStatus> Scheduler::ApplyReport(WriteTxn& txn,
     return duplicate ? v1::DUPLICATE : v1::STALE;
   }
   if (job->lease_expires <= now) {
-    LLMQ_ASSIGN_OR_RETURN(*requeued, ExpireLease(txn, *job, now));
+    effects->lease_expired = true;
+    LLMQ_ASSIGN_OR_RETURN(effects->requeued, ExpireLease(txn, *job, now));
     return v1::STALE;
   }
   const ErrorClass error_class = FromProto(request.error_class());
@@ -192,8 +208,11 @@ absl::StatusOr<v1::ReportStatus> Scheduler::ApplyReport(WriteTxn& txn,
     LLMQ_RETURN_IF_ERROR(txn.InsertResult(job->id, request.attempt(), request.worker_id(),
                                           FromProto(request.result()), coordinator_provenance,
                                           now));
+    LLMQ_ASSIGN_OR_RETURN(std::optional<AttemptRecord> attempt,
+                          txn.GetAttempt(job->id, request.attempt()));
+    if (attempt.has_value()) effects->succeeded_after = now - attempt->leased;
   }
-  *requeued = t.next == JobState::kPending;
+  effects->requeued = t.next == JobState::kPending;
   LOG(INFO) << "event=report_recorded job=" << job->id << " attempt=" << request.attempt()
             << " worker=" << request.worker_id() << " outcome="
             << v1::ReportOutcome_Name(request.outcome())
@@ -242,6 +261,7 @@ absl::StatusOr<int> Scheduler::ExpireLeases() {
       return absl::OkStatus();
     }));
     expired += batch;
+    metrics_.leases_expired.fetch_add(batch, std::memory_order_relaxed);
     if (batch < kBatch) break;
   }
   int64_t gone = 0;

@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "coordinator/clock.h"
 #include "coordinator/job_state_machine.h"
+#include "coordinator/scheduler_metrics.h"
 #include "proto/llmq.pb.h"
 #include "storage/store.h"
 
@@ -100,6 +101,8 @@ class Scheduler {
 
   const SchedulerOptions& options() const { return options_; }
   Store* store() const { return store_; }
+  // Counted once each change has committed.
+  const SchedulerMetrics& metrics() const { return metrics_; }
 
  private:
   struct WorkerCaps {
@@ -121,13 +124,20 @@ class Scheduler {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Ends `job`'s expired lease inside `txn`; true when the job went back to the queue.
   absl::StatusOr<bool> ExpireLease(WriteTxn& txn, const JobRecord& job, absl::Time now);
+  // What applying a report did besides its status, counted once it has committed.
+  struct ReportEffects {
+    bool requeued = false;       // the job went back to the queue
+    bool lease_expired = false;  // the report came too late: the lease was expired instead
+    std::optional<absl::Duration> succeeded_after;  // a success, this long after its lease
+  };
   absl::StatusOr<v1::ReportStatus> ApplyReport(WriteTxn& txn, const v1::ReportRequest& request,
-                                               absl::Time now, bool* requeued);
+                                               absl::Time now, ReportEffects* effects);
   void NotifyWork() ABSL_LOCKS_EXCLUDED(mu_);
 
   Store* const store_;
   Clock* const clock_;
   const SchedulerOptions options_;
+  SchedulerMetrics metrics_;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, WorkerCaps> workers_ ABSL_GUARDED_BY(mu_);

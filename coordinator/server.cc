@@ -45,12 +45,24 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
                                                " (address in use, or not this host's?)"));
   }
+  if (!options.http.empty()) {
+    server->dashboard_ = std::make_unique<Dashboard>(server->store_.get(), &scheduler->metrics());
+    Dashboard* dashboard = server->dashboard_.get();
+    absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+        options.http, [dashboard](const HttpRequest& request) { return dashboard->Handle(request); });
+    if (!http.ok()) {
+      server->server_->Shutdown();
+      return http.status();
+    }
+    server->http_ = *std::move(http);
+  }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->sweeper_ = std::thread(
       [raw = server.get(), interval = options.sweep_interval] { raw->SweepUntilStopped(interval); });
   LOG(INFO) << "event=coordinator_serving address=" << server->address()
             << " db=" << options.db_path << " auth=" << (server->auth_->enabled() ? "token" : "none")
             << " tls=" << (options.tls_cert_path.empty() ? "off" : "on")
+            << " http=" << (server->http_ != nullptr ? server->http_url() : "off")
             << " version=" << kLlmqVersion;
   return server;
 }
@@ -78,6 +90,7 @@ void CoordinatorServer::Shutdown() {
   }
   stopping_.Notify();
   if (server_ != nullptr) server_->GetHealthCheckService()->SetServingStatus(false);
+  if (http_ != nullptr) http_->Shutdown();
   if (waitlist_ != nullptr) waitlist_->Shutdown();
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (sweeper_.joinable()) sweeper_.join();

@@ -1,5 +1,6 @@
 // A running coordinator: the store, the scheduler, both gRPC services and the health
-// service on one port, and a sweeper thread that expires leases. `llmq-coord serve` runs
+// service on one port, a sweeper thread that expires leases, and (with `http`) the
+// dashboard and `/metrics` on a port of their own (coordinator/dashboard.h). `llmq-coord serve` runs
 // one until SIGTERM; `submit --local` and the tests run one on a free loopback port.
 #ifndef LLMQ_COORDINATOR_SERVER_H_
 #define LLMQ_COORDINATOR_SERVER_H_
@@ -13,6 +14,8 @@
 #include "absl/time/time.h"
 #include "coordinator/auth.h"
 #include "coordinator/clock.h"
+#include "coordinator/dashboard.h"
+#include "coordinator/http_server.h"
 #include "coordinator/lease_waitlist.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/user_service.h"
@@ -29,6 +32,8 @@ struct ServerOptions {
   std::string token;                      // empty: no authentication
   std::string tls_cert_path;              // both or neither
   std::string tls_key_path;
+  // The dashboard and /metrics: "" (off), "PORT" (loopback), "HOST:PORT" (ParseHttpAddress).
+  std::string http;
   SchedulerOptions scheduler;
   absl::Duration max_lease_wait = absl::Seconds(60);
   // SubmitSweep refuses a grid whose cross product has more jobs (serve --max_jobs): one
@@ -50,6 +55,8 @@ class CoordinatorServer {
   int port() const { return port_; }
   // "host:port" that a client on this machine can dial.
   std::string address() const;
+  // "http://host:port" of the dashboard; "" when it is off.
+  std::string http_url() const { return http_ != nullptr ? http_->url() : ""; }
 
   // Stops taking calls (parked leases are answered "no job"), stops the sweeper and
   // closes the database. Idempotent; safe from any thread but a gRPC handler's.
@@ -73,6 +80,8 @@ class CoordinatorServer {
   std::unique_ptr<UserService> user_service_;
   std::unique_ptr<WorkerService> worker_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Dashboard> dashboard_;
+  std::unique_ptr<HttpServer> http_;
   int port_ = 0;
   absl::Notification stopping_;
   absl::Notification stopped_;

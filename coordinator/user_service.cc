@@ -7,6 +7,7 @@
 #include "coordinator/grid_submission.h"
 #include "coordinator/grpc_status.h"
 #include "coordinator/store_codec.h"
+#include "coordinator/sweep_reads.h"
 #include "coordinator/user_service.h"
 
 namespace llmq {
@@ -47,30 +48,8 @@ grpc::Status UserService::GetSweep(grpc::ServerContext* context,
                                    const v1::GetSweepRequest* request,
                                    v1::GetSweepResponse* response) {
   if (grpc::Status denied = auth_->Check(*context); !denied.ok()) return denied;
-  return ReadAnswer(scheduler_, [&](ReadTxn& txn) -> absl::Status {
-    LLMQ_ASSIGN_OR_RETURN(std::optional<SweepRow> sweep, txn.GetSweep(request->sweep_id()));
-    if (!sweep.has_value()) {
-      return absl::NotFoundError(absl::StrCat("no sweep ", request->sweep_id()));
-    }
-    *response->mutable_summary() = ToProto(*sweep);
-    ReadTxn::JobFilter filter;
-    filter.sweep_id = request->sweep_id();
-    filter.states = {JobState::kLeased, JobState::kRunning};
-    LLMQ_ASSIGN_OR_RETURN(std::vector<JobRow> running, txn.ListJobs(filter));
-    for (const JobRow& job : running) {
-      LLMQ_ASSIGN_OR_RETURN(*response->add_running(), ToProto(job));
-    }
-    LLMQ_ASSIGN_OR_RETURN(std::vector<SweepCostRow> costs, txn.SweepCosts(request->sweep_id()));
-    for (const SweepCostRow& row : costs) {
-      v1::CostComparison& cost = *response->add_costs();
-      cost.set_model(row.model);
-      cost.set_method(row.method);
-      cost.set_jobs(row.jobs);
-      cost.set_finished(row.finished);
-      cost.set_predicted_seconds(row.predicted_finished);
-      cost.set_actual_seconds(row.actual_seconds);
-    }
-    return absl::OkStatus();
+  return ReadAnswer(scheduler_, [&](ReadTxn& txn) {
+    return ReadSweepDetail(txn, request->sweep_id(), absl::Now(), response);
   });
 }
 

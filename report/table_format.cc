@@ -101,12 +101,64 @@ std::string RenderJson(const Table& table) {
   return rows.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+std::string EscapeHtml(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string RenderHtml(const Table& table) {
+  const size_t columns = table.header.size();
+  std::vector<bool> numeric(columns, !table.rows.empty());
+  for (const auto& row : table.rows) {
+    for (size_t c = 0; c < columns && c < row.size(); ++c) {
+      if (!row[c].empty() && row[c] != "-" && !StartsWithNumber(row[c])) numeric[c] = false;
+    }
+  }
+  auto cell = [](absl::string_view text) {
+    if (absl::StartsWith(text, "**")) {
+      const size_t end = text.find("**", 2);
+      if (end != absl::string_view::npos) {
+        return absl::StrCat("<strong>", EscapeHtml(text.substr(2, end - 2)), "</strong>",
+                            EscapeHtml(text.substr(end + 2)));
+      }
+    }
+    return EscapeHtml(text);
+  };
+  std::string out = "<table>\n<thead><tr>";
+  for (size_t c = 0; c < columns; ++c) {
+    absl::StrAppend(&out, numeric[c] ? "<th class=\"num\">" : "<th>", EscapeHtml(table.header[c]),
+                    "</th>");
+  }
+  out += "</tr></thead>\n<tbody>\n";
+  for (const auto& row : table.rows) {
+    out += "<tr>";
+    for (size_t c = 0; c < columns; ++c) {
+      absl::StrAppend(&out, numeric[c] ? "<td class=\"num\">" : "<td>",
+                      c < row.size() ? cell(row[c]) : "", "</td>");
+    }
+    out += "</tr>\n";
+  }
+  return out + "</tbody>\n</table>\n";
+}
+
 absl::StatusOr<std::string> RenderTable(const Table& table, absl::string_view format) {
   if (format == "markdown" || format == "md") return RenderMarkdown(table);
   if (format == "csv") return RenderCsv(table);
   if (format == "json") return RenderJson(table);
+  if (format == "html") return RenderHtml(table);
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown table format '", format, "' (markdown, csv or json)"));
+      absl::StrCat("unknown table format '", format, "' (markdown, csv, json or html)"));
 }
 
 }  // namespace llmq

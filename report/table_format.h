@@ -1,6 +1,7 @@
 // A plain table (a header and rows of text cells) and its renderings: aligned Markdown for
 // terminals and papers' drafts, RFC 4180 CSV for spreadsheets, JSON (an array of objects
-// keyed by the header) for scripts. Cells that read as numbers are JSON numbers.
+// keyed by the header) for scripts, an HTML <table> for the dashboard. Cells that read as
+// numbers are JSON numbers.
 #ifndef LLMQ_REPORT_TABLE_FORMAT_H_
 #define LLMQ_REPORT_TABLE_FORMAT_H_
 
@@ -20,8 +21,14 @@ struct Table {
 std::string RenderMarkdown(const Table& table);
 std::string RenderCsv(const Table& table);
 std::string RenderJson(const Table& table);
+// Every cell escaped; a Markdown-bold cell ("**4.39** (+2%)") has its bold part in <strong>,
+// number-led columns are right-aligned (class "num").
+std::string RenderHtml(const Table& table);
 
-// By name: "markdown" (or "md"), "csv", "json". InvalidArgument for anything else.
+// Text safe inside HTML elements and double-quoted attributes.
+std::string EscapeHtml(absl::string_view text);
+
+// By name: "markdown" (or "md"), "csv", "json", "html". InvalidArgument for anything else.
 absl::StatusOr<std::string> RenderTable(const Table& table, absl::string_view format);
 
 }  // namespace llmq

@@ -148,17 +148,19 @@ absl::StatusOr<std::vector<ResultRow>> ReadTxn::QueryResults(const ResultsFilter
   return rows;
 }
 
-absl::StatusOr<std::vector<RecordedCost>> ReadTxn::RecordedCosts() {
+absl::StatusOr<std::vector<RecordedCost>> ReadTxn::RecordedCosts(bool with_memory) {
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement select,
       db_.Prepare("SELECT j.model, j.method, j.method_params, j.task, j.task_params, "
                   "r.wall_seconds, "
-                  "(SELECT MAX(value) FROM metrics m WHERE m.job_id = j.id AND m.name IN "
-                  "('peak_rss_bytes', 'quantize_peak_rss_bytes', 'cuda_peak_reserved_bytes', "
-                  "'quantize_cuda_peak_reserved_bytes')), "
-                  "(SELECT COUNT(*) FROM metrics m WHERE m.job_id = j.id) "
+                  "CASE WHEN ?1 THEN (SELECT MAX(value) FROM metrics m WHERE m.job_id = j.id "
+                  "AND m.name IN ('peak_rss_bytes', 'quantize_peak_rss_bytes', "
+                  "'cuda_peak_reserved_bytes', 'quantize_cuda_peak_reserved_bytes')) END, "
+                  "CASE WHEN ?1 THEN (SELECT COUNT(*) FROM metrics m WHERE m.job_id = j.id) "
+                  "ELSE 0 END "
                   "FROM jobs j JOIN results r ON r.job_id = j.id WHERE j.state = 'SUCCEEDED' "
                   "ORDER BY j.id"));
+  select.BindAll(with_memory);
   std::vector<RecordedCost> costs;
   while (true) {
     LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
@@ -202,6 +204,65 @@ absl::StatusOr<std::vector<SweepCostRow>> ReadTxn::SweepCosts(int64_t sweep_id) 
     cost.actual_seconds = select.Double(6);
   }
   return rows;
+}
+
+absl::StatusOr<std::vector<UnfinishedJobs>> ReadTxn::UnfinishedJobsOf(int64_t sweep_id) {
+  std::vector<UnfinishedJobs> unfinished;
+  auto read_cell = [&](const sqlite::Statement& row, bool running) -> UnfinishedJobs& {
+    UnfinishedJobs& jobs = unfinished.emplace_back();
+    jobs.model = row.Text(0);
+    jobs.method = row.Text(1);
+    jobs.method_params = row.Text(2);
+    jobs.task = row.Text(3);
+    jobs.task_params = row.Text(4);
+    jobs.running = running;
+    jobs.count = row.Int(5);
+    if (!row.IsNull(6)) jobs.predicted_seconds = row.Double(6);
+    return jobs;
+  };
+  {
+    LLMQ_ASSIGN_OR_RETURN(
+        sqlite::Statement pending,
+        db_.Prepare("SELECT j.model, j.method, j.method_params, j.task, j.task_params, "
+                    "COUNT(*), AVG(j.predicted_seconds) "
+                    "FROM sweep_jobs sj JOIN jobs j ON j.id = sj.job_id "
+                    "WHERE sj.sweep_id = ? AND j.state = 'PENDING' "
+                    "GROUP BY j.model, j.method, j.method_params, j.task, j.task_params "
+                    "ORDER BY MIN(j.id)"));
+    pending.BindAll(sweep_id);
+    while (true) {
+      LLMQ_ASSIGN_OR_RETURN(bool row, pending.Step());
+      if (!row) break;
+      read_cell(pending, /*running=*/false);
+    }
+  }
+  // Open leases are few: the partial index on them finds these without a scan.
+  LLMQ_ASSIGN_OR_RETURN(
+      sqlite::Statement running,
+      db_.Prepare("SELECT j.model, j.method, j.method_params, j.task, j.task_params, 1, "
+                  "j.predicted_seconds, COALESCE(j.started_ms, j.updated_ms) "
+                  "FROM jobs j INDEXED BY jobs_leases WHERE j.lease_id IS NOT NULL "
+                  "AND j.state IN ('LEASED', 'RUNNING') AND EXISTS (SELECT 1 FROM sweep_jobs s WHERE s.sweep_id = ? AND s.job_id = j.id) "
+                  "ORDER BY j.id"));
+  running.BindAll(sweep_id);
+  while (true) {
+    LLMQ_ASSIGN_OR_RETURN(bool row, running.Step());
+    if (!row) break;
+    read_cell(running, /*running=*/true).running_since = FromMillis(running.Int(7));
+  }
+  return unfinished;
+}
+
+absl::StatusOr<std::map<JobState, int64_t>> ReadTxn::JobCountsByState() {
+  LLMQ_ASSIGN_OR_RETURN(sqlite::Statement counts,
+                        db_.Prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state"));
+  std::map<JobState, int64_t> by_state;
+  while (true) {
+    LLMQ_ASSIGN_OR_RETURN(bool row, counts.Step());
+    if (!row) break;
+    by_state[ParseJobState(counts.Text(0))] += counts.Int(1);
+  }
+  return by_state;
 }
 
 absl::StatusOr<std::vector<WorkerRow>> ReadTxn::ListWorkers() {

@@ -6,6 +6,7 @@
 #define LLMQ_STORAGE_READ_TXN_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,8 +36,15 @@ class ReadTxn {
 
   absl::StatusOr<std::vector<WorkerRow>> ListWorkers();
 
-  // Every succeeded job's recorded cost (what the cost model learns from).
-  absl::StatusOr<std::vector<RecordedCost>> RecordedCosts();
+  // Every succeeded job's recorded cost (what the cost model learns from). Without
+  // `with_memory`, peak_bytes and metrics stay 0 (cheaper: no metrics are read).
+  absl::StatusOr<std::vector<RecordedCost>> RecordedCosts(bool with_memory = true);
+
+  // The sweep's pending jobs counted per cell, and each running (or leased) job alone.
+  absl::StatusOr<std::vector<UnfinishedJobs>> UnfinishedJobsOf(int64_t sweep_id);
+
+  // Every job in the database counted by state (each job once, whatever its sweeps).
+  absl::StatusOr<std::map<JobState, int64_t>> JobCountsByState();
 
   // Per model and method, the sweep's predicted and actual job time.
   absl::StatusOr<std::vector<SweepCostRow>> SweepCosts(int64_t sweep_id);

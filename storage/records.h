@@ -95,6 +95,7 @@ struct AttemptRecord {
   std::string worker_id;
   int64_t free_memory_bytes = 0;  // what the worker said it had when it took the lease
   std::string outcome;            // OPEN | SUCCEEDED | FAILED | RETURNED | EXPIRED
+  absl::Time leased = absl::InfinitePast();  // when the lease was granted
 };
 
 // Identifies one open attempt; every change to a leased job must present it.
@@ -124,6 +125,7 @@ struct ClaimedJob {
   absl::Time lease_expires;
   std::string quant_key;
   bool affinity_hit = false;  // chosen because the worker holds its quant_key
+  absl::Time eligible_since;  // when the job last became eligible to run (queue wait start)
   std::string spec;           // as NewJob::spec stored it
 };
 
@@ -252,6 +254,21 @@ struct SweepCostRow {
   double predicted_seconds = 0;    // summed over all `jobs`
   double predicted_finished = 0;   // summed over the finished ones
   double actual_seconds = 0;       // their recorded wall time, summed
+};
+
+// A sweep's unfinished jobs of one cell (model, method and parameters, task and
+// parameters): either its pending jobs together or one running job.
+struct UnfinishedJobs {
+  std::string model;
+  std::string method;
+  std::string method_params;  // JSON, as stored
+  std::string task;
+  std::string task_params;    // JSON, as stored
+  bool running = false;       // one LEASED or RUNNING job; else `count` PENDING ones
+  int64_t count = 0;
+  // The mean prediction made at submission over those that have one.
+  std::optional<double> predicted_seconds;
+  absl::Time running_since = absl::InfinitePast();  // running: its first heartbeat, else its lease
 };
 
 // A worker as `llmq-coord workers` lists it.

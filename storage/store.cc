@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include "absl/time/clock.h"
 #include "common/status.h"
 #include "storage/schema.h"
 
@@ -142,7 +143,9 @@ void Store::CommitGroup(const std::vector<PendingWrite*>& group) {
     }
   }
   if (alone && !group.front()->status.ok()) return;  // the transaction rolls back
+  const absl::Time commit_started = absl::Now();
   absl::Status committed = txn->Commit();
+  commit_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - commit_started));
   if (!committed.ok()) {
     for (const auto& name : added_names) pivot_names_.erase(name);
     fail_all(committed);

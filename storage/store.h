@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/histogram.h"
 #include "storage/read_txn.h"
 #include "storage/sqlite.h"
 #include "storage/write_txn.h"
@@ -72,6 +73,9 @@ class Store {
   };
   WriteStats write_stats() ABSL_LOCKS_EXCLUDED(queue_mu_);
 
+  // How long each group's COMMIT took (the fsync of the WAL, mostly), in seconds.
+  Histogram::Snapshot commit_seconds() const { return commit_seconds_.Read(); }
+
  private:
   // A Write waiting to be run by the caller that commits the next group.
   struct PendingWrite {
@@ -98,6 +102,7 @@ class Store {
   int64_t commits_ ABSL_GUARDED_BY(queue_mu_) = 0;
   absl::Mutex read_mu_;
   std::unique_ptr<sqlite::Connection> reader_ ABSL_GUARDED_BY(read_mu_);
+  Histogram commit_seconds_{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
   absl::Notification stop_checkpointing_;
   std::thread checkpointer_;  // owns its own connection
 };

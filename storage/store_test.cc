@@ -195,6 +195,54 @@ TEST_F(StoreTest, ClaimPrefersCachedQuantKeyOnlyWithinTheTopPriority) {
   EXPECT_TRUE(second->affinity_hit);
 }
 
+TEST_F(StoreTest, UnfinishedJobsAndCountsFeedTheEtaAndMetrics) {
+  NewJob bits3 = Spec("c");
+  bits3.method_params["bits"] = "3";
+  NewJob predicted = Spec("b");
+  predicted.predicted_seconds = 12.5;
+  const int64_t sweep = AddSweep({Spec("a"), predicted, bits3});
+  ClaimRequest request;
+  request.now = kT0 + absl::Seconds(5);
+  std::optional<ClaimedJob> claimed = Claim(request);  // "a", waiting since its submission
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_EQ(claimed->eligible_since, kT0);
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> absl::Status {
+                    auto attempt = txn.GetAttempt(claimed->job_id, claimed->attempt);
+                    EXPECT_TRUE(attempt.ok() && attempt->has_value());
+                    EXPECT_EQ((*attempt)->leased, kT0 + absl::Seconds(5));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> absl::Status {
+                    auto unfinished = txn.UnfinishedJobsOf(sweep);
+                    EXPECT_TRUE(unfinished.ok()) << unfinished.status();
+                    // Pending per cell in order of first job, then the running one alone.
+                    EXPECT_EQ(unfinished->size(), 3u);
+                    const UnfinishedJobs& b = (*unfinished)[0];
+                    EXPECT_FALSE(b.running);
+                    EXPECT_EQ(b.count, 1);
+                    EXPECT_EQ(b.method_params, R"({"bits":4,"group_size":32})");
+                    EXPECT_EQ(b.predicted_seconds, 12.5);
+                    const UnfinishedJobs& c = (*unfinished)[1];
+                    EXPECT_EQ(c.method_params, R"({"bits":3,"group_size":32})");
+                    EXPECT_EQ(c.predicted_seconds, std::nullopt);
+                    const UnfinishedJobs& a = (*unfinished)[2];
+                    EXPECT_TRUE(a.running);
+                    EXPECT_EQ(a.count, 1);
+                    EXPECT_EQ(a.running_since, kT0 + absl::Seconds(5));
+                    auto counts = txn.JobCountsByState();
+                    EXPECT_TRUE(counts.ok());
+                    EXPECT_EQ(*counts, (std::map<JobState, int64_t>{{JobState::kPending, 2},
+                                                                    {JobState::kLeased, 1}}));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // The sweep's insert and the claim each committed.
+  EXPECT_GE(store_->commit_seconds().count, 2);
+}
+
 TEST_F(StoreTest, FinishAttemptIsFencedByLeaseAndAttempt) {
   AddSweep({Spec("a")});
   auto claimed = Claim({});

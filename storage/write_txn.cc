@@ -275,7 +275,8 @@ absl::StatusOr<std::optional<ClaimedJob>> WriteTxn::ClaimNextJob(const ClaimRequ
                     "lease_worker = ?2, lease_expires_ms = ?3, updated_ms = ?4, "
                     "started_ms = NULL, progress_stage = '', progress_step = 0, "
                     "progress_total = 0, progress_message = '' "
-                    "WHERE id = ?5 AND state = 'PENDING' RETURNING attempts, quant_key, spec"));
+                    "WHERE id = ?5 AND state = 'PENDING' "
+                    "RETURNING attempts, quant_key, spec, next_eligible_ms"));
     lease.BindAll(request.lease_id, request.worker_id, ToMillis(request.lease_expires),
                   ToMillis(request.now), best->first);
     LLMQ_ASSIGN_OR_RETURN(bool row, lease.Step());
@@ -284,6 +285,7 @@ absl::StatusOr<std::optional<ClaimedJob>> WriteTxn::ClaimNextJob(const ClaimRequ
     claimed.attempt = static_cast<int>(lease.Int(0));
     claimed.quant_key = lease.Text(1);
     claimed.spec = lease.Bytes(2);
+    claimed.eligible_since = FromMillis(lease.Int(3));
     LLMQ_RETURN_IF_ERROR(lease.Run());
   }
   claimed.lease_id = request.lease_id;
@@ -305,8 +307,8 @@ absl::StatusOr<std::optional<AttemptRecord>> WriteTxn::GetAttempt(int64_t job_id
                                                                   int attempt_number) {
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement select,
-      db_.Prepare("SELECT job_id, attempt, lease_id, worker_id, free_memory_bytes, outcome "
-                  "FROM attempts WHERE job_id = ? AND attempt = ?"));
+      db_.Prepare("SELECT job_id, attempt, lease_id, worker_id, free_memory_bytes, outcome, "
+                  "leased_ms FROM attempts WHERE job_id = ? AND attempt = ?"));
   select.BindAll(job_id, attempt_number);
   LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
   if (!row) return std::optional<AttemptRecord>();
@@ -317,6 +319,7 @@ absl::StatusOr<std::optional<AttemptRecord>> WriteTxn::GetAttempt(int64_t job_id
   attempt.worker_id = select.Text(3);
   attempt.free_memory_bytes = select.Int(4);
   attempt.outcome = select.Text(5);
+  attempt.leased = FromMillis(select.Int(6));
   return std::make_optional(std::move(attempt));
 }
 
