@@ -61,11 +61,11 @@ class ServerIntrospectionTest : public ::testing::Test {
   // they are reached through the descriptor pool and sent as raw bytes.
   nlohmann::json Reflect(const std::string& request) {
     namespace pb = google::protobuf;
-    const pb::Descriptor* request_type = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(
-        "grpc.reflection.v1alpha.ServerReflectionRequest");
+    const pb::DescriptorPool* pool = pb::DescriptorPool::generated_pool();
+    const pb::Descriptor* request_type =
+        pool->FindMessageTypeByName("grpc.reflection.v1alpha.ServerReflectionRequest");
     const pb::Descriptor* response_type =
-        pb::DescriptorPool::generated_pool()->FindMessageTypeByName(
-            "grpc.reflection.v1alpha.ServerReflectionResponse");
+        pool->FindMessageTypeByName("grpc.reflection.v1alpha.ServerReflectionResponse");
     if (request_type == nullptr || response_type == nullptr) {
       ADD_FAILURE() << "the reflection service's messages are not linked in";
       return nullptr;
