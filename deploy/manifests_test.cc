@@ -485,6 +485,25 @@ TEST_F(ManifestsTest, GpuWorkersRequestAGpuAndCpuWorkersDoNot) {
   EXPECT_EQ(devices, (std::set<std::string>{"cpu", "cuda"}));
 }
 
+// llmq-worker's default --threads is the cores the process may run on (its affinity), which
+// a CPU limit (a quota) does not change: a worker with a limit must say its thread count.
+TEST_F(ManifestsTest, WorkersWithACpuLimitRunThatManyThreads) {
+  int limited = 0;
+  for (const json& deployment : OfKind("Deployment")) {
+    const std::string name = Str(At(deployment, {"metadata", "name"}));
+    for (const auto& [container, invocation] :
+         LlmqContainers(name, At(deployment, {"spec", "template", "spec"}))) {
+      const std::string cpu = Str(At(container, {"resources", "limits", "cpu"}));
+      if (cpu.empty()) continue;
+      ++limited;
+      const std::map<std::string, std::string> flags = Flags(invocation);
+      EXPECT_EQ(flags.count("threads") ? flags.at("threads") : "(default)", cpu)
+          << name << ": limits.cpu=" << cpu;
+    }
+  }
+  EXPECT_GE(limited, 1);
+}
+
 TEST_F(ManifestsTest, EveryLlmqContainerReadsTheTokenFromTheSecret) {
   int containers = 0;
   for (const Document& document : documents_) {
