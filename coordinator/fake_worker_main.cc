@@ -1,10 +1,13 @@
 // llmq-fake-worker: a stand-in for llmq-worker in coordinator tests. It speaks the worker
 // protocol (register, long-poll lease, heartbeat, report, deregister) and "runs" a job in
 // a few milliseconds, reporting ppl = 10 + bits (10 for unquantized methods). Jobs of
-// --fail_method fail DETERMINISTIC. SIGTERM ends it after the current call.
+// --fail_method fail DETERMINISTIC. SIGTERM ends it after the current call; its last line
+// counts the reports by the coordinator's answer ("reports=N recorded=R duplicate=D
+// stale=S"), which llmq_sweep_bench adds up.
 //   llmq-fake-worker --coordinator=127.0.0.1:7878 [--token_file=F] [--fail_method=gptq]
 #include <csignal>
 #include <cstdio>
+#include <map>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -104,7 +107,22 @@ class FakeWorker {
     grpc::ClientContext context;
     Prepare(&context, absl::Seconds(10));
     llmq::v1::ReportResponse response;
-    return stub_->Report(&context, report, &response).ok();
+    if (!stub_->Report(&context, report, &response).ok()) return false;
+    ++reports_[response.status()];
+    return true;
+  }
+
+  // "reports=N recorded=R duplicate=D stale=S"
+  std::string ReportCounts() const {
+    auto count = [this](llmq::v1::ReportStatus status) {
+      auto it = reports_.find(status);
+      return it == reports_.end() ? 0 : it->second;
+    };
+    int64_t total = 0;
+    for (const auto& [status, n] : reports_) total += n;
+    return absl::StrCat("reports=", total, " recorded=", count(llmq::v1::RECORDED),
+                        " duplicate=", count(llmq::v1::DUPLICATE),
+                        " stale=", count(llmq::v1::STALE));
   }
 
   void Deregister() {
@@ -120,6 +138,7 @@ class FakeWorker {
   std::unique_ptr<llmq::v1::LlmqWorker::Stub> stub_;
   std::string token_;
   std::string worker_id_;
+  std::map<llmq::v1::ReportStatus, int64_t> reports_;
 };
 
 }  // namespace
@@ -147,6 +166,6 @@ int main(int argc, char** argv) {
     registered = worker.RunOnce();
   }
   if (registered) worker.Deregister();
-  std::fprintf(stderr, "fake worker: stopped\n");
+  std::fprintf(stderr, "fake worker: stopped %s\n", worker.ReportCounts().c_str());
   return 0;
 }

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/version.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 
@@ -33,7 +35,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
 
   LLMQ_ASSIGN_OR_RETURN(auto credentials,
                         MakeServerCredentials(options.tls_cert_path, options.tls_key_path));
+  // grpc.health.v1.Health (Kubernetes' grpc probes, load balancers) and server reflection
+  // (grpcurl). Reflection describes what the generated descriptor pool holds; naming a
+  // health message here keeps its descriptors linked in, so `grpcurl describe` covers
+  // the health service too.
   grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  (void)grpc::health::v1::HealthCheckResponse::descriptor();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.RegisterService(server->user_service_.get());
@@ -56,7 +64,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     }
     server->http_ = *std::move(http);
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  // "" is the server as a whole; the two services by name, for probes that ask for one.
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  for (const char* service : {v1::LlmqUser::service_full_name(),
+                              v1::LlmqWorker::service_full_name()}) {
+    health->SetServingStatus(service, true);
+  }
   server->sweeper_ = std::thread(
       [raw = server.get(), interval = options.sweep_interval] { raw->SweepUntilStopped(interval); });
   LOG(INFO) << "event=coordinator_serving address=" << server->address()

@@ -1,6 +1,7 @@
-// A running coordinator: the store, the scheduler, both gRPC services and the health
-// service on one port, a sweeper thread that expires leases, and (with `http`) the
-// dashboard and `/metrics` on a port of their own (coordinator/dashboard.h). `llmq-coord serve` runs
+// A running coordinator: the store, the scheduler, both gRPC services, the standard health
+// service and server reflection on one port, a sweeper thread that expires leases, and
+// (with `http`) the dashboard and `/metrics` on a port of their own
+// (coordinator/dashboard.h). `llmq-coord serve` runs
 // one until SIGTERM; `submit --local` and the tests run one on a free loopback port.
 #ifndef LLMQ_COORDINATOR_SERVER_H_
 #define LLMQ_COORDINATOR_SERVER_H_
