@@ -201,6 +201,7 @@ int DaemonMain() {
   config.devices = device->devices;
   config.memory_bytes = device->memory_bytes;
   config.host = HostName();
+  config.slurm = SlurmJobFromEnvironment([](const char* name) { return std::getenv(name); });
   absl::StatusOr<std::map<std::string, std::string>> labels =
       ParseLabels(absl::GetFlag(FLAGS_labels));
   if (!labels.ok()) return ConfigError(labels.status());
