@@ -54,6 +54,7 @@ int Park(int fd) {
   action.sa_handler = SIG_IGN;
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGUSR1, &action, nullptr);  // Slurm signals every process of a step
   action.sa_handler = SIG_DFL;
   ::sigaction(SIGPIPE, &action, nullptr);
 
