@@ -39,13 +39,14 @@ class E2eSlurmTest : public E2eTest {
     if (::geteuid() != 0) GTEST_SKIP() << "not root: slurmd must run as root to start jobs";
     const CommandResult found = RunCommand(
         {"/bin/sh", "-c",
-         "for c in sbatch squeue scancel slurmctld slurmd munged; do "
+         "PATH=$PATH:/usr/sbin:/sbin; for c in sbatch squeue scancel scontrol slurmctld "
+         "slurmd munged; do "
          "command -v $c >/dev/null || { echo $c; exit 1; }; done"},
         JoinPath(dir(), "which-slurm"), absl::Seconds(10));
     if (found.code() != 0) {
       GTEST_SKIP() << "Slurm is not installed (no "
                    << absl::StripAsciiWhitespace(found.out)
-                   << " on PATH): scripts/install-deps --slurm installs it";
+                   << " on PATH or in /usr/sbin): scripts/install-deps --slurm installs it";
     }
     // Apart from dir(): the munge socket's path must fit in a sockaddr_un.
     char cluster[] = "/tmp/llmq-slurm-XXXXXX";
