@@ -4,11 +4,15 @@
 // limit. Skipped when LLMQ_BUILD_DIR (set by ctest) is unknown.
 #include <signal.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -194,6 +198,43 @@ TEST_F(WorkerBinaryTest, DaemonUnderSlurmDrainsOnSigusr1FinishingItsJob) {
   EXPECT_EQ(registered.slurm().job_id(), 4242);
   EXPECT_EQ(registered.slurm().array_job_id(), 4240);
   EXPECT_EQ(registered.slurm().array_task_id(), 2);
+}
+
+// A signal sent to a process goes to any one of its threads that does not block it, and
+// threads that libraries start before main() (OpenBLAS's pool) block nothing: whichever
+// thread receives SIGUSR1, the daemon must drain, never die of the default action. The
+// signal goes here to the first such thread (by id) other than the main one.
+TEST_F(WorkerBinaryTest, DaemonDrainsWhicheverThreadReceivesTheSignal) {
+  ChildProcessOptions quiet;
+  quiet.forward_stderr = false;
+  auto daemon = ChildProcess::Start({binary_, absl::StrCat("--coordinator=", server_.address()),
+                                     absl::StrCat("--spool=", JoinPath(dir_, "spool"))},
+                                    quiet);
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const pid_t pid = (*daemon)->pid();
+  ASSERT_TRUE(WaitFor([this] { return !fake_.registers().empty(); }));
+  std::vector<pid_t> unblocked;  // threads that take SIGUSR1 as it comes
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
+    const pid_t tid = static_cast<pid_t>(std::stol(entry.path().filename().string()));
+    if (tid == pid) continue;
+    const std::string status = ReadFile(entry.path().string() + "/status").value_or("");
+    const size_t at = status.find("SigBlk:");
+    if (at == std::string::npos) continue;
+    const uint64_t blocked = std::stoull(status.substr(at + 7), nullptr, 16);
+    if ((blocked & (uint64_t{1} << (SIGUSR1 - 1))) == 0) unblocked.push_back(tid);
+  }
+  ASSERT_FALSE(unblocked.empty()) << "no thread would take SIGUSR1";
+  std::sort(unblocked.begin(), unblocked.end());
+  ASSERT_EQ(::syscall(SYS_tgkill, pid, unblocked[0], SIGUSR1), 0);
+  std::vector<std::string> lines;
+  absl::optional<ChildExit> exit;
+  for (int i = 0; i < 1000 && !exit; ++i) exit = (*daemon)->Poll(absl::Milliseconds(10), &lines);
+  ASSERT_TRUE(exit.has_value()) << (*daemon)->StderrTail();
+  EXPECT_FALSE(exit->signaled) << "killed by signal " << exit->signal;
+  EXPECT_EQ(exit->exit_code, 0) << (*daemon)->StderrTail();
+  EXPECT_EQ(fake_.deregisters(), 1);
 }
 
 }  // namespace
