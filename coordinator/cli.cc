@@ -396,14 +396,25 @@ int RunJobs(UserClient& client, const v1::ListJobsRequest& request) {
 int RunWorkers(UserClient& client) {
   absl::StatusOr<v1::ListWorkersResponse> workers = client.ListWorkers();
   if (!workers.ok()) return Fail(workers.status());
+  // Slurm's columns only when some worker runs under Slurm. "array task" is written as
+  // squeue and scancel write it: <array job id>_<task id>.
+  bool any_slurm = false;
+  for (const v1::WorkerInfo& worker : workers->workers()) any_slurm |= worker.has_slurm();
   Table table;
   table.header = {"worker", "host", "devices", "memory", "version", "state", "last seen", "job"};
+  if (any_slurm) table.header.insert(table.header.end(), {"slurm job", "array task"});
   for (const v1::WorkerInfo& worker : workers->workers()) {
-    table.rows.push_back(
-        {worker.worker_id(), worker.host(), absl::StrJoin(worker.devices(), ","),
-         Bytes(worker.memory_bytes()), worker.version(), worker.state(),
-         Ago(worker.last_seen_unix()),
-         worker.current_job_id() > 0 ? absl::StrCat(worker.current_job_id()) : "-"});
+    std::vector<std::string>& row = table.rows.emplace_back(std::vector<std::string>{
+        worker.worker_id(), worker.host(), absl::StrJoin(worker.devices(), ","),
+        Bytes(worker.memory_bytes()), worker.version(), worker.state(),
+        Ago(worker.last_seen_unix()),
+        worker.current_job_id() > 0 ? absl::StrCat(worker.current_job_id()) : "-"});
+    if (!any_slurm) continue;
+    const v1::SlurmJob& slurm = worker.slurm();
+    row.push_back(worker.has_slurm() ? absl::StrCat(slurm.job_id()) : "-");
+    row.push_back(worker.has_slurm() && slurm.array_job_id() != 0
+                      ? absl::StrCat(slurm.array_job_id(), "_", slurm.array_task_id())
+                      : "-");
   }
   std::cout << (table.rows.empty() ? "no workers registered\n" : RenderMarkdown(table));
   return kExitOk;

@@ -514,6 +514,10 @@ absl::StatusOr<v1::RegisterResponse> Scheduler::Register(const v1::RegisterReque
   worker.memory_bytes = request.memory_bytes();
   worker.labels.insert(request.labels().begin(), request.labels().end());
   worker.version = request.version();
+  if (request.has_slurm()) {
+    worker.slurm = SlurmJobRecord{request.slurm().job_id(), request.slurm().array_job_id(),
+                                  request.slurm().array_task_id()};
+  }
   const absl::Time now = clock_->Now();
   LLMQ_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) { return txn.UpsertWorker(worker, now); }));
   {
@@ -526,6 +530,12 @@ absl::StatusOr<v1::RegisterResponse> Scheduler::Register(const v1::RegisterReque
             << " devices=" << StringListToJson(worker.devices)
             << " memory_bytes=" << worker.memory_bytes << " version=" << worker.version
             << " again=" << !request.worker_id().empty();
+  if (worker.slurm.has_value()) {
+    LOG(INFO) << "event=worker_slurm_job worker=" << worker.id
+              << " slurm_job=" << worker.slurm->job_id
+              << " array_job=" << worker.slurm->array_job_id
+              << " array_task=" << worker.slurm->array_task_id;
+  }
   v1::RegisterResponse response;
   response.set_worker_id(worker.id);
   response.set_heartbeat_seconds(

@@ -196,6 +196,12 @@ v1::WorkerInfo ToProto(const WorkerRow& row) {
   info.set_state(row.worker.state);
   info.set_last_seen_unix(absl::ToUnixSeconds(row.last_seen));
   if (row.current_job_id != 0) info.set_current_job_id(row.current_job_id);
+  if (row.worker.slurm.has_value()) {
+    v1::SlurmJob* slurm = info.mutable_slurm();
+    slurm->set_job_id(row.worker.slurm->job_id);
+    slurm->set_array_job_id(row.worker.slurm->array_job_id);
+    slurm->set_array_task_id(row.worker.slurm->array_task_id);
+  }
   return info;
 }
 

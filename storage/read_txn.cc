@@ -6,6 +6,7 @@
 #include "common/status.h"
 #include "storage/codec.h"
 #include "storage/records.h"
+#include "storage/worker_columns.h"
 
 namespace llmq {
 
@@ -270,7 +271,8 @@ absl::StatusOr<std::vector<WorkerRow>> ReadTxn::ListWorkers() {
       sqlite::Statement select,
       db_.Prepare("SELECT w.id, w.host, w.devices, w.memory_bytes, w.labels, w.version, "
                   "w.state, w.last_seen_ms, (SELECT MIN(j.id) FROM jobs j WHERE "
-                  "j.lease_id IS NOT NULL AND j.lease_worker = w.id) FROM workers w "
+                  "j.lease_id IS NOT NULL AND j.lease_worker = w.id), w.slurm_job_id, "
+                  "w.slurm_array_job_id, w.slurm_array_task_id FROM workers w "
                   "ORDER BY w.registered_ms, w.id"));
   std::vector<WorkerRow> workers;
   while (true) {
@@ -287,6 +289,7 @@ absl::StatusOr<std::vector<WorkerRow>> ReadTxn::ListWorkers() {
     worker.state = select.Text(6);
     listed.last_seen = FromMillis(select.Int(7));
     if (!select.IsNull(8)) listed.current_job_id = select.Int(8);
+    worker.slurm = SlurmJobColumns(select, 9);
   }
   return workers;
 }

@@ -151,6 +151,13 @@ struct AttemptEnd {
   absl::Time now;
 };
 
+// The Slurm job a worker runs in, as it registered it.
+struct SlurmJobRecord {
+  int64_t job_id = 0;        // SLURM_JOB_ID
+  int64_t array_job_id = 0;  // SLURM_ARRAY_JOB_ID; 0: not in a job array
+  int32_t array_task_id = 0;  // SLURM_ARRAY_TASK_ID, when array_job_id is set
+};
+
 // A worker as registered.
 struct WorkerRecord {
   std::string id;
@@ -160,6 +167,7 @@ struct WorkerRecord {
   std::map<std::string, std::string> labels;
   std::string version;
   std::string state = "active";  // active | draining | gone
+  std::optional<SlurmJobRecord> slurm;  // unset outside Slurm
 };
 
 // A succeeded attempt's result, as InsertResult stores it: metrics into the metrics table,

@@ -191,6 +191,14 @@ JOIN results r ON r.job_id = j.id
 JOIN metrics m ON m.job_id = j.id;
 )sql";
 
+// Version 4: the Slurm job each worker runs in (NULL outside Slurm; the array columns
+// NULL outside a job array), so `llmq-coord workers` can name the task to scancel.
+constexpr char kSlurmWorkersV4[] = R"sql(
+ALTER TABLE workers ADD COLUMN slurm_job_id INTEGER;
+ALTER TABLE workers ADD COLUMN slurm_array_job_id INTEGER;
+ALTER TABLE workers ADD COLUMN slurm_array_task_id INTEGER;
+)sql";
+
 struct Migration {
   int version;
   const char* description;
@@ -207,6 +215,8 @@ const std::vector<Migration>& Migrations() {
        }},
       {3, "per-example scores and metric intervals",
        [](sqlite::Connection& c) { return c.Exec(kExampleScoresV3); }},
+      {4, "workers' Slurm job ids",
+       [](sqlite::Connection& c) { return c.Exec(kSlurmWorkersV4); }},
   };
   return *migrations;
 }

@@ -1,5 +1,6 @@
 #include "storage/schema.h"
 
+#include "common/status.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
 #include "storage/test_db.h"
@@ -78,6 +79,29 @@ TEST(StoreSchemaTest, MigratesAVersion1FileAndKeepsItsRows) {
   ASSERT_TRUE(params.ok());
   ASSERT_TRUE(*params->Step());
   EXPECT_EQ(params->Text(1), "bits");
+}
+
+TEST(StoreSchemaTest, WorkersFromBeforeSlurmIdsMigrateWithNone) {
+  const std::string path = FreshDbPath("v3-workers");
+  {
+    auto old = OpenRaw(path);
+    ASSERT_TRUE(MigrateSchema(*old, /*target_version=*/3).ok());
+    ASSERT_TRUE(old->Exec("INSERT INTO workers (id, host, registered_ms, last_seen_ms) "
+                          "VALUES ('w1', 'node1', 1700000000000, 1700000000000)")
+                    .ok());
+  }
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)
+                  ->Read([](ReadTxn& txn) -> absl::Status {
+                    LLMQ_ASSIGN_OR_RETURN(std::vector<WorkerRow> workers, txn.ListWorkers());
+                    EXPECT_EQ(workers.size(), 1u);
+                    if (workers.empty()) return absl::OkStatus();
+                    EXPECT_EQ(workers[0].worker.host, "node1");
+                    EXPECT_FALSE(workers[0].worker.slurm.has_value());
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 TEST(StoreSchemaTest, MigratingTwiceChangesNothing) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "gtest/gtest.h"
 #include "storage/test_db.h"
 
@@ -423,6 +424,66 @@ TEST_F(StoreTest, ListWorkersShowsTheCurrentJob) {
                     return absl::OkStatus();
                   })
                   .ok());
+}
+
+TEST_F(StoreTest, WorkersKeepTheirSlurmJobAcrossReRegistration) {
+  WorkerRecord array_task;
+  array_task.id = "w-array";
+  array_task.host = "node1";
+  array_task.slurm = SlurmJobRecord{7003, 7001, 0};
+  WorkerRecord plain_job;
+  plain_job.id = "w-job";
+  plain_job.host = "node2";
+  plain_job.slurm = SlurmJobRecord{55, 0, 0};
+  WorkerRecord outside;
+  outside.id = "w-none";
+  outside.host = "laptop";
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> absl::Status {
+                    LLMQ_RETURN_IF_ERROR(txn.UpsertWorker(array_task, kT0));
+                    LLMQ_RETURN_IF_ERROR(txn.UpsertWorker(plain_job, kT0 + absl::Seconds(1)));
+                    return txn.UpsertWorker(outside, kT0 + absl::Seconds(2));
+                  })
+                  .ok());
+  auto list = [&] {
+    std::vector<WorkerRow> rows;
+    EXPECT_TRUE(store_
+                    ->Read([&](ReadTxn& txn) -> absl::Status {
+                      LLMQ_ASSIGN_OR_RETURN(rows, txn.ListWorkers());
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return rows;
+  };
+  std::vector<WorkerRow> rows = list();
+  ASSERT_EQ(rows.size(), 3u);
+  ASSERT_TRUE(rows[0].worker.slurm.has_value());
+  EXPECT_EQ(rows[0].worker.slurm->job_id, 7003);
+  EXPECT_EQ(rows[0].worker.slurm->array_job_id, 7001);
+  EXPECT_EQ(rows[0].worker.slurm->array_task_id, 0);
+  ASSERT_TRUE(rows[1].worker.slurm.has_value());
+  EXPECT_EQ(rows[1].worker.slurm->job_id, 55);
+  EXPECT_EQ(rows[1].worker.slurm->array_job_id, 0);
+  EXPECT_FALSE(rows[2].worker.slurm.has_value());
+
+  // A requeued array task registers again under the same worker id (its spool's) from a
+  // new Slurm job.
+  array_task.slurm = SlurmJobRecord{7010, 7001, 0};
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> absl::Status {
+                    LLMQ_RETURN_IF_ERROR(txn.UpsertWorker(array_task, kT0 + absl::Seconds(9)));
+                    LLMQ_ASSIGN_OR_RETURN(std::optional<WorkerRecord> got,
+                                          txn.GetWorker("w-array"));
+                    EXPECT_TRUE(got.has_value() && got->slurm.has_value() &&
+                                got->slurm->job_id == 7010);
+                    LLMQ_ASSIGN_OR_RETURN(got, txn.GetWorker("w-none"));
+                    EXPECT_TRUE(got.has_value() && !got->slurm.has_value());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  rows = list();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].worker.slurm->job_id, 7010);
 }
 
 // Two Store objects on one file (as two processes would be), each with several threads

@@ -10,6 +10,7 @@
 #include "storage/codec.h"
 #include "storage/job_columns.h"
 #include "storage/schema.h"
+#include "storage/worker_columns.h"
 
 namespace llmq {
 
@@ -441,21 +442,35 @@ absl::Status WriteTxn::UpsertWorker(const WorkerRecord& worker, absl::Time now) 
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement upsert,
       db_.Prepare("INSERT INTO workers (id, host, devices, memory_bytes, labels, version, "
-                  "state, registered_ms, last_seen_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?8) "
+                  "state, registered_ms, last_seen_ms, slurm_job_id, slurm_array_job_id, "
+                  "slurm_array_task_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?8,?9,?10,?11) "
                   "ON CONFLICT(id) DO UPDATE SET host = excluded.host, "
                   "devices = excluded.devices, memory_bytes = excluded.memory_bytes, "
                   "labels = excluded.labels, version = excluded.version, "
-                  "state = excluded.state, last_seen_ms = excluded.last_seen_ms"));
+                  "state = excluded.state, last_seen_ms = excluded.last_seen_ms, "
+                  "slurm_job_id = excluded.slurm_job_id, "
+                  "slurm_array_job_id = excluded.slurm_array_job_id, "
+                  "slurm_array_task_id = excluded.slurm_array_task_id"));
+  std::optional<int64_t> slurm_job, array_job, array_task;
+  if (worker.slurm.has_value()) {
+    slurm_job = worker.slurm->job_id;
+    if (worker.slurm->array_job_id != 0) {
+      array_job = worker.slurm->array_job_id;
+      array_task = worker.slurm->array_task_id;
+    }
+  }
   return upsert
       .BindAll(worker.id, worker.host, StringListToJson(worker.devices), worker.memory_bytes,
-               StringMapToJson(worker.labels), worker.version, worker.state, ToMillis(now))
+               StringMapToJson(worker.labels), worker.version, worker.state, ToMillis(now),
+               slurm_job, array_job, array_task)
       .Run();
 }
 
 absl::StatusOr<std::optional<WorkerRecord>> WriteTxn::GetWorker(const std::string& worker_id) {
   LLMQ_ASSIGN_OR_RETURN(
       sqlite::Statement select,
-      db_.Prepare("SELECT id, host, devices, memory_bytes, labels, version, state "
+      db_.Prepare("SELECT id, host, devices, memory_bytes, labels, version, state, "
+                  "slurm_job_id, slurm_array_job_id, slurm_array_task_id "
                   "FROM workers WHERE id = ?"));
   select.BindAll(worker_id);
   LLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
@@ -468,6 +483,7 @@ absl::StatusOr<std::optional<WorkerRecord>> WriteTxn::GetWorker(const std::strin
   worker.labels = JsonToStringMap(select.Text(4));
   worker.version = select.Text(5);
   worker.state = select.Text(6);
+  worker.slurm = SlurmJobColumns(select, 7);
   return std::make_optional(std::move(worker));
 }
 

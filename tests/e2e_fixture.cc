@@ -103,12 +103,18 @@ Process* E2eTest::StartCoordinator(const std::vector<std::string>& extra_flags) 
 }
 
 Process* E2eTest::StartWorker(const std::string& name,
-                              const std::vector<std::string>& extra_flags) {
+                              const std::vector<std::string>& extra_flags,
+                              const std::vector<std::string>& env) {
   EXPECT_FALSE(address_.empty()) << "start the coordinator first";
+  std::vector<std::string> argv;
+  if (!env.empty()) {
+    argv.push_back("/usr/bin/env");
+    argv.insert(argv.end(), env.begin(), env.end());
+  }
   // One intra-op thread per job: two workers share the 2 cores CI has.
-  std::vector<std::string> argv = {WorkerBinary(), absl::StrCat("--coordinator=", address_),
-                                   absl::StrCat("--spool=", JoinPath(dir_, name + "-spool")),
-                                   "--threads=1", absl::StrCat("--labels=name=", name)};
+  argv.insert(argv.end(), {WorkerBinary(), absl::StrCat("--coordinator=", address_),
+                           absl::StrCat("--spool=", JoinPath(dir_, name + "-spool")),
+                           "--threads=1", absl::StrCat("--labels=name=", name)});
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   absl::StatusOr<std::unique_ptr<Process>> started =
       Process::Start(argv, JoinPath(dir_, name));

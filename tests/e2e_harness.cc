@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
@@ -211,6 +212,34 @@ absl::StatusOr<int64_t> DbReader::Int(absl::string_view sql) const {
 int64_t DbReader::IntOr(absl::string_view sql) const {
   absl::StatusOr<int64_t> value = Int(sql);
   return value.ok() ? *value : -1;
+}
+
+std::vector<std::map<std::string, std::string>> MarkdownTableRows(absl::string_view text) {
+  std::vector<std::map<std::string, std::string>> rows;
+  std::vector<std::string> header;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!absl::ConsumePrefix(&line, "|") || !absl::ConsumeSuffix(&line, "|")) {
+      if (!header.empty()) break;  // the table ended
+      continue;
+    }
+    std::vector<std::string> cells;
+    for (absl::string_view cell : absl::StrSplit(line, '|')) {
+      cells.emplace_back(absl::StripAsciiWhitespace(cell));
+    }
+    if (header.empty()) {
+      header = cells;
+      continue;
+    }
+    // The rule under the header: ":---" or "---:" cells.
+    if (!cells.empty() && !cells[0].empty() &&
+        cells[0].find_first_not_of("-:") == std::string::npos) {
+      continue;
+    }
+    std::map<std::string, std::string>& row = rows.emplace_back();
+    for (size_t i = 0; i < cells.size() && i < header.size(); ++i) row[header[i]] = cells[i];
+  }
+  return rows;
 }
 
 std::string TinyGrid(absl::string_view name, absl::string_view methods,

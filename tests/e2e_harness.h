@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -117,6 +118,10 @@ class DbReader {
 std::string TinyGrid(absl::string_view name, absl::string_view methods,
                      absl::string_view tasks, absl::string_view extra = "");
 
+// The rows of the first Markdown table in `text` (as llmq-coord prints them), each as
+// header -> cell, cells trimmed.
+std::vector<std::map<std::string, std::string>> MarkdownTableRows(absl::string_view text);
+
 // The fixture: a scratch directory per test, one coordinator, any number of workers.
 // The directory (logs, spools, database) is removed after a passing test, kept after a
 // failing one or when $LLMQ_E2E_KEEP is set; a failure also prints each process's log tail.
@@ -130,7 +135,9 @@ class E2eTest : public ::testing::Test {
   // once it serves.
   Process* StartCoordinator(const std::vector<std::string>& extra_flags = {});
   // Starts a worker daemon with its own spool under dir()/<name>; its log is <name>.err.
-  Process* StartWorker(const std::string& name, const std::vector<std::string>& extra_flags = {});
+  // `env`: NAME=value entries added to its environment.
+  Process* StartWorker(const std::string& name, const std::vector<std::string>& extra_flags = {},
+                       const std::vector<std::string>& env = {});
 
   // `llmq-coord <args> --coordinator=<ours>` run to its end (60 s deadline).
   CommandResult Coord(std::vector<std::string> args);

@@ -46,16 +46,19 @@ int Park(int fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(kChildExecFailed);  // the parent died already
 
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Dispositions before the mask: a signal pending in the parent's blocked mask must meet
+  // SIG_IGN here, not the parent's handler.
   struct sigaction action;
   std::memset(&action, 0, sizeof(action));
   action.sa_handler = SIG_IGN;
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGUSR1, &action, nullptr);  // Slurm signals every process of a step
   action.sa_handler = SIG_DFL;
   ::sigaction(SIGPIPE, &action, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
   if (::dup2(stdin_fd, 0) < 0 || ::dup2(stderr_fd, 1) < 0 || ::dup2(stderr_fd, 2) < 0 ||
       ::dup2(progress_fd, kProgressFd) < 0) {

@@ -2,9 +2,10 @@
 // stderr captured (the last few KB kept, everything forwarded to ours if asked), and a
 // pipe on its fd 3 (kProgressFd) read as progress lines.
 //
-// The child ignores SIGINT/SIGTERM (the daemon decides when a job stops and kills with
-// SIGKILL) and dies with SIGKILL when the thread that started it exits, so a daemon that
-// is itself killed leaves no orphaned job behind. Start it from a long-lived thread.
+// The child ignores SIGINT/SIGTERM/SIGUSR1 (the daemon decides when a job stops and kills
+// with SIGKILL; Slurm sends its signals to every process of a job step) and dies with
+// SIGKILL when the thread that started it exits, so a daemon that is itself killed leaves
+// no orphaned job behind. Start it from a long-lived thread.
 //
 // Not thread-safe: one thread starts, polls and kills it.
 #ifndef LLMQ_WORKER_CHILD_PROCESS_H_

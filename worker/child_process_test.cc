@@ -97,6 +97,17 @@ TEST(WorkerChildProcessTest, ChildIgnoresSigtermSoTheDaemonDecidesWhenItStops) {
   EXPECT_EQ(exit.exit_code, 3);
 }
 
+// Slurm's --signal=USR1@<seconds> (without B:) reaches every process of a job step, the
+// job processes too; only the daemon may act on it (drain).
+TEST(WorkerChildProcessTest, ChildIgnoresSigusr1SoASlurmStepSignalOnlyDrainsTheDaemon) {
+  auto child = ChildProcess::Start({"/bin/sh", "-c", "kill -USR1 $$; exit 4"}, Quiet());
+  ASSERT_TRUE(child.ok());
+  std::vector<std::string> lines;
+  const ChildExit exit = RunToEnd(**child, &lines);
+  EXPECT_FALSE(exit.signaled) << "signal " << exit.signal;
+  EXPECT_EQ(exit.exit_code, 4);
+}
+
 TEST(WorkerChildProcessTest, UnexecutableCommandExits127WithAnErrorLine) {
   auto child = ChildProcess::Start({"/nonexistent/job"}, Quiet());
   ASSERT_TRUE(child.ok());

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdint>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -68,6 +69,25 @@ int64_t FreeMemoryBytes(absl::string_view device, int64_t total_bytes) {
   if (device != "cpu") return total_bytes;
   absl::StatusOr<int64_t> available = ReadMeminfoBytes("MemAvailable");
   return available.ok() ? *available : total_bytes;
+}
+
+absl::optional<v1::SlurmJob> SlurmJobFromEnvironment(
+    absl::FunctionRef<const char*(const char*)> lookup) {
+  auto number = [&](const char* name, int64_t* value) {
+    const char* text = lookup(name);
+    return text != nullptr && absl::SimpleAtoi(text, value) && *value >= 0;
+  };
+  int64_t job_id = 0;
+  if (!number("SLURM_JOB_ID", &job_id) || job_id == 0) return absl::nullopt;
+  v1::SlurmJob slurm;
+  slurm.set_job_id(job_id);
+  int64_t array_job_id = 0, array_task_id = 0;
+  if (number("SLURM_ARRAY_JOB_ID", &array_job_id) && array_job_id != 0 &&
+      number("SLURM_ARRAY_TASK_ID", &array_task_id) && array_task_id <= INT32_MAX) {
+    slurm.set_array_job_id(array_job_id);
+    slurm.set_array_task_id(static_cast<int32_t>(array_task_id));
+  }
+  return slurm;
 }
 
 std::string HostName() {

@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "proto/llmq.pb.h"
 
 namespace llmq {
 
@@ -28,6 +31,13 @@ absl::StatusOr<DeviceInfo> ProbeDevice(absl::string_view device);
 int64_t FreeMemoryBytes(absl::string_view device, int64_t total_bytes);
 
 std::string HostName();
+
+// The Slurm job this process runs in, from SLURM_JOB_ID, SLURM_ARRAY_JOB_ID and
+// SLURM_ARRAY_TASK_ID as `lookup` (std::getenv in the daemon) returns them; nullopt
+// outside Slurm or when SLURM_JOB_ID is not a job id. The array fields stay 0 unless
+// both array variables are numbers.
+absl::optional<v1::SlurmJob> SlurmJobFromEnvironment(
+    absl::FunctionRef<const char*(const char*)> lookup);
 
 // A "Name:  123 kB" field of a meminfo-format file, in bytes.
 absl::StatusOr<int64_t> ReadMeminfoBytes(absl::string_view field,

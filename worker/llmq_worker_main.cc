@@ -1,5 +1,7 @@
 // llmq-worker: the worker daemon (default), and `run-job`, which runs one job in this
 // process (the daemon starts it as a child per job; people use it to try one job).
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -136,31 +138,50 @@ int RunJobMain(const std::vector<char*>& positional) {
   return RunJobCommand(request, std::cout);
 }
 
-// Blocks the stop signals in every thread (call before any thread starts) and handles
-// them on one thread: first drain, second kill the job, third (or 10 s later) exit.
-void HandleStopSignals(WorkerDaemon* daemon) {
+// The write end of the pipe through which OnStopSignal passes signals to the watcher.
+int stop_signal_pipe = -1;
+
+void OnStopSignal(int signal) {
+  const int saved_errno = errno;
+  const unsigned char number = static_cast<unsigned char>(signal);
+  const ssize_t ignored = ::write(stop_signal_pipe, &number, 1);
+  (void)ignored;
+  errno = saved_errno;
+}
+
+// Handles SIGTERM, SIGINT and SIGUSR1 on one watcher thread: first drain, second kill the
+// job, third (or 10 s after the second) exit. The kernel gives a signal sent to the
+// process to any thread that does not block it, and threads that libraries start before
+// main() (OpenBLAS's pool) block nothing: so the signals are caught by a handler wherever
+// they land, which passes them through a pipe to the watcher; threads started after this
+// call block them. Call before the daemon starts its threads.
+absl::Status HandleStopSignals(WorkerDaemon* daemon) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return absl::InternalError(absl::StrCat("signal pipe: ", std::strerror(errno)));
+  }
+  stop_signal_pipe = fds[1];
   sigset_t signals;
   sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);
+  for (int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, signal);
+  // A handler also replaces the SIG_IGN a daemon started in the background or from a
+  // job process inherits for SIGINT/SIGTERM.
+  struct sigaction action;
+  std::memset(&action, 0, sizeof(action));
+  action.sa_handler = OnStopSignal;
+  action.sa_mask = signals;
+  action.sa_flags = SA_RESTART;
+  for (int signal : {SIGTERM, SIGINT, SIGUSR1}) ::sigaction(signal, &action, nullptr);
   ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // An ignored signal is discarded rather than left pending for sigwait, and a daemon
-  // started in the background or from a job process inherits SIGINT/SIGTERM ignored.
-  ::signal(SIGTERM, SIG_DFL);
-  ::signal(SIGINT, SIG_DFL);
-  ::signal(SIGUSR1, SIG_DFL);
-  std::thread([daemon, signals] {
+  std::thread([daemon, signals, read_fd = fds[0]] {
+    ::pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
     int received = 0;
     while (true) {
-      int signal = 0;
-      if (received < 2) {
-        if (::sigwait(&signals, &signal) != 0) continue;
-      } else {
-        const timespec grace = {10, 0};
-        signal = ::sigtimedwait(&signals, nullptr, &grace);
-        if (signal < 0 && errno == EINTR) continue;
-      }
+      pollfd ready = {read_fd, POLLIN, 0};
+      const int polled = ::poll(&ready, 1, received < 2 ? -1 : 10000);
+      if (polled < 0) continue;  // EINTR: a signal landed on this thread
+      unsigned char signal = 0;
+      if (polled > 0 && ::read(read_fd, &signal, 1) != 1) continue;
       ++received;
       if (received == 1) {
         LOG(INFO) << "signal=" << ::strsignal(signal) << ": draining";
@@ -174,6 +195,7 @@ void HandleStopSignals(WorkerDaemon* daemon) {
       }
     }
   }).detach();
+  return absl::OkStatus();
 }
 
 int DaemonMain() {
@@ -201,6 +223,7 @@ int DaemonMain() {
   config.devices = device->devices;
   config.memory_bytes = device->memory_bytes;
   config.host = HostName();
+  config.slurm = SlurmJobFromEnvironment([](const char* name) { return std::getenv(name); });
   absl::StatusOr<std::map<std::string, std::string>> labels =
       ParseLabels(absl::GetFlag(FLAGS_labels));
   if (!labels.ok()) return ConfigError(labels.status());
@@ -227,7 +250,10 @@ int DaemonMain() {
 
   ::signal(SIGPIPE, SIG_IGN);
   WorkerDaemon daemon(std::move(config));
-  HandleStopSignals(&daemon);
+  if (const absl::Status handled = HandleStopSignals(&daemon); !handled.ok()) {
+    LOG(ERROR) << "worker failed: " << handled;
+    return 1;
+  }
   const absl::Status status = daemon.Run();
   if (!status.ok()) {
     LOG(ERROR) << "worker failed: " << status;

@@ -1,13 +1,18 @@
 // The real llmq-worker binary with the real pipeline: as the job process the daemon
 // starts (run-job), as a person runs it on a job file, and as a
-// daemon that drains on SIGTERM. Skipped when LLMQ_BUILD_DIR (set by ctest) is unknown.
+// daemon that drains on SIGTERM, and on SIGUSR1 as Slurm sends it before a job's time
+// limit. Skipped when LLMQ_BUILD_DIR (set by ctest) is unknown.
 #include <signal.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -147,6 +152,89 @@ TEST_F(WorkerBinaryTest, DaemonDrainsOnSigtermHandsBackItsJobAndExitsZero) {
   EXPECT_EQ(fake_.reports()[0].outcome(), v1::REPORT_RETURNED);
   EXPECT_EQ(fake_.deregisters(), 1);
   EXPECT_TRUE(ChildGone());
+}
+
+// What Slurm does with --signal=USR1@<seconds> to a step: SIGUSR1 to every process of it,
+// the daemon and its job process alike. The daemon drains: it takes no further job, lets
+// the running one finish (within --drain-seconds) and reports it, deregisters and exits 0;
+// the job process ignores the signal. The daemon also registers the Slurm job it runs in.
+TEST_F(WorkerBinaryTest, DaemonUnderSlurmDrainsOnSigusr1FinishingItsJob) {
+  WriteExpectedResult();
+  const std::vector<std::string> job =
+      JobScript(WaitForRelease() + "\ncp \"$DIR/expected.pb\" \"$RESULT\"");
+  fake_.AddLease(12, Spec());
+  fake_.AddLease(13, Spec());  // must stay unleased: the daemon drains before it asks again
+  ChildProcessOptions quiet;
+  quiet.forward_stderr = false;
+  auto daemon = ChildProcess::Start(
+      {"/usr/bin/env", "SLURM_JOB_ID=4242", "SLURM_ARRAY_JOB_ID=4240",
+       "SLURM_ARRAY_TASK_ID=2", binary_, absl::StrCat("--coordinator=", server_.address()),
+       absl::StrCat("--spool=", JoinPath(dir_, "spool")),
+       absl::StrCat("--job-command=", job[0], " ", job[1]), "--drain-seconds=60"},
+      quiet);
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  ASSERT_TRUE(WaitFor([this] { return !fake_.heartbeats().empty() && ChildPid() != 0; }));
+  const pid_t child = ChildPid();
+  // ChildProcess::Start runs /usr/bin/env, which execs the daemon in the same process.
+  ASSERT_EQ(::kill((*daemon)->pid(), SIGUSR1), 0);
+  ASSERT_EQ(::kill(child, SIGUSR1), 0);
+  std::vector<std::string> lines;
+  absl::optional<ChildExit> exit;
+  for (int i = 0; i < 50 && !exit; ++i) exit = (*daemon)->Poll(absl::Milliseconds(10), &lines);
+  EXPECT_FALSE(exit.has_value()) << "the daemon must wait for its job while draining";
+  EXPECT_FALSE(ProcessGone(child)) << "the job process must ignore SIGUSR1";
+  Release();
+  for (int i = 0; i < 1000 && !exit; ++i) exit = (*daemon)->Poll(absl::Milliseconds(10), &lines);
+  ASSERT_TRUE(exit.has_value()) << (*daemon)->StderrTail();
+  EXPECT_FALSE(exit->signaled) << (*daemon)->StderrTail();
+  EXPECT_EQ(exit->exit_code, 0) << (*daemon)->StderrTail();
+  ASSERT_EQ(fake_.reports().size(), 1u);
+  EXPECT_EQ(fake_.reports()[0].job_id(), 12);
+  EXPECT_EQ(fake_.reports()[0].outcome(), v1::REPORT_SUCCEEDED) << fake_.reports()[0].error();
+  EXPECT_EQ(fake_.deregisters(), 1);
+  ASSERT_FALSE(fake_.registers().empty());
+  const v1::RegisterRequest& registered = fake_.registers()[0];
+  ASSERT_TRUE(registered.has_slurm());
+  EXPECT_EQ(registered.slurm().job_id(), 4242);
+  EXPECT_EQ(registered.slurm().array_job_id(), 4240);
+  EXPECT_EQ(registered.slurm().array_task_id(), 2);
+}
+
+// A signal sent to a process goes to any one of its threads that does not block it, and
+// threads that libraries start before main() (OpenBLAS's pool) block nothing: whichever
+// thread receives SIGUSR1, the daemon must drain, never die of the default action. The
+// signal goes here to the first such thread (by id) other than the main one.
+TEST_F(WorkerBinaryTest, DaemonDrainsWhicheverThreadReceivesTheSignal) {
+  ChildProcessOptions quiet;
+  quiet.forward_stderr = false;
+  auto daemon = ChildProcess::Start({binary_, absl::StrCat("--coordinator=", server_.address()),
+                                     absl::StrCat("--spool=", JoinPath(dir_, "spool"))},
+                                    quiet);
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const pid_t pid = (*daemon)->pid();
+  ASSERT_TRUE(WaitFor([this] { return !fake_.registers().empty(); }));
+  std::vector<pid_t> unblocked;  // threads that take SIGUSR1 as it comes
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
+    const pid_t tid = static_cast<pid_t>(std::stol(entry.path().filename().string()));
+    if (tid == pid) continue;
+    const std::string status = ReadFile(entry.path().string() + "/status").value_or("");
+    const size_t at = status.find("SigBlk:");
+    if (at == std::string::npos) continue;
+    const uint64_t blocked = std::stoull(status.substr(at + 7), nullptr, 16);
+    if ((blocked & (uint64_t{1} << (SIGUSR1 - 1))) == 0) unblocked.push_back(tid);
+  }
+  ASSERT_FALSE(unblocked.empty()) << "no thread would take SIGUSR1";
+  std::sort(unblocked.begin(), unblocked.end());
+  ASSERT_EQ(::syscall(SYS_tgkill, pid, unblocked[0], SIGUSR1), 0);
+  std::vector<std::string> lines;
+  absl::optional<ChildExit> exit;
+  for (int i = 0; i < 1000 && !exit; ++i) exit = (*daemon)->Poll(absl::Milliseconds(10), &lines);
+  ASSERT_TRUE(exit.has_value()) << (*daemon)->StderrTail();
+  EXPECT_FALSE(exit->signaled) << "killed by signal " << exit->signal;
+  EXPECT_EQ(exit->exit_code, 0) << (*daemon)->StderrTail();
+  EXPECT_EQ(fake_.deregisters(), 1);
 }
 
 }  // namespace

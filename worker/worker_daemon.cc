@@ -68,6 +68,11 @@ absl::Status WorkerDaemon::Run() {
   LOG(INFO) << "worker starting coordinator=" << config_.connection.target
             << " device=" << config_.device << " spool=" << config_.spool_dir
             << " version=" << kLlmqVersion;
+  if (config_.slurm.has_value()) {
+    LOG(INFO) << "slurm job=" << config_.slurm->job_id()
+              << " array_job=" << config_.slurm->array_job_id()
+              << " array_task=" << config_.slurm->array_task_id();
+  }
   RecoverInterruptedJobs();
   absl::Time idle_since = absl::Now();
   int jobs_done = 0;
@@ -138,6 +143,7 @@ absl::StatusOr<bool> WorkerDaemon::RegisterOnce() {
   request.set_protocol_version(kProtocolVersion);
   for (std::string& key : CachedKeys()) request.add_cached_quant_keys(std::move(key));
   request.set_worker_id(worker_id_);
+  if (config_.slurm.has_value()) *request.mutable_slurm() = *config_.slurm;
   absl::StatusOr<v1::RegisterResponse> response = client_->Register(request);
   if (!response.ok()) {
     if (IsPermanentRegisterError(response.status())) {

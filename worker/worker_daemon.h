@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "proto/llmq.pb.h"
 #include "worker/artifact_cache.h"
 #include "worker/backoff.h"
@@ -43,6 +44,8 @@ struct WorkerConfig {
   std::string host;
   std::vector<std::string> devices;
   int64_t memory_bytes = 0;
+  // The Slurm job it runs in (SlurmJobFromEnvironment); unset outside Slurm.
+  absl::optional<v1::SlurmJob> slurm;
 
   int max_jobs = 0;                                       // 0 = no limit
   absl::Duration exit_when_idle = absl::ZeroDuration();   // 0 = never
