@@ -62,11 +62,11 @@ absl::StatusOr<std::unique_ptr<Int8Linear>> Int8Linear::FromCodes(const at::Tens
     }
     const int64_t out = codes.size(0);
     const int q = (1 << (options.weight_bits - 1)) - 1;
-    const at::Tensor wide = codes.to(at::kInt);
-    if (wide.min().item<int>() < -q || wide.max().item<int>() > q) {
-      return absl::InvalidArgumentError(absl::StrCat("Int8Linear: codes span [", wide.min().item<int>(), ", ",
-                                                     wide.max().item<int>(), "], outside [", -q, ", ", q,
-                                                     "] of ", options.weight_bits, "-bit weights"));
+    const int lowest = codes.min().item<int>(), highest = codes.max().item<int>();
+    if (lowest < -q || highest > q) {
+      return absl::InvalidArgumentError(absl::StrCat("Int8Linear: codes span [", lowest, ", ", highest,
+                                                     "], outside [", -q, ", ", q, "] of ", options.weight_bits,
+                                                     "-bit weights"));
     }
     if (!weight_scales.defined() || weight_scales.scalar_type() != at::kFloat || weight_scales.dim() != 1 ||
         weight_scales.size(0) != out || !weight_scales.device().is_cpu()) {
