@@ -57,6 +57,11 @@ absl::StatusOr<at::Tensor> Checkpoint::Get(const std::string& name) const {
   return it->second->Get(name);
 }
 
+std::string Checkpoint::PathOf(const std::string& name) const {
+  auto it = owner_.find(name);
+  return it == owner_.end() ? dir_ : it->second->path();
+}
+
 std::vector<std::string> Checkpoint::Names() const {
   std::vector<std::string> names;
   for (const auto& [name, file] : owner_) names.push_back(name);

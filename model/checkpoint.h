@@ -24,6 +24,8 @@ class Checkpoint {
   // NotFound naming the directory and the tensor when absent.
   absl::StatusOr<at::Tensor> Get(const std::string& name) const;
   std::vector<std::string> Names() const;
+  // The file that holds tensor `name`; for an absent one, the directory.
+  std::string PathOf(const std::string& name) const;
   // The files the weights came from (for model identity and size on disk).
   std::vector<std::string> Files() const;
 

@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/status.h"
 
 namespace llmq {
@@ -14,6 +16,11 @@ namespace {
 
 // Rows of W decoded per GEMM (about 8 MB of float32), as QuantizedLinear's tiles.
 constexpr int64_t kTileBytes = int64_t{8} << 20;
+
+std::string Shape(const at::Tensor& t) {
+  if (!t.defined()) return "nothing";
+  return absl::StrCat(c10::toString(t.scalar_type()), " [", absl::StrJoin(t.sizes(), ", "), "]");
+}
 
 }  // namespace
 
@@ -42,10 +49,46 @@ absl::StatusOr<std::unique_ptr<Fp8Linear>> Fp8Linear::Create(const at::Tensor& w
         for (int64_t c = 0; c < in; ++c) cp[r * in + c] = EncodeFp8(wp[r * in + c] / s, options.format);
       }
     });
+    return FromCodes(codes.to(weight.device()), scales.to(weight.device()), bias, options, compute_dtype);
+  });
+}
+
+absl::StatusOr<std::unique_ptr<Fp8Linear>> Fp8Linear::FromCodes(const at::Tensor& codes, const at::Tensor& scales,
+                                                                const at::Tensor& bias, const Options& options,
+                                                                at::ScalarType compute_dtype) {
+  return CatchExceptions("Fp8Linear::FromCodes", [&]() -> absl::StatusOr<std::unique_ptr<Fp8Linear>> {
+    if (!codes.defined() || codes.dim() != 2 || codes.numel() == 0 || codes.scalar_type() != at::kByte) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Fp8Linear: codes must be a non-empty 2-D uint8 tensor, got ", Shape(codes)));
+    }
+    const int64_t out = codes.size(0), in = codes.size(1);
+    const int64_t n_scales = options.per_channel ? out : 1;
+    if (!scales.defined() || scales.scalar_type() != at::kFloat || scales.dim() != 1 ||
+        scales.size(0) != n_scales) {
+      return absl::InvalidArgumentError(absl::StrCat("Fp8Linear: ", options.per_channel ? "per-channel" : "per-tensor",
+                                                     " scales must be float32 [", n_scales, "], got ", Shape(scales)));
+    }
+    const at::Tensor cpu_scales = scales.to(at::kCPU);
+    if (!(cpu_scales >= 0).all().item<bool>() || !at::isfinite(cpu_scales).all().item<bool>()) {
+      return absl::InvalidArgumentError("Fp8Linear: scales must be finite and non-negative");
+    }
+    if (bias.defined() && (bias.dim() != 1 || bias.size(0) != out)) {
+      return absl::InvalidArgumentError(absl::StrCat("Fp8Linear: bias must have ", out, " entries"));
+    }
+    const at::Tensor cpu_codes = codes.to(at::kCPU).contiguous();
+    const uint8_t* cp = cpu_codes.data_ptr<uint8_t>();
+    const float* table = Fp8DecodeTable(options.format);
+    for (int64_t i = 0; i < cpu_codes.numel(); ++i) {
+      if (!std::isfinite(table[cp[i]])) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "Fp8Linear: code 0x%02x at [%d, %d] is %s in %s, not a finite value", cp[i], i / in, i % in,
+            std::isnan(table[cp[i]]) ? "NaN" : "infinite", Fp8FormatName(options.format)));
+      }
+    }
     std::unique_ptr<Fp8Linear> layer(new Fp8Linear());
     layer->options_ = options;
-    layer->codes_ = codes.to(weight.device());
-    layer->scales_ = scales.to(weight.device());
+    layer->codes_ = codes.contiguous();
+    layer->scales_ = scales.to(codes.device()).contiguous();
     if (bias.defined()) layer->bias_ = bias.to(compute_dtype).contiguous();
     return layer;
   });

@@ -39,6 +39,14 @@ class Fp8Linear : public Linear {
                                                           const Options& options,
                                                           at::ScalarType compute_dtype);
 
+  // The layer from what codes() and scales() return (a checkpoint's, bit for bit): codes
+  // (out, in) uint8, each a finite value of options.format (no NaN or inf code); scales
+  // float32, (out) per channel or (1) per tensor, finite and non-negative; bias (out) or
+  // undefined. Kept on the device of codes. InvalidArgument naming the part that breaks these.
+  static absl::StatusOr<std::unique_ptr<Fp8Linear>> FromCodes(const at::Tensor& codes, const at::Tensor& scales,
+                                                             const at::Tensor& bias, const Options& options,
+                                                             at::ScalarType compute_dtype);
+
   at::Tensor Forward(const at::Tensor& x) const override;
   int64_t in_features() const override { return codes_.size(1); }
   int64_t out_features() const override { return codes_.size(0); }

@@ -149,5 +149,38 @@ TEST(Fp8LinearTest, ActivationsAreRoundedPerToken) {
   EXPECT_TRUE(q.equal(expected)) << q;
 }
 
+// A layer rebuilt from its codes and scales is the same layer, on either format and
+// granularity; codes that are NaN or infinite in the format (never a quantizer's output)
+// and scales of the other granularity are refused.
+TEST(Fp8LinearTest, FromCodesRebuildsTheLayerAndChecksItsParts) {
+  at::manual_seed(9);
+  at::Tensor w = at::randn({19, 23});
+  at::Tensor x = at::randn({4, 23});
+  for (Fp8Format format : {Fp8Format::kE4M3, Fp8Format::kE5M2}) {
+    for (bool per_channel : {false, true}) {
+      Fp8Linear::Options options{format, per_channel, /*activations=*/per_channel};
+      auto layer = Fp8Linear::Create(w, at::Tensor(), options, at::kFloat);
+      ASSERT_TRUE(layer.ok()) << layer.status();
+      auto again = Fp8Linear::FromCodes((*layer)->codes(), (*layer)->scales(), at::Tensor(), options, at::kFloat);
+      ASSERT_TRUE(again.ok()) << again.status();
+      EXPECT_TRUE((*layer)->Forward(x).equal((*again)->Forward(x)));
+      Fp8Linear::Options other = options;
+      other.per_channel = !per_channel;
+      EXPECT_FALSE(Fp8Linear::FromCodes((*layer)->codes(), (*layer)->scales(), at::Tensor(), other, at::kFloat).ok());
+    }
+  }
+  Fp8Linear::Options e5m2{Fp8Format::kE5M2, false, false};
+  auto layer = Fp8Linear::Create(w, at::Tensor(), e5m2, at::kFloat);
+  ASSERT_TRUE(layer.ok());
+  at::Tensor codes = (*layer)->codes().clone();
+  codes[1][2] = 0x7c;  // E5M2 +inf (E4M3 reads it as 384: finite there)
+  auto bad = Fp8Linear::FromCodes(codes, (*layer)->scales(), at::Tensor(), e5m2, at::kFloat);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("code 0x7c at [1, 2] is infinite in e5m2"), absl::string_view::npos)
+      << bad.status();
+  Fp8Linear::Options e4m3{Fp8Format::kE4M3, false, false};
+  EXPECT_TRUE(Fp8Linear::FromCodes(codes, (*layer)->scales(), at::Tensor(), e4m3, at::kFloat).ok());
+}
+
 }  // namespace
 }  // namespace llmq

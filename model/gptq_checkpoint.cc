@@ -144,6 +144,8 @@ absl::StatusOr<std::optional<GptqFormat>> ReadGptqFormat(const std::string& dir)
   }
   return CatchExceptions(source, [&]() -> absl::StatusOr<std::optional<GptqFormat>> {
     const std::string method = q.value("quant_method", std::string("gptq"));
+    // llmq's own layers with no GPTQ layer beside them (model/llmq_checkpoint.h).
+    if (method == "llmq") return std::optional<GptqFormat>();
     if (method != "gptq") {
       return absl::UnimplementedError(
           absl::StrCat(source, ": quant_method '", method, "' is not supported (only gptq)"));
@@ -175,49 +177,36 @@ absl::StatusOr<std::optional<GptqFormat>> ReadGptqFormat(const std::string& dir)
   });
 }
 
-absl::StatusOr<std::unique_ptr<CausalLM>> LoadGptqModel(const ModelConfig& config,
-                                                        const GptqFormat& format,
-                                                        const Checkpoint& checkpoint,
-                                                        at::ScalarType dtype, at::Device device) {
-  const auto options = at::TensorOptions().dtype(dtype).device(device);
-  // Create wants a dense weight for every linear; for the quantized ones it gets an
-  // uninitialised tensor of the right shape that nothing writes or reads (on CPU its
-  // pages are never touched) and that the packed layer replaces below.
-  auto lookup = [&](const std::string& name) -> absl::StatusOr<at::Tensor> {
-    if (absl::EndsWith(name, ".weight")) {
-      const std::string prefix = name.substr(0, name.size() - 7);
-      if (checkpoint.Has(prefix + ".qweight")) {
-        LLMQ_ASSIGN_OR_RETURN(at::Tensor qweight, checkpoint.Get(prefix + ".qweight"));
-        int64_t in = qweight.dim() == 2 ? qweight.size(0) * 32 / format.bits : 0;
-        if (checkpoint.Has(prefix + ".g_idx")) {
-          LLMQ_ASSIGN_OR_RETURN(at::Tensor g_idx, checkpoint.Get(prefix + ".g_idx"));
-          in = g_idx.size(0);
-        }
-        return at::empty({qweight.dim() == 2 ? qweight.size(1) : 0, in}, options);
-      }
-    }
-    return checkpoint.Get(name);
-  };
-  LLMQ_ASSIGN_OR_RETURN(std::unique_ptr<CausalLM> model,
-                        CausalLM::Create(config, lookup, dtype, device));
-  return CatchExceptions("loading GPTQ layers", [&]() -> absl::StatusOr<std::unique_ptr<CausalLM>> {
-    for (NamedLinear& l : model->Linears()) {
-      if (!checkpoint.Has(l.name + ".qweight")) continue;
-      GptqTensors t;
-      LLMQ_ASSIGN_OR_RETURN(t.qweight, checkpoint.Get(l.name + ".qweight"));
-      LLMQ_ASSIGN_OR_RETURN(t.qzeros, checkpoint.Get(l.name + ".qzeros"));
-      LLMQ_ASSIGN_OR_RETURN(t.scales, checkpoint.Get(l.name + ".scales"));
-      if (checkpoint.Has(l.name + ".g_idx")) {
-        LLMQ_ASSIGN_OR_RETURN(t.g_idx, checkpoint.Get(l.name + ".g_idx"));
-      }
-      Linear& old = **l.slot;
-      auto layer = FromGptqTensors(t, old.out_features(), old.in_features(), format, old.bias(),
-                                   dtype, device);
-      if (!layer.ok()) return Annotate(layer.status(), l.name);
-      *l.slot = std::move(layer).value();
-    }
-    return std::move(model);
-  });
+absl::StatusOr<std::pair<int64_t, int64_t>> GptqLinearShape(const std::string& name, const GptqFormat& format,
+                                                            const Checkpoint& checkpoint) {
+  LLMQ_ASSIGN_OR_RETURN(at::Tensor qweight, checkpoint.Get(name + ".qweight"));
+  if (qweight.dim() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(checkpoint.PathOf(name + ".qweight"), ": tensor '", name,
+                                                   ".qweight' must be 2-D (words, out), got ", Shape(qweight)));
+  }
+  int64_t in = qweight.size(0) * 32 / format.bits;
+  if (checkpoint.Has(name + ".g_idx")) {
+    LLMQ_ASSIGN_OR_RETURN(at::Tensor g_idx, checkpoint.Get(name + ".g_idx"));
+    in = g_idx.dim() == 1 ? g_idx.size(0) : 0;
+  }
+  return std::make_pair(qweight.size(1), in);
+}
+
+absl::StatusOr<std::unique_ptr<QuantizedLinear>> LoadGptqLinear(const std::string& name, int64_t out, int64_t in,
+                                                                const GptqFormat& format,
+                                                                const Checkpoint& checkpoint,
+                                                                const at::Tensor& bias,
+                                                                at::ScalarType compute_dtype, at::Device device) {
+  GptqTensors t;
+  LLMQ_ASSIGN_OR_RETURN(t.qweight, checkpoint.Get(name + ".qweight"));
+  LLMQ_ASSIGN_OR_RETURN(t.qzeros, checkpoint.Get(name + ".qzeros"));
+  LLMQ_ASSIGN_OR_RETURN(t.scales, checkpoint.Get(name + ".scales"));
+  if (checkpoint.Has(name + ".g_idx")) {
+    LLMQ_ASSIGN_OR_RETURN(t.g_idx, checkpoint.Get(name + ".g_idx"));
+  }
+  auto layer = FromGptqTensors(t, out, in, format, bias, compute_dtype, device);
+  if (!layer.ok()) return Annotate(layer.status(), name);
+  return layer;
 }
 
 }  // namespace llmq

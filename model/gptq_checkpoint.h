@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "model/checkpoint.h"
@@ -69,17 +70,24 @@ absl::StatusOr<std::unique_ptr<QuantizedLinear>> FromGptqTensors(
     const at::Tensor& bias, at::ScalarType compute_dtype, at::Device device);
 
 // The GPTQ format of the checkpoint in `dir`, from quantize_config.json (preferred) or
-// config.json's quantization_config; nullopt when neither says the model is quantized.
+// config.json's quantization_config; nullopt when neither says the model is quantized,
+// or when it says quant_method "llmq" (llmq's own layers only, model/llmq_checkpoint.h).
 // Unimplemented for another quant_method (awq, ...) or checkpoint format (marlin, ...).
 absl::StatusOr<std::optional<GptqFormat>> ReadGptqFormat(const std::string& dir);
 
-// The model of a GPTQ checkpoint: dense parts as CausalLM::Create builds them, and a
-// QuantizedLinear for every linear with a "<name>.qweight" in the checkpoint. The dense
-// placeholders Create needs for those are never touched, so on CPU they cost no memory.
-absl::StatusOr<std::unique_ptr<CausalLM>> LoadGptqModel(const ModelConfig& config,
-                                                        const GptqFormat& format,
-                                                        const Checkpoint& checkpoint,
-                                                        at::ScalarType dtype, at::Device device);
+// Linear `name` stored as GPTQ tensors ("<name>.qweight", ...): its (out, in) shape, in
+// from "<name>.g_idx" when present, else from qweight's words (a multiple of 32 / bits).
+// (The model is loaded by LoadQuantizedModel, model/llmq_checkpoint.h.)
+absl::StatusOr<std::pair<int64_t, int64_t>> GptqLinearShape(const std::string& name, const GptqFormat& format,
+                                                            const Checkpoint& checkpoint);
+
+// The packed layer of linear `name` of shape (out, in) from its GPTQ tensors; bias (out)
+// or undefined. Errors name the layer.
+absl::StatusOr<std::unique_ptr<QuantizedLinear>> LoadGptqLinear(const std::string& name, int64_t out, int64_t in,
+                                                                const GptqFormat& format,
+                                                                const Checkpoint& checkpoint,
+                                                                const at::Tensor& bias,
+                                                                at::ScalarType compute_dtype, at::Device device);
 
 }  // namespace llmq
 

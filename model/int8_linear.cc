@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status.h"
 
 namespace llmq {
@@ -14,6 +15,23 @@ void QuantizeRowsSymmetric(const at::Tensor& x, int bits, at::Tensor* codes, at:
   *codes = at::clamp(at::round(x / scales->unsqueeze(1)), -q, q).to(at::kChar).contiguous();
 }
 
+namespace {
+
+absl::Status CheckOptions(const Int8Linear::Options& options) {
+  if (options.weight_bits < 2 || options.weight_bits > 8 || options.activation_bits < 2 ||
+      options.activation_bits > 8) {
+    return absl::InvalidArgumentError(absl::StrCat("Int8Linear: weight and activation bits must be in 2..8, got ",
+                                                   options.weight_bits, " and ", options.activation_bits));
+  }
+  return absl::OkStatus();
+}
+
+std::string Shape(const at::Tensor& t) {
+  return absl::StrCat(c10::toString(t.scalar_type()), " [", absl::StrJoin(t.sizes(), ", "), "]");
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Int8Linear>> Int8Linear::Create(const at::Tensor& weight, const at::Tensor& bias,
                                                                const Options& options,
                                                                at::ScalarType compute_dtype) {
@@ -21,24 +39,51 @@ absl::StatusOr<std::unique_ptr<Int8Linear>> Int8Linear::Create(const at::Tensor&
     if (!weight.defined() || weight.dim() != 2 || weight.numel() == 0 || !weight.is_floating_point()) {
       return absl::InvalidArgumentError("Int8Linear: weight must be a non-empty 2-D floating-point tensor");
     }
-    if (options.weight_bits < 2 || options.weight_bits > 8 || options.activation_bits < 2 ||
-        options.activation_bits > 8) {
-      return absl::InvalidArgumentError(absl::StrCat("Int8Linear: weight and activation bits must be in 2..8, got ",
-                                                     options.weight_bits, " and ", options.activation_bits));
-    }
+    LLMQ_RETURN_IF_ERROR(CheckOptions(options));
     if (!weight.device().is_cpu()) {
       return absl::InvalidArgumentError("Int8Linear: its integer kernel runs on the CPU only");
     }
-    const int64_t out = weight.size(0);
+    at::Tensor codes, scales;
+    QuantizeRowsSymmetric(weight.to(at::kFloat), options.weight_bits, &codes, &scales);
+    return FromCodes(codes, scales, bias, options, compute_dtype);
+  });
+}
+
+absl::StatusOr<std::unique_ptr<Int8Linear>> Int8Linear::FromCodes(const at::Tensor& codes,
+                                                                  const at::Tensor& weight_scales,
+                                                                  const at::Tensor& bias, const Options& options,
+                                                                  at::ScalarType compute_dtype) {
+  return CatchExceptions("Int8Linear::FromCodes", [&]() -> absl::StatusOr<std::unique_ptr<Int8Linear>> {
+    LLMQ_RETURN_IF_ERROR(CheckOptions(options));
+    if (!codes.defined() || codes.dim() != 2 || codes.numel() == 0 || codes.scalar_type() != at::kChar ||
+        !codes.device().is_cpu()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Int8Linear: codes must be a non-empty 2-D int8 CPU tensor, got ", codes.defined() ? Shape(codes) : "nothing"));
+    }
+    const int64_t out = codes.size(0);
+    const int q = (1 << (options.weight_bits - 1)) - 1;
+    const int lowest = codes.min().item<int>(), highest = codes.max().item<int>();
+    if (lowest < -q || highest > q) {
+      return absl::InvalidArgumentError(absl::StrCat("Int8Linear: codes span [", lowest, ", ", highest,
+                                                     "], outside [", -q, ", ", q, "] of ", options.weight_bits,
+                                                     "-bit weights"));
+    }
+    if (!weight_scales.defined() || weight_scales.scalar_type() != at::kFloat || weight_scales.dim() != 1 ||
+        weight_scales.size(0) != out || !weight_scales.device().is_cpu()) {
+      return absl::InvalidArgumentError(absl::StrCat("Int8Linear: weight scales must be float32 [", out,
+                                                     "] on the CPU, got ",
+                                                     weight_scales.defined() ? Shape(weight_scales) : "nothing"));
+    }
+    if (!(weight_scales >= 0).all().item<bool>() || !at::isfinite(weight_scales).all().item<bool>()) {
+      return absl::InvalidArgumentError("Int8Linear: weight scales must be finite and non-negative");
+    }
     if (bias.defined() && (bias.dim() != 1 || bias.size(0) != out)) {
       return absl::InvalidArgumentError(absl::StrCat("Int8Linear: bias must have ", out, " entries"));
     }
-    at::Tensor codes, scales;
-    QuantizeRowsSymmetric(weight.to(at::kFloat), options.weight_bits, &codes, &scales);
     std::unique_ptr<Int8Linear> layer(new Int8Linear());
     layer->options_ = options;
-    layer->weights_ = PackInt8Weights(codes);
-    layer->weight_scales_ = scales;
+    layer->weights_ = PackInt8Weights(codes.contiguous());
+    layer->weight_scales_ = weight_scales.contiguous();
     if (bias.defined()) layer->bias_ = bias.to(compute_dtype).contiguous();
     return layer;
   });

@@ -42,6 +42,15 @@ class Int8Linear : public Linear {
                                                            const Options& options,
                                                            at::ScalarType compute_dtype);
 
+  // The layer from what Codes() and weight_scales() return (a checkpoint's, bit for bit):
+  // codes (out, in) int8 in [-q_w, q_w] for options.weight_bits, weight_scales (out)
+  // float32, finite and non-negative; bias (out) or undefined. All on the CPU.
+  // InvalidArgument naming the part that breaks these.
+  static absl::StatusOr<std::unique_ptr<Int8Linear>> FromCodes(const at::Tensor& codes,
+                                                              const at::Tensor& weight_scales,
+                                                              const at::Tensor& bias, const Options& options,
+                                                              at::ScalarType compute_dtype);
+
   at::Tensor Forward(const at::Tensor& x) const override;
   int64_t in_features() const override { return weights_.k; }
   int64_t out_features() const override { return weights_.n; }

@@ -78,5 +78,38 @@ TEST(Int8LinearTest, LlmInt8SplitsOutlierColumns) {
   EXPECT_GE(outliers.numel(), 2);
 }
 
+// A layer rebuilt from its codes and scales is the same layer: same codes, same outputs
+// bit for bit. The parts are checked: a code beyond the weight bits' range (-128 at 8
+// bits: the kernel's int32 sums assume |code| <= 127), scales of the wrong length or
+// negative, a float codes tensor.
+TEST(Int8LinearTest, FromCodesRebuildsTheLayerAndChecksItsParts) {
+  at::manual_seed(8);
+  at::Tensor w = at::randn({21, 37});
+  at::Tensor b = at::randn({21});
+  Int8Linear::Options options;
+  options.weight_bits = 6;
+  options.outlier_threshold = 1.0;
+  auto layer = Int8Linear::Create(w, b, options, at::kFloat);
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  auto again = Int8Linear::FromCodes((*layer)->Codes(), (*layer)->weight_scales(), b, options, at::kFloat);
+  ASSERT_TRUE(again.ok()) << again.status();
+  at::Tensor x = at::randn({3, 37}) * 2;
+  EXPECT_TRUE((*layer)->Forward(x).equal((*again)->Forward(x)));
+  EXPECT_EQ((*layer)->WeightBytes(), (*again)->WeightBytes());
+
+  auto error = [&](const at::Tensor& codes, const at::Tensor& scales) {
+    auto bad = Int8Linear::FromCodes(codes, scales, b, options, at::kFloat);
+    EXPECT_FALSE(bad.ok());
+    return bad.ok() ? std::string() : std::string(bad.status().message());
+  };
+  at::Tensor codes = (*layer)->Codes().clone();
+  codes[4][2] = 32;  // 6 bits: |code| <= 31
+  EXPECT_NE(error(codes, (*layer)->weight_scales()).find("outside [-31, 31]"), std::string::npos);
+  EXPECT_NE(error((*layer)->Codes(), (*layer)->weight_scales().narrow(0, 0, 20)).find("float32 [21]"),
+            std::string::npos);
+  EXPECT_NE(error((*layer)->Codes(), -(*layer)->weight_scales()).find("non-negative"), std::string::npos);
+  EXPECT_NE(error((*layer)->Codes().to(at::kFloat), (*layer)->weight_scales()).find("int8"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace llmq

@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "model/checkpoint.h"
 #include "model/gptq_checkpoint.h"
+#include "model/llmq_checkpoint.h"
 
 namespace llmq {
 namespace {
@@ -74,16 +75,19 @@ absl::StatusOr<LoadedModel> LoadHf(const std::string& dir, const LoadOptions& op
   LLMQ_ASSIGN_OR_RETURN(ModelConfig config, LoadHfConfig(config_path));
   LLMQ_ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(dir));
   LLMQ_ASSIGN_OR_RETURN(std::optional<GptqFormat> gptq, ReadGptqFormat(dir));
+  LLMQ_ASSIGN_OR_RETURN(std::optional<LlmqLayers> llmq, ReadLlmqLayers(dir));
   LoadedModel loaded;
-  loaded.format = gptq ? "gptq" : "hf";
+  loaded.format = llmq ? "llmq" : gptq ? "gptq" : "hf";
   loaded.files.push_back(config_path);
   if (gptq && FileExists(JoinPath(dir, "quantize_config.json"))) {
     loaded.files.push_back(JoinPath(dir, "quantize_config.json"));
   }
+  if (llmq) loaded.files.push_back(JoinPath(dir, kLlmqLayersFile));
   for (const std::string& f : checkpoint->Files()) loaded.files.push_back(f);
   auto lookup = [&](const std::string& name) { return checkpoint->Get(name); };
-  auto model = gptq ? LoadGptqModel(config, *gptq, *checkpoint, options.dtype, options.device)
-                    : CausalLM::Create(config, lookup, options.dtype, options.device);
+  auto model = gptq || llmq ? LoadQuantizedModel(config, gptq, llmq ? *llmq : LlmqLayers(), *checkpoint,
+                                                 options.dtype, options.device)
+                            : CausalLM::Create(config, lookup, options.dtype, options.device);
   if (!model.ok()) return Annotate(model.status(), dir);
   loaded.model = std::move(model).value();
   if (!with_tokenizer) return loaded;

@@ -1,5 +1,5 @@
 // Loading a model by path: a Hugging Face directory (config.json + safetensors, possibly
-// a GPTQ-format quantized checkpoint) or a llama2.c checkpoint (`.bin` with a tok*.bin
+// a quantized checkpoint: GPTQ-format layers and/or llmq's own, model/llmq_checkpoint.h) or a llama2.c checkpoint (`.bin` with a tok*.bin
 // beside it). The result is the model, its tokenizer and where they came from.
 #ifndef LLMQ_MODEL_LOADER_H_
 #define LLMQ_MODEL_LOADER_H_
@@ -26,7 +26,7 @@ struct LoadOptions {
 struct LoadedModel {
   std::unique_ptr<CausalLM> model;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::string format;              // "hf", "llama2c", "gptq"
+  std::string format;              // "hf", "llama2c", "gptq", "llmq" (llmq_layers.json)
   std::vector<std::string> files;  // the files that define the model (weights, config, tokenizer)
 };
 

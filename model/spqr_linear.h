@@ -60,12 +60,36 @@ struct SpqrParts {
   at::Tensor bias;            // (out) or undefined
 };
 
+// The layer's tensors exactly as it holds them (the format above), e.g. for a checkpoint.
+struct SpqrStorage {
+  int bits = 3;
+  int scale_bits = 3;
+  int64_t group_size = 16;
+  int64_t out = 0, in = 0;
+  at::Tensor codes;        // (ceil(out·in·bits / 8)) uint8, one bit stream, row-major
+  at::Tensor scale_codes;  // (ceil(out·groups·scale_bits / 8)) uint8
+  at::Tensor zero_codes;   // (ceil(out·groups·scale_bits / 8)) uint8
+  at::Tensor scale_lo, scale_step, zero_lo, zero_step;  // (row_groups, groups) float16
+  at::Tensor row_ptr;      // (out + 1) int32
+  at::Tensor columns;      // (nnz) int16, or int32 when in > 32767
+  at::Tensor values;       // (nnz) float16
+  at::Tensor bias;         // (out) in the compute dtype, or undefined
+};
+
 class SpqrLinear : public Linear {
  public:
   // InvalidArgument for inconsistent shapes or codes out of range. Tensors are kept on
   // the device of `codes`; the bias in `compute_dtype`.
   static absl::StatusOr<std::unique_ptr<SpqrLinear>> Create(const SpqrParts& parts,
                                                             at::ScalarType compute_dtype);
+
+  // The layer over stored tensors (Storage() of another, bit for bit). InvalidArgument
+  // naming the part whose dtype or shape differs from the format, or a CSR structure
+  // that is not one (row_ptr not from 0 to nnz, non-increasing; columns out of range or
+  // not strictly increasing within a row). Tensors stay on the device of `codes`.
+  static absl::StatusOr<std::unique_ptr<SpqrLinear>> FromStorage(const SpqrStorage& storage,
+                                                                 at::ScalarType compute_dtype);
+  SpqrStorage Storage() const;
 
   at::Tensor Forward(const at::Tensor& x) const override;
   int64_t in_features() const override { return in_; }

@@ -12,6 +12,7 @@
 #include "common/files.h"
 #include "common/status.h"
 #include "common/version.h"
+#include "model/llmq_checkpoint.h"
 #include "model/quantized_linear.h"
 #include "model/safetensors.h"
 
@@ -85,6 +86,52 @@ void AddNorm(const Norm& n, const std::string& prefix, NamedTensors* out) {
   if (n.bias.defined()) out->emplace_back(prefix + ".bias", n.bias);
 }
 
+// quantize_config.json of the GPTQ layers (summary->format), noting in
+// summary->not_portable what other tools will refuse.
+nlohmann::json GptqQuantizeConfig(GptqExportSummary* summary, bool lm_head_quantized, bool v1_zeros) {
+  GptqFormat& f = summary->format;
+  const std::vector<int64_t> kernel_group_sizes = {-1, 16, 32, 64, 128, 256, 512, 1024};
+  if (std::find(kernel_group_sizes.begin(), kernel_group_sizes.end(), f.group_size) ==
+      kernel_group_sizes.end()) {
+    summary->not_portable.push_back(absl::StrCat(
+        "group_size ", f.group_size, ": GPTQModel's kernels take -1 or powers of two 16..1024"));
+  }
+  if (lm_head_quantized) {
+    summary->not_portable.push_back(
+        "lm_head: transformers' GPTQ loader replaces only block linears (GPTQModel.load reads it)");
+  }
+  if (summary->dense.size() > (lm_head_quantized ? 0u : 1u)) {
+    summary->not_portable.push_back(
+        "dense block linears: listed in quantize_config 'dynamic', which GPTQModel.load honours "
+        "and transformers' GPTQ loader does not");
+  }
+  f.v1_zeros = v1_zeros;
+  f.lm_head = lm_head_quantized;
+
+  nlohmann::json qc = {{"quant_method", "gptq"},
+                       {"bits", f.bits},
+                       {"group_size", f.group_size},
+                       {"desc_act", f.desc_act},
+                       {"sym", f.sym},
+                       {"lm_head", f.lm_head},
+                       {"checkpoint_format", f.v1_zeros ? "gptq" : "gptq_v2"},
+                       {"pack_dtype", "int32"},
+                       {"true_sequential", true},
+                       {"meta", {{"quantizer", {absl::StrCat("llmq:", kLlmqVersion)}}}}};
+  if (!summary->dense.empty()) {
+    // GPTQModel's per-module overrides: "-:" + regex leaves a module unquantized.
+    nlohmann::json dynamic = nlohmann::json::object();
+    for (const std::string& name : summary->dense) {
+      if (name == "lm_head") continue;
+      std::string regex = "^";
+      for (char ch : name) regex += ch == '.' ? std::string("\\.") : std::string(1, ch);
+      dynamic["-:" + regex + "$"] = nlohmann::json::object();
+    }
+    if (!dynamic.empty()) qc["dynamic"] = dynamic;
+  }
+  return qc;
+}
+
 }  // namespace
 
 absl::StatusOr<GptqExportSummary> ExportGptq(CausalLM& model, const std::string& out_dir,
@@ -106,7 +153,8 @@ absl::StatusOr<GptqExportSummary> ExportGptq(CausalLM& model, const std::string&
     AddNorm(model.final_norm(), phi ? "model.final_layernorm" : "model.norm", &tensors);
 
     GptqFormat& f = summary.format;
-    bool first = true, lm_head_quantized = false;
+    LlmqLayers llmq_layers;
+    bool first = true, lm_head_quantized = false, lm_head_llmq = false;
     f.sym = true;
     for (NamedLinear& l : model.Linears()) {
       Linear* layer = l.slot->get();
@@ -141,51 +189,29 @@ absl::StatusOr<GptqExportSummary> ExportGptq(CausalLM& model, const std::string&
         const bool tied = l.layer < 0 && d->weight().is_same(model.embedding());
         if (!tied) tensors.emplace_back(l.name + ".weight", d->weight());
         summary.dense.push_back(l.name);
+      } else if (IsLlmqLayer(*layer)) {
+        LLMQ_RETURN_IF_ERROR(AddLlmqLayer(l.name, *layer, &tensors, &llmq_layers));
+        lm_head_llmq = lm_head_llmq || l.layer < 0;
+        summary.llmq.push_back(l.name);
       } else {
         return absl::UnimplementedError(
-            absl::StrCat(l.name, ": cannot write a '", layer->Describe(), "' layer as GPTQ"));
+            absl::StrCat(l.name, ": cannot export a '", layer->Describe(), "' layer"));
       }
       if (layer->bias().defined()) tensors.emplace_back(l.name + ".bias", layer->bias());
     }
-    if (first) return absl::FailedPreconditionError("no quantized linear to export");
-    const std::vector<int64_t> kernel_group_sizes = {-1, 16, 32, 64, 128, 256, 512, 1024};
-    if (std::find(kernel_group_sizes.begin(), kernel_group_sizes.end(), f.group_size) ==
-        kernel_group_sizes.end()) {
-      summary.not_portable.push_back(absl::StrCat(
-          "group_size ", f.group_size, ": GPTQModel's kernels take -1 or powers of two 16..1024"));
+    if (first && llmq_layers.empty()) return absl::FailedPreconditionError("no quantized linear to export");
+    const bool gptq = !first;
+    nlohmann::json qc;
+    if (gptq) {
+      qc = GptqQuantizeConfig(&summary, lm_head_quantized, options.v1_zeros);
+    } else {
+      qc = {{"quant_method", kLlmqQuantMethod},
+            {"layers_file", kLlmqLayersFile},
+            {"meta", {{"quantizer", {absl::StrCat("llmq:", kLlmqVersion)}}}}};
     }
-    if (lm_head_quantized) {
-      summary.not_portable.push_back(
-          "lm_head: transformers' GPTQ loader replaces only block linears (GPTQModel.load reads it)");
-    }
-    if (summary.dense.size() > (lm_head_quantized ? 0u : 1u)) {
-      summary.not_portable.push_back(
-          "dense block linears: listed in quantize_config 'dynamic', which GPTQModel.load honours "
-          "and transformers' GPTQ loader does not");
-    }
-    f.v1_zeros = options.v1_zeros;
-    f.lm_head = lm_head_quantized;
-
-    nlohmann::json qc = {{"quant_method", "gptq"},
-                         {"bits", f.bits},
-                         {"group_size", f.group_size},
-                         {"desc_act", f.desc_act},
-                         {"sym", f.sym},
-                         {"lm_head", f.lm_head},
-                         {"checkpoint_format", f.v1_zeros ? "gptq" : "gptq_v2"},
-                         {"pack_dtype", "int32"},
-                         {"true_sequential", true},
-                         {"meta", {{"quantizer", {absl::StrCat("llmq:", kLlmqVersion)}}}}};
-    if (!summary.dense.empty()) {
-      // GPTQModel's per-module overrides: "-:" + regex leaves a module unquantized.
-      nlohmann::json dynamic = nlohmann::json::object();
-      for (const std::string& name : summary.dense) {
-        if (name == "lm_head") continue;
-        std::string regex = "^";
-        for (char ch : name) regex += ch == '.' ? std::string("\\.") : std::string(1, ch);
-        dynamic["-:" + regex + "$"] = nlohmann::json::object();
-      }
-      if (!dynamic.empty()) qc["dynamic"] = dynamic;
+    if (!llmq_layers.empty()) {
+      summary.not_portable.push_back(absl::StrCat(summary.llmq.size(), " int8/fp8/spqr linears in llmq's own tensors (",
+                                                  kLlmqLayersFile, "): only llmq reads them"));
     }
 
     const std::string src_dir = SourceDir(options.source);
@@ -198,16 +224,23 @@ absl::StatusOr<GptqExportSummary> ExportGptq(CausalLM& model, const std::string&
     }
     if (config.contains("dtype")) config["dtype"] = DtypeName(model.dtype());
     config["torch_dtype"] = DtypeName(model.dtype());
-    if (lm_head_quantized) config["tie_word_embeddings"] = false;
+    if (lm_head_quantized || lm_head_llmq) config["tie_word_embeddings"] = false;
     config["quantization_config"] = qc;
 
     LLMQ_RETURN_IF_ERROR(MakeDirectories(out_dir));
     LLMQ_RETURN_IF_ERROR(WriteSafetensors(JoinPath(out_dir, "model.safetensors"), tensors,
                                           {{"format", "pt"}}));
     LLMQ_RETURN_IF_ERROR(WriteFileAtomically(JoinPath(out_dir, "config.json"), config.dump(2) + "\n"));
-    LLMQ_RETURN_IF_ERROR(
-        WriteFileAtomically(JoinPath(out_dir, "quantize_config.json"), qc.dump(2) + "\n"));
-    summary.files = {"model.safetensors", "config.json", "quantize_config.json"};
+    summary.files = {"model.safetensors", "config.json"};
+    if (gptq) {
+      LLMQ_RETURN_IF_ERROR(
+          WriteFileAtomically(JoinPath(out_dir, "quantize_config.json"), qc.dump(2) + "\n"));
+      summary.files.push_back("quantize_config.json");
+    }
+    if (!llmq_layers.empty()) {
+      LLMQ_RETURN_IF_ERROR(WriteFileAtomically(JoinPath(out_dir, kLlmqLayersFile), LlmqLayersJson(llmq_layers)));
+      summary.files.push_back(kLlmqLayersFile);
+    }
     if (!src_dir.empty()) {
       for (const auto& [from, to] : FilesToCopy(src_dir)) {
         LLMQ_ASSIGN_OR_RETURN(std::string bytes, ReadFile(JoinPath(src_dir, from)));

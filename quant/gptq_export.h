@@ -9,6 +9,12 @@
 //   quantize_config.json   bits, group_size, desc_act, sym, lm_head, quant_method "gptq",
 //                          checkpoint_format "gptq" (v1 zeros) or "gptq_v2";
 //   tokenizer and generation files copied from the source's directory.
+// Layers the GPTQ format cannot hold (Int8Linear of SmoothQuant and LLM.int8(),
+// Fp8Linear, SpqrLinear) go into the same model.safetensors as llmq's own tensors,
+// listed in llmq_layers.json (model/llmq_checkpoint.h has the format); LoadModel reads
+// any mix back bit-exactly, other tools do not. An export with no GPTQ layer at all has
+// no quantize_config.json, and config.json says quant_method "llmq". A model with GPTQ
+// layers only is written exactly as before llmq's layers existed.
 //
 // What other tools read (checked with transformers 5.23 + optimum 2.3 + GPTQModel 7.7 by
 // tests/scripts/check_gptq_export.py; the summary's not_portable lists what applies):
@@ -44,15 +50,17 @@ struct GptqExportOptions {
 };
 
 struct GptqExportSummary {
-  GptqFormat format;
+  GptqFormat format;                    // of the GPTQ layers, when `quantized` is not empty
   std::vector<std::string> quantized;   // linears written as qweight/qzeros/scales/g_idx
   std::vector<std::string> dense;       // linears written as weight (mixed precision)
+  std::vector<std::string> llmq;        // linears written as llmq's own (llmq_layers.json)
   std::vector<std::string> not_portable;  // quantized linears other tools will refuse, and why
   std::vector<std::string> files;       // written, in out_dir
 };
 
-// Every quantized linear must share bits (2, 3, 4 or 8) and group size; dense linears
-// are written as they are. Creates out_dir. Errors name the layer or the file.
+// Every QuantizedLinear must share bits (2, 3, 4 or 8) and group size; dense linears
+// are written as they are, llmq's layers as above. At least one linear must be
+// quantized. Creates out_dir. Errors name the layer or the file.
 absl::StatusOr<GptqExportSummary> ExportGptq(CausalLM& model, const std::string& out_dir,
                                              const GptqExportOptions& options);
 

@@ -129,6 +129,16 @@ void AddQuantizePeakMetrics(const std::map<std::string, std::string>& quant_prov
   }
 }
 
+// SpQR: the share of weights kept as float16 outliers, from the quantization's provenance
+// (so a job that loads the artifact reports it too).
+void AddOutlierFractionMetric(const std::map<std::string, std::string>& quant_prov, v1::JobResult* result) {
+  auto outliers = quant_prov.find("quant.outlier_fraction");
+  double fraction = 0;
+  if (outliers != quant_prov.end() && absl::SimpleAtod(outliers->second, &fraction)) {
+    AddMetric(result, "outlier_fraction", fraction, "");
+  }
+}
+
 constexpr char kServingPeak[] = "reset once the model was installed (clear_refs), to the task's end";
 
 // The job's result from the serving process's (its task metrics, memory, and the load and
@@ -231,6 +241,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     LLMQ_RETURN_IF_ERROR(cache->Touch(spec.quant_key()));
     LLMQ_ASSIGN_OR_RETURN(auto quant_prov, ReadQuantizationProvenance(artifact));
     AddQuantizePeakMetrics(quant_prov, &result);
+    AddOutlierFractionMetric(quant_prov, &result);
     for (const auto& [k, v] : quant_prov) prov[k] = v;
     prov["quant.source"] = "artifact cache";
     prov["quant.artifact"] = artifact;
@@ -259,11 +270,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
         quant_prov["quant.cuda_peak_reserved_bytes"] = absl::StrCat(quantize_device_peak.reserved_bytes);
       }
       AddQuantizePeakMetrics(quant_prov, &result);
-      // SpQR: the share of weights kept as float16 outliers (also in provenance).
-      if (auto outliers = quant_prov.find("quant.outlier_fraction"); outliers != quant_prov.end()) {
-        double fraction = 0;
-        if (absl::SimpleAtod(outliers->second, &fraction)) AddMetric(&result, "outlier_fraction", fraction, "");
-      }
+      AddOutlierFractionMetric(quant_prov, &result);
       for (const auto& [k, v] : quant_prov) prov[k] = v;
       prov["quant.source"] = "quantized in this job";
       // The export goes to the cache; to serve from a fresh process without one, to a

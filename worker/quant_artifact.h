@@ -1,5 +1,6 @@
-// Quantized models as artifacts of the worker's cache: exported in the GPTQ checkpoint
-// format (quant/gptq_export.h) with the quantization's provenance beside them
+// Quantized models as artifacts of the worker's cache: exported as checkpoints
+// (quant/gptq_export.h: GPTQ tensors, and llmq's own for the int8, fp8 and SpQR layers
+// of the other methods) with the quantization's provenance beside them
 // (llmq_quantization.json), so a later job with the same quant_key loads the artifact
 // instead of quantizing again, and reports the same provenance.
 #ifndef LLMQ_WORKER_QUANT_ARTIFACT_H_
