@@ -19,9 +19,11 @@
 //
 // One input row (AVX512-BF16, VDPBF16PS): per group a table of the 2^bits weights
 // s (k - z) in bfloat16, looked up by the codes with one VPERMW per 32 codes (widths up to
-// 5 bits; 8-bit converts). 4-bit codes are read in place (low nibbles = even columns,
-// high = odd, so x is stored per 64 columns evens first, then odds); other widths are
-// unpacked to bytes first.
+// 5 bits; wider ones convert). 4-bit codes are read in place (low nibbles = even columns,
+// high = odd, so x is stored per 64 columns evens first, then odds); other widths, and
+// the AMX path's dequantization, unpack 32 codes at a time with one byte permutation and
+// one shift (AVX512-VBMI, where the CPU has it and columns and groups come in 32s; else
+// through bytes).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -73,7 +75,7 @@ bool CpuAndOsHaveAmxBf16() {
 }
 
 #define LLMQ_AMX                                                                              \
-  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,bmi2"), \
+  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi,avx2,fma,bmi2"), \
                  optimize("O3")))
 
 struct alignas(64) TileConfig {
@@ -92,6 +94,77 @@ inline int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 LLMQ_AMX inline void StoreBf16(uint16_t* out, __mmask16 m, __m512 v) {
   const __m256bh h = _mm512_cvtneps_pbh(v);
   _mm256_mask_storeu_epi16(out, m, (__m256i)h);
+}
+
+bool CpuHasVbmi() { return __builtin_cpu_supports("avx512vbmi"); }
+
+// Unpacking 32 codes of `bits` bits (4 * bits bytes, starting at a byte) into one 16-bit
+// lane each, in column order, with one byte permutation (VBMI) and one shift per lane:
+// code i sits in bytes bits*i/8 and the next, from bit bits*i%8.
+struct CodeUnpacker {
+  __m512i byte_index, shift, field;
+  __mmask32 load;
+};
+
+LLMQ_AMX CodeUnpacker MakeUnpacker(int bits) {
+  alignas(64) uint8_t index[64];
+  alignas(64) uint16_t shift[32];
+  for (int i = 0; i < 32; ++i) {
+    index[2 * i] = static_cast<uint8_t>(bits * i / 8);
+    index[2 * i + 1] = static_cast<uint8_t>(bits * i / 8 + 1);
+    shift[i] = static_cast<uint16_t>(bits * i % 8);
+  }
+  CodeUnpacker u;
+  u.byte_index = _mm512_load_si512(index);
+  u.shift = _mm512_load_si512(shift);
+  u.field = _mm512_set1_epi16(static_cast<int16_t>((1 << bits) - 1));
+  u.load = bits >= 8 ? 0xFFFFFFFFu : static_cast<__mmask32>((1u << (4 * bits)) - 1);
+  return u;
+}
+
+// Codes 32j .. 32j + 31 of a packed row (reads only their 4 * bits bytes).
+LLMQ_AMX inline __m512i Codes32(const CodeUnpacker& u, const uint8_t* row, int bits, int64_t j) {
+  const __m512i v = _mm512_zextsi256_si512(_mm256_maskz_loadu_epi8(u.load, row + j * 4 * bits));
+  return _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi8(u.byte_index, v), u.shift), u.field);
+}
+
+// The bfloat16 weights s (k - z) for codes k < 32 (table[k], 16-bit words).
+LLMQ_AMX inline __m512i WeightTable(float s, int z) {
+  const __m512 k = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512 vz = _mm512_set1_ps(static_cast<float>(z)), vs = _mm512_set1_ps(s);
+  const __m512 lo = _mm512_mul_ps(_mm512_sub_ps(k, vz), vs);
+  const __m512 hi = _mm512_mul_ps(_mm512_sub_ps(_mm512_add_ps(k, _mm512_set1_ps(16)), vz), vs);
+  return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+// 32 codes (16-bit lanes) -> bf16(s (q - z)) in 16-bit lanes, for any width (the table
+// for widths up to 5).
+LLMQ_AMX inline __m512i WeightsOf(__m512i codes, __m512i table, int bits, __m512i zv, __m512 vs) {
+  if (bits <= 5) return _mm512_permutexvar_epi16(codes, table);
+  const __m512i q0 = _mm512_sub_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(codes)), zv);
+  const __m512i q1 = _mm512_sub_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(codes, 1)), zv);
+  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_cvtepi32_ps(q1), vs),
+                                      _mm512_mul_ps(_mm512_cvtepi32_ps(q0), vs));
+}
+
+// Row o of W in bfloat16 into out[0, kpad) with the VBMI unpacker: groups of a multiple
+// of 32 columns (or one), in % 32 == 0.
+LLMQ_AMX void DequantizeRowBf16Vbmi(const PackedWeights& w, const CodeUnpacker& u, int64_t o,
+                                    int64_t kpad, uint8_t* zbuf, uint16_t* out) {
+  const uint8_t* row = w.codes + o * w.code_row_bytes;
+  UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
+  const c10::Half* srow = w.scales + o * w.groups;
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+    const float s = static_cast<float>(srow[g]);
+    const __m512i table = w.bits <= 5 ? WeightTable(s, zbuf[g]) : _mm512_setzero_si512();
+    const __m512i zv = _mm512_set1_epi32(zbuf[g]);
+    const __m512 vs = _mm512_set1_ps(s);
+    for (int64_t c = c0; c < c1; c += 32) {
+      _mm512_storeu_si512(out + c, WeightsOf(Codes32(u, row, w.bits, c / 32), table, w.bits, zv, vs));
+    }
+  }
+  std::fill(out + w.in, out + kpad, uint16_t{0});
 }
 
 // Row o of W in bfloat16 into out[0, kpad) (zeros from `in` on).
@@ -162,6 +235,8 @@ LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, 
   std::vector<uint16_t> wb(block * stride);
   std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
   alignas(64) float cbuf[16 * 16];
+  const bool vbmi = CpuHasVbmi() && w.in % 32 == 0 && (w.groups == 1 || w.group_size % 32 == 0);
+  const CodeUnpacker unpacker = MakeUnpacker(w.bits);
   TileConfig cfg;
   for (int t = 0; t < 8; ++t) {
     cfg.rows[t] = 16;
@@ -175,7 +250,11 @@ LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, 
     const int64_t o_end = std::min(o1, ob + block);
     const int64_t npad = RoundUp(o_end - ob, 32);
     for (int64_t i = 0; i < o_end - ob; ++i) {
-      DequantizeRowBf16(w, ob + i, kpad, qbuf.data(), zbuf.data(), wb.data() + i * stride);
+      if (vbmi) {
+        DequantizeRowBf16Vbmi(w, unpacker, ob + i, kpad, zbuf.data(), wb.data() + i * stride);
+      } else {
+        DequantizeRowBf16(w, ob + i, kpad, qbuf.data(), zbuf.data(), wb.data() + i * stride);
+      }
     }
     std::fill(wb.begin() + (o_end - ob) * stride, wb.begin() + npad * stride, uint16_t{0});
     for (int64_t mb = 0; mb < mblocks; mb += 2) {
@@ -246,15 +325,6 @@ LLMQ_AMX void ConvertGemvInput(const float* x, int64_t in, bool nibble_order, ui
   }
 }
 
-// The bfloat16 weights s (k - z) for codes k < 32 (table[k], 16-bit words).
-LLMQ_AMX inline __m512i WeightTable(float s, int z) {
-  const __m512 k = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512 vz = _mm512_set1_ps(static_cast<float>(z)), vs = _mm512_set1_ps(s);
-  const __m512 lo = _mm512_mul_ps(_mm512_sub_ps(k, vz), vs);
-  const __m512 hi = _mm512_mul_ps(_mm512_sub_ps(_mm512_add_ps(k, _mm512_set1_ps(16)), vz), vs);
-  return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-}
-
 // y[o] for o in [o0, o1); groups of a multiple of 64 columns (or one), in % 64 == 0.
 LLMQ_AMX void GemvInt4(const PackedWeights& w, const uint16_t* xb, int64_t o0, int64_t o1,
                        uint8_t* zbuf, float* y) {
@@ -296,6 +366,35 @@ LLMQ_AMX void GemvInt4(const PackedWeights& w, const uint16_t* xb, int64_t o0, i
 // columns (or one), in % 32 == 0.
 LLMQ_AMX void GemvUnpacked(const PackedWeights& w, const uint16_t* xb, int64_t o0, int64_t o1,
                            uint8_t* qbuf, uint8_t* zbuf, float* y) {
+  if (CpuHasVbmi()) {  // codes straight from the packed bytes
+    const CodeUnpacker u = MakeUnpacker(w.bits);
+    for (int64_t o = o0; o < o1; ++o) {
+      const uint8_t* row = w.codes + o * w.code_row_bytes;
+      UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
+      const c10::Half* srow = w.scales + o * w.groups;
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+      for (int64_t g = 0; g < w.groups; ++g) {
+        const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+        const float s = static_cast<float>(srow[g]);
+        const __m512i table = w.bits <= 5 ? WeightTable(s, zbuf[g]) : _mm512_setzero_si512();
+        const __m512i zv = _mm512_set1_epi32(zbuf[g]);
+        const __m512 vs = _mm512_set1_ps(s);
+        int64_t c = c0;
+        for (; c + 64 <= c1; c += 64) {
+          a0 = _mm512_dpbf16_ps(a0, (__m512bh)WeightsOf(Codes32(u, row, w.bits, c / 32), table, w.bits, zv, vs),
+                                (__m512bh)_mm512_loadu_si512(xb + c));
+          a1 = _mm512_dpbf16_ps(a1, (__m512bh)WeightsOf(Codes32(u, row, w.bits, c / 32 + 1), table, w.bits, zv, vs),
+                                (__m512bh)_mm512_loadu_si512(xb + c + 32));
+        }
+        if (c < c1) {
+          a0 = _mm512_dpbf16_ps(a0, (__m512bh)WeightsOf(Codes32(u, row, w.bits, c / 32), table, w.bits, zv, vs),
+                                (__m512bh)_mm512_loadu_si512(xb + c));
+        }
+      }
+      y[o] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    }
+    return;
+  }
   for (int64_t o = o0; o < o1; ++o) {
     const uint8_t* q = w.codes + o * w.code_row_bytes;
     if (w.bits != 8) {

@@ -166,6 +166,10 @@ const std::vector<Bf16Case>& Bf16Cases() {
       {4, 45, 300, 128}, {4, 70, 37, 20}, {4, 33, 130, -1}, {4, 64, 256, 32},
       {3, 45, 300, 128}, {3, 17, 65, 7},  {2, 45, 300, 128}, {2, 50, 31, 16},
       {8, 45, 300, 128}, {8, 40, 97, 32}, {5, 20, 130, 64},
+      // columns and groups in whole 32s and 64s: the paths that read codes in place
+      {4, 40, 384, 128}, {4, 24, 192, -1}, {4, 33, 128, 64}, {3, 45, 256, 128},
+      {3, 20, 96, -1},   {2, 40, 320, 64},  {8, 33, 192, -1}, {6, 20, 128, 32},
+      {7, 17, 64, 32},   {5, 18, 160, 32},
   };
   return cases;
 }
@@ -184,8 +188,10 @@ TEST(QuantizedKernelsTest, MatmulBf16ExactOnBf16Inputs) {
       const std::string what = "bits=" + std::to_string(c.bits) + " out=" + std::to_string(c.out) +
                                " in=" + std::to_string(c.in) + " gs=" + std::to_string(c.gs) +
                                " rows=" + std::to_string(rows);
-      ExpectNear(MatmulBf16Of(*l.q, x), at::matmul(xd, l.weight.t()),
-                 at::matmul(xd.abs(), l.weight.abs().t()), 1e-5, what);
+      at::Tensor ref = at::matmul(xd, l.weight.t());
+      at::Tensor mag = at::matmul(xd.abs(), l.weight.abs().t());
+      ExpectNear(MatmulBf16Of(*l.q, x), ref, mag, 1e-5, what);
+      ExpectNear(l.q->Forward(x), ref, mag, 1e-5, what + " Forward");  // GemvBf16 at 1 row
     }
   }
 }
@@ -205,7 +211,7 @@ TEST(QuantizedKernelsTest, MatmulBf16WithinBf16RoundingOfFormula) {
       const std::string what = "bits=" + std::to_string(c.bits) + " in=" + std::to_string(c.in) +
                                " gs=" + std::to_string(c.gs) + " rows=" + std::to_string(rows);
       ExpectNear(MatmulBf16Of(*l.q, x), ref, mag, 1.0 / 128 + 2e-5, what);
-      if (rows >= 2) ExpectNear(l.q->Forward(x), ref, mag, 1.0 / 128 + 2e-5, what + " Forward");
+      ExpectNear(l.q->Forward(x), ref, mag, 1.0 / 128 + 2e-5, what + " Forward");
     }
   }
 }
