@@ -22,8 +22,9 @@
 // 5 bits; wider ones convert). 4-bit codes are read in place (low nibbles = even columns,
 // high = odd, so x is stored per 64 columns evens first, then odds); other widths, and
 // the AMX path's dequantization, unpack 32 codes at a time with one byte permutation and
-// one shift (AVX512-VBMI, where the CPU has it and columns and groups come in 32s; else
-// through bytes).
+// one shift (AVX512-VBMI, where the CPU has it, for widths up to 5 and columns and groups
+// in 32s; else through bytes: 8-bit codes are bytes already, and their conversion measured
+// slower through 16-bit lanes).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -137,18 +138,8 @@ LLMQ_AMX inline __m512i WeightTable(float s, int z) {
   return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
-// 32 codes (16-bit lanes) -> bf16(s (q - z)) in 16-bit lanes, for any width (the table
-// for widths up to 5).
-LLMQ_AMX inline __m512i WeightsOf(__m512i codes, __m512i table, int bits, __m512i zv, __m512 vs) {
-  if (bits <= 5) return _mm512_permutexvar_epi16(codes, table);
-  const __m512i q0 = _mm512_sub_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(codes)), zv);
-  const __m512i q1 = _mm512_sub_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(codes, 1)), zv);
-  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_cvtepi32_ps(q1), vs),
-                                      _mm512_mul_ps(_mm512_cvtepi32_ps(q0), vs));
-}
-
-// Row o of W in bfloat16 into out[0, kpad) with the VBMI unpacker: groups of a multiple
-// of 32 columns (or one), in % 32 == 0.
+// Row o of W in bfloat16 into out[0, kpad) with the VBMI unpacker: widths up to 5, groups
+// of a multiple of 32 columns (or one), in % 32 == 0.
 LLMQ_AMX void DequantizeRowBf16Vbmi(const PackedWeights& w, const CodeUnpacker& u, int64_t o,
                                     int64_t kpad, uint8_t* zbuf, uint16_t* out) {
   const uint8_t* row = w.codes + o * w.code_row_bytes;
@@ -157,11 +148,9 @@ LLMQ_AMX void DequantizeRowBf16Vbmi(const PackedWeights& w, const CodeUnpacker& 
   for (int64_t g = 0; g < w.groups; ++g) {
     const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
     const float s = static_cast<float>(srow[g]);
-    const __m512i table = w.bits <= 5 ? WeightTable(s, zbuf[g]) : _mm512_setzero_si512();
-    const __m512i zv = _mm512_set1_epi32(zbuf[g]);
-    const __m512 vs = _mm512_set1_ps(s);
+    const __m512i table = WeightTable(s, zbuf[g]);
     for (int64_t c = c0; c < c1; c += 32) {
-      _mm512_storeu_si512(out + c, WeightsOf(Codes32(u, row, w.bits, c / 32), table, w.bits, zv, vs));
+      _mm512_storeu_si512(out + c, _mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32), table));
     }
   }
   std::fill(out + w.in, out + kpad, uint16_t{0});
@@ -235,7 +224,8 @@ LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, 
   std::vector<uint16_t> wb(block * stride);
   std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
   alignas(64) float cbuf[16 * 16];
-  const bool vbmi = CpuHasVbmi() && w.in % 32 == 0 && (w.groups == 1 || w.group_size % 32 == 0);
+  const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
+                    (w.groups == 1 || w.group_size % 32 == 0);
   const CodeUnpacker unpacker = MakeUnpacker(w.bits);
   TileConfig cfg;
   for (int t = 0; t < 8; ++t) {
@@ -366,7 +356,7 @@ LLMQ_AMX void GemvInt4(const PackedWeights& w, const uint16_t* xb, int64_t o0, i
 // columns (or one), in % 32 == 0.
 LLMQ_AMX void GemvUnpacked(const PackedWeights& w, const uint16_t* xb, int64_t o0, int64_t o1,
                            uint8_t* qbuf, uint8_t* zbuf, float* y) {
-  if (CpuHasVbmi()) {  // codes straight from the packed bytes
+  if (CpuHasVbmi() && w.bits <= 5) {  // codes straight from the packed bytes
     const CodeUnpacker u = MakeUnpacker(w.bits);
     for (int64_t o = o0; o < o1; ++o) {
       const uint8_t* row = w.codes + o * w.code_row_bytes;
@@ -376,18 +366,16 @@ LLMQ_AMX void GemvUnpacked(const PackedWeights& w, const uint16_t* xb, int64_t o
       for (int64_t g = 0; g < w.groups; ++g) {
         const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
         const float s = static_cast<float>(srow[g]);
-        const __m512i table = w.bits <= 5 ? WeightTable(s, zbuf[g]) : _mm512_setzero_si512();
-        const __m512i zv = _mm512_set1_epi32(zbuf[g]);
-        const __m512 vs = _mm512_set1_ps(s);
+        const __m512i table = WeightTable(s, zbuf[g]);
         int64_t c = c0;
         for (; c + 64 <= c1; c += 64) {
-          a0 = _mm512_dpbf16_ps(a0, (__m512bh)WeightsOf(Codes32(u, row, w.bits, c / 32), table, w.bits, zv, vs),
+          a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32), table),
                                 (__m512bh)_mm512_loadu_si512(xb + c));
-          a1 = _mm512_dpbf16_ps(a1, (__m512bh)WeightsOf(Codes32(u, row, w.bits, c / 32 + 1), table, w.bits, zv, vs),
+          a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32 + 1), table),
                                 (__m512bh)_mm512_loadu_si512(xb + c + 32));
         }
         if (c < c1) {
-          a0 = _mm512_dpbf16_ps(a0, (__m512bh)WeightsOf(Codes32(u, row, w.bits, c / 32), table, w.bits, zv, vs),
+          a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32), table),
                                 (__m512bh)_mm512_loadu_si512(xb + c));
         }
       }
