@@ -90,8 +90,8 @@ bool HasAmxBf16();
 bool HasAvx512Bf16();
 // y (out) = W x for one input row on AVX512-BF16 (x and W rounded to bfloat16 as in
 // MatmulBf16). Returns false, doing nothing, where the CPU lacks it, for per-column g_idx,
-// and for shapes it does not take (4-bit: in and the group size multiples of 64; other
-// widths: of 32; one group per row counts as a multiple).
+// widths above 5 bits, and shapes it does not take (4-bit: in and the group size multiples
+// of 64; other widths: of 32; one group per row counts as a multiple).
 bool GemvBf16(const PackedWeights& w, const float* x, float* y);
 // MatmulBf16 without the SetFusedKernelForTesting check.
 bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);

@@ -17,9 +17,9 @@
 // then multiplies it with every input row: 2 x 2 accumulator tiles (32 output rows x 32
 // input rows) in float32 over the whole row length, stored transposed into y.
 //
-// One input row (AVX512-BF16, VDPBF16PS): per group a table of the 2^bits weights
-// s (k - z) in bfloat16, looked up by the codes with one VPERMW per 32 codes (widths up to
-// 5 bits; wider ones convert). 4-bit codes are read in place (low nibbles = even columns,
+// One input row (AVX512-BF16, VDPBF16PS), widths up to 5 bits (wider ones stay on the
+// float32 kernels): per group a table of the 2^bits weights s (k - z) in bfloat16, looked
+// up by the codes with one VPERMW per 32 codes. 4-bit codes are read in place (low nibbles = even columns,
 // high = odd, so x is stored per 64 columns evens first, then odds); other widths, and
 // the AMX path's dequantization, unpack 32 codes at a time with one byte permutation and
 // one shift (AVX512-VBMI, where the CPU has it, for widths up to 5 and columns and groups
@@ -385,33 +385,19 @@ LLMQ_AMX void GemvUnpacked(const PackedWeights& w, const uint16_t* xb, int64_t o
   }
   for (int64_t o = o0; o < o1; ++o) {
     const uint8_t* q = w.codes + o * w.code_row_bytes;
-    if (w.bits != 8) {
-      UnpackCodesX86(q, w.code_row_bytes, w.bits, w.in, qbuf);
-      q = qbuf;
-    }
+    UnpackCodesX86(q, w.code_row_bytes, w.bits, w.in, qbuf);
+    q = qbuf;
     UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
     const c10::Half* srow = w.scales + o * w.groups;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0;
     for (int64_t g = 0; g < w.groups; ++g) {
       const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
       const float s = static_cast<float>(srow[g]);
-      if (w.bits <= 5) {
-        const __m512i table = WeightTable(s, zbuf[g]);
-        for (int64_t c = c0; c < c1; c += 32) {
-          const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c)));
-          a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(v, table),
-                                (__m512bh)_mm512_loadu_si512(xb + c));
-        }
-      } else {
-        const __m512i zv = _mm512_set1_epi32(zbuf[g]);
-        const __m512 vs = _mm512_set1_ps(s);
-        for (int64_t c = c0; c < c1; c += 32) {
-          const __m512i q0 = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c))), zv);
-          const __m512i q1 = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c + 16))), zv);
-          const __m512bh wv = _mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_cvtepi32_ps(q1), vs),
-                                                  _mm512_mul_ps(_mm512_cvtepi32_ps(q0), vs));
-          a1 = _mm512_dpbf16_ps(a1, wv, (__m512bh)_mm512_loadu_si512(xb + c));
-        }
+      const __m512i table = WeightTable(s, zbuf[g]);
+      for (int64_t c = c0; c < c1; c += 32) {
+        const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c)));
+        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(v, table),
+                              (__m512bh)_mm512_loadu_si512(xb + c));
       }
     }
     y[o] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
@@ -448,7 +434,8 @@ bool HasAvx512Bf16() {
 }
 
 bool GemvBf16(const PackedWeights& w, const float* x, float* y) {
-  if (!HasAvx512Bf16() || w.g_idx != nullptr || w.bits > 8) return false;
+  // Widths above 5 (no 32-entry table) stay on the float32 path: 8-bit measured slower here.
+  if (!HasAvx512Bf16() || w.g_idx != nullptr || w.bits > 5) return false;
   const bool int4 = w.bits == 4;
   const int64_t unit = int4 ? 64 : 32;
   if (w.in % unit != 0 || (w.groups > 1 && w.group_size % unit != 0)) return false;
