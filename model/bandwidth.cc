@@ -84,10 +84,15 @@ double BandwidthProbe::Pass() {
 
 void BandwidthProbe::EvictCaches() { Pass(); }
 
-double BandwidthProbe::MeasureGBs(int repeats) {
+double BandwidthProbe::MeasureGBs(int repeats, double* slowest) {
   Pass();  // warm-up
-  double best = 1e30;
-  for (int i = 0; i < repeats; ++i) best = std::min(best, Pass());
+  double best = 1e30, worst = 0;
+  for (int i = 0; i < repeats; ++i) {
+    const double t = Pass();
+    best = std::min(best, t);
+    worst = std::max(worst, t);
+  }
+  if (slowest != nullptr) *slowest = 4.0 * static_cast<double>(n_) / worst / 1e9;
   return 4.0 * static_cast<double>(n_) / best / 1e9;
 }
 

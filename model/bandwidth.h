@@ -14,8 +14,9 @@ class BandwidthProbe {
  public:
   // Allocates and touches `bytes` (rounded down to 4 KiB blocks, at least 4 MiB).
   explicit BandwidthProbe(int64_t bytes = int64_t{1} << 30);
-  // The best of `repeats` passes (after one warm-up), GB/s (1e9 bytes per second).
-  double MeasureGBs(int repeats = 5);
+  // The best of `repeats` passes (after one warm-up), GB/s (1e9 bytes per second); the
+  // slowest pass's rate into *slowest when given (how much other load moved it).
+  double MeasureGBs(int repeats = 5, double* slowest = nullptr);
   // One pass over the buffer: afterwards what a benchmark reads comes from memory, not
   // from a cache warmed by its previous call (as in a model, whose weights exceed L3).
   void EvictCaches();

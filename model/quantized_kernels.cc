@@ -12,9 +12,12 @@
 namespace llmq {
 namespace {
 
-// Set by SetFusedKernelForTesting: 2 = any, 1 = AVX2 at most, 0 = portable only.
-int g_max_kernel = 2;
+// Set by SetFusedKernelForTesting: 3 = any (bfloat16 units included), 2 = AVX-512 float32, 1 = AVX2
+// at most, 0 = portable only.
+int g_max_kernel = 3;
 
+bool UseAmx() { return g_max_kernel >= 3 && internal::HasAmxBf16(); }
+bool UseBf16Gemv() { return g_max_kernel >= 3 && internal::HasAvx512Bf16(); }
 bool UseAvx512() { return g_max_kernel >= 2 && internal::HasAvx512(); }
 bool UseAvx2() { return g_max_kernel >= 1 && internal::HasAvx2(); }
 
@@ -80,6 +83,7 @@ bool FusedX86(const PackedWeights& w, const float* x, int64_t rows, float* y) {
 }  // namespace
 
 void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y) {
+  if (rows == 1 && UseBf16Gemv() && internal::GemvBf16(w, x, y)) return;
   if (FusedX86(w, x, rows, y)) return;
   FusedPortable(w, x, rows, y);
 }
@@ -106,9 +110,20 @@ template void DequantizeRows<c10::BFloat16>(const PackedWeights&, int64_t, int64
                                             c10::BFloat16*);
 template void DequantizeRows<c10::Half>(const PackedWeights&, int64_t, int64_t, c10::Half*);
 
-int internal::KernelLevel() { return UseAvx512() ? 2 : UseAvx2() ? 1 : 0; }
+bool MatmulBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
+  return UseAmx() && internal::MatmulAmxBf16(w, x, rows, y);
+}
+
+int internal::KernelLevel() {
+  return UseAmx() || UseBf16Gemv() ? 3 : UseAvx512() ? 2 : UseAvx2() ? 1 : 0;
+}
+
+bool MatmulBf16Available() { return UseAmx(); }
+
+const char* BatchedKernelName() { return UseAmx() ? "amx_bf16" : FusedKernelName(); }
 
 const char* FusedKernelName() {
+  if (UseBf16Gemv()) return "avx512_bf16";
   if (UseAvx512()) return "avx512";
   if (UseAvx2()) return "avx2";
   return "portable";
@@ -116,7 +131,7 @@ const char* FusedKernelName() {
 
 void SetFusedKernelForTesting(const char* name) {
   const std::string n = name;
-  g_max_kernel = n == "portable" ? 0 : n == "avx2" ? 1 : 2;
+  g_max_kernel = n == "portable" ? 0 : n == "avx2" ? 1 : n == "avx512" ? 2 : 3;
 }
 
 }  // namespace llmq

@@ -4,10 +4,16 @@
 //                    accumulates dot products directly, one output row at a time, never
 //                    materialising W. Each weight row is unpacked once for all input rows.
 //                    y[r, o] = sum_g s[o,g] * sum_{c in g} (q[o,c] - z[o,g]) x[r,c]
+//                    On CPUs with AVX512-BF16, one input row multiplies in bfloat16
+//                    (x and W rounded as by MatmulBf16; GemvBf16 below).
 //   DequantizeRows   many input rows (prefill): a tile of W rows in the compute dtype,
 //                    for a GEMM by the caller.
+//   MatmulBf16       2 and more input rows on CPUs with AMX (bfloat16 tiles): x rounded to
+//                    bfloat16 once per call, W dequantized block by block to bfloat16 (each
+//                    weight once per call), products summed in float32
+//                    (model/quantized_kernels_bf16.cc).
 //
-// Both parallelise over output rows with at::parallel_for. Rows without per-column g_idx,
+// All parallelise over output rows with at::parallel_for. Rows without per-column g_idx,
 // of any width 2..8, take an AVX-512 or AVX2 (+BMI2) path when the CPU has it (runtime
 // cpuid); per-column g_idx and other CPUs a portable path that g++ -O2 vectorises.
 #ifndef LLMQ_MODEL_QUANTIZED_KERNELS_H_
@@ -44,12 +50,23 @@ void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y)
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst);
 
-// Which fused path this CPU takes: "avx512", "avx2" or "portable".
-const char* FusedKernelName();
+// y (rows, out) = x (rows, in) W^T, float32 in and out, x and W rounded to bfloat16 (so
+// each product has a relative error of at most 2^-7 + 2^-16; sums in float32). Returns
+// false, doing nothing, where the CPU or OS lacks AMX-BF16, where SetFusedKernelForTesting
+// restricts the kernels below "bf16", and for per-column g_idx.
+bool MatmulBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
+// Whether MatmulBf16 runs (for weights without per-column g_idx).
+bool MatmulBf16Available();
 
-// Tests: restricts the fused path (and the dense GEMV, model/gemv.h) to `name` ("avx512",
-// "avx2", "portable"; "" = best the CPU has). A path the CPU lacks falls back to the next
-// one down. Not thread-safe.
+// Which fused path this CPU takes (for the shapes it takes): "avx512_bf16" (one row in
+// bfloat16, GemvBf16 below), "avx512", "avx2" or "portable".
+const char* FusedKernelName();
+// Which path 2 and more input rows take: "amx_bf16", else FusedKernelName().
+const char* BatchedKernelName();
+
+// Tests: restricts the fused path (and the dense GEMV, model/gemv.h) to `name` ("bf16":
+// the bfloat16 units, "avx512", "avx2", "portable"; "" = best the CPU has). A path the CPU lacks falls back to
+// the next one down. Not thread-safe.
 void SetFusedKernelForTesting(const char* name);
 
 namespace internal {
@@ -67,7 +84,19 @@ void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int bits, int64
                     uint8_t* out);
 bool HasAvx512();
 bool HasAvx2();
-// What the CPU has, limited by SetFusedKernelForTesting: 2 AVX-512, 1 AVX2, 0 portable.
+// AMX-BF16 and AVX512-BF16 on the CPU, and the OS's permission to use the tiles.
+// (HasAvx512Bf16: AVX512-BF16 alone.)
+bool HasAmxBf16();
+bool HasAvx512Bf16();
+// y (out) = W x for one input row on AVX512-BF16 (x and W rounded to bfloat16 as in
+// MatmulBf16). Returns false, doing nothing, where the CPU lacks it, for per-column g_idx,
+// widths above 5 bits, and shapes it does not take (4-bit: in and the group size multiples
+// of 64; other widths: of 32; one group per row counts as a multiple).
+bool GemvBf16(const PackedWeights& w, const float* x, float* y);
+// MatmulBf16 without the SetFusedKernelForTesting check.
+bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
+// What the CPU has, limited by SetFusedKernelForTesting: 3 bfloat16 units (AMX or
+// AVX512-BF16, with AVX-512), 2 AVX-512, 1 AVX2, 0 portable.
 int KernelLevel();
 }  // namespace internal
 

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -94,8 +95,10 @@ TEST(QuantizedKernelsTest, EveryPathWidthGroupAndRowCountMatchesFormula) {
   }
 }
 
-// Prefill-sized inputs (dequantized tiles + GEMM) with the vector unpacker.
+// Prefill-sized inputs (dequantized tiles + GEMM) with the vector unpacker: the path of
+// CPUs without AMX (restricted to AVX-512 here).
 TEST(QuantizedKernelsTest, DequantizedTilesMatchFormula) {
+  SetFusedKernelForTesting("avx512");
   for (int bits : {2, 3, 4, 8}) {
     Layer l = MakeLayer(bits, 70, 300, 128, 50 + bits);
     at::Tensor x = at::randn({kFusedMaxRows + 3, 300});
@@ -103,6 +106,126 @@ TEST(QuantizedKernelsTest, DequantizedTilesMatchFormula) {
     ExpectNear(l.q->Forward(x), at::matmul(xd, l.weight.t()), at::matmul(xd.abs(), l.weight.abs().t()),
                1e-5, "bits=" + std::to_string(bits));
   }
+  SetFusedKernelForTesting("");
+}
+
+// The bfloat16 path (AMX) against the float64 formula, in two ways:
+//   exact inputs  scales powers of two and x values bfloat16 numbers, so that every weight
+//                 s (q - z) and every x is exact in bfloat16 and every product exact in
+//                 float32: only the float32 sums round, and the bound is the float32 one
+//                 (1e-5 |x| |W|^T) -- a wrong index, a lost column or group shows;
+//   any inputs    x and W each rounded to bfloat16 (8 significant bits: relative error
+//                 <= 2^-8 each), so each product is off by at most (1 + 2^-8)^2 - 1 =
+//                 2^-7 + 2^-16 of itself, and the float32 sums add their 1e-5:
+//                 |y - ref| <= (2^-7 + 2e-5) |x| |W|^T.
+// Shapes: rows 1 to 130 (partial tiles of 16 and 32), columns not a multiple of 32, groups
+// that do not divide the columns, output rows not a multiple of 32.
+struct Bf16Case {
+  int bits;
+  int64_t out, in, gs;
+};
+
+Layer MakeLayerWithScales(int bits, int64_t out, int64_t in, int64_t gs, const at::Tensor& scales,
+                          uint64_t seed) {
+  at::manual_seed(seed);
+  const int64_t groups = scales.size(1);
+  at::Tensor codes = at::randint(0, 1 << bits, {out, in}, at::kLong).to(at::kByte);
+  at::Tensor zeros = at::randint(0, 1 << bits, {out, groups}, at::kLong).to(at::kFloat);
+  auto made = QuantizedLinear::Create(codes, scales, zeros, at::Tensor(), at::Tensor(), bits, gs, at::kFloat);
+  EXPECT_TRUE(made.ok()) << made.status();
+  at::Tensor group_of = at::div(at::arange(in, at::kLong), gs < 0 ? in : gs, "floor");
+  Layer l;
+  l.weight = scales.to(at::kHalf).to(at::kDouble).index_select(1, group_of) *
+             (codes.to(at::kDouble) - zeros.to(at::kDouble).index_select(1, group_of));
+  l.q = std::move(made).value();
+  return l;
+}
+
+// x W^T through MatmulBf16 directly (any row count, 1 included).
+at::Tensor MatmulBf16Of(const QuantizedLinear& q, const at::Tensor& x) {
+  at::Tensor y = at::full({x.size(0), q.out_features()}, std::nan(""), at::kFloat);
+  // The layer's CPU view, as Forward builds it (plain groups, no column order).
+  PackedWeights w;
+  w.codes = q.packed_codes().data_ptr<uint8_t>();
+  w.scales = q.scales().data_ptr<c10::Half>();
+  w.zeros = q.packed_zeros().data_ptr<uint8_t>();
+  w.bits = q.bits();
+  w.in = q.in_features();
+  w.out = q.out_features();
+  w.groups = q.scales().size(1);
+  w.group_size = q.group_size() < 0 ? w.in : q.group_size();
+  w.code_row_bytes = q.packed_codes().size(1);
+  w.zero_row_bytes = q.packed_zeros().size(1);
+  at::Tensor xc = x.contiguous();
+  EXPECT_TRUE(MatmulBf16(w, xc.data_ptr<float>(), x.size(0), y.data_ptr<float>()));
+  return y;
+}
+
+const std::vector<Bf16Case>& Bf16Cases() {
+  static const std::vector<Bf16Case> cases = {
+      {4, 45, 300, 128}, {4, 70, 37, 20}, {4, 33, 130, -1}, {4, 64, 256, 32},
+      {3, 45, 300, 128}, {3, 17, 65, 7},  {2, 45, 300, 128}, {2, 50, 31, 16},
+      {8, 45, 300, 128}, {8, 40, 97, 32}, {5, 20, 130, 64},
+      // columns and groups in whole 32s and 64s: the paths that read codes in place
+      {4, 40, 384, 128}, {4, 24, 192, -1}, {4, 33, 128, 64}, {3, 45, 256, 128},
+      {3, 20, 96, -1},   {2, 40, 320, 64},  {8, 33, 192, -1}, {6, 20, 128, 32},
+      {7, 17, 64, 32},   {5, 18, 160, 32},
+  };
+  return cases;
+}
+
+TEST(QuantizedKernelsTest, MatmulBf16ExactOnBf16Inputs) {
+  if (!MatmulBf16Available()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  int64_t seed = 900;
+  for (const Bf16Case& c : Bf16Cases()) {
+    const int64_t groups = c.gs < 0 ? 1 : (c.in + c.gs - 1) / c.gs;
+    at::manual_seed(++seed);
+    at::Tensor scales = at::pow(2.0, -at::randint(3, 9, {c.out, groups}, at::kLong).to(at::kDouble)).to(at::kFloat);
+    Layer l = MakeLayerWithScales(c.bits, c.out, c.in, c.gs, scales, seed);
+    for (int64_t rows : {1, 2, 3, 16, 17, 64, 130}) {
+      at::Tensor x = at::randn({rows, c.in}).to(at::kBFloat16).to(at::kFloat);
+      at::Tensor xd = x.to(at::kDouble);
+      const std::string what = "bits=" + std::to_string(c.bits) + " out=" + std::to_string(c.out) +
+                               " in=" + std::to_string(c.in) + " gs=" + std::to_string(c.gs) +
+                               " rows=" + std::to_string(rows);
+      at::Tensor ref = at::matmul(xd, l.weight.t());
+      at::Tensor mag = at::matmul(xd.abs(), l.weight.abs().t());
+      ExpectNear(MatmulBf16Of(*l.q, x), ref, mag, 1e-5, what);
+      ExpectNear(l.q->Forward(x), ref, mag, 1e-5, what + " Forward");  // GemvBf16 at 1 row
+    }
+  }
+}
+
+TEST(QuantizedKernelsTest, MatmulBf16WithinBf16RoundingOfFormula) {
+  if (!MatmulBf16Available()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  int64_t seed = 1000;
+  for (const Bf16Case& c : Bf16Cases()) {
+    const int64_t groups = c.gs < 0 ? 1 : (c.in + c.gs - 1) / c.gs;
+    at::manual_seed(++seed);
+    Layer l = MakeLayerWithScales(c.bits, c.out, c.in, c.gs, at::rand({c.out, groups}) * 0.05 + 0.001, seed);
+    for (int64_t rows : {1, 2, 3, 16, 17, 64, 130}) {
+      at::Tensor x = at::randn({rows, c.in});
+      at::Tensor xd = x.to(at::kDouble);
+      at::Tensor ref = at::matmul(xd, l.weight.t());
+      at::Tensor mag = at::matmul(xd.abs(), l.weight.abs().t());
+      const std::string what = "bits=" + std::to_string(c.bits) + " in=" + std::to_string(c.in) +
+                               " gs=" + std::to_string(c.gs) + " rows=" + std::to_string(rows);
+      ExpectNear(MatmulBf16Of(*l.q, x), ref, mag, 1.0 / 128 + 2e-5, what);
+      ExpectNear(l.q->Forward(x), ref, mag, 1.0 / 128 + 2e-5, what + " Forward");
+    }
+  }
+}
+
+// Restricted below "bf16", Forward multiplies in float32 again (the float32 bound holds).
+TEST(QuantizedKernelsTest, RestrictedKernelsSkipBf16) {
+  Layer l = MakeLayer(4, 40, 300, 128, 77);
+  at::Tensor x = at::randn({20, 300});
+  at::Tensor xd = x.to(at::kDouble);
+  SetFusedKernelForTesting("avx512");
+  EXPECT_FALSE(MatmulBf16Available());
+  ExpectNear(l.q->Forward(x), at::matmul(xd, l.weight.t()), at::matmul(xd.abs(), l.weight.abs().t()),
+             1e-5, "avx512");
+  SetFusedKernelForTesting("");
 }
 
 }  // namespace

@@ -174,10 +174,13 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   x2 = x2.contiguous();
   const int64_t rows = x2.size(0);
   at::Tensor y;                                       // (rows, out)
-  if (rows <= kFusedMaxRows) {
+  const bool bf16 = rows >= 2 && !PerColumnGroups() && MatmulBf16Available();
+  if (bf16 || rows <= kFusedMaxRows) {
     at::Tensor xf = x2.to(at::kFloat).contiguous();
     y = at::empty({rows, out_}, xf.options());
-    FusedMatmul(View(), xf.data_ptr<float>(), rows, y.data_ptr<float>());
+    if (!bf16 || !MatmulBf16(View(), xf.data_ptr<float>(), rows, y.data_ptr<float>())) {
+      FusedMatmul(View(), xf.data_ptr<float>(), rows, y.data_ptr<float>());
+    }
     y = y.to(x.scalar_type());
   } else {
     y = ForwardTiledCpu(x2);

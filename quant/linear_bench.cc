@@ -120,9 +120,13 @@ int main(int argc, char** argv) {
 
   BandwidthProbe probe;
   g_probe = &probe;
-  const double bandwidth = probe.MeasureGBs();
-  report.Note(absl::StrFormat("layer %d x %d, %d threads, fused kernel %s; read bandwidth %.1f GB/s",
-                              g_size, g_size, at::get_num_threads(), FusedKernelName(), bandwidth));
+  double slowest = 0;
+  const double bandwidth = probe.MeasureGBs(7, &slowest);
+  report.Note(absl::StrFormat(
+      "layer %d x %d, %d threads, kernels: 1 row %s, 2+ rows %s; read bandwidth %.1f GB/s "
+      "(best of 7 passes over 1 GiB, slowest %.1f)",
+      g_size, g_size, at::get_num_threads(), FusedKernelName(), BatchedKernelName(), bandwidth,
+      slowest));
   report.Add({"linear", "read_bandwidth", bandwidth, "GB/s", "itself", 1.0, std::nullopt});
   const std::string bw_name = absl::StrFormat("read_bandwidth %.1f GB/s", bandwidth);
 
@@ -154,9 +158,9 @@ int main(int argc, char** argv) {
       {"int4_g128_bf16", 4, 128, false, at::kBFloat16, {1, 16, 128}},
       {"int4_g128_act_order_fp32", 4, 128, true, at::kFloat, {1, 8}},
       {"int4_g32_fp32", 4, 32, false, at::kFloat, {1, 8}},
-      {"int3_g128_fp32", 3, 128, false, at::kFloat, {1, 8, 128}},
-      {"int2_g128_fp32", 2, 128, false, at::kFloat, {1, 8}},
-      {"int8_g128_fp32", 8, 128, false, at::kFloat, {1, 8, 128}},
+      {"int3_g128_fp32", 3, 128, false, at::kFloat, all_rows},
+      {"int2_g128_fp32", 2, 128, false, at::kFloat, {1, 8, 128}},
+      {"int8_g128_fp32", 8, 128, false, at::kFloat, {1, 8, 128, 512}},
   };
   for (const Case& c : cases) {
     if (c.name.find(g_filter) == std::string::npos) continue;

@@ -1,0 +1,466 @@
+// The packed-weight kernels on the CPU's bfloat16 units, for CPUs that have them (cpuid,
+// and for AMX Linux's permission for the tile data, asked once per process); elsewhere
+// they decline and the float32 kernels (quantized_kernels_x86.cc) run instead. The build
+// targets baseline x86-64: each function carries its own target attribute and runs only
+// after those checks. Both round x and W to bfloat16 the same way: x once per call,
+//   W[o, c] = bf16(s[o, g] * (q[o, c] - z[o, g]))
+// (the float32 weight DequantizeRows computes, rounded to nearest even), and sum the
+// products in float32.
+//
+// Several input rows (AMX, TDPBF16PS): y^T = W x^T, tile by tile. W is the A operand (16
+// output rows x 32 columns, row-major, as dequantized) and x the B operand, which AMX
+// wants in pairs of columns ("VNNI"):
+//   xv[m / 16][k / 2][m % 16] = (bf16(x[m, k]), bf16(x[m, k + 1]))   (one 32-bit word)
+// (rows padded to 16, columns to 32 with zeros). Each thread takes a share of the output
+// rows and, block by block (as many rows as fit in about 1 MiB of bfloat16: 128 rows of a
+// 4096-wide layer), dequantizes the block once into a per-thread buffer that stays in L2,
+// then multiplies it with every input row: 2 x 2 accumulator tiles (32 output rows x 32
+// input rows) in float32 over the whole row length, stored transposed into y.
+//
+// One input row (AVX512-BF16, VDPBF16PS), widths up to 5 bits (wider ones stay on the
+// float32 kernels): per group a table of the 2^bits weights s (k - z) in bfloat16, looked
+// up by the codes with one VPERMW per 32 codes. 4-bit codes are read in place (low nibbles = even columns,
+// high = odd, so x is stored per 64 columns evens first, then odds); other widths, and
+// the AMX path's dequantization, unpack 32 codes at a time with one byte permutation and
+// one shift (AVX512-VBMI, where the CPU has it, for widths up to 5 and columns and groups
+// in 32s; else through bytes: 8-bit codes are bytes already, and their conversion measured
+// slower through 16-bit lanes).
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "model/packing.h"
+#include "model/quantized_kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define LLMQ_AMX_KERNELS 1
+#endif
+
+namespace llmq {
+namespace internal {
+
+#ifdef LLMQ_AMX_KERNELS
+
+namespace {
+
+// Linux (arch/x86/include/uapi/asm/prctl.h): ask for the AMX tile data state.
+constexpr int kArchReqXcompPerm = 0x1023;
+constexpr int kXfeatureXtileData = 18;
+
+bool CpuHasAvx512Bf16() {
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx2") ||
+      !__builtin_cpu_supports("bmi2")) {
+    return false;
+  }
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return false;
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+  return ((a >> 5) & 1) != 0;
+}
+
+bool CpuAndOsHaveAmxBf16() {
+  if (!CpuHasAvx512Bf16()) return false;  // the conversions
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if (((d >> 22) & 1) == 0 || ((d >> 24) & 1) == 0) return false;  // AMX-BF16, AMX-TILE
+  // The kernel enables the tile state per process on request; it refuses when the OS
+  // or the hypervisor does not support it.
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
+}
+
+#define LLMQ_AMX                                                                              \
+  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi,avx2,fma,bmi2"), \
+                 optimize("O3")))
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+constexpr int64_t kBlockBytes = int64_t{1} << 20;  // per-thread dequantized block
+
+inline int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// 16 floats -> 16 bfloat16 (round to nearest even), masked store.
+LLMQ_AMX inline void StoreBf16(uint16_t* out, __mmask16 m, __m512 v) {
+  const __m256bh h = _mm512_cvtneps_pbh(v);
+  _mm256_mask_storeu_epi16(out, m, (__m256i)h);
+}
+
+bool CpuHasVbmi() { return __builtin_cpu_supports("avx512vbmi"); }
+
+// Unpacking 32 codes of `bits` bits (4 * bits bytes, starting at a byte) into one 16-bit
+// lane each, in column order, with one byte permutation (VBMI) and one shift per lane:
+// code i sits in bytes bits*i/8 and the next, from bit bits*i%8.
+struct CodeUnpacker {
+  __m512i byte_index, shift, field;
+  __mmask32 load;
+};
+
+LLMQ_AMX CodeUnpacker MakeUnpacker(int bits) {
+  alignas(64) uint8_t index[64];
+  alignas(64) uint16_t shift[32];
+  for (int i = 0; i < 32; ++i) {
+    index[2 * i] = static_cast<uint8_t>(bits * i / 8);
+    index[2 * i + 1] = static_cast<uint8_t>(bits * i / 8 + 1);
+    shift[i] = static_cast<uint16_t>(bits * i % 8);
+  }
+  CodeUnpacker u;
+  u.byte_index = _mm512_load_si512(index);
+  u.shift = _mm512_load_si512(shift);
+  u.field = _mm512_set1_epi16(static_cast<int16_t>((1 << bits) - 1));
+  u.load = bits >= 8 ? 0xFFFFFFFFu : static_cast<__mmask32>((1u << (4 * bits)) - 1);
+  return u;
+}
+
+// Codes 32j .. 32j + 31 of a packed row (reads only their 4 * bits bytes).
+LLMQ_AMX inline __m512i Codes32(const CodeUnpacker& u, const uint8_t* row, int bits, int64_t j) {
+  const __m512i v = _mm512_zextsi256_si512(_mm256_maskz_loadu_epi8(u.load, row + j * 4 * bits));
+  return _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi8(u.byte_index, v), u.shift), u.field);
+}
+
+// The bfloat16 weights s (k - z) for codes k < 32 (table[k], 16-bit words).
+LLMQ_AMX inline __m512i WeightTable(float s, int z) {
+  const __m512 k = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512 vz = _mm512_set1_ps(static_cast<float>(z)), vs = _mm512_set1_ps(s);
+  const __m512 lo = _mm512_mul_ps(_mm512_sub_ps(k, vz), vs);
+  const __m512 hi = _mm512_mul_ps(_mm512_sub_ps(_mm512_add_ps(k, _mm512_set1_ps(16)), vz), vs);
+  return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+// Row o of W in bfloat16 into out[0, kpad) with the VBMI unpacker: widths up to 5, groups
+// of a multiple of 32 columns (or one), in % 32 == 0.
+LLMQ_AMX void DequantizeRowBf16Vbmi(const PackedWeights& w, const CodeUnpacker& u, int64_t o,
+                                    int64_t kpad, uint8_t* zbuf, uint16_t* out) {
+  const uint8_t* row = w.codes + o * w.code_row_bytes;
+  UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
+  const c10::Half* srow = w.scales + o * w.groups;
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+    const float s = static_cast<float>(srow[g]);
+    const __m512i table = WeightTable(s, zbuf[g]);
+    for (int64_t c = c0; c < c1; c += 32) {
+      _mm512_storeu_si512(out + c, _mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32), table));
+    }
+  }
+  std::fill(out + w.in, out + kpad, uint16_t{0});
+}
+
+// Row o of W in bfloat16 into out[0, kpad) (zeros from `in` on).
+LLMQ_AMX void DequantizeRowBf16(const PackedWeights& w, int64_t o, int64_t kpad, uint8_t* qbuf,
+                                uint8_t* zbuf, uint16_t* out) {
+  const uint8_t* q = w.codes + o * w.code_row_bytes;
+  if (w.bits != 8) {
+    UnpackCodesX86(q, w.code_row_bytes, w.bits, w.in, qbuf);
+    q = qbuf;
+  }
+  UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
+  const c10::Half* srow = w.scales + o * w.groups;
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+    const __m512i zv = _mm512_set1_epi32(zbuf[g]);
+    const __m512 vs = _mm512_set1_ps(static_cast<float>(srow[g]));
+    int64_t c = c0;
+    for (; c + 16 <= c1; c += 16) {
+      const __m512i qi = _mm512_sub_epi32(
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c))), zv);
+      StoreBf16(out + c, 0xFFFF, _mm512_mul_ps(_mm512_cvtepi32_ps(qi), vs));
+    }
+    if (c < c1) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (c1 - c)) - 1);
+      const __m512i qi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, q + c)), zv);
+      StoreBf16(out + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(qi), vs));
+    }
+  }
+  std::fill(out + w.in, out + kpad, uint16_t{0});
+}
+
+// Input rows [m0, m1) of x (rows, in) into xv (see the top of the file); xv is zeroed.
+LLMQ_AMX void ConvertRowsVnni(const float* x, int64_t in, int64_t kpad, int64_t m0, int64_t m1,
+                              uint32_t* xv) {
+  const __m512i lanes = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(16));
+  for (int64_t m = m0; m < m1; ++m) {
+    const float* xr = x + m * in;
+    uint32_t* base = xv + (m / 16) * (kpad / 2) * 16 + m % 16;
+    for (int64_t k = 0; k < in; k += 32) {
+      const int64_t left = std::min<int64_t>(32, in - k);
+      const __mmask16 lo = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
+      const __mmask16 hi = static_cast<__mmask16>(left >= 32 ? 0xFFFF : left <= 16 ? 0 : (1u << (left - 16)) - 1);
+      const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + k + 16),
+                                             _mm512_maskz_loadu_ps(lo, xr + k));
+      _mm512_i32scatter_epi32(base + k / 2 * 16, lanes, (__m512i)v, 4);
+    }
+  }
+}
+
+// Stores accumulator tile t (16 output rows from o, 16 input rows from m) into y (rows,
+// out), transposed, the valid part only.
+#define LLMQ_STORE_TILE(t, o, m)                                                          \
+  do {                                                                                    \
+    _tile_stored(t, cbuf, 64);                                                            \
+    const int64_t no = std::min<int64_t>(16, o_end - (o)), nm = std::min<int64_t>(16, rows - (m)); \
+    for (int64_t i = 0; i < no; ++i) {                                                    \
+      for (int64_t j = 0; j < nm; ++j) y[((m) + j) * w.out + (o) + i] = cbuf[i * 16 + j];  \
+    }                                                                                     \
+  } while (0)
+
+// Output rows [o0, o1) for all input rows.
+LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, int64_t kpad,
+                      int64_t o0, int64_t o1, float* y) {
+  const int64_t stride = kpad + 32;  // elements; the extra 64 bytes keep rows off one L1 set
+  const int64_t block = std::min(RoundUp(o1 - o0, 32),
+                                 std::max<int64_t>(32, kBlockBytes / (2 * stride) / 32 * 32));
+  std::vector<uint16_t> wb(block * stride);
+  std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
+  alignas(64) float cbuf[16 * 16];
+  const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
+                    (w.groups == 1 || w.group_size % 32 == 0);
+  const CodeUnpacker unpacker = MakeUnpacker(w.bits);
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+  const int64_t mblocks = (rows + 15) / 16;
+  const int64_t xblock = kpad / 2 * 16;  // words per 16 input rows
+  const int64_t sb = stride * 2;          // bytes
+  for (int64_t ob = o0; ob < o1; ob += block) {
+    const int64_t o_end = std::min(o1, ob + block);
+    const int64_t npad = RoundUp(o_end - ob, 32);
+    for (int64_t i = 0; i < o_end - ob; ++i) {
+      if (vbmi) {
+        DequantizeRowBf16Vbmi(w, unpacker, ob + i, kpad, zbuf.data(), wb.data() + i * stride);
+      } else {
+        DequantizeRowBf16(w, ob + i, kpad, qbuf.data(), zbuf.data(), wb.data() + i * stride);
+      }
+    }
+    std::fill(wb.begin() + (o_end - ob) * stride, wb.begin() + npad * stride, uint16_t{0});
+    for (int64_t mb = 0; mb < mblocks; mb += 2) {
+      const uint32_t* b0 = xv + mb * xblock;
+      const uint32_t* b1 = b0 + xblock;
+      const bool two = mb + 1 < mblocks;
+      for (int64_t oi = 0; oi < npad; oi += 32) {
+        const uint16_t* a0 = wb.data() + oi * stride;
+        const uint16_t* a1 = a0 + 16 * stride;
+        _tile_zero(0);
+        _tile_zero(1);
+        if (two) {
+          _tile_zero(2);
+          _tile_zero(3);
+          for (int64_t k = 0; k < kpad; k += 32) {
+            _tile_loadd(4, a0 + k, sb);
+            _tile_loadd(5, a1 + k, sb);
+            _tile_loadd(6, b0 + k / 2 * 16, 64);
+            _tile_loadd(7, b1 + k / 2 * 16, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 5, 6);
+            _tile_dpbf16ps(2, 4, 7);
+            _tile_dpbf16ps(3, 5, 7);
+          }
+        } else {
+          for (int64_t k = 0; k < kpad; k += 32) {
+            _tile_loadd(4, a0 + k, sb);
+            _tile_loadd(5, a1 + k, sb);
+            _tile_loadd(6, b0 + k / 2 * 16, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 5, 6);
+          }
+        }
+        const int64_t o = ob + oi, m = mb * 16;
+        if (o < o_end) LLMQ_STORE_TILE(0, o, m);
+        if (o + 16 < o_end) LLMQ_STORE_TILE(1, o + 16, m);
+        if (two) {
+          if (o < o_end) LLMQ_STORE_TILE(2, o, m + 16);
+          if (o + 16 < o_end) LLMQ_STORE_TILE(3, o + 16, m + 16);
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+#undef LLMQ_STORE_TILE
+
+
+// --- one input row ---------------------------------------------------------------------
+
+// x (in) in bfloat16: for 4-bit weights per 64 columns the even columns, then the odd ones
+// (the order of the low and high nibbles of 32 bytes); else in order. in % 64 == 0 for
+// the 4-bit order, % 32 otherwise.
+LLMQ_AMX void ConvertGemvInput(const float* x, int64_t in, bool nibble_order, uint16_t* out) {
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t c = 0; c < in; c += 32) {
+    __m512 lo = _mm512_loadu_ps(x + c), hi = _mm512_loadu_ps(x + c + 16);
+    if (nibble_order) {  // (evens of these 32, odds of these 32) -> halves of 64
+      const __m512 e = _mm512_permutex2var_ps(lo, evens, hi), o = _mm512_permutex2var_ps(lo, odds, hi);
+      const int64_t base = c / 64 * 64, half = (c / 32) % 2 * 16;
+      StoreBf16(out + base + half, 0xFFFF, e);
+      StoreBf16(out + base + 32 + half, 0xFFFF, o);
+    } else {
+      _mm512_storeu_si512(out + c, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+  }
+}
+
+// y[o] for o in [o0, o1); groups of a multiple of 64 columns (or one), in % 64 == 0.
+LLMQ_AMX void GemvInt4(const PackedWeights& w, const uint16_t* xb, int64_t o0, int64_t o1,
+                       uint8_t* zbuf, float* y) {
+  const __m512i low4 = _mm512_set1_epi16(0x0F);
+  for (int64_t o = o0; o < o1; ++o) {
+    const uint8_t* row = w.codes + o * w.code_row_bytes;
+    UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, 4, w.groups, zbuf);
+    const c10::Half* srow = w.scales + o * w.groups;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t g = 0; g < w.groups; ++g) {
+      const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+      const __m512i table = WeightTable(static_cast<float>(srow[g]), zbuf[g]);
+      int64_t c = c0;
+      for (; c + 128 <= c1; c += 128) {
+        const __m512i v0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 2)));
+        const __m512i v1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 2 + 32)));
+        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(_mm512_and_si512(v0, low4), table),
+                              (__m512bh)_mm512_loadu_si512(xb + c));
+        a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v0, 4), table),
+                              (__m512bh)_mm512_loadu_si512(xb + c + 32));
+        a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_permutexvar_epi16(_mm512_and_si512(v1, low4), table),
+                              (__m512bh)_mm512_loadu_si512(xb + c + 64));
+        a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v1, 4), table),
+                              (__m512bh)_mm512_loadu_si512(xb + c + 96));
+      }
+      if (c < c1) {  // 64 columns
+        const __m512i v0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 2)));
+        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(_mm512_and_si512(v0, low4), table),
+                              (__m512bh)_mm512_loadu_si512(xb + c));
+        a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v0, 4), table),
+                              (__m512bh)_mm512_loadu_si512(xb + c + 32));
+      }
+    }
+    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  }
+}
+
+// The same for other widths from the codes unpacked to bytes; groups of a multiple of 32
+// columns (or one), in % 32 == 0.
+LLMQ_AMX void GemvUnpacked(const PackedWeights& w, const uint16_t* xb, int64_t o0, int64_t o1,
+                           uint8_t* qbuf, uint8_t* zbuf, float* y) {
+  if (CpuHasVbmi() && w.bits <= 5) {  // codes straight from the packed bytes
+    const CodeUnpacker u = MakeUnpacker(w.bits);
+    for (int64_t o = o0; o < o1; ++o) {
+      const uint8_t* row = w.codes + o * w.code_row_bytes;
+      UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
+      const c10::Half* srow = w.scales + o * w.groups;
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+      for (int64_t g = 0; g < w.groups; ++g) {
+        const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+        const float s = static_cast<float>(srow[g]);
+        const __m512i table = WeightTable(s, zbuf[g]);
+        int64_t c = c0;
+        for (; c + 64 <= c1; c += 64) {
+          a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32), table),
+                                (__m512bh)_mm512_loadu_si512(xb + c));
+          a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32 + 1), table),
+                                (__m512bh)_mm512_loadu_si512(xb + c + 32));
+        }
+        if (c < c1) {
+          a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32), table),
+                                (__m512bh)_mm512_loadu_si512(xb + c));
+        }
+      }
+      y[o] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    }
+    return;
+  }
+  for (int64_t o = o0; o < o1; ++o) {
+    const uint8_t* q = w.codes + o * w.code_row_bytes;
+    UnpackCodesX86(q, w.code_row_bytes, w.bits, w.in, qbuf);
+    q = qbuf;
+    UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
+    const c10::Half* srow = w.scales + o * w.groups;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (int64_t g = 0; g < w.groups; ++g) {
+      const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+      const float s = static_cast<float>(srow[g]);
+      const __m512i table = WeightTable(s, zbuf[g]);
+      for (int64_t c = c0; c < c1; c += 32) {
+        const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c)));
+        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(v, table),
+                              (__m512bh)_mm512_loadu_si512(xb + c));
+      }
+    }
+    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  }
+}
+
+}  // namespace
+
+bool HasAmxBf16() {
+  static const bool has = CpuAndOsHaveAmxBf16();
+  return has;
+}
+
+bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
+  if (!HasAmxBf16() || w.g_idx != nullptr) return false;
+  const int64_t kpad = RoundUp(w.in, 32);
+  const int64_t mblocks = (rows + 15) / 16;
+  std::vector<uint32_t> xv(mblocks * (kpad / 2) * 16, 0);
+  at::parallel_for(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / w.in), [&](int64_t m0, int64_t m1) {
+    ConvertRowsVnni(x, w.in, kpad, m0, m1, xv.data());
+  });
+  // Output rows in units of 32 (two tiles); at least ~64k weights per task.
+  const int64_t units = (w.out + 31) / 32;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (32 * w.in));
+  at::parallel_for(0, units, grain, [&](int64_t u0, int64_t u1) {
+    AmxRows(w, xv.data(), rows, kpad, u0 * 32, std::min(w.out, u1 * 32), y);
+  });
+  return true;
+}
+
+bool HasAvx512Bf16() {
+  static const bool has = CpuHasAvx512Bf16();
+  return has;
+}
+
+bool GemvBf16(const PackedWeights& w, const float* x, float* y) {
+  // Widths above 5 (no 32-entry table) stay on the float32 path: 8-bit measured slower here.
+  if (!HasAvx512Bf16() || w.g_idx != nullptr || w.bits > 5) return false;
+  const bool int4 = w.bits == 4;
+  const int64_t unit = int4 ? 64 : 32;
+  if (w.in % unit != 0 || (w.groups > 1 && w.group_size % unit != 0)) return false;
+  std::vector<uint16_t> xb(w.in);
+  ConvertGemvInput(x, w.in, int4, xb.data());
+  const int64_t grain = std::max<int64_t>(4, (int64_t{1} << 16) / w.in);
+  at::parallel_for(0, w.out, grain, [&](int64_t o0, int64_t o1) {
+    std::vector<uint8_t> qbuf(int4 ? 0 : w.in + 64), zbuf(w.groups + 64);
+    if (int4) {
+      GemvInt4(w, xb.data(), o0, o1, zbuf.data(), y);
+    } else {
+      GemvUnpacked(w, xb.data(), o0, o1, qbuf.data(), zbuf.data(), y);
+    }
+  });
+  return true;
+}
+
+#else  // not x86-64 Linux with GCC/Clang
+
+bool HasAmxBf16() { return false; }
+bool HasAvx512Bf16() { return false; }
+bool GemvBf16(const PackedWeights&, const float*, float*) { return false; }
+bool MatmulAmxBf16(const PackedWeights&, const float*, int64_t, float*) { return false; }
+
+#endif
+
+}  // namespace internal
+}  // namespace llmq
