@@ -29,6 +29,17 @@ absl::Status ResetPeakRss();
 // Returns whether anything was released; a no-op without glibc.
 bool ReleaseFreedHeap();
 
+// Takes the pages of loaded code out of this process's RSS: for every private, read-only
+// mapping of a file that the process also maps executable (the executable and its shared
+// libraries: their text and read-only data) and that holds no copy-on-write page, the
+// page-table entries are dropped (madvise MADV_DONTNEED). The pages stay in the page
+// cache; code that runs again faults them back in (minor faults) and counts again. So a
+// peak measured after ResetPeakRss counts the library code that the next stage runs, not
+// what earlier stages ran (loading a packed checkpoint runs ATen operators serving never
+// does). Model weights mapped from files are never executable, so they stay. Returns the
+// resident bytes dropped; 0 without procfs.
+int64_t DropLoadedCodePages();
+
 }  // namespace llmq
 
 #endif  // LLMQ_COMMON_MEMORY_H_

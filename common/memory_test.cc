@@ -1,13 +1,20 @@
 #include "common/memory.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#include "common/temp_dir.h"
 
 namespace llmq {
 namespace {
@@ -55,6 +62,64 @@ TEST(MemoryTest, ResetLowersThePeakToTheCurrentRssAndLaterGrowthCounts) {
   }
   EXPECT_GE(PeakRssBytes(), after_reset + 60 * kMiB);
   EXPECT_LT(PeakRssBytes(), after_reset + 100 * kMiB);
+}
+
+// Resident KiB of the mappings of `path` (from /proc/self/smaps); -1 without procfs.
+int64_t ResidentKibOf(const std::string& path) {
+  std::FILE* f = std::fopen("/proc/self/smaps", "re");
+  if (f == nullptr) return -1;
+  char line[4096];
+  bool inside = false;
+  int64_t kib = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long begin = 0, end = 0;
+    if (std::sscanf(line, "%lx-%lx ", &begin, &end) == 2) {
+      inside = std::string(line).find(path) != std::string::npos;
+    } else if (long long rss = 0; inside && std::sscanf(line, "Rss: %lld", &rss) == 1) {
+      kib += rss;
+    }
+  }
+  std::fclose(f);
+  return kib;
+}
+
+TEST(MemoryTest, DroppingLoadedCodeKeepsDataMappingsAndWrittenPages) {
+  if (ResidentKibOf("[heap]") < 0) GTEST_SKIP() << "no /proc/self/smaps";
+  // A data file mapped read-only, every page read: as a model's weights are mapped.
+  TempDir dir("llmq_memory_test");
+  const std::string path = dir.path() + "/weights.bin";
+  const std::vector<char> bytes(8 * kMiB, 3);
+  std::FILE* out = std::fopen(path.c_str(), "we");
+  ASSERT_NE(out, nullptr);
+  ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), out), bytes.size());
+  ASSERT_EQ(std::fclose(out), 0);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto* weights = static_cast<const char*>(::mmap(nullptr, bytes.size(), PROT_READ, MAP_PRIVATE, fd, 0));
+  ::close(fd);
+  ASSERT_NE(weights, MAP_FAILED);
+  int64_t sum = 0;
+  for (size_t i = 0; i < bytes.size(); i += 4096) sum += weights[i];
+  EXPECT_EQ(sum, 3 * static_cast<int64_t>(bytes.size() / 4096));
+  EXPECT_EQ(ResidentKibOf(path), 8 * 1024);
+
+  static int written = 0;  // a writable page of this test's own executable
+  written = 42;
+  const int64_t code_before = ResidentKibOf("libc.so");
+  ASSERT_GT(code_before, 0);
+  const int64_t rss_before = CurrentRssBytes();
+
+  const int64_t dropped = DropLoadedCodePages();
+  // Loaded code left RSS (what runs from here on comes back, so not all of it stays out).
+  EXPECT_GT(dropped, 0);
+  EXPECT_LT(CurrentRssBytes(), rss_before);
+  // Data that is no code: still resident, same bytes; written pages keep what was written.
+  EXPECT_EQ(ResidentKibOf(path), 8 * 1024);
+  EXPECT_EQ(weights[bytes.size() - 1], 3);
+  EXPECT_EQ(written, 42);
+  // The code that runs faults back in and works.
+  EXPECT_EQ(std::to_string(12345), "12345");
+  ::munmap(const_cast<char*>(weights), bytes.size());
 }
 
 #ifdef __GLIBC__
