@@ -236,6 +236,7 @@ def main():
                 "s_definition_range": [float(s_def.min()), float(s_def.max())],
                 "s_llmc_range": [float(s_llmc.min()), float(s_llmc.max())],
             }
+            print("smoothing, layer 0 input_layernorm:", json.dumps(smoothing), flush=True)
         # the quantized forward really quantizes: the first linear carries a quantization scheme
         q0 = model.model.layers[0].self_attn.q_proj
         assert getattr(q0, "quantization_scheme", None) is not None, "no scheme attached"
