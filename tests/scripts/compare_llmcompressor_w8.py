@@ -4,6 +4,7 @@
 Run by hand (llmq never runs Python), in a venv outside the repo holding llmcompressor,
 compressed-tensors, transformers, safetensors, datasets and a CPU-capable torch:
     python tests/scripts/compare_llmcompressor_w8.py [--assets assets] [--threads N] [--json OUT]
+        [--only smoothquant_w8a8,fp8_dynamic,...]
 
 What it does, all on the CPU:
   1. loads assets/models/stories260K-hf with transformers (fp32, sdpa attention) and checks its
@@ -176,6 +177,7 @@ def main():
     ap.add_argument("--assets", default=os.path.join(root, "assets"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", default="", help="also write the results here")
+    ap.add_argument("--only", default="", help="comma-separated scheme keys (default: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -213,7 +215,10 @@ def main():
 
     rows = [("fp32", "fp32 (transformers)", fp32)]
     smoothing = None
+    only = set(filter(None, args.only.split(",")))
     for key, label, smooth, qkw in schemes():
+        if only and key not in only:
+            continue
         model = copy.deepcopy(base)
         norm0 = model.model.layers[0].input_layernorm.weight.detach().clone()
         log = io.StringIO()
