@@ -23,8 +23,8 @@ What it does, all on the CPU:
          symmetric, static min-max scales),
        * preset "FP8" (per-tensor weights + static per-tensor E4M3 activations),
        * preset "FP8_DYNAMIC" (per-channel weights + dynamic per-token E4M3 activations),
-       * int8 weight-only per-channel, preset "W8A16" (symmetric) and an asymmetric variant
-         (llmq's RTN w8 is asymmetric),
+       * int8 weight-only per-channel, symmetric and asymmetric (custom schemes: compressed-tensors'
+         preset "W8A16" is group-128, which it refuses for down_proj's 172 columns),
      and evaluates each with compressed-tensors' fake-quantized forward (quantize-dequantize of
      weights and, where the scheme has them, input activations, in torch) on the same windows;
   4. prints a table: scheme, ppl, relative change vs fp32, and llmq's number for the same
@@ -114,8 +114,9 @@ def schemes():
         ("w8a8_nosmooth", "W8A8 without SmoothQuant", False, dict(scheme="W8A8")),
         ("fp8_static", "preset FP8 (per-tensor W + static per-tensor E4M3 A)", False,
          dict(scheme="FP8")),
-        ("int8_w_channel_sym", "preset W8A16 (int8 sym per-ch, weight-only)", False,
-         dict(scheme="W8A16")),
+        ("int8_w_channel_sym", "int8 sym per-ch weight-only", False,
+         dict(config_groups=weight_only(type="int", strategy="channel", symmetric=True,
+                                        dynamic=False))),
         ("int8_w_channel_asym", "int8 asym per-ch weight-only", False,
          dict(config_groups=weight_only(type="int", strategy="channel", symmetric=False,
                                         dynamic=False))),
