@@ -12,6 +12,9 @@
 // model (a 1B model's weights exceed any L3), not from an L3 that holds this one layer.
 // Baselines are timed the same way.
 //
+// The 8-bit methods' layers (W8A8 int8, LLM.int8(), FP8 E4M3 with and without fp8
+// activations) run at 1 and 128 rows against the same baselines.
+//
 //   llmq_linear_bench [--threads=N] [--size=4096] [--reps=7] [--filter=TEXT] [--json]
 //   --filter runs only the quantized cases whose name contains TEXT (baselines always run).
 //
@@ -34,6 +37,8 @@
 #include "absl/strings/str_format.h"
 #include "common/bench_report.h"
 #include "model/bandwidth.h"
+#include "model/fp8_linear.h"
+#include "model/int8_linear.h"
 #include "model/linear.h"
 #include "model/quantized_kernels.h"
 #include "model/quantized_linear.h"
@@ -184,5 +189,42 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // The 8-bit methods' layers (SmoothQuant W8A8 / LLM.int8(): int8 codes, per-token int8
+  // activations, integer accumulation; FP8 E4M3 weights) against the same dense baseline.
+  const std::vector<int64_t> w8_rows = {1, 128};
+  auto run_w8 = [&](const std::string& name, const Linear& layer) {
+    if (name.find(g_filter) == std::string::npos) return;
+    const double bytes = static_cast<double>(layer.WeightBytes());
+    for (int64_t rows : w8_rows) {
+      at::Tensor x = at::randn({rows, g_size});
+      const double t = Time([&] { layer.Forward(x); });
+      const double base = best_fp32.at(rows);
+      const std::string m = absl::StrCat(name, "/rows=", rows);
+      const std::string base_name = absl::StrFormat("dense_fp32_best %.1f us", base * 1e6);
+      if (rows == 1) {
+        report.Add({"linear", m, t * 1e6, "us", bw_name, bytes / t / 1e9 / bandwidth, std::nullopt});
+        report.Add({"linear", m + "/vs_dense", t * 1e6, "us", base_name, base / t, std::nullopt});
+      } else {
+        report.Add({"linear", m, t * 1e6, "us", base_name, base / t, std::nullopt});
+      }
+    }
+  };
+  at::manual_seed(8);
+  const at::Tensor w8 = at::randn({g_size, g_size}) * 0.02;
+  auto check = [](auto made) {
+    if (!made.ok()) {
+      std::fprintf(stderr, "%s\n", made.status().ToString().c_str());
+      std::exit(1);
+    }
+    return std::move(made).value();
+  };
+  run_w8("w8a8_int8_fp32", *check(Int8Linear::Create(w8, at::Tensor(), Int8Linear::Options(), at::kFloat)));
+  Int8Linear::Options llm_int8;
+  llm_int8.outlier_threshold = 6.0;
+  run_w8("llm_int8_fp32", *check(Int8Linear::Create(w8, at::Tensor(), llm_int8, at::kFloat)));
+  Fp8Linear::Options fp8;
+  run_w8("fp8_e4m3_fp32", *check(Fp8Linear::Create(w8, at::Tensor(), fp8, at::kFloat)));
+  fp8.activations = true;
+  run_w8("fp8_e4m3_act_fp32", *check(Fp8Linear::Create(w8, at::Tensor(), fp8, at::kFloat)));
   return 0;
 }
