@@ -283,6 +283,8 @@ absl::StatusOr<std::string> PlotResults(const std::vector<v1::ResultRow>& result
       const std::string color = kColors[index % std::size(kColors)];
       std::vector<std::pair<double, double>> line;
       for (const auto& [key, point] : points) {
+        // A scan's whole-model job (block -1) is a reference, not the next block: a marker only.
+        if (options.x == "block" && point.category == "-1") continue;
         line.push_back({x_position(point), Y(y_value(point.y.Value()) / y_unit.divisor)});
       }
       std::sort(line.begin(), line.end());

@@ -1,5 +1,6 @@
 #include "report/results_plot.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 
@@ -280,6 +281,11 @@ TEST(CoordResultsPlotTest, DeltaPlotsTheChangeAgainstTheBaselineInPercent) {
   EXPECT_LT(at["0"].cx, at["1"].cx);
   EXPECT_LT(at["2"].cx, at["-1"].cx);
   EXPECT_LT(at["0"].cy, at["2"].cy);  // larger change higher up
+  // The line joins the blocks only; the whole model's point stands apart.
+  const size_t polyline = svg->find("<polyline");
+  ASSERT_NE(polyline, std::string::npos);
+  const std::string line = svg->substr(polyline, svg->find('>', polyline) - polyline);
+  EXPECT_EQ(std::count(line.begin(), line.end(), ','), 3) << line;  // 3 points, not 4
   // Without a baseline there is nothing to compare with.
   results.erase(results.begin());
   EXPECT_EQ(PlotResults(MakeResultRows(results), options).status().code(),
