@@ -14,7 +14,6 @@
 // Example: llmq_sweep_bench --jobs=10000 --workers=8   (what `scripts/bench sweep` runs)
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,6 +44,7 @@
 #include "common/status.h"
 #include "coordinator/grid_submission.h"
 #include "coordinator/user_client.h"
+#include "coordinator/worker_processes.h"
 #include "storage/sqlite.h"
 
 extern char** environ;
@@ -89,24 +89,6 @@ absl::StatusOr<int> FreePort() {
   ::close(fd);
   if (!ok) return absl::InternalError("cannot bind a loopback port");
   return ntohs(address.sin_port);
-}
-
-// `argv` with stdout and stderr to `log`.
-absl::StatusOr<pid_t> Spawn(std::vector<std::string> argv, const std::string& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  std::vector<char*> args;
-  for (std::string& arg : argv) args.push_back(arg.data());
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int error = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) return absl::InternalError(absl::StrCat("starting ", argv[0], ": error ", error));
-  return pid;
 }
 
 // SIGTERM, then the exit (SIGKILL after `grace`); the process's own rusage.
@@ -204,7 +186,7 @@ absl::Status Run(const std::string& dir) {
 
   Processes processes;
   LLMQ_ASSIGN_OR_RETURN(processes.coordinator,
-                        Spawn({coord_binary, "serve", "--db=" + db_path, "--listen=" + address,
+                        SpawnWithLog({coord_binary, "serve", "--db=" + db_path, "--listen=" + address,
                                "--token_file=" + token_path},
                               JoinPath(dir, "coordinator.log")));
   ClientOptions client_options;
@@ -219,7 +201,7 @@ absl::Status Run(const std::string& dir) {
   for (int i = 0; i < workers; ++i) {
     worker_logs.push_back(JoinPath(dir, absl::StrCat("worker-", i, ".log")));
     LLMQ_ASSIGN_OR_RETURN(const pid_t pid,
-                          Spawn({worker_binary, "--coordinator=" + address,
+                          SpawnWithLog({worker_binary, "--coordinator=" + address,
                                  "--token_file=" + token_path},
                                 worker_logs.back()));
     processes.workers.push_back(pid);

@@ -50,40 +50,45 @@ absl::StatusOr<std::string> FindWorkerBinary(const std::string& explicit_path) {
       "); build it (needs libtorch) or pass --worker_binary"));
 }
 
+absl::StatusOr<pid_t> SpawnWithLog(std::vector<std::string> argv, const std::string& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  std::vector<char*> args;
+  for (std::string& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  // The child should not inherit signals this process blocks (a signal watcher).
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, argv[0].c_str(), &actions, &attributes, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (error != 0) {
+    return absl::InternalError(absl::StrCat("starting ", argv[0], ": ", std::strerror(error)));
+  }
+  return pid;
+}
+
 absl::Status WorkerProcesses::Start(const std::string& binary,
                                     const std::vector<std::string>& args, int count,
                                     const std::string& log_dir) {
   for (int i = 0; i < count; ++i) {
     const std::string log = JoinPath(log_dir, absl::StrCat("worker-", i, ".log"));
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::vector<std::string> argv_strings = {binary};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& arg : argv_strings) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    // The workers should not inherit signals this process blocks (the signal watcher).
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
-    pid_t pid = 0;
-    const int error = posix_spawn(&pid, binary.c_str(), &actions, &attributes, argv.data(),
-                                  environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    if (error != 0) {
-      return absl::InternalError(absl::StrCat("starting ", binary, ": ", std::strerror(error)));
-    }
-    pids_.push_back(pid);
+    std::vector<std::string> argv = {binary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<pid_t> pid = SpawnWithLog(std::move(argv), log);
+    if (!pid.ok()) return pid.status();
+    pids_.push_back(*pid);
     log_paths_.push_back(log);
-    LOG(INFO) << "event=worker_started pid=" << pid << " log=" << log;
+    LOG(INFO) << "event=worker_started pid=" << *pid << " log=" << log;
   }
   return absl::OkStatus();
 }

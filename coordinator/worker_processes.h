@@ -19,6 +19,10 @@ namespace llmq {
 // installed). NotFound names the places it looked.
 absl::StatusOr<std::string> FindWorkerBinary(const std::string& explicit_path);
 
+// Starts `argv` (argv[0] the binary's path) with stdin from /dev/null, stdout and stderr to
+// `log` (truncated), and no signal blocked; returns its pid. InternalError names the binary.
+absl::StatusOr<pid_t> SpawnWithLog(std::vector<std::string> argv, const std::string& log);
+
 class WorkerProcesses {
  public:
   WorkerProcesses() = default;
