@@ -27,6 +27,7 @@
 namespace llmq {
 namespace {
 
+using testing_models::RandomCalibration;
 using testing_models::RandomModel;
 using testing_models::TinyConfig;
 
@@ -35,18 +36,6 @@ std::string TempDir(const std::string& name) {
   const std::string dir = JoinPath(tmp ? tmp : "/tmp", "llmq_llmq_export_" + name);
   EXPECT_EQ(std::system(("rm -rf '" + dir + "'").c_str()), 0);
   return dir;
-}
-
-CalibrationSet RandomCalibration(int64_t samples, int64_t seq, int64_t vocab) {
-  std::vector<std::vector<int32_t>> docs(1);
-  at::manual_seed(21);
-  at::Tensor ids = at::randint(vocab, {samples * seq * 2}, at::kInt);
-  docs[0].assign(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
-  CalibrationSpec spec;
-  spec.samples = samples;
-  spec.seq_len = seq;
-  spec.mode = "first";
-  return *DrawCalibration(docs, spec);
 }
 
 // Same dtype, shape and bits (at::equal alone would let an int16 and an int32 tensor of

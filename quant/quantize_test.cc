@@ -14,19 +14,8 @@ namespace llmq {
 namespace {
 
 using testing_models::RandomModel;
+using testing_models::RandomCalibration;
 using testing_models::TinyConfig;
-
-CalibrationSet RandomCalibration(int64_t samples, int64_t seq) {
-  std::vector<std::vector<int32_t>> docs(1);
-  at::manual_seed(21);
-  at::Tensor ids = at::randint(97, {samples * seq * 2}, at::kInt);
-  docs[0].assign(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
-  CalibrationSpec spec;
-  spec.samples = samples;
-  spec.seq_len = seq;
-  spec.mode = "first";
-  return *DrawCalibration(docs, spec);
-}
 
 // The weight a slot computes with: dense, or what a packed layer dequantizes to.
 at::Tensor WeightOf(const NamedLinear& l) {

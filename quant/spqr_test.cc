@@ -187,15 +187,7 @@ TEST(SpqrTest, RejectsBadOptions) {
 TEST(SpqrTest, QuantizesAModelThroughTheMethodEntryPoint) {
   auto model = testing_models::RandomModel(
       testing_models::TinyConfig(Architecture::kLlama, true), 2);
-  std::vector<std::vector<int32_t>> docs(1);
-  at::manual_seed(21);
-  at::Tensor ids = at::randint(97, {6 * 24 * 2}, at::kInt);
-  docs[0].assign(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
-  CalibrationSpec spec;
-  spec.samples = 6;
-  spec.seq_len = 24;
-  spec.mode = "first";
-  CalibrationSet calibration = *DrawCalibration(docs, spec);
+  CalibrationSet calibration = testing_models::RandomCalibration(6, 24);
   auto report = QuantizeModelWithCalibration(*model, "spqr", {{"keep", "*.down_proj"}}, &calibration);
   ASSERT_TRUE(report.ok()) << report.status();
   int spqr = 0, dense = 0;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/config.h"
 #include "model/transformer.h"
+#include "quant/calibration.h"
 
 namespace llmq {
 namespace testing_models {
@@ -86,6 +87,20 @@ inline std::unique_ptr<CausalLM> RandomModel(const ModelConfig& c, uint64_t seed
   };
   auto model = CausalLM::Create(c, lookup, at::kFloat, at::kCPU);
   return model.ok() ? std::move(model).value() : nullptr;
+}
+
+// `samples` calibration windows of `seq` tokens, the first ones of one random document of
+// ids below `vocab` (seeded: the same windows every call).
+inline CalibrationSet RandomCalibration(int64_t samples, int64_t seq, int64_t vocab = 97) {
+  std::vector<std::vector<int32_t>> docs(1);
+  at::manual_seed(21);
+  at::Tensor ids = at::randint(vocab, {samples * seq * 2}, at::kInt);
+  docs[0].assign(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
+  CalibrationSpec spec;
+  spec.samples = samples;
+  spec.seq_len = seq;
+  spec.mode = "first";
+  return *DrawCalibration(docs, spec);
 }
 
 }  // namespace testing_models
