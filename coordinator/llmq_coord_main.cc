@@ -74,7 +74,7 @@ ABSL_FLAG(std::vector<std::string>, metrics, {},
           "Metrics to show, or 'all'. Default: each task's headline metrics (ppl: ppl; boolq: "
           "accuracy; gsm8k: exact_match_strict,exact_match_flexible; msmarco: ndcg_at_10,"
           "mrr_at_10; mc: accuracy,accuracy_norm; efficiency: prefill_ms_<n>,decode_ms_p50,"
-          "throughput_b<n>,weight_bytes,peak_rss_bytes,quantize_peak_rss_bytes,bits_per_weight).");
+          "throughput_b<n>,weight_bytes,tensor_peak_bytes,peak_rss_bytes,quantize_peak_rss_bytes,bits_per_weight).");
 ABSL_FLAG(std::string, format, "",
           "results: markdown (default), latex (booktabs), csv or json. export: json (default) "
           "or csv.");

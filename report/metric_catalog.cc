@@ -53,6 +53,7 @@ constexpr CatalogEntry kCatalog[] = {
     // Serving (from the installed model to the task's end) and quantizing (from the job's
     // start through calibration and quantization) peak apart: what each costs.
     {"peak_rss_bytes", "peak RSS", "bytes", kLower, kRel},
+    {"tensor_peak_bytes", "tensor peak", "bytes", kLower, kRel},
     {"cuda_peak_allocated_bytes", "GPU peak allocated", "bytes", kLower, kRel},
     {"cuda_peak_reserved_bytes", "GPU peak reserved", "bytes", kLower, kRel},
     {"quantize_peak_rss_bytes", "quantize peak RSS", "bytes", kLower, kRel},
@@ -84,8 +85,8 @@ const std::vector<Headline>& Headlines() {
       {"msmarco", {"ndcg_at_#", "mrr_at_#"}},
       {"mc", {"accuracy", "accuracy_norm"}},
       {"efficiency",
-       {"prefill_ms_#", "decode_ms_p50", "throughput_b#", "weight_bytes", "peak_rss_bytes",
-        "quantize_peak_rss_bytes", "bits_per_weight"}},
+       {"prefill_ms_#", "decode_ms_p50", "throughput_b#", "weight_bytes", "tensor_peak_bytes",
+        "peak_rss_bytes", "quantize_peak_rss_bytes", "bits_per_weight"}},
   };
   return *headlines;
 }

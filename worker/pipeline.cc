@@ -342,6 +342,9 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   ReleaseCudaCache(device);
   const absl::Status reset = ResetPeakRss();
   ResetCudaAllocatorPeak(device);
+  ResetCpuTensorPeak();
+  TensorMemory installed;
+  const bool counting_tensors = device.is_cpu() && CpuTensorMemory(&installed);
   prov["memory.peak"] =
       !reset.ok() ? absl::StrCat("process lifetime, loading and quantization included: ", reset.message())
       : prov.count("quant.source") && prov.at("quant.source") == "quantized in this job"
@@ -388,6 +391,13 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     AddMetric(&result, absl::StrCat(t.stage(), "_seconds"), t.seconds(), "s");
   }
   AddMetric(&result, "peak_rss_bytes", static_cast<double>(PeakRssBytes()), "bytes");
+  // What serving the model takes in tensors: its weights (allocated or mmapped, counted
+  // once) and the peak of what evaluation allocated on top of them.
+  TensorMemory served;
+  if (counting_tensors && CpuTensorMemory(&served)) {
+    AddMetric(&result, "tensor_peak_bytes",
+              static_cast<double>(model.WeightBytes() + served.peak_bytes - installed.live_bytes), "bytes");
+  }
   DeviceMemoryPeak device_peak;
   if (CudaAllocatorPeak(device, &device_peak)) {
     AddMetric(&result, "cuda_peak_allocated_bytes", static_cast<double>(device_peak.allocated_bytes), "bytes");
