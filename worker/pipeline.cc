@@ -21,6 +21,7 @@
 #include "eval/task.h"
 #include "glog/logging.h"
 #include "model/loader.h"
+#include "model/quantized_kernels.h"
 #include "model/runtime.h"
 #include "quant/gptq_export.h"
 #include "quant/quantize.h"
@@ -208,6 +209,12 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   prov["host"] = HostName();
   prov["threads"] = absl::StrCat(threads);
   prov["dtype"] = dtype_name;
+  // Packed (GPTQ/RTN/AWQ) linears on the CPU pick their kernel from the CPU's instructions;
+  // the bfloat16 ones round activations and weights to bfloat16, so quantized models'
+  // numbers can differ in the last digits between hosts of different CPU generations.
+  if (device.is_cpu()) {
+    prov["kernels.packed"] = absl::StrCat("1 row: ", FusedKernelName(), ", 2+ rows: ", BatchedKernelName());
+  }
   prov["job_key"] = spec.job_key();
   prov["model_identity"] = spec.model().identity();
   prov["method"] = method;

@@ -12,8 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "grid/grid.h"
+#include "model/quantized_kernels.h"
 
 namespace llmq {
 namespace {
@@ -66,6 +68,9 @@ tasks:
   EXPECT_EQ(cached->provenance().at("quant.artifact"), fresh->provenance().at("quant.artifact"));
   // The original's tokenizer (llama2.c tok512.bin), not the export's SentencePiece copy.
   EXPECT_EQ(cached->provenance().at("tokenizer"), fresh->provenance().at("tokenizer"));
+  // The packed kernels this CPU runs, which decide the rounding of a quantized model's numbers.
+  ASSERT_TRUE(cached->provenance().count("kernels.packed"));
+  EXPECT_THAT(cached->provenance().at("kernels.packed"), testing::HasSubstr(BatchedKernelName()));
   const auto a = Metrics(*fresh), b = Metrics(*cached);
   EXPECT_TRUE(a.count("quantize_seconds"));
   EXPECT_FALSE(b.count("quantize_seconds"));
