@@ -15,9 +15,13 @@ namespace {
 // Set by SetFusedKernelForTesting: 3 = any (bfloat16 units included), 2 = AVX-512 float32, 1 = AVX2
 // at most, 0 = portable only.
 int g_max_kernel = 3;
+// ScopedFloat32Kernels alive on this thread (the kernels are chosen on the calling thread,
+// before at::parallel_for hands rows to others).
+thread_local int t_float32_scopes = 0;
 
-bool UseAmx() { return g_max_kernel >= 3 && internal::HasAmxBf16(); }
-bool UseBf16Gemv() { return g_max_kernel >= 3 && internal::HasAvx512Bf16(); }
+bool UseBf16Units() { return g_max_kernel >= 3 && t_float32_scopes == 0; }
+bool UseAmx() { return UseBf16Units() && internal::HasAmxBf16(); }
+bool UseBf16Gemv() { return UseBf16Units() && internal::HasAvx512Bf16(); }
 bool UseAvx512() { return g_max_kernel >= 2 && internal::HasAvx512(); }
 bool UseAvx2() { return g_max_kernel >= 1 && internal::HasAvx2(); }
 
@@ -128,6 +132,9 @@ const char* FusedKernelName() {
   if (UseAvx2()) return "avx2";
   return "portable";
 }
+
+ScopedFloat32Kernels::ScopedFloat32Kernels() { ++t_float32_scopes; }
+ScopedFloat32Kernels::~ScopedFloat32Kernels() { --t_float32_scopes; }
 
 void SetFusedKernelForTesting(const char* name) {
   const std::string n = name;

@@ -64,6 +64,19 @@ const char* FusedKernelName();
 // Which path 2 and more input rows take: "amx_bf16", else FusedKernelName().
 const char* BatchedKernelName();
 
+// While one is alive, packed linears called from this thread compute in float32: no
+// bfloat16 units (AMX, AVX512-BF16), whatever the CPU has. The quantizers hold one while
+// they calibrate, so that the inputs the layers already quantized pass on to the later
+// ones, and so the codes a calibrated method exports, are the same on every CPU (with the
+// bfloat16 kernels, GPTQ on a tiny model chose 920 of its codes differently). Nests.
+class ScopedFloat32Kernels {
+ public:
+  ScopedFloat32Kernels();
+  ~ScopedFloat32Kernels();
+  ScopedFloat32Kernels(const ScopedFloat32Kernels&) = delete;
+  ScopedFloat32Kernels& operator=(const ScopedFloat32Kernels&) = delete;
+};
+
 // Tests: restricts the fused path (and the dense GEMV, model/gemv.h) to `name` ("bf16":
 // the bfloat16 units, "avx512", "avx2", "portable"; "" = best the CPU has). A path the CPU lacks falls back to
 // the next one down. Not thread-safe.

@@ -21,6 +21,7 @@
 // --threads sets at::set_num_threads (default 2: the cores of the dev machines).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (ATen.h stopped including it in 2.x)
 
 #include <algorithm>
 #include <chrono>

@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "grid/schema.h"
 #include "model/int8_gemm.h"
+#include "model/quantized_kernels.h"
 #include "model/quantized_linear.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
@@ -384,6 +385,9 @@ absl::StatusOr<QuantizationReport> QuantizeModelWithCalibration(CausalLM& model,
                                                                 const QuantizeProgress& progress,
                                                                 Installation installation) {
   const auto start = Clock::now();
+  // Calibration runs the layers already quantized in float32 on every CPU: the codes do
+  // not depend on whether this one has bfloat16 units (model/quantized_kernels.h).
+  ScopedFloat32Kernels float32_kernels;
   QuantizationReport report;
   report.method = method;
   LLMQ_ASSIGN_OR_RETURN(report.params, ResolveQuantizationParams(method, params));

@@ -7,6 +7,7 @@
 
 #include "common/params.h"
 #include "grid/schema.h"
+#include "model/quantized_kernels.h"
 #include "model/quantized_linear.h"
 #include "quant/testing_models.h"
 
@@ -154,6 +155,35 @@ TEST(QuantizeTest, PackedCodesAreTheNearestCodesUnderTheStoredScales) {
       checked += w.numel();
     }
     EXPECT_GT(checked, 10000) << method;
+  }
+}
+
+// What a calibrated method computes from its calibration inputs, and so the codes it
+// exports, does not depend on which packed kernels this CPU has: the layers already
+// quantized feed the later ones through float32 kernels on every CPU, not bfloat16 units
+// on those that have them. (On a CPU without the bfloat16 units both runs take the same
+// kernels.)
+TEST(QuantizeTest, CalibratedCodesDoNotDependOnTheCpusPackedKernels) {
+  CalibrationSet calibration = RandomCalibration(6, 24);
+  for (const std::string method : {"gptq", "awq"}) {
+    std::vector<at::Tensor> codes[2];
+    for (int run = 0; run < 2; ++run) {
+      SetFusedKernelForTesting(run == 0 ? "" : "avx512");
+      auto model = RandomModel(TinyConfig(Architecture::kLlama, true), 5);
+      auto report = QuantizeModelWithCalibration(*model, method, {{"bits", "4"}, {"group_size", "16"}},
+                                                 &calibration);
+      ASSERT_TRUE(report.ok()) << report.status();
+      for (const NamedLinear& l : model->Linears()) {
+        if (auto* packed = dynamic_cast<QuantizedLinear*>(l.slot->get())) codes[run].push_back(packed->Codes());
+      }
+    }
+    SetFusedKernelForTesting("");
+    ASSERT_EQ(codes[0].size(), codes[1].size());
+    ASSERT_FALSE(codes[0].empty());
+    int64_t differ = 0;
+    for (size_t i = 0; i < codes[0].size(); ++i) differ += codes[0][i].ne(codes[1][i]).sum().item<int64_t>();
+    EXPECT_EQ(differ, 0) << method << ": codes differ between the CPU's best kernels (" << BatchedKernelName()
+                         << ") and float32 AVX-512 ones";
   }
 }
 
