@@ -20,7 +20,9 @@
 // rows at a time (about 8 MB) into a reused scratch buffer and GEMM it. On other
 // devices (CUDA) the same tiling runs with ATen ops. x may be float32, bfloat16 or
 // float16 on any device; y has x's dtype (float16 on CPU multiplies in float32: libtorch
-// 1.13 has no CPU float16 GEMM). Forward is const and safe to call from several threads.
+// 1.13 has no CPU float16 GEMM). The CPU's bfloat16 units (AMX, AVX512-BF16) serve
+// bfloat16 inputs only: a float32 model computes in float32 on every CPU.
+// Forward is const and safe to call from several threads.
 //
 // Scales are stored in float16 (as in GPTQ checkpoints): Create rounds them, so the layer
 // computes with fp16(scale), and DequantizedWeight() says exactly what it computes. quant/'s
@@ -55,6 +57,10 @@ class QuantizedLinear : public Linear {
   // codes (quant/group_quant.h's QuantSpec::scale_dtype), so the layer holds the scales
   // its codes were computed with.
   static constexpr at::ScalarType kScaleDtype = at::kHalf;
+  // The CPU forward's scratch for more than kFusedMaxRows rows: W is dequantized into it
+  // this many bytes of rows at a time (512 rows of a 4096-wide layer in float32), so the
+  // transient stays small while each GEMM stays large enough to run at full speed.
+  static constexpr int64_t kCpuScratchBytes = int64_t{8} << 20;
 
   // codes (out, in) uint8 < 2^bits; scales (out, groups) float; zeros (out, groups)
   // integer-valued float; g_idx (in) int32 or undefined; bias (out) or undefined.

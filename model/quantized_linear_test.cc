@@ -68,10 +68,10 @@ void ExpectMatches(const at::Tensor& y, const at::Tensor& x, const RandomLayer& 
       << what << ": max |diff| " << (y.to(at::kDouble) - ref).abs().max().item<double>();
 }
 
-// Forward's bound relative to |x| |W|^T: float32 rounding, or where the CPU multiplies in
-// bfloat16 (model/quantized_kernels.h) x and W each rounded to bfloat16 (relative error
-// <= 2^-8 each), so each product within (1 + 2^-8)^2 - 1 = 2^-7 + 2^-16 of itself.
-double ForwardRtol() { return internal::KernelLevel() >= 3 ? 1.0 / 128 + 2e-5 : 1e-5; }
+// Forward's bound relative to |x| |W|^T for float32 inputs: float32 rounding on every CPU.
+// (The bfloat16 units, where x and W are each rounded to bfloat16, would need 2^-7 + 2^-16:
+// they are for bfloat16 inputs only.)
+constexpr double kForwardRtol = 1e-5;
 
 TEST(QuantizedLinearTest, ForwardMatchesFormulaFloat32) {
   for (int64_t gs : {-1, 16, 32, 20}) {
@@ -93,7 +93,7 @@ TEST(QuantizedLinearTest, ForwardMatchesFormulaFloat32) {
           const std::string what = "gs=" + std::to_string(gs) + " act_order=" +
                                    std::to_string(act_order) + " bias=" + std::to_string(bias) +
                                    " rows=" + std::to_string(rows);
-          ExpectMatches(q->Forward(x), x, l, ForwardRtol(), what);
+          ExpectMatches(q->Forward(x), x, l, kForwardRtol, what);
           ExpectMatches(q->ForwardWithAtenOps(x), x, l, 1e-5, what + " aten");
         }
       }
@@ -112,7 +112,7 @@ TEST(QuantizedLinearTest, EveryWidthMatchesFormula) {
     ASSERT_NE(q, nullptr);
     for (int64_t rows : {1, 37}) {
       at::Tensor x = at::randn({rows, c.in});
-      ExpectMatches(q->Forward(x), x, l, ForwardRtol(), "bits=" + std::to_string(bits));
+      ExpectMatches(q->Forward(x), x, l, kForwardRtol, "bits=" + std::to_string(bits));
     }
     EXPECT_TRUE(q->Codes().equal(l.codes));
     EXPECT_TRUE(q->Zeros().equal(l.zeros.to(at::kByte)));
@@ -133,7 +133,7 @@ TEST(QuantizedLinearTest, FourBitOddGroupsAndWidths) {
       ASSERT_NE(q, nullptr);
       for (int64_t rows : {1, 4, 6}) {
         at::Tensor x = at::randn({rows, in});
-        ExpectMatches(q->Forward(x), x, l, ForwardRtol(),
+        ExpectMatches(q->Forward(x), x, l, kForwardRtol,
                       "in=" + std::to_string(in) + " gs=" + std::to_string(gs) +
                           " rows=" + std::to_string(rows));
       }
@@ -171,7 +171,7 @@ TEST(QuantizedLinearTest, KeepsLeadingDimensions) {
   at::Tensor x = at::randn({2, 3, c.in});
   at::Tensor y = q->Forward(x);
   ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 3, c.out}));
-  ExpectMatches(y.view({6, c.out}), x.view({6, c.in}), l, ForwardRtol(), "3-D");
+  ExpectMatches(y.view({6, c.out}), x.view({6, c.in}), l, kForwardRtol, "3-D");
 }
 
 // Bytes: packed codes out*ceil(in*bits/8), fp16 scales out*groups*2, packed zeros
@@ -246,7 +246,7 @@ TEST(QuantizedLinearTest, EveryFusedKernelMatchesFormula) {
         auto q = Build(c, l, at::kFloat);
         for (int64_t rows : {1, 3, 5, 8}) {
           at::Tensor x = at::randn({rows, in});
-          ExpectMatches(q->Forward(x), x, l, ForwardRtol(),
+          ExpectMatches(q->Forward(x), x, l, kForwardRtol,
                         std::string(FusedKernelName()) + " in=" + std::to_string(in) +
                             " gs=" + std::to_string(gs) + " rows=" + std::to_string(rows));
         }

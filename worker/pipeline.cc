@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <new>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -209,10 +210,11 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   prov["host"] = HostName();
   prov["threads"] = absl::StrCat(threads);
   prov["dtype"] = dtype_name;
-  // Packed (GPTQ/RTN/AWQ) linears on the CPU pick their kernel from the CPU's instructions;
-  // the bfloat16 ones round activations and weights to bfloat16, so quantized models'
-  // numbers can differ in the last digits between hosts of different CPU generations.
+  // Packed (GPTQ/RTN/AWQ) linears on the CPU pick their kernel from the CPU's instructions
+  // and the model's dtype: the bfloat16 units (AMX, AVX512-BF16) for bfloat16 models only.
   if (device.is_cpu()) {
+    std::optional<ScopedFloat32Kernels> float32_kernels;
+    if (dtype != at::kBFloat16) float32_kernels.emplace();
     prov["kernels.packed"] = absl::StrCat("1 row: ", FusedKernelName(), ", 2+ rows: ", BatchedKernelName());
   }
   prov["job_key"] = spec.job_key();
