@@ -3,8 +3,9 @@
 //   rows = 1 (decode)  weight bytes streamed per second as a fraction of the read
 //                      bandwidth (model/bandwidth.h); goal int4 g128 >= 0.60, the dense
 //                      float32/bfloat16 GEMV >= 0.70;
-//   rows >= 2          speed over the best dense float32 product of the same rows (the
-//                      faster of at::linear and llmq's DenseLinear); goal >= 1.5x for
+//   rows >= 2          speed over the best dense product of the same rows and activation
+//                      dtype (the faster of at::linear and llmq's DenseLinear; float32,
+//                      and bfloat16 for the bfloat16 case); goal (float32) >= 1.5x for
 //                      2..16 rows, >= 1.0x above.
 // Each time is the fastest of --reps timed calls (after a warm-up), so that other load on
 // a shared machine shows as little as possible; before each call the caches are flushed
@@ -128,16 +129,23 @@ int main(int argc, char** argv) {
   g_probe = &probe;
   double slowest = 0;
   const double bandwidth = probe.MeasureGBs(7, &slowest);
+  std::string float32_kernels;
+  {
+    ScopedFloat32Kernels float32;  // what QuantizedLinear runs for float32 activations
+    float32_kernels = absl::StrCat("1 row ", FusedKernelName(), ", 2+ rows ", BatchedKernelName());
+  }
   report.Note(absl::StrFormat(
-      "layer %d x %d, %d threads, kernels: 1 row %s, 2+ rows %s; read bandwidth %.1f GB/s "
-      "(best of 7 passes over 1 GiB, slowest %.1f)",
-      g_size, g_size, at::get_num_threads(), FusedKernelName(), BatchedKernelName(), bandwidth,
-      slowest));
+      "layer %d x %d, %d threads, kernels: float32 %s; bfloat16 1 row %s, 2+ rows %s; read "
+      "bandwidth %.1f GB/s (best of 7 passes over 1 GiB, slowest %.1f)",
+      g_size, g_size, at::get_num_threads(), float32_kernels, FusedKernelName(),
+      BatchedKernelName(), bandwidth, slowest));
   report.Add({"linear", "read_bandwidth", bandwidth, "GB/s", "itself", 1.0, std::nullopt});
   const std::string bw_name = absl::StrFormat("read_bandwidth %.1f GB/s", bandwidth);
 
   // Dense baselines: BLAS through at::linear, and DenseLinear (llmq's GEMV at one row).
-  std::map<int64_t, double> best_fp32;  // rows -> seconds
+  // rows -> seconds of the best dense product in that dtype: the baseline of the packed
+  // cases with activations of the same dtype (a bfloat16 model's dense layers are bfloat16).
+  std::map<int64_t, double> best_fp32, best_bf16;
   for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
     const std::string dt = dtype == at::kFloat ? "fp32" : "bf16";
     at::manual_seed(0);
@@ -148,7 +156,7 @@ int main(int argc, char** argv) {
       at::Tensor x = at::randn({rows, g_size}).to(dtype);
       const double t_blas = Time([&] { at::linear(x, dense.weight()); });
       const double t_llmq = Time([&] { dense.Forward(x); });
-      if (dtype == at::kFloat) best_fp32[rows] = std::min(t_blas, t_llmq);
+      (dtype == at::kFloat ? best_fp32 : best_bf16)[rows] = std::min(t_blas, t_llmq);
       const std::string m = absl::StrCat("dense_", dt, "/rows=", rows);
       if (rows == 1) {
         report.Add({"linear", m + "/at::linear", t_blas * 1e6, "us", bw_name, bytes / t_blas / 1e9 / bandwidth, std::nullopt});
@@ -176,8 +184,10 @@ int main(int argc, char** argv) {
       at::Tensor x = at::randn({rows, g_size}).to(c.dtype);
       const double t = Time([&] { layer->Forward(x); });
       const std::string m = absl::StrCat(c.name, "/rows=", rows);
-      const double base = best_fp32.at(rows);
-      const std::string base_name = absl::StrFormat("dense_fp32_best %.1f us", base * 1e6);
+      const bool bf16 = c.dtype == at::kBFloat16;
+      const double base = (bf16 ? best_bf16 : best_fp32).at(rows);
+      const std::string base_name =
+          absl::StrFormat("dense_%s_best %.1f us", bf16 ? "bf16" : "fp32", base * 1e6);
       if (rows == 1) {
         const bool goal = c.bits == 4 && c.group_size == 128 && !c.act_order && c.dtype == at::kFloat;
         report.Add({"linear", m, t * 1e6, "us", bw_name, bytes / t / 1e9 / bandwidth,
