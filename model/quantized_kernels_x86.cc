@@ -150,6 +150,51 @@ LLMQ_AVX512 void DequantizeRow512(const PackedWeights& w, const uint8_t* q, cons
   }
 }
 
+// One input row of 4-bit codes straight from the packed bytes (no unpacking pass): 16
+// bytes widen to 16 int32 lanes, each holding two codes, low nibble = even column; so x
+// is read in "nibble order", per 32 columns its 16 even then its 16 odd entries (xd, from
+// NibbleOrder). Same products (q - z) x and per-group sums as RowDots512, in another
+// order. Needs in % 32 == 0 and groups of a multiple of 32 columns (or one group).
+LLMQ_AVX512 void NibbleOrder(const float* x, int64_t in, float* xd) {
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t c = 0; c < in; c += 32) {
+    const __m512 lo = _mm512_loadu_ps(x + c), hi = _mm512_loadu_ps(x + c + 16);
+    _mm512_storeu_ps(xd + c, _mm512_permutex2var_ps(lo, evens, hi));
+    _mm512_storeu_ps(xd + c + 16, _mm512_permutex2var_ps(lo, odds, hi));
+  }
+}
+
+LLMQ_AVX512 void GemvInt4Rows512(const PackedWeights& w, const float* xd, int64_t o0, int64_t o1,
+                                 uint8_t* zbuf, float* sbuf, float* y) {
+  const __m512i low4 = _mm512_set1_epi32(0x0F);
+  for (int64_t o = o0; o < o1; ++o) {
+    const uint8_t* row = w.codes + o * w.code_row_bytes;
+    UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, 4, w.groups, zbuf);
+    const c10::Half* srow = w.scales + o * w.groups;
+    int64_t g = 0;
+    for (; g + 16 <= w.groups; g += 16) {
+      _mm512_storeu_ps(sbuf + g, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(srow + g))));
+    }
+    for (; g < w.groups; ++g) sbuf[g] = static_cast<float>(srow[g]);
+    __m512 total = _mm512_setzero_ps();
+    for (g = 0; g < w.groups; ++g) {
+      const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+      const __m512i zv = _mm512_set1_epi32(zbuf[g]);
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+      for (int64_t c = c0; c < c1; c += 32) {
+        const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c / 2)));
+        const __m512 q0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(v, low4), zv));
+        const __m512 q1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(v, 4), zv));
+        a0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(xd + c), a0);
+        a1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xd + c + 16), a1);
+      }
+      total = _mm512_fmadd_ps(_mm512_add_ps(a0, a1), _mm512_set1_ps(sbuf[g]), total);
+    }
+    y[o] = _mm512_reduce_add_ps(total);
+  }
+}
+
 LLMQ_AVX512 float SumOf16(const float* v) { return _mm512_reduce_add_ps(_mm512_loadu_ps(v)); }
 
 // Columns [c0, c1) of NR input rows x (stride in) against 4 dequantized weight rows wt
@@ -240,6 +285,12 @@ LLMQ_AVX2 void RowDots256(const PackedWeights& w, const uint8_t* q, const float*
 bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
                      int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y) {
   if (!HasAvx512()) return false;
+  if (rows == 1 && w.bits == 4 && w.in % 32 == 0 && (w.groups == 1 || w.group_size % 32 == 0)) {
+    std::vector<float> xd(w.in);
+    NibbleOrder(x, w.in, xd.data());
+    GemvInt4Rows512(w, xd.data(), o0, o1, zbuf, sbuf, y);
+    return true;
+  }
   if (rows == 1) {  // x (in) stays in L1: codes straight into the products
     for (int64_t o = o0; o < o1; ++o) {
       const uint8_t* q = RowCodes(w, o, qbuf);

@@ -16,8 +16,10 @@
 // The 8-bit methods' layers (W8A8 int8, LLM.int8(), FP8 E4M3 with and without fp8
 // activations) run at 1 and 128 rows against the same baselines.
 //
-//   llmq_linear_bench [--threads=N] [--size=4096] [--reps=7] [--filter=TEXT] [--json]
+//   llmq_linear_bench [--threads=N] [--size=4096] [--reps=7] [--filter=TEXT] [--warm] [--json]
 //   --filter runs only the quantized cases whose name contains TEXT (baselines always run).
+//   --warm skips the flush: with a layer that fits the caches (--size=1024), what the
+//   kernels compute per second rather than what memory delivers.
 //
 // --threads sets at::set_num_threads (default 2: the cores of the dev machines).
 #include <ATen/ATen.h>
@@ -51,6 +53,7 @@ namespace {
 int64_t g_size = 4096;
 int g_reps = 7;
 std::string g_filter;
+bool g_warm = false;  // --warm: no cache flush between calls (compute-bound, not memory)
 BandwidthProbe* g_probe = nullptr;
 
 // Fastest of g_reps calls, each from cold caches, seconds.
@@ -58,7 +61,7 @@ double Time(const std::function<void()>& f) {
   f();  // warm-up: page faults, thread pool
   double best = 1e30;
   for (int i = 0; i < g_reps; ++i) {
-    g_probe->EvictCaches();
+    if (!g_warm) g_probe->EvictCaches();
     const auto start = std::chrono::steady_clock::now();
     f();
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -113,10 +116,12 @@ int main(int argc, char** argv) {
       g_reps = std::max(1, std::atoi(argv[i] + 7));
     } else if (std::strncmp(argv[i], "--filter=", 9) == 0) {
       g_filter = argv[i] + 9;
+    } else if (std::strcmp(argv[i], "--warm") == 0) {
+      g_warm = true;
     } else if (std::strcmp(argv[i], "--json") == 0) {
       json = true;
     } else {
-      std::fprintf(stderr, "llmq_linear_bench: unknown flag %s (--threads=N --size=N --reps=N --filter=TEXT --json)\n", argv[i]);
+      std::fprintf(stderr, "llmq_linear_bench: unknown flag %s (--threads=N --size=N --reps=N --filter=TEXT --warm --json)\n", argv[i]);
       return 2;
     }
   }
