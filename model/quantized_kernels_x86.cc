@@ -170,15 +170,9 @@ LLMQ_AVX512 void GemvInt4Rows512(const PackedWeights& w, const float* xd, int64_
   const __m512i low4 = _mm512_set1_epi32(0x0F);
   for (int64_t o = o0; o < o1; ++o) {
     const uint8_t* row = w.codes + o * w.code_row_bytes;
-    UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, 4, w.groups, zbuf);
-    const c10::Half* srow = w.scales + o * w.groups;
-    int64_t g = 0;
-    for (; g + 16 <= w.groups; g += 16) {
-      _mm512_storeu_ps(sbuf + g, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(srow + g))));
-    }
-    for (; g < w.groups; ++g) sbuf[g] = static_cast<float>(srow[g]);
+    RowGroupParams(w, o, zbuf, sbuf);
     __m512 total = _mm512_setzero_ps();
-    for (g = 0; g < w.groups; ++g) {
+    for (int64_t g = 0; g < w.groups; ++g) {
       const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
       const __m512i zv = _mm512_set1_epi32(zbuf[g]);
       __m512 a0 = _mm512_setzero_ps(), a1 = a0;
