@@ -22,6 +22,16 @@ bool IsComputeDtype(at::ScalarType t) {
 
 constexpr int64_t kDeviceTileElements = int64_t{1} << 22;
 
+// The bfloat16 units (AMX, AVX512-BF16) only for bfloat16 inputs, where rounding x to
+// bfloat16 is exact: a float32 model's packed layers compute in float32 on every CPU, as
+// its dense layers do, so its numbers do not depend on the CPU generation (with the
+// bfloat16 units, the demo's GPTQ perplexity differed by 7.5e-5 between the Debian and the
+// torch 2.x build; in float32 by 4.3e-7). Held by Forward and CpuKernels alike.
+std::optional<ScopedFloat32Kernels> KernelsFor(at::ScalarType activations) {
+  if (activations == at::kBFloat16) return std::nullopt;
+  return std::optional<ScopedFloat32Kernels>(std::in_place);
+}
+
 // Libtorch 1.13 has no float16 GEMM on CPU: there, float16 layers multiply in float32.
 at::ScalarType GemmDtype(at::ScalarType dtype, const at::Device& device) {
   return dtype == at::kHalf && device.is_cpu() ? at::kFloat : dtype;
@@ -164,13 +174,7 @@ at::Tensor QuantizedLinear::DequantizedWeight() const {
 at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   TORCH_CHECK(x.size(-1) == in_, "QuantizedLinear: input has ", x.size(-1), " features, expected ", in_);
   if (!codes_.is_cpu() || !x.is_cpu()) return ForwardWithAtenOps(x);
-  // The bfloat16 units (AMX, AVX512-BF16) only for bfloat16 inputs, where rounding x to
-  // bfloat16 is exact: a float32 model's packed layers compute in float32 on every CPU,
-  // as its dense layers do, so its numbers do not depend on the CPU generation (with the
-  // bfloat16 units, the demo's GPTQ perplexity differed by 7.5e-5 between the Debian and
-  // the torch 2.x build; in float32 by 4.3e-7).
-  std::optional<ScopedFloat32Kernels> float32_kernels;
-  if (x.scalar_type() != at::kBFloat16) float32_kernels.emplace();
+  const std::optional<ScopedFloat32Kernels> kernels = KernelsFor(x.scalar_type());
   std::vector<int64_t> out_shape = x.sizes().vec();
   out_shape.back() = out_;
   at::Tensor x2 = x.reshape({-1, in_});  // (rows, in)
@@ -191,6 +195,11 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   }
   if (bias_.defined()) y.add_(bias_.to(y.scalar_type()));
   return y.view(out_shape);
+}
+
+std::string QuantizedLinear::CpuKernels(at::ScalarType dtype) {
+  const std::optional<ScopedFloat32Kernels> kernels = KernelsFor(dtype);
+  return absl::StrCat("1 row: ", FusedKernelName(), ", 2+ rows: ", BatchedKernelName());
 }
 
 PackedWeights QuantizedLinear::View() const {

@@ -74,6 +74,10 @@ class QuantizedLinear : public Linear {
       at::ScalarType compute_dtype);
 
   at::Tensor Forward(const at::Tensor& x) const override;
+  // The CPU kernels Forward runs for activations of `dtype` on this CPU, as
+  // "1 row: <FusedKernelName>, 2+ rows: <BatchedKernelName>" (model/quantized_kernels.h;
+  // the bfloat16 units for bfloat16 only). Provenance and benchmarks name them with it.
+  static std::string CpuKernels(at::ScalarType dtype);
   int64_t in_features() const override { return in_; }
   int64_t out_features() const override { return out_; }
   int64_t WeightBytes() const override;

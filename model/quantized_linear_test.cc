@@ -229,6 +229,15 @@ TEST(QuantizedLinearTest, ReportsItsKernel) {
       << name;
   const std::string batched = BatchedKernelName();
   EXPECT_TRUE(batched == "amx_bf16" || batched == name) << batched;
+  // What Forward runs per activation dtype: bfloat16 gets the CPU's best, float32 and
+  // float16 never the bfloat16 units.
+  EXPECT_EQ(QuantizedLinear::CpuKernels(at::kBFloat16),
+            "1 row: " + name + ", 2+ rows: " + batched);
+  for (at::ScalarType dtype : {at::kFloat, at::kHalf}) {
+    const std::string kernels = QuantizedLinear::CpuKernels(dtype);
+    EXPECT_EQ(kernels.find("bf16"), std::string::npos) << kernels;
+    EXPECT_EQ(kernels.rfind("1 row: ", 0), 0u) << kernels;
+  }
 }
 
 // Every fused path this CPU can run (AVX-512, AVX2, portable) against the formula.

@@ -44,7 +44,6 @@
 #include "model/fp8_linear.h"
 #include "model/int8_linear.h"
 #include "model/linear.h"
-#include "model/quantized_kernels.h"
 #include "model/quantized_linear.h"
 
 namespace llmq {
@@ -134,16 +133,11 @@ int main(int argc, char** argv) {
   g_probe = &probe;
   double slowest = 0;
   const double bandwidth = probe.MeasureGBs(7, &slowest);
-  std::string float32_kernels;
-  {
-    ScopedFloat32Kernels float32;  // what QuantizedLinear runs for float32 activations
-    float32_kernels = absl::StrCat("1 row ", FusedKernelName(), ", 2+ rows ", BatchedKernelName());
-  }
   report.Note(absl::StrFormat(
-      "layer %d x %d, %d threads, kernels: float32 %s; bfloat16 1 row %s, 2+ rows %s; read "
-      "bandwidth %.1f GB/s (best of 7 passes over 1 GiB, slowest %.1f)",
-      g_size, g_size, at::get_num_threads(), float32_kernels, FusedKernelName(),
-      BatchedKernelName(), bandwidth, slowest));
+      "layer %d x %d, %d threads, kernels: float32 %s; bfloat16 %s; read bandwidth %.1f GB/s "
+      "(best of 7 passes over 1 GiB, slowest %.1f)",
+      g_size, g_size, at::get_num_threads(), QuantizedLinear::CpuKernels(at::kFloat),
+      QuantizedLinear::CpuKernels(at::kBFloat16), bandwidth, slowest));
   report.Add({"linear", "read_bandwidth", bandwidth, "GB/s", "itself", 1.0, std::nullopt});
   const std::string bw_name = absl::StrFormat("read_bandwidth %.1f GB/s", bandwidth);
 

@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <new>
-#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -22,7 +21,7 @@
 #include "eval/task.h"
 #include "glog/logging.h"
 #include "model/loader.h"
-#include "model/quantized_kernels.h"
+#include "model/quantized_linear.h"
 #include "model/runtime.h"
 #include "quant/gptq_export.h"
 #include "quant/quantize.h"
@@ -212,11 +211,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   prov["dtype"] = dtype_name;
   // Packed (GPTQ/RTN/AWQ) linears on the CPU pick their kernel from the CPU's instructions
   // and the model's dtype: the bfloat16 units (AMX, AVX512-BF16) for bfloat16 models only.
-  if (device.is_cpu()) {
-    std::optional<ScopedFloat32Kernels> float32_kernels;
-    if (dtype != at::kBFloat16) float32_kernels.emplace();
-    prov["kernels.packed"] = absl::StrCat("1 row: ", FusedKernelName(), ", 2+ rows: ", BatchedKernelName());
-  }
+  if (device.is_cpu()) prov["kernels.packed"] = QuantizedLinear::CpuKernels(dtype);
   prov["job_key"] = spec.job_key();
   prov["model_identity"] = spec.model().identity();
   prov["method"] = method;
