@@ -1,13 +1,12 @@
 #include "model/bandwidth.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <vector>
 
+#include "model/parallel.h"
 #include "model/quantized_kernels.h"  // internal::KernelLevel
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -65,7 +64,7 @@ float Sum(const float* p, int64_t n) {
 BandwidthProbe::BandwidthProbe(int64_t bytes)
     : n_(std::max<int64_t>(1 << 20, bytes / 4) / 1024 * 1024), data_(new float[n_]) {
   // Touch every page from the threads that will read it (first touch places the pages).
-  at::parallel_for(0, n_ / 1024, 1, [&](int64_t b0, int64_t b1) {
+  ParallelFor(0, n_ / 1024, 1, [&](int64_t b0, int64_t b1) {
     std::fill(data_.get() + b0 * 1024, data_.get() + b1 * 1024, 1.0f);
   });
 }
@@ -73,9 +72,10 @@ BandwidthProbe::BandwidthProbe(int64_t bytes)
 double BandwidthProbe::Pass() {
   static volatile float sink = 0;
   const auto start = std::chrono::steady_clock::now();
-  std::vector<float> partial(at::get_num_threads() + 1, 0.0f);
-  at::parallel_for(0, n_ / 1024, 1, [&](int64_t b0, int64_t b1) {
-    partial[at::get_thread_num()] += Sum(data_.get() + b0 * 1024, (b1 - b0) * 1024);
+  // One partial sum per 1024-float block run, summed at the end (chunks run on any thread).
+  std::vector<float> partial(n_ / 1024, 0.0f);
+  ParallelFor(0, n_ / 1024, 1, [&](int64_t b0, int64_t b1) {
+    partial[b0] = Sum(data_.get() + b0 * 1024, (b1 - b0) * 1024);
   });
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (float p : partial) sink = sink + p;

@@ -1,7 +1,6 @@
 #include "model/fp8_linear.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "model/parallel.h"
 
 namespace llmq {
 namespace {
@@ -43,7 +43,7 @@ absl::StatusOr<std::unique_ptr<Fp8Linear>> Fp8Linear::Create(const at::Tensor& w
     const float* wp = w.data_ptr<float>();
     const float* sp = scales.data_ptr<float>();
     uint8_t* cp = codes.data_ptr<uint8_t>();
-    at::parallel_for(0, out, 16, [&](int64_t r0, int64_t r1) {
+    ParallelFor(0, out, 16, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const float s = sp[options.per_channel ? r : 0];
         for (int64_t c = 0; c < in; ++c) cp[r * in + c] = EncodeFp8(wp[r * in + c] / s, options.format);
@@ -101,7 +101,7 @@ at::Tensor FakeQuantizeFp8PerToken(const at::Tensor& x, Fp8Format format) {
   const float* xp = xc.data_ptr<float>();
   float* op = out.data_ptr<float>();
   const float max = Fp8Max(format);
-  at::parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
+  ParallelFor(0, rows, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* row = xp + r * in;
       float absmax = 0;
@@ -140,7 +140,7 @@ at::Tensor Fp8Linear::Forward(const at::Tensor& x) const {
     for (int64_t r0 = 0; r0 < out; r0 += tile) {
       const int64_t n = std::min(tile, out - r0);
       float* wp = scratch.data_ptr<float>();
-      at::parallel_for(r0, r0 + n, 16, [&](int64_t a, int64_t b) {
+      ParallelFor(r0, r0 + n, 16, [&](int64_t a, int64_t b) {
         for (int64_t r = a; r < b; ++r) {
           const float s = sp[options_.per_channel ? r : 0];
           const uint8_t* row = cp + r * in;

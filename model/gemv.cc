@@ -1,11 +1,10 @@
 #include "model/gemv.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "model/parallel.h"
 #include "model/quantized_kernels.h"  // internal::KernelLevel
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -130,7 +129,7 @@ void Gemv(const T* w, const float* x, int64_t out, int64_t in, float* y) {
   const int level = internal::KernelLevel();
   // Whole blocks of four rows, at least ~64k weights per task.
   const int64_t grain = std::max<int64_t>(4, ((int64_t{1} << 16) / std::max<int64_t>(1, in) + 3) / 4 * 4);
-  at::parallel_for(0, (out + 3) / 4, std::max<int64_t>(1, grain / 4), [&](int64_t b0, int64_t b1) {
+  ParallelFor(0, (out + 3) / 4, std::max<int64_t>(1, grain / 4), [&](int64_t b0, int64_t b1) {
     const int64_t o0 = b0 * 4, o1 = std::min(out, b1 * 4);
 #ifdef LLMQ_X86_KERNELS
     if (level >= 2) return Gemv512(w, x, in, o0, o1, y);

@@ -1,7 +1,7 @@
 // Dense matrix-vector products for one input row (decode at batch 1), where a BLAS GEMV
 // is far from the memory bandwidth (Debian's OpenBLAS sgemv: ~6x off on 2 cores): each
 // weight byte is read once, streamed by AVX-512 or AVX2 (chosen at run time, portable
-// loop otherwise), output rows split over at::parallel_for. Accumulates in float32.
+// loop otherwise), output rows split over ParallelFor (model/parallel.h). Accumulates in float32.
 #ifndef LLMQ_MODEL_GEMV_H_
 #define LLMQ_MODEL_GEMV_H_
 

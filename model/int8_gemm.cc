@@ -1,11 +1,12 @@
 #include "model/int8_gemm.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
+
+#include "model/parallel.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -159,12 +160,12 @@ at::Tensor Int8MatMul(const at::Tensor& a_in, const PackedInt8Weights& b, Int8Ke
   if (vnni) {
     const int64_t k_padded = CeilDiv(b.k, kColsPerStep) * kColsPerStep;
     const std::vector<uint8_t> biased = BiasedActivations(a.data_ptr<int8_t>(), m, b.k, k_padded);
-    at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) { VnniBlocks(biased.data(), m, k_padded, b, b0, b1, cp); });
+    ParallelFor(0, blocks, 1, [&](int64_t b0, int64_t b1) { VnniBlocks(biased.data(), m, k_padded, b, b0, b1, cp); });
     return c;
   }
 #endif
   (void)vnni;
-  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) { ScalarBlocks(a.data_ptr<int8_t>(), m, b.k, b, b0, b1, cp); });
+  ParallelFor(0, blocks, 1, [&](int64_t b0, int64_t b1) { ScalarBlocks(a.data_ptr<int8_t>(), m, b.k, b, b0, b1, cp); });
   return c;
 }
 

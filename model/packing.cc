@@ -1,10 +1,10 @@
 #include "model/packing.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <cstring>
 
+#include "model/parallel.h"
 #include "model/quantized_linear.h"
 #include "model/vector_loops.h"
 
@@ -135,7 +135,7 @@ at::Tensor PackCodes(const at::Tensor& codes, int bits) {
   at::Tensor packed = at::empty({rows, bytes}, at::kByte);  // (rows, ceil(n * bits / 8))
   const uint8_t* src = c.data_ptr<uint8_t>();
   uint8_t* dst = packed.data_ptr<uint8_t>();
-  at::parallel_for(0, rows, 64, [&](int64_t r0, int64_t r1) {
+  ParallelFor(0, rows, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) PackRow(src + r * n, n, bits, dst + r * bytes);
   });
   return packed;
@@ -152,7 +152,7 @@ at::Tensor UnpackCodes(const at::Tensor& packed, int bits, int64_t n) {
   at::Tensor codes = at::empty({rows, n}, at::kByte);  // (rows, n)
   const uint8_t* src = p.data_ptr<uint8_t>();
   uint8_t* dst = codes.data_ptr<uint8_t>();
-  at::parallel_for(0, rows, 64, [&](int64_t r0, int64_t r1) {
+  ParallelFor(0, rows, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) UnpackRow(src + r * bytes, bits, 0, n, dst + r * n);
   });
   return codes;

@@ -1,12 +1,11 @@
 #include "model/quantized_kernels.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "model/packing.h"
+#include "model/parallel.h"
 #include "model/vector_loops.h"
 
 namespace llmq {
@@ -16,7 +15,7 @@ namespace {
 // at most, 0 = portable only.
 int g_max_kernel = 3;
 // ScopedFloat32Kernels alive on this thread (the kernels are chosen on the calling thread,
-// before at::parallel_for hands rows to others).
+// before ParallelFor hands rows to others).
 thread_local int t_float32_scopes = 0;
 
 bool UseBf16Units() { return g_max_kernel >= 3 && t_float32_scopes == 0; }
@@ -56,7 +55,7 @@ void DequantizeRowF32(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8_t*
 }
 
 void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* y) {
-  at::parallel_for(0, w.out, RowGrain(w), [&](int64_t o0, int64_t o1) {
+  ParallelFor(0, w.out, RowGrain(w), [&](int64_t o0, int64_t o1) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = o0; o < o1; ++o) {
@@ -70,7 +69,7 @@ void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* 
 bool FusedX86(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   const bool avx512 = UseAvx512();
   if (w.g_idx != nullptr || (!avx512 && !UseAvx2())) return false;
-  at::parallel_for(0, w.out, RowGrain(w), [&](int64_t o0, int64_t o1) {
+  ParallelFor(0, w.out, RowGrain(w), [&](int64_t o0, int64_t o1) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups);
     if (avx512) {
@@ -94,7 +93,7 @@ void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y)
 
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst) {
-  at::parallel_for(r0, r1, RowGrain(w), [&](int64_t a, int64_t b) {
+  ParallelFor(r0, r1, RowGrain(w), [&](int64_t a, int64_t b) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = a; o < b; ++o) {

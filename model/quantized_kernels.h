@@ -13,7 +13,7 @@
 //                    weight once per call), products summed in float32
 //                    (model/quantized_kernels_bf16.cc).
 //
-// All parallelise over output rows with at::parallel_for. Rows without per-column g_idx,
+// All parallelise over output rows with ParallelFor (model/parallel.h). Rows without per-column g_idx,
 // of any width 2..8, take an AVX-512 or AVX2 (+BMI2) path when the CPU has it (runtime
 // cpuid); per-column g_idx and other CPUs a portable path that g++ -O2 vectorises.
 #ifndef LLMQ_MODEL_QUANTIZED_KERNELS_H_

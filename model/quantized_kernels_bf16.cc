@@ -25,13 +25,13 @@
 // one shift (AVX512-VBMI, where the CPU has it, for widths up to 5 and columns and groups
 // in 32s; else through bytes: 8-bit codes are bytes already, and their conversion measured
 // slower through 16-bit lanes).
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "model/packing.h"
+#include "model/parallel.h"
 #include "model/quantized_kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
@@ -293,7 +293,6 @@ LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, 
 
 #undef LLMQ_STORE_TILE
 
-
 // --- one input row ---------------------------------------------------------------------
 
 // x (in) in bfloat16: for 4-bit weights per 64 columns the even columns, then the odd ones
@@ -416,13 +415,13 @@ bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* 
   const int64_t kpad = RoundUp(w.in, 32);
   const int64_t mblocks = (rows + 15) / 16;
   std::vector<uint32_t> xv(mblocks * (kpad / 2) * 16, 0);
-  at::parallel_for(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / w.in), [&](int64_t m0, int64_t m1) {
+  ParallelFor(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / w.in), [&](int64_t m0, int64_t m1) {
     ConvertRowsVnni(x, w.in, kpad, m0, m1, xv.data());
   });
   // Output rows in units of 32 (two tiles); at least ~64k weights per task.
   const int64_t units = (w.out + 31) / 32;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (32 * w.in));
-  at::parallel_for(0, units, grain, [&](int64_t u0, int64_t u1) {
+  ParallelFor(0, units, grain, [&](int64_t u0, int64_t u1) {
     AmxRows(w, xv.data(), rows, kpad, u0 * 32, std::min(w.out, u1 * 32), y);
   });
   return true;
@@ -442,7 +441,7 @@ bool GemvBf16(const PackedWeights& w, const float* x, float* y) {
   std::vector<uint16_t> xb(w.in);
   ConvertGemvInput(x, w.in, int4, xb.data());
   const int64_t grain = std::max<int64_t>(4, (int64_t{1} << 16) / w.in);
-  at::parallel_for(0, w.out, grain, [&](int64_t o0, int64_t o1) {
+  ParallelFor(0, w.out, grain, [&](int64_t o0, int64_t o1) {
     std::vector<uint8_t> qbuf(int4 ? 0 : w.in + 64), zbuf(w.groups + 64);
     if (int4) {
       GemvInt4(w, xb.data(), o0, o1, zbuf.data(), y);

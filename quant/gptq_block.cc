@@ -1,10 +1,11 @@
 #include "quant/gptq_block.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
+
+#include "model/parallel.h"
 
 namespace llmq {
 namespace {
@@ -59,7 +60,7 @@ at::Tensor BlockCpu(GptqBlockState& s, int64_t i1, int64_t count) {
   double* loss = s.loss.data_ptr<double>();
   float* err_out = errors.data_ptr<float>();
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(count * count, 1));
-  at::parallel_for(0, out, grain, [&](int64_t r0, int64_t r1) {
+  ParallelFor(0, out, grain, [&](int64_t r0, int64_t r1) {
     std::vector<float> buf(count);
     for (int64_t r = r0; r < r1; ++r) {
       const float* wr = w + r * in;

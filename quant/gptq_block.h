@@ -3,7 +3,7 @@
 //
 // Rows are independent in this loop — each row quantizes with its own scale and zero and
 // propagates its own errors through the shared Hinv — so the CPU kernel runs rows in
-// parallel (at::parallel_for), each row through all columns of the block with the running
+// parallel (ParallelFor), each row through all columns of the block with the running
 // row segment in a small buffer. The ATen path (any device) does the same column by column
 // on whole tensors; both give the same codes up to floating-point rounding.
 #ifndef LLMQ_QUANT_GPTQ_BLOCK_H_
