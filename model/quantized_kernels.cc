@@ -91,6 +91,16 @@ void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y)
   FusedPortable(w, x, rows, y);
 }
 
+bool GemmFloat32Available() { return UseAvx512(); }
+
+bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y) {
+  if (!GemmFloat32Available() || w.g_idx != nullptr) return false;
+  ParallelFor(0, (w.out + 31) / 32, 1, [&](int64_t p0, int64_t p1) {
+    internal::GemmRowsAvx512(w, x, rows, p0 * 32, std::min(w.out, p1 * 32), y);
+  });
+  return true;
+}
+
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst) {
   ParallelFor(r0, r1, RowGrain(w), [&](int64_t a, int64_t b) {

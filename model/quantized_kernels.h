@@ -46,6 +46,14 @@ constexpr int64_t kFusedMaxRows = 16;
 // y (rows, out) = x (rows, in) W^T, float32, row-major and contiguous; rows <= kFusedMaxRows.
 void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y);
 
+// y (rows, out) = x (rows, in) W^T in float32 for many rows (prefill): W dequantized to
+// float32 (as DequantizeRows does) 32 rows x 256 columns at a time into an L1-sized panel,
+// multiplied by a register-blocked AVX-512 micro-kernel (model/quantized_kernels_x86.cc).
+// Returns false, doing nothing, without AVX-512 (SetFusedKernelForTesting below
+// "avx512" included) and for per-column g_idx; the caller then dequantizes tiles for a
+// BLAS GEMM.
+bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y);
+
 // dst (r1 - r0, in) = W[r0:r1, :] in T (float, c10::BFloat16 or c10::Half).
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst);
@@ -63,6 +71,8 @@ bool MatmulBf16Available();
 const char* FusedKernelName();
 // Which path 2 and more input rows take: "amx_bf16", else FusedKernelName().
 const char* BatchedKernelName();
+// Whether GemmFloat32 runs (for weights without per-column g_idx).
+bool GemmFloat32Available();
 
 // While one is alive, packed linears called from this thread compute in float32: no
 // bfloat16 units (AMX, AVX512-BF16), whatever the CPU has. The quantizers hold one while
@@ -91,6 +101,11 @@ bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows,
                      int64_t o0, int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y);
 bool FusedRowsAvx2(const PackedWeights& w, const float* x, int64_t rows,
                    int64_t o0, int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y);
+// y[r, o] for output rows [o0, o1) and all input rows r < rows, as a GEMM over 32-row
+// panels of W dequantized to float32 (the prefill path, GemmFloat32 below). Plain groups
+// only; false when the CPU lacks AVX-512.
+bool GemmRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
+                    int64_t o1, float* y);
 // UnpackRow(packed, bits, 0, n, out) of a row of packed_bytes bytes, vectorised (AVX2 +
 // BMI2); call only when HasAvx2().
 void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int bits, int64_t n,

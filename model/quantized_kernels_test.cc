@@ -97,16 +97,33 @@ TEST(QuantizedKernelsTest, EveryPathWidthGroupAndRowCountMatchesFormula) {
   }
 }
 
-// Prefill-sized inputs (dequantized tiles + GEMM) with the vector unpacker: the path of
-// CPUs without AMX (restricted to AVX-512 here).
-TEST(QuantizedKernelsTest, DequantizedTilesMatchFormula) {
-  SetFusedKernelForTesting("avx512");
-  for (int bits : {2, 3, 4, 8}) {
-    Layer l = MakeLayer(bits, 70, 300, 128, 50 + bits);
-    at::Tensor x = at::randn({kFusedMaxRows + 3, 300});
-    at::Tensor xd = x.to(at::kDouble);
-    ExpectNear(l.q->Forward(x), at::matmul(xd, l.weight.t()), at::matmul(xd.abs(), l.weight.abs().t()),
-               1e-5, "bits=" + std::to_string(bits));
+// Prefill-sized inputs (more than kFusedMaxRows rows) in float32: GemmFloat32 (AVX-512:
+// 32-row panels of W, 256 columns at a time, 12-row register blocks) and, restricted to
+// AVX2, dequantized tiles + BLAS GEMM. Shapes cross every blocking edge: output rows
+// around 32, columns around 16 and 256 (and past 512), groups that straddle the 256-column
+// blocks, row counts that leave 1..11 rows for the last register block.
+TEST(QuantizedKernelsTest, PrefillPathsMatchFormula) {
+  int64_t seed = 100;
+  for (const char* kernel : {"avx512", "avx2"}) {
+    SetFusedKernelForTesting(kernel);
+    for (int bits : {2, 3, 4, 5, 8}) {
+      for (int64_t out : {1, 31, 33, 70}) {
+        for (int64_t in : {1, 17, 256, 300, 600}) {
+          for (int64_t gs : {-1, 7, 128, 200}) {
+            Layer l = MakeLayer(bits, out, in, gs, ++seed);
+            for (int64_t rows : {kFusedMaxRows + 1, kFusedMaxRows + 9, int64_t{37}}) {
+              at::Tensor x = at::randn({rows, in});
+              at::Tensor xd = x.to(at::kDouble);
+              ExpectNear(l.q->Forward(x), at::matmul(xd, l.weight.t()),
+                         at::matmul(xd.abs(), l.weight.abs().t()), 1e-5,
+                         std::string(kernel) + " bits=" + std::to_string(bits) +
+                             " out=" + std::to_string(out) + " in=" + std::to_string(in) +
+                             " gs=" + std::to_string(gs) + " rows=" + std::to_string(rows));
+            }
+          }
+        }
+      }
+    }
   }
   SetFusedKernelForTesting("");
 }

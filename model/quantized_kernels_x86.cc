@@ -274,7 +274,148 @@ LLMQ_AVX2 void RowDots256(const PackedWeights& w, const uint8_t* q, const float*
   for (int r = 0; r < R; ++r) y[r * w.out] = HorizontalSum(total[r]) + offset[r];
 }
 
+// Many input rows (prefill): a register-blocked GEMM over W dequantized panel by panel.
+// A panel is 32 output rows x kGemmKc columns of W, dequantized to float32 as
+// DequantizeRows computes it and transposed to (kGemmKc, 32), so each k gives two vectors
+// of 32 consecutive outputs; the micro-kernel keeps MR x 32 outputs in 2 * MR registers
+// and broadcasts x[m, k] into them (24 FMAs per 14 loads at MR = 12). A panel (32 KB)
+// stays in L1 while all input rows pass over it, so each weight is dequantized once per
+// call, whatever the rows.
+constexpr int64_t kGemmKc = 256;
+constexpr int kGemmMr = 12;
+
+// dst[j * 32 + i] = src[i * src_stride + j] for i, j < 16: one 16 x 16 block transposed.
+LLMQ_AVX512 void Transpose16(const float* src, int64_t src_stride, float* dst) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4i + j], lane L: rows 4i..4i+3 of column 4L + j.
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {  // 4 x 4 transpose of 128-bit lanes
+    const __m512 v0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+    const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    const __m512 v3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+    _mm512_storeu_ps(dst + (j) * 32, _mm512_shuffle_f32x4(v0, v2, 0x88));
+    _mm512_storeu_ps(dst + (4 + j) * 32, _mm512_shuffle_f32x4(v1, v3, 0x88));
+    _mm512_storeu_ps(dst + (8 + j) * 32, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+    _mm512_storeu_ps(dst + (12 + j) * 32, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+  }
+}
+
+// c (MR, 32; row stride ldc; the first n columns stored) = (accumulate ? c : 0) +
+// a (MR, kc; row stride lda) bp (kc, 32).
+template <int MR>
+LLMQ_AVX512 void GemmMicro(const float* a, int64_t lda, const float* bp, int64_t kc, float* c,
+                           int64_t ldc, int n, bool accumulate) {
+  const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
+  const __mmask16 m1 = static_cast<__mmask16>(n >= 32 ? 0xFFFF : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+  __m512 acc0[MR], acc1[MR];
+  for (int m = 0; m < MR; ++m) {
+    acc0[m] = accumulate ? _mm512_maskz_loadu_ps(m0, c + m * ldc) : _mm512_setzero_ps();
+    acc1[m] = accumulate ? _mm512_maskz_loadu_ps(m1, c + m * ldc + 16) : _mm512_setzero_ps();
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(bp + k * 32), b1 = _mm512_loadu_ps(bp + k * 32 + 16);
+    for (int m = 0; m < MR; ++m) {
+      const __m512 av = _mm512_set1_ps(a[m * lda + k]);
+      acc0[m] = _mm512_fmadd_ps(av, b0, acc0[m]);
+      acc1[m] = _mm512_fmadd_ps(av, b1, acc1[m]);
+    }
+  }
+  for (int m = 0; m < MR; ++m) {
+    _mm512_mask_storeu_ps(c + m * ldc, m0, acc0[m]);
+    _mm512_mask_storeu_ps(c + m * ldc + 16, m1, acc1[m]);
+  }
+}
+
+template <int MR>
+void GemmMicroRows(const float* a, int64_t lda, const float* bp, int64_t kc, float* c,
+                   int64_t ldc, int n, bool accumulate, int rows) {
+  if constexpr (MR > 1) {
+    if (rows < MR) {
+      GemmMicroRows<MR - 1>(a, lda, bp, kc, c, ldc, n, accumulate, rows);
+      return;
+    }
+  }
+  GemmMicro<MR>(a, lda, bp, kc, c, ldc, n, accumulate);
+}
+
+// Columns [k0, k1) of row o of W in float32 into out[0, k1 - k0), zeros up to a multiple of 16.
+// zrow / srow: the row's zeros and scales per group.
+LLMQ_AVX512 void DequantizeSpan512(const PackedWeights& w, int64_t o, int64_t k0, int64_t k1,
+                                   const uint8_t* zrow, const float* srow, uint8_t* qbuf,
+                                   float* out) {
+  const uint8_t* q;
+  const int64_t offset = k0 * w.bits / 8;  // k0 % 8 == 0: a whole byte
+  if (w.bits == 8) {
+    q = w.codes + o * w.code_row_bytes + k0;
+  } else {
+    const int64_t bytes = std::min((k1 - k0) * w.bits / 8 + 1, w.code_row_bytes - offset);
+    UnpackCodesX86(w.codes + o * w.code_row_bytes + offset, bytes, w.bits, k1 - k0, qbuf);
+    q = qbuf;
+  }
+  for (int64_t c0 = k0; c0 < k1;) {
+    const int64_t g = c0 / w.group_size;
+    const int64_t c1 = std::min(k1, (g + 1) * w.group_size);
+    const __m512i zv = _mm512_set1_epi32(zrow[g]);
+    const __m512 vs = _mm512_set1_ps(srow[g]);
+    for (int64_t c = c0; c < c1; c += 16) {
+      const __mmask16 m = static_cast<__mmask16>((1u << std::min<int64_t>(16, c1 - c)) - 1);
+      const __m512i qi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, q + c - k0)), zv);
+      _mm512_mask_storeu_ps(out + c - k0, m, _mm512_mul_ps(_mm512_cvtepi32_ps(qi), vs));
+    }
+    c0 = c1;
+  }
+  for (int64_t c = k1 - k0; c % 16 != 0; ++c) out[c] = 0.0f;
+}
+
 }  // namespace
+
+bool GemmRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
+                    int64_t o1, float* y) {
+  if (!HasAvx512() || w.g_idx != nullptr) return false;
+  const int64_t kc_max = std::min(kGemmKc, (w.in + 15) / 16 * 16);
+  std::vector<float> span(16 * kc_max), panel(kc_max * 32);
+  std::vector<uint8_t> qbuf(kGemmKc + 64), zbuf(32 * w.groups);
+  std::vector<float> sbuf(32 * w.groups);
+  for (int64_t p = o0; p < o1; p += 32) {
+    const int n = static_cast<int>(std::min<int64_t>(32, o1 - p));
+    for (int i = 0; i < n; ++i) RowGroupParams(w, p + i, zbuf.data() + i * w.groups, sbuf.data() + i * w.groups);
+    for (int64_t k0 = 0; k0 < w.in; k0 += kGemmKc) {
+      const int64_t k1 = std::min(w.in, k0 + kGemmKc);
+      const int64_t kc16 = (k1 - k0 + 15) / 16 * 16;
+      for (int half = 0; half < 2; ++half) {
+        for (int i = 0; i < 16; ++i) {
+          const int r = half * 16 + i;
+          float* out = span.data() + i * kc_max;
+          if (r < n) {
+            DequantizeSpan512(w, p + r, k0, k1, zbuf.data() + r * w.groups,
+                              sbuf.data() + r * w.groups, qbuf.data(), out);
+          } else {
+            std::fill(out, out + kc16, 0.0f);
+          }
+        }
+        for (int64_t k = 0; k < kc16; k += 16) {
+          Transpose16(span.data() + k, kc_max, panel.data() + k * 32 + half * 16);
+        }
+      }
+      for (int64_t r = 0; r < rows; r += kGemmMr) {
+        GemmMicroRows<kGemmMr>(x + r * w.in + k0, w.in, panel.data(), k1 - k0, y + r * w.out + p,
+                               w.out, n, k0 > 0, static_cast<int>(std::min<int64_t>(kGemmMr, rows - r)));
+      }
+    }
+  }
+  return true;
+}
 
 bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
                      int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y) {
@@ -359,6 +500,9 @@ bool HasAvx512() { return false; }
 bool HasAvx2() { return false; }
 void UnpackCodesX86(const uint8_t* packed, int64_t, int bits, int64_t n, uint8_t* out) {
   UnpackRow(packed, bits, 0, n, out);
+}
+bool GemmRowsAvx512(const PackedWeights&, const float*, int64_t, int64_t, int64_t, float*) {
+  return false;
 }
 bool FusedRowsAvx512(const PackedWeights&, const float*, int64_t, int64_t, int64_t,
                      uint8_t*, uint8_t*, float*, float*) {

@@ -190,6 +190,11 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
       FusedMatmul(View(), xf.data_ptr<float>(), rows, y.data_ptr<float>());
     }
     y = y.to(x.scalar_type());
+  } else if (x2.scalar_type() == at::kFloat && !PerColumnGroups()) {
+    y = at::empty({rows, out_}, x2.options());
+    if (!GemmFloat32(View(), x2.data_ptr<float>(), rows, y.data_ptr<float>())) {
+      y = ForwardTiledCpu(x2);
+    }
   } else {
     y = ForwardTiledCpu(x2);
   }
@@ -197,9 +202,29 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   return y.view(out_shape);
 }
 
+namespace {
+
+// Whether Forward dequantizes tiles into kCpuScratchBytes for more than kFusedMaxRows rows
+// of `dtype` (plain groups); call within KernelsFor(dtype).
+bool PrefillUsesTiles(at::ScalarType dtype) {
+  return !MatmulBf16Available() && !(dtype == at::kFloat && GemmFloat32Available());
+}
+
+}  // namespace
+
 std::string QuantizedLinear::CpuKernels(at::ScalarType dtype) {
   const std::optional<ScopedFloat32Kernels> kernels = KernelsFor(dtype);
-  return absl::StrCat("1 row: ", FusedKernelName(), ", 2+ rows: ", BatchedKernelName());
+  if (MatmulBf16Available()) {
+    return absl::StrCat("1 row: ", FusedKernelName(), ", 2+ rows: ", BatchedKernelName());
+  }
+  return absl::StrCat("1 row: ", FusedKernelName(), ", 2-", kFusedMaxRows,
+                      " rows: ", BatchedKernelName(), ", ", kFusedMaxRows + 1, "+ rows: ",
+                      PrefillUsesTiles(dtype) ? "dequantized tiles + GEMM" : "avx512_gemm");
+}
+
+int64_t QuantizedLinear::CpuScratchBytes(at::ScalarType dtype) {
+  const std::optional<ScopedFloat32Kernels> kernels = KernelsFor(dtype);
+  return PrefillUsesTiles(dtype) ? kCpuScratchBytes : 0;
 }
 
 PackedWeights QuantizedLinear::View() const {

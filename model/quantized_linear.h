@@ -57,9 +57,10 @@ class QuantizedLinear : public Linear {
   // codes (quant/group_quant.h's QuantSpec::scale_dtype), so the layer holds the scales
   // its codes were computed with.
   static constexpr at::ScalarType kScaleDtype = at::kHalf;
-  // The CPU forward's scratch for more than kFusedMaxRows rows: W is dequantized into it
-  // this many bytes of rows at a time (512 rows of a 4096-wide layer in float32), so the
-  // transient stays small while each GEMM stays large enough to run at full speed.
+  // The CPU forward's scratch for more than kFusedMaxRows rows where no fused GEMM takes
+  // them (CpuKernels says "dequantized tiles"): W is dequantized into it this many bytes of
+  // rows at a time (512 rows of a 4096-wide layer in float32), so the transient stays small
+  // while each BLAS GEMM stays large enough to run at full speed.
   static constexpr int64_t kCpuScratchBytes = int64_t{8} << 20;
 
   // codes (out, in) uint8 < 2^bits; scales (out, groups) float; zeros (out, groups)
@@ -74,10 +75,15 @@ class QuantizedLinear : public Linear {
       at::ScalarType compute_dtype);
 
   at::Tensor Forward(const at::Tensor& x) const override;
-  // The CPU kernels Forward runs for activations of `dtype` on this CPU, as
-  // "1 row: <FusedKernelName>, 2+ rows: <BatchedKernelName>" (model/quantized_kernels.h;
-  // the bfloat16 units for bfloat16 only). Provenance and benchmarks name them with it.
+  // The CPU kernels Forward runs for activations of `dtype` on this CPU (layers without
+  // per-column groups), as "1 row: <FusedKernelName>, 2+ rows: amx_bf16" where the bfloat16
+  // units take every batch, else "1 row: <FusedKernelName>, 2-16 rows: <FusedKernelName>,
+  // 17+ rows: <avx512_gemm | dequantized tiles + GEMM>" (model/quantized_kernels.h; the
+  // bfloat16 units for bfloat16 only). Provenance and benchmarks name them with it.
   static std::string CpuKernels(at::ScalarType dtype);
+  // The scratch Forward allocates for activations of `dtype` (layers without per-column
+  // groups): kCpuScratchBytes where it dequantizes tiles, else 0.
+  static int64_t CpuScratchBytes(at::ScalarType dtype);
   int64_t in_features() const override { return in_; }
   int64_t out_features() const override { return out_; }
   int64_t WeightBytes() const override;

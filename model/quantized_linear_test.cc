@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "model/quantized_kernels.h"
 
 namespace llmq {
@@ -230,14 +231,28 @@ TEST(QuantizedLinearTest, ReportsItsKernel) {
   const std::string batched = BatchedKernelName();
   EXPECT_TRUE(batched == "amx_bf16" || batched == name) << batched;
   // What Forward runs per activation dtype: bfloat16 gets the CPU's best, float32 and
-  // float16 never the bfloat16 units.
+  // float16 never the bfloat16 units; float32 prefill the AVX-512 GEMM where there is one,
+  // float16 always tiles dequantized for a GEMM, which need the scratch.
+  const std::string tiles = "dequantized tiles + GEMM";
   EXPECT_EQ(QuantizedLinear::CpuKernels(at::kBFloat16),
-            "1 row: " + name + ", 2+ rows: " + batched);
+            batched == "amx_bf16" ? "1 row: " + name + ", 2+ rows: amx_bf16"
+                                  : "1 row: " + name + ", 2-16 rows: " + name + ", 17+ rows: " + tiles);
+  EXPECT_EQ(QuantizedLinear::CpuScratchBytes(at::kBFloat16),
+            batched == "amx_bf16" ? 0 : QuantizedLinear::kCpuScratchBytes);
   for (at::ScalarType dtype : {at::kFloat, at::kHalf}) {
     const std::string kernels = QuantizedLinear::CpuKernels(dtype);
     EXPECT_EQ(kernels.find("bf16"), std::string::npos) << kernels;
     EXPECT_EQ(kernels.rfind("1 row: ", 0), 0u) << kernels;
+    const bool gemm = dtype == at::kFloat && internal::HasAvx512();
+    EXPECT_TRUE(absl::EndsWith(kernels, gemm ? "17+ rows: avx512_gemm" : "17+ rows: " + tiles))
+        << kernels;
+    EXPECT_EQ(QuantizedLinear::CpuScratchBytes(dtype), gemm ? 0 : QuantizedLinear::kCpuScratchBytes);
   }
+  // Restricted to AVX2, float32 prefill dequantizes tiles too.
+  SetFusedKernelForTesting("avx2");
+  EXPECT_TRUE(absl::EndsWith(QuantizedLinear::CpuKernels(at::kFloat), "17+ rows: " + tiles));
+  EXPECT_EQ(QuantizedLinear::CpuScratchBytes(at::kFloat), QuantizedLinear::kCpuScratchBytes);
+  SetFusedKernelForTesting("");
 }
 
 // Every fused path this CPU can run (AVX-512, AVX2, portable) against the formula.
