@@ -51,6 +51,77 @@ __attribute__((target("avx2"))) float Sum256(const float* p, int64_t n) {
 }
 #endif
 
+#define LLMQ_FMA12(fma)                                                                  \
+  a0 = fma(a0, m, c); a1 = fma(a1, m, c); a2 = fma(a2, m, c); a3 = fma(a3, m, c);          \
+  a4 = fma(a4, m, c); a5 = fma(a5, m, c); a6 = fma(a6, m, c); a7 = fma(a7, m, c);          \
+  a8 = fma(a8, m, c); a9 = fma(a9, m, c); a10 = fma(a10, m, c); a11 = fma(a11, m, c);
+
+#ifdef LLMQ_X86_KERNELS
+// `steps` x 12 vector FMAs in 12 independent chains (more than latency x ports on any
+// x86 core we run on, so throughput, not latency, limits); returns their sum so that
+// none is optimised away.
+__attribute__((target("avx512f"))) float Fma512(int64_t steps, float seed) {
+  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-6f);
+  __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2),
+         a3 = _mm512_set1_ps(seed + 3), a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5),
+         a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7), a8 = _mm512_set1_ps(seed + 8),
+         a9 = _mm512_set1_ps(seed + 9), a10 = _mm512_set1_ps(seed + 10), a11 = _mm512_set1_ps(seed + 11);
+  for (int64_t i = 0; i < steps; ++i) {
+    LLMQ_FMA12(_mm512_fmadd_ps)
+  }
+  const __m512 s = _mm512_add_ps(
+      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                    _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7))),
+      _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+  return _mm512_reduce_add_ps(s);
+}
+__attribute__((target("avx2,fma"))) float Fma256(int64_t steps, float seed) {
+  const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-6f);
+  __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2),
+         a3 = _mm256_set1_ps(seed + 3), a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5),
+         a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7), a8 = _mm256_set1_ps(seed + 8),
+         a9 = _mm256_set1_ps(seed + 9), a10 = _mm256_set1_ps(seed + 10), a11 = _mm256_set1_ps(seed + 11);
+  for (int64_t i = 0; i < steps; ++i) {
+    LLMQ_FMA12(_mm256_fmadd_ps)
+  }
+  const __m256 s = _mm256_add_ps(
+      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                    _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
+      _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  alignas(32) float v[8];
+  _mm256_store_ps(v, s);
+  return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+#endif
+
+float FmaPortable(int64_t steps, float seed) {
+  float a0 = seed, a1 = seed + 1, a2 = seed + 2, a3 = seed + 3, a4 = seed + 4, a5 = seed + 5,
+        a6 = seed + 6, a7 = seed + 7, a8 = seed + 8, a9 = seed + 9, a10 = seed + 10, a11 = seed + 11;
+  const float m = 0.999f, c = 1e-6f;
+  auto fma = [](float a, float b, float d) { return a * b + d; };
+  for (int64_t i = 0; i < steps; ++i) {
+    LLMQ_FMA12(fma)
+  }
+  return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+}
+#undef LLMQ_FMA12
+
+// Lanes per vector FMA of the widest kernels on this CPU; Fma: `steps` x 12 of them.
+int FmaLanes() {
+#ifdef LLMQ_X86_KERNELS
+  if (internal::KernelLevel() >= 2) return 16;
+  if (internal::KernelLevel() >= 1) return 8;
+#endif
+  return 1;
+}
+float Fma(int64_t steps, float seed) {
+#ifdef LLMQ_X86_KERNELS
+  if (internal::KernelLevel() >= 2) return Fma512(steps, seed);
+  if (internal::KernelLevel() >= 1) return Fma256(steps, seed);
+#endif
+  return FmaPortable(steps, seed);
+}
+
 float Sum(const float* p, int64_t n) {
 #ifdef LLMQ_X86_KERNELS
   if (internal::KernelLevel() >= 2) return Sum512(p, n);
@@ -94,6 +165,24 @@ double BandwidthProbe::MeasureGBs(int repeats, double* slowest) {
   }
   if (slowest != nullptr) *slowest = 4.0 * static_cast<double>(n_) / worst / 1e9;
   return 4.0 * static_cast<double>(n_) / best / 1e9;
+}
+
+double MeasureFmaGflops(int repeats) {
+  static volatile float sink = 0;
+  const int threads = ParallelThreads();
+  const int64_t steps = int64_t{1} << 22;  // ~50 M vector FMAs per thread: tens of ms
+  double best = 1e30;
+  for (int r = 0; r <= repeats; ++r) {  // r = 0: warm-up (clocks, the pool's threads)
+    std::vector<float> out(threads, 0.0f);
+    const auto start = std::chrono::steady_clock::now();
+    ParallelFor(0, threads, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) out[t] = Fma(steps, static_cast<float>(t));
+    });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (float v : out) sink = sink + v;
+    if (r > 0) best = std::min(best, s);
+  }
+  return 2.0 * 12 * FmaLanes() * static_cast<double>(steps) * threads / best / 1e9;
 }
 
 }  // namespace llmq

@@ -1,5 +1,6 @@
 // The machine's memory read bandwidth, measured: the baseline every decode and GEMV
-// figure in scripts/bench is a fraction of. A streaming float32 sum over a buffer much
+// figure in scripts/bench is a fraction of (and, below it, the float32 FMA peak that the
+// many-row products are a fraction of). A streaming float32 sum over a buffer much
 // larger than the caches (default 1 GiB, twice the largest L3 we run on), split over all
 // of libtorch's threads, vectorised (AVX-512 / AVX2 when the CPU has them).
 #ifndef LLMQ_MODEL_BANDWIDTH_H_
@@ -26,6 +27,13 @@ class BandwidthProbe {
   int64_t n_;     // floats
   std::unique_ptr<float[]> data_;
 };
+
+// The machine's float32 multiply-add peak, measured: GFLOP/s (2 per FMA) of the best of
+// `repeats` runs of 12 independent chains of vector FMAs per thread, on all of libtorch's
+// threads, with the widest vectors llmq's kernels use on this CPU (AVX-512, else AVX2 FMA,
+// else scalar). The compute-bound baseline: a GEMM at N% of it leaves (100 - N)% to gain,
+// whatever library it is.
+double MeasureFmaGflops(int repeats = 5);
 
 }  // namespace llmq
 

@@ -6,7 +6,10 @@
 //   rows >= 2          speed over the best dense product of the same rows and activation
 //                      dtype (the faster of at::linear and llmq's DenseLinear; float32,
 //                      and bfloat16 for the bfloat16 case); goal (float32) >= 1.5x for
-//                      2..16 rows, >= 1.0x above.
+//                      2..16 rows, >= 1.0x above; from 64 rows also GFLOP/s as a
+//                      fraction of the float32 FMA peak (model/bandwidth.h), the dense
+//                      product's too: where BLAS runs near that peak, a float32 kernel
+//                      doing the same multiply-adds can at most match it.
 // Each time is the fastest of --reps timed calls (after a warm-up), so that other load on
 // a shared machine shows as little as possible; before each call the caches are flushed
 // (a pass over the 1 GiB bandwidth buffer), so weights come from memory as they do in a
@@ -140,6 +143,17 @@ int main(int argc, char** argv) {
       QuantizedLinear::CpuKernels(at::kBFloat16), bandwidth, slowest));
   report.Add({"linear", "read_bandwidth", bandwidth, "GB/s", "itself", 1.0, std::nullopt});
   const std::string bw_name = absl::StrFormat("read_bandwidth %.1f GB/s", bandwidth);
+  // The compute-bound baseline: 64+ rows are also printed as a fraction of the FMA peak,
+  // the dense product's included (what is left to gain, whatever the library).
+  const double fma_peak = MeasureFmaGflops(7);
+  report.Add({"linear", "fma_peak_fp32", fma_peak, "GFLOP/s", "itself", 1.0, std::nullopt});
+  const std::string peak_name = absl::StrFormat("fma_peak_fp32 %.0f GFLOP/s", fma_peak);
+  auto add_peak = [&](const std::string& metric, int64_t rows, double seconds) {
+    if (rows < 64) return;
+    const double gflops = 2.0 * rows * g_size * g_size / seconds / 1e9;
+    report.Add({"linear", metric + "/vs_peak", gflops, "GFLOP/s", peak_name, gflops / fma_peak,
+                std::nullopt});
+  };
 
   // Dense baselines: BLAS through at::linear, and DenseLinear (llmq's GEMV at one row).
   // rows -> seconds of the best dense product in that dtype: the baseline of the packed
@@ -162,6 +176,7 @@ int main(int argc, char** argv) {
         report.Add({"linear", m + "/llmq_gemv", t_llmq * 1e6, "us", bw_name, bytes / t_llmq / 1e9 / bandwidth, 0.70});
       } else {
         report.Add({"linear", m + "/at::linear", t_blas * 1e6, "us", "", 1.0, std::nullopt});
+        if (dtype == at::kFloat) add_peak(m + "/at::linear", rows, t_blas);
       }
     }
   }
@@ -196,6 +211,7 @@ int main(int argc, char** argv) {
         const bool goal = c.bits == 4 && c.group_size == 128 && !c.act_order && c.dtype == at::kFloat;
         report.Add({"linear", m, t * 1e6, "us", base_name, base / t,
                     goal ? std::optional<double>(rows <= 16 ? 1.5 : 1.0) : std::nullopt});
+        if (!bf16) add_peak(m, rows, t);
       }
     }
   }
