@@ -95,9 +95,20 @@ bool GemmFloat32Available() { return UseAvx512(); }
 
 bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (!GemmFloat32Available() || w.g_idx != nullptr) return false;
-  ParallelFor(0, (w.out + 31) / 32, 1, [&](int64_t p0, int64_t p1) {
-    internal::GemmRowsAvx512(w, x, rows, p0 * 32, std::min(w.out, p1 * 32), y);
-  });
+  const int64_t panels = (w.out + 31) / 32;
+  if (panels >= 2 * ParallelThreads() || rows < 96) {
+    // Threads take output panels: each dequantizes its part of W once (and packs all of x).
+    ParallelFor(0, panels, 1, [&](int64_t p0, int64_t p1) {
+      internal::GemmRowsAvx512(w, x, rows, p0 * 32, std::min(w.out, p1 * 32), y);
+    });
+  } else {
+    // Few outputs (a small model's layer): threads take input rows, each dequantizing all
+    // of the (small) W, rather than each packing all of x for a panel or two.
+    ParallelFor(0, (rows + 47) / 48, 1, [&](int64_t b0, int64_t b1) {
+      const int64_t r0 = b0 * 48, r1 = std::min(rows, b1 * 48);
+      internal::GemmRowsAvx512(w, x + r0 * w.in, r1 - r0, 0, w.out, y + r0 * w.out);
+    });
+  }
   return true;
 }
 

@@ -4,6 +4,7 @@
 #include "model/quantized_kernels.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -98,11 +99,16 @@ TEST(QuantizedKernelsTest, EveryPathWidthGroupAndRowCountMatchesFormula) {
 }
 
 // Prefill-sized inputs (more than kFusedMaxRows rows) in float32: GemmFloat32 (AVX-512:
-// 32-row panels of W, 256 columns at a time, 12-row register blocks) and, restricted to
-// AVX2, dequantized tiles + BLAS GEMM. Shapes cross every blocking edge: output rows
-// around 32, columns around 16 and 256 (and past 512), groups that straddle the 256-column
-// blocks, row counts that leave 1..11 rows for the last register block.
+// 32-row panels of W, 128 columns at a time, 12-row register blocks; threads split the
+// panels, or the input rows in blocks of 48 where W has few panels and x 96+ rows) and,
+// restricted to AVX2, dequantized tiles + BLAS GEMM. Shapes cross every blocking edge:
+// output rows around 32, columns around 16 and 128 (and past 512), groups that straddle
+// the 128-column blocks, row counts that leave 1..11 rows for the last register block and
+// 4 for the last 48-row block.
 TEST(QuantizedKernelsTest, PrefillPathsMatchFormula) {
+  // Two threads whatever the machine, so that both splits hand out more than one chunk.
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
   int64_t seed = 100;
   for (const char* kernel : {"avx512", "avx2"}) {
     SetFusedKernelForTesting(kernel);
@@ -111,7 +117,7 @@ TEST(QuantizedKernelsTest, PrefillPathsMatchFormula) {
         for (int64_t in : {1, 17, 256, 300, 600}) {
           for (int64_t gs : {-1, 7, 128, 200}) {
             Layer l = MakeLayer(bits, out, in, gs, ++seed);
-            for (int64_t rows : {kFusedMaxRows + 1, kFusedMaxRows + 9, int64_t{37}}) {
+            for (int64_t rows : {kFusedMaxRows + 1, kFusedMaxRows + 9, int64_t{37}, int64_t{100}}) {
               at::Tensor x = at::randn({rows, in});
               at::Tensor xd = x.to(at::kDouble);
               ExpectNear(l.q->Forward(x), at::matmul(xd, l.weight.t()),
@@ -126,6 +132,7 @@ TEST(QuantizedKernelsTest, PrefillPathsMatchFormula) {
     }
   }
   SetFusedKernelForTesting("");
+  at::set_num_threads(threads);
 }
 
 // The bfloat16 path (AMX) against the float64 formula, in two ways:
