@@ -107,7 +107,8 @@ bool FusedRowsAvx2(const PackedWeights& w, const float* x, int64_t rows,
 bool GemmRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
                     int64_t o1, float* y);
 // UnpackRow(packed, bits, 0, n, out) of a row of packed_bytes bytes, vectorised (AVX2 +
-// BMI2); call only when HasAvx2().
+// BMI2; widths other than 4 and 8 with AVX512-VBMI where the CPU has it and
+// SetFusedKernelForTesting allows AVX-512); call only when HasAvx2().
 void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int bits, int64_t n,
                     uint8_t* out);
 bool HasAvx512();

@@ -17,20 +17,27 @@
 namespace llmq {
 namespace {
 
+// Both vector paths (AVX2 + BMI2 pdep; AVX512-VBMI byte permutes and multishifts where the
+// CPU has them) against the scalar unpacking, on row lengths around their 8- and 64-code
+// steps.
 TEST(QuantizedKernelsTest, VectorUnpackEqualsScalarUnpack) {
   if (!internal::HasAvx2()) GTEST_SKIP() << "no AVX2 + BMI2";
   at::manual_seed(1);
-  for (int bits = 1; bits <= 8; ++bits) {
-    for (int64_t n : {0, 1, 7, 8, 9, 63, 64, 65, 127, 128, 200, 1000}) {
-      const int64_t bytes = PackedBytes(n, bits);
-      at::Tensor packed = at::randint(0, 256, {bytes + 1}, at::kLong).to(at::kByte);
-      const uint8_t* p = packed.data_ptr<uint8_t>();
-      std::vector<uint8_t> want(n + 1, 0xAA), got(n + 1, 0xAA);
-      UnpackRow(p, bits, 0, n, want.data());
-      internal::UnpackCodesX86(p, bytes, bits, n, got.data());
-      EXPECT_EQ(got, want) << "bits=" << bits << " n=" << n;  // the guard byte too
+  for (const char* kernel : {"avx2", "avx512"}) {
+    SetFusedKernelForTesting(kernel);
+    for (int bits = 1; bits <= 8; ++bits) {
+      for (int64_t n : {0, 1, 7, 8, 9, 63, 64, 65, 127, 128, 200, 1000, 4096}) {
+        const int64_t bytes = PackedBytes(n, bits);
+        at::Tensor packed = at::randint(0, 256, {bytes + 1}, at::kLong).to(at::kByte);
+        const uint8_t* p = packed.data_ptr<uint8_t>();
+        std::vector<uint8_t> want(n + 1, 0xAA), got(n + 1, 0xAA);
+        UnpackRow(p, bits, 0, n, want.data());
+        internal::UnpackCodesX86(p, bytes, bits, n, got.data());
+        EXPECT_EQ(got, want) << kernel << " bits=" << bits << " n=" << n;  // the guard byte too
+      }
     }
   }
+  SetFusedKernelForTesting("");
 }
 
 // A random layer, its float64 weight s * (q - z), and x W^T in float64.

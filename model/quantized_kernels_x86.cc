@@ -44,8 +44,47 @@ bool HasAvx2() {
   return has;
 }
 
+bool HasAvx512Vbmi() {
+  static const bool has = HasAvx512() && __builtin_cpu_supports("avx512vbmi");
+  return has;
+}
+
 #define LLMQ_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,bmi2"), optimize("O3")))
 #define LLMQ_AVX2 __attribute__((target("avx2,fma,bmi2"), optimize("O3")))
+#define LLMQ_VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi"), optimize("O3")))
+
+namespace {
+
+// Codes [0, n - n % 64) of a row of `bits`-bit codes (bits < 8), 64 at a time: code 8i + t
+// lies at bits t * bits .. of the `bits` bytes from byte bits * i, so vpermb gives each
+// 64-bit lane i the 8 bytes from byte bits * i, vpmultishiftqb picks byte t of the lane
+// from bit t * bits, and an AND keeps the code. (Bytes past the group's own are read into
+// the top of a lane only to be masked off; the load is masked at the row's end.) Returns
+// how many codes it wrote.
+LLMQ_VBMI int64_t UnpackCodesVbmi(const uint8_t* packed, int64_t packed_bytes, int bits,
+                                  int64_t n, uint8_t* out) {
+  alignas(64) uint8_t perm[64], shift[64];
+  for (int i = 0; i < 8; ++i) {
+    for (int t = 0; t < 8; ++t) {
+      perm[8 * i + t] = static_cast<uint8_t>(bits * i + t);
+      shift[8 * i + t] = static_cast<uint8_t>(bits * t);
+    }
+  }
+  const __m512i vperm = _mm512_load_si512(perm), vshift = _mm512_load_si512(shift);
+  const __m512i field = _mm512_set1_epi8(static_cast<char>((1 << bits) - 1));
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    const int64_t byte = j / 8 * bits;
+    const int64_t avail = std::min<int64_t>(64, packed_bytes - byte);
+    const __mmask64 m = avail >= 64 ? ~__mmask64{0} : (__mmask64{1} << avail) - 1;
+    const __m512i v = _mm512_maskz_loadu_epi8(m, packed + byte);
+    const __m512i lanes = _mm512_permutexvar_epi8(vperm, v);
+    _mm512_storeu_si512(out + j, _mm512_and_si512(_mm512_multishift_epi64_epi8(vshift, lanes), field));
+  }
+  return j;
+}
+
+}  // namespace
 
 LLMQ_AVX2 void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int bits, int64_t n,
                               uint8_t* out) {
@@ -53,6 +92,9 @@ LLMQ_AVX2 void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int b
   if (bits == 8) {
     std::memcpy(out, packed, static_cast<size_t>(n));
     return;
+  }
+  if (bits != 4 && KernelLevel() >= 2 && HasAvx512Vbmi()) {
+    j = UnpackCodesVbmi(packed, packed_bytes, bits, n, out);
   }
   if (bits == 4) {  // 32 bytes -> 64 codes: low nibble first, so interleave (lo, hi)
     const __m256i low4 = _mm256_set1_epi8(0x0F);
