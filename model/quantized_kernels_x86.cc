@@ -17,6 +17,7 @@
 // the build's -O2, GCC leaves the small register-tile loops rolled and spills the tiles,
 // 3x slower.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -63,14 +64,24 @@ namespace {
 // how many codes it wrote.
 LLMQ_VBMI int64_t UnpackCodesVbmi(const uint8_t* packed, int64_t packed_bytes, int bits,
                                   int64_t n, uint8_t* out) {
-  alignas(64) uint8_t perm[64], shift[64];
-  for (int i = 0; i < 8; ++i) {
-    for (int t = 0; t < 8; ++t) {
-      perm[8 * i + t] = static_cast<uint8_t>(bits * i + t);
-      shift[8 * i + t] = static_cast<uint8_t>(bits * t);
+  struct Table {
+    alignas(64) uint8_t perm[64];
+    alignas(64) uint8_t shift[64];
+  };
+  static const auto* tables = [] {  // per width, built once (a prefill span is 128 codes)
+    auto* t = new std::array<Table, 8>();
+    for (int b = 1; b < 8; ++b) {
+      for (int i = 0; i < 8; ++i) {
+        for (int k = 0; k < 8; ++k) {
+          (*t)[b].perm[8 * i + k] = static_cast<uint8_t>(b * i + k);
+          (*t)[b].shift[8 * i + k] = static_cast<uint8_t>(b * k);
+        }
+      }
     }
-  }
-  const __m512i vperm = _mm512_load_si512(perm), vshift = _mm512_load_si512(shift);
+    return t;
+  }();
+  const Table& table = (*tables)[bits];
+  const __m512i vperm = _mm512_load_si512(table.perm), vshift = _mm512_load_si512(table.shift);
   const __m512i field = _mm512_set1_epi8(static_cast<char>((1 << bits) - 1));
   int64_t j = 0;
   for (; j + 64 <= n; j += 64) {
