@@ -47,11 +47,11 @@ constexpr int64_t kFusedMaxRows = 16;
 void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y);
 
 // y (rows, out) = x (rows, in) W^T in float32 for many rows (prefill): W dequantized to
-// float32 (as DequantizeRows does) 32 rows x 256 columns at a time into an L1-sized panel,
-// multiplied by a register-blocked AVX-512 micro-kernel (model/quantized_kernels_x86.cc).
-// Returns false, doing nothing, without AVX-512 (SetFusedKernelForTesting below
-// "avx512" included) and for per-column g_idx; the caller then dequantizes tiles for a
-// BLAS GEMM.
+// float32 (as DequantizeRows does) 32 rows x 128 columns at a time into an L1-sized panel,
+// multiplied by a register-blocked AVX-512 micro-kernel (model/quantized_kernels_x86.cc);
+// threads split the output panels, or the input rows where W has few panels. Returns
+// false, doing nothing, without AVX-512 (SetFusedKernelForTesting below "avx512"
+// included) and for per-column g_idx; the caller then dequantizes tiles for a BLAS GEMM.
 bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y);
 
 // dst (r1 - r0, in) = W[r0:r1, :] in T (float, c10::BFloat16 or c10::Half).
