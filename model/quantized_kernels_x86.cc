@@ -203,21 +203,25 @@ LLMQ_AVX512 void RowDots512(const PackedWeights& w, const uint8_t* q, const floa
   for (int r = 0; r < R; ++r) y[r * w.out] = _mm512_reduce_add_ps(total[r]);
 }
 
-// out (in) = s[g] * (q[c] - z[g]) in float32: one weight row dequantized, as
-// DequantizeRows computes it.
-LLMQ_AVX512 void DequantizeRow512(const PackedWeights& w, const uint8_t* q, const float* s,
-                                  const uint8_t* z, float* out) {
-  for (int64_t g = 0; g < w.groups; ++g) {
-    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+// out[c - k0] = s[g] * (q[c - k0] - z[g]) in float32 for columns [k0, k1) of one weight
+// row (group g of column c), as DequantizeRows computes it: a whole row for the 2..16-row
+// kernel, a span of kGemmKc columns for the prefill GEMM.
+LLMQ_AVX512 void DequantizeCols512(const PackedWeights& w, const uint8_t* q, const float* s,
+                                   const uint8_t* z, int64_t k0, int64_t k1, float* out) {
+  for (int64_t c0 = k0; c0 < k1;) {
+    const int64_t g = c0 / w.group_size;
+    const int64_t c1 = std::min(k1, (g + 1) * w.group_size);
     const __m512i zv = _mm512_set1_epi32(z[g]);
     const __m512 vs = _mm512_set1_ps(s[g]);
     for (int64_t c = c0; c < c1; c += 16) {
       const __mmask16 m = static_cast<__mmask16>((1u << std::min<int64_t>(16, c1 - c)) - 1);
-      const __m512i qi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, q + c)), zv);
-      _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(qi), vs));
+      const __m512i qi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, q + c - k0)), zv);
+      _mm512_mask_storeu_ps(out + c - k0, m, _mm512_mul_ps(_mm512_cvtepi32_ps(qi), vs));
     }
+    c0 = c1;
   }
 }
+
 
 // One input row of 4-bit codes straight from the packed bytes (no unpacking pass): 16
 // bytes widen to 16 int32 lanes, each holding two codes, low nibble = even column; so x
@@ -456,18 +460,7 @@ LLMQ_AVX512 void DequantizeSpan512(const PackedWeights& w, int64_t o, int64_t k0
     UnpackCodesX86(w.codes + o * w.code_row_bytes + offset, bytes, w.bits, k1 - k0, qbuf);
     q = qbuf;
   }
-  for (int64_t c0 = k0; c0 < k1;) {
-    const int64_t g = c0 / w.group_size;
-    const int64_t c1 = std::min(k1, (g + 1) * w.group_size);
-    const __m512i zv = _mm512_set1_epi32(zrow[g]);
-    const __m512 vs = _mm512_set1_ps(srow[g]);
-    for (int64_t c = c0; c < c1; c += 16) {
-      const __mmask16 m = static_cast<__mmask16>((1u << std::min<int64_t>(16, c1 - c)) - 1);
-      const __m512i qi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, q + c - k0)), zv);
-      _mm512_mask_storeu_ps(out + c - k0, m, _mm512_mul_ps(_mm512_cvtepi32_ps(qi), vs));
-    }
-    c0 = c1;
-  }
+  DequantizeCols512(w, q, srow, zrow, k0, k1, out);
   for (int64_t c = k1 - k0; c % 16 != 0; ++c) out[c] = 0.0f;
 }
 
@@ -549,7 +542,7 @@ bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64
       if (k < nb) {
         const uint8_t* q = RowCodes(w, o + k, qbuf);
         RowGroupParams(w, o + k, zbuf, sbuf);
-        DequantizeRow512(w, q, sbuf, zbuf, wt.data() + k * w.in);
+        DequantizeCols512(w, q, sbuf, zbuf, 0, w.in, wt.data() + k * w.in);
       } else {
         std::fill(wt.begin() + k * w.in, wt.begin() + (k + 1) * w.in, 0.0f);
       }
