@@ -132,25 +132,47 @@ float Sum(const float* p, int64_t n) {
 
 }  // namespace
 
-BandwidthProbe::BandwidthProbe(int64_t bytes)
-    : n_(std::max<int64_t>(1 << 20, bytes / 4) / 1024 * 1024), data_(new float[n_]) {
-  // Touch every page from the threads that will read it (first touch places the pages).
-  ParallelFor(0, n_ / 1024, 1, [&](int64_t b0, int64_t b1) {
-    std::fill(data_.get() + b0 * 1024, data_.get() + b1 * 1024, 1.0f);
-  });
-}
+namespace {
 
-double BandwidthProbe::Pass() {
+// Seconds of one parallel sum over data[0, n) (n a multiple of 1024).
+double SumPass(const float* data, int64_t n) {
   static volatile float sink = 0;
   const auto start = std::chrono::steady_clock::now();
   // One partial sum per 1024-float block run, summed at the end (chunks run on any thread).
-  std::vector<float> partial(n_ / 1024, 0.0f);
-  ParallelFor(0, n_ / 1024, 1, [&](int64_t b0, int64_t b1) {
-    partial[b0] = Sum(data_.get() + b0 * 1024, (b1 - b0) * 1024);
+  std::vector<float> partial(n / 1024, 0.0f);
+  ParallelFor(0, n / 1024, 1, [&](int64_t b0, int64_t b1) {
+    partial[b0] = Sum(data + b0 * 1024, (b1 - b0) * 1024);
   });
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (float p : partial) sink = sink + p;
   return s;
+}
+
+// A buffer of n floats, every page first touched by the threads that will read it.
+std::unique_ptr<float[]> TouchedBuffer(int64_t n) {
+  std::unique_ptr<float[]> data(new float[n]);
+  ParallelFor(0, n / 1024, 1, [&](int64_t b0, int64_t b1) {
+    std::fill(data.get() + b0 * 1024, data.get() + b1 * 1024, 1.0f);
+  });
+  return data;
+}
+
+}  // namespace
+
+BandwidthProbe::BandwidthProbe(int64_t bytes)
+    : n_(std::max<int64_t>(1 << 20, bytes / 4) / 1024 * 1024), data_(TouchedBuffer(n_)) {}
+
+double BandwidthProbe::Pass() { return SumPass(data_.get(), n_); }
+
+double BandwidthProbe::ColdReadGBs(int64_t bytes, int repeats) {
+  const int64_t n = std::max<int64_t>(1024, (bytes / 4 + 1023) / 1024 * 1024);
+  std::unique_ptr<float[]> data = TouchedBuffer(n);
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    EvictCaches();
+    best = std::min(best, SumPass(data.get(), n));
+  }
+  return 4.0 * static_cast<double>(n) / best / 1e9;
 }
 
 void BandwidthProbe::EvictCaches() { Pass(); }

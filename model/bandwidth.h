@@ -21,6 +21,11 @@ class BandwidthProbe {
   // One pass over the buffer: afterwards what a benchmark reads comes from memory, not
   // from a cache warmed by its previous call (as in a model, whose weights exceed L3).
   void EvictCaches();
+  // GB/s of reading `bytes` (a buffer of their own, e.g. the size of one layer's weights)
+  // from memory: the best of `repeats` passes, each after EvictCaches(), on the same
+  // threads. What a kernel streaming that many bytes from cold caches can at most reach:
+  // a read of a few MB pays the ramp-up of memory parallelism that a 1 GiB pass amortises.
+  double ColdReadGBs(int64_t bytes, int repeats = 7);
 
  private:
   double Pass();  // seconds

@@ -49,5 +49,18 @@ TEST(BandwidthTest, FmaPeakIsAboveWhatAGemmReaches) {
   EXPECT_LE(gemm, 1.2 * peak);
 }
 
+// A cold read of one layer's bytes is a read from memory: within a small factor of the
+// 1 GiB rate (one pass after the eviction, the ramp-up of a short read costing a little).
+// Counting floats as bytes, or reading from the caches that EvictCaches should have
+// emptied (4 MB fit any L3 we run on, several times faster than memory), lands outside.
+TEST(BandwidthTest, ColdReadOfALayerIsAMemoryRead) {
+  BandwidthProbe probe(int64_t{256} << 20);
+  const double full = probe.MeasureGBs(3);
+  const double cold = probe.ColdReadGBs(int64_t{4} << 20, 5);
+  std::printf("256 MB passes %.1f GB/s, 4 MB cold %.1f GB/s\n", full, cold);
+  EXPECT_GT(cold, 0.25 * full);
+  EXPECT_LT(cold, 2.5 * full);
+}
+
 }  // namespace
 }  // namespace llmq

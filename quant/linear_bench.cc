@@ -2,7 +2,9 @@
 // size x size layer (default 4096):
 //   rows = 1 (decode)  weight bytes streamed per second as a fraction of the read
 //                      bandwidth (model/bandwidth.h); goal int4 g128 >= 0.60, the dense
-//                      float32/bfloat16 GEMV >= 0.70;
+//                      float32/bfloat16 GEMV >= 0.70; and as a fraction of a cold read
+//                      of the same number of bytes on the same threads (vs_cold_read:
+//                      the most a read of one layer's size gets from memory);
 //   rows >= 2          speed over the best dense product of the same rows and activation
 //                      dtype (the faster of at::linear and llmq's DenseLinear; float32,
 //                      and bfloat16 for the bfloat16 case); goal (float32) >= 1.5x for
@@ -159,6 +161,15 @@ int main(int argc, char** argv) {
   // rows -> seconds of the best dense product in that dtype: the baseline of the packed
   // cases with activations of the same dtype (a bfloat16 model's dense layers are bfloat16).
   std::map<int64_t, double> best_fp32, best_bf16;
+  // The one-row products also against a cold read of as many bytes as the layer streams,
+  // on the same threads (BandwidthProbe::ColdReadGBs): a layer of a few MB cannot reach
+  // the 1 GiB rate, which amortises the ramp-up of memory parallelism.
+  auto add_cold = [&](const std::string& metric, double bytes, double seconds) {
+    const double cold = probe.ColdReadGBs(static_cast<int64_t>(bytes), g_reps);
+    report.Add({"linear", metric + "/vs_cold_read", bytes / seconds / 1e9, "GB/s",
+                absl::StrFormat("cold_read %.1f MB %.1f GB/s", bytes / 1e6, cold),
+                bytes / seconds / 1e9 / cold, std::nullopt});
+  };
   for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
     const std::string dt = dtype == at::kFloat ? "fp32" : "bf16";
     at::manual_seed(0);
@@ -174,6 +185,7 @@ int main(int argc, char** argv) {
       if (rows == 1) {
         report.Add({"linear", m + "/at::linear", t_blas * 1e6, "us", bw_name, bytes / t_blas / 1e9 / bandwidth, std::nullopt});
         report.Add({"linear", m + "/llmq_gemv", t_llmq * 1e6, "us", bw_name, bytes / t_llmq / 1e9 / bandwidth, 0.70});
+        if (!g_warm) add_cold(m + "/llmq_gemv", bytes, t_llmq);
       } else {
         report.Add({"linear", m + "/at::linear", t_blas * 1e6, "us", "", 1.0, std::nullopt});
         if (dtype == at::kFloat) add_peak(m + "/at::linear", rows, t_blas);
@@ -207,6 +219,7 @@ int main(int argc, char** argv) {
         report.Add({"linear", m, t * 1e6, "us", bw_name, bytes / t / 1e9 / bandwidth,
                     goal ? std::optional<double>(0.60) : std::nullopt});
         report.Add({"linear", m + "/vs_dense", t * 1e6, "us", base_name, base / t, std::nullopt});
+        if (!g_warm) add_cold(m, bytes, t);
       } else {
         const bool goal = c.bits == 4 && c.group_size == 128 && !c.act_order && c.dtype == at::kFloat;
         report.Add({"linear", m, t * 1e6, "us", base_name, base / t,
