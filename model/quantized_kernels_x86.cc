@@ -225,6 +225,32 @@ LLMQ_AVX512 void DequantizeCols512(const PackedWeights& w, const uint8_t* q, con
 }
 
 
+// How far ahead of its reads a one-row kernel prefetches a row's codes from memory (the
+// next row of a 4096-wide 4-bit layer; see TableRow for what it gains).
+constexpr int64_t kRowPrefetch = 2048;
+
+// Zeros and scales of rows [o, o + n) as float32, groups per row: zf and sf (n * groups),
+// zb (n * groups + 64 bytes) scratch. Where rows' zeros fill whole bytes, one unpacking
+// call for all n rows.
+LLMQ_AVX512 void BlockGroupParams(const PackedWeights& w, int64_t o, int64_t n, uint8_t* zb,
+                                  float* zf, float* sf) {
+  const int64_t count = n * w.groups;
+  if (w.groups * w.bits % 8 == 0) {
+    UnpackCodesX86(w.zeros + o * w.zero_row_bytes, n * w.zero_row_bytes, w.bits, count, zb);
+  } else {
+    for (int64_t r = 0; r < n; ++r) {
+      UnpackCodesX86(w.zeros + (o + r) * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups,
+                     zb + r * w.groups);
+    }
+  }
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    _mm512_storeu_ps(zf + i, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zb + i)))));
+  }
+  for (; i < count; ++i) zf[i] = zb[i];
+  HalfToFloat512(w.scales + o * w.groups, count, sf);
+}
+
 // One input row of 4-bit codes straight from the packed bytes (no unpacking pass): 16
 // bytes widen to 16 int32 lanes, each holding two codes, low nibble = even column; so x
 // is read in "nibble order", per 32 columns its 16 even then its 16 odd entries (xd, from
@@ -247,30 +273,45 @@ LLMQ_AVX512 void NibbleOrder(const float* x, int64_t in, float* xd) {
 // place (bits 4..7, 16 q), so its sum is 16 x too large, exactly, and scaled back once
 // per group. 7 vector ops per 32 weights instead of 9.
 LLMQ_AVX512 void GemvInt4Rows512(const PackedWeights& w, const float* xd, int64_t o0, int64_t o1,
-                                 uint8_t* zbuf, float* sbuf, float* y) {
+                                 float* y) {
   const __m512i low4 = _mm512_set1_epi32(0x0F), high4 = _mm512_set1_epi32(0xF0);
   const __m512i two23 = _mm512_set1_epi32(0x4B000000);  // the bits of 2^23
-  for (int64_t o = o0; o < o1; ++o) {
-    const uint8_t* row = w.codes + o * w.code_row_bytes;
-    RowGroupParams(w, o, zbuf, sbuf);
-    __m512 total = _mm512_setzero_ps();
-    for (int64_t g = 0; g < w.groups; ++g) {
-      const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
-      const __m512 z0 = _mm512_set1_ps(8388608.0f + zbuf[g]);
-      const __m512 z1 = _mm512_set1_ps(8388608.0f + 16.0f * zbuf[g]);
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-      for (int64_t c = c0; c < c1; c += 32) {
-        const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c / 2)));
-        // (v & mask) | 2^23 bits: imm 0xEA = (A & B) | C.
-        const __m512 q0 = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, low4, two23, 0xEA)), z0);
-        const __m512 q1 = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, high4, two23, 0xEA)), z1);
-        a0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(xd + c), a0);
-        a1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xd + c + 16), a1);
-      }
-      total = _mm512_fmadd_ps(_mm512_fmadd_ps(a1, _mm512_set1_ps(0.0625f), a0),
-                              _mm512_set1_ps(sbuf[g]), total);
+  // Per group the subtrahends 2^23 + z and 2^23 + 16 z and the scale come from memory
+  // as broadcast operands, computed 16 rows at a time, not converted and broadcast per
+  // group (g32 2048 x 2048, one thread warm: 309 us, was 315-341; g128 159).
+  constexpr int64_t kBlock = 16;
+  const int64_t n = kBlock * w.groups;
+  std::vector<uint8_t> zb(n + 64);
+  std::vector<float> zf(n), sf(n), zc1(n);
+  for (int64_t ob = o0; ob < o1; ob += kBlock) {
+    const int64_t nb = std::min(kBlock, o1 - ob);
+    BlockGroupParams(w, ob, nb, zb.data(), zf.data(), sf.data());
+    for (int64_t i = 0; i < nb * w.groups; ++i) {
+      zc1[i] = 8388608.0f + 16.0f * zf[i];
+      zf[i] += 8388608.0f;
     }
-    y[o] = _mm512_reduce_add_ps(total);
+    for (int64_t o = ob; o < ob + nb; ++o) {
+      const uint8_t* row = w.codes + o * w.code_row_bytes;
+      const float* z0 = zf.data() + (o - ob) * w.groups;
+      const float* z1 = zc1.data() + (o - ob) * w.groups;
+      const float* s = sf.data() + (o - ob) * w.groups;
+      __m512 total = _mm512_setzero_ps();
+      for (int64_t g = 0; g < w.groups; ++g) {
+        const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        for (int64_t c = c0; c < c1; c += 32) {
+          if (c % 128 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c / 2) + kRowPrefetch, _MM_HINT_T0);
+          const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c / 2)));
+          // (v & mask) | 2^23 bits: imm 0xEA = (A & B) | C.
+          const __m512 q0 = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, low4, two23, 0xEA)), _mm512_set1_ps(z0[g]));
+          const __m512 q1 = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, high4, two23, 0xEA)), _mm512_set1_ps(z1[g]));
+          a0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(xd + c), a0);
+          a1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xd + c + 16), a1);
+        }
+        total = _mm512_fmadd_ps(_mm512_fmadd_ps(a1, _mm512_set1_ps(0.0625f), a0), _mm512_set1_ps(s[g]), total);
+      }
+      y[o] = _mm512_reduce_add_ps(total);
+    }
   }
 }
 
@@ -286,12 +327,11 @@ LLMQ_AVX512 void GemvInt4Rows512(const PackedWeights& w, const float* xd, int64_
 //
 // Against the nibble kernel (GemvInt4Rows512, 7 vector ops per 32 weights) a 4-bit
 // 2048 x 2048 layer in the caches on one Zen 4 thread took 159 us instead of 212. From
-// memory the codes are prefetched kTablePrefetch bytes ahead (the next row of a 4096-wide
+// memory the codes are prefetched kRowPrefetch bytes ahead (the next row of a 4096-wide
 // 4-bit layer): a cold 4096 x 4096 layer took 950 us instead of 1390 on one thread, 525
 // instead of 700-740 on two. Two weight rows at a time, sharing the x loads, ran 7%
 // faster from the caches but 5-40% slower from memory (two streams 2 KB apart).
 constexpr int64_t kTableCols = 128;
-constexpr int64_t kTablePrefetch = 2048;
 
 bool TableGemvApplies(const PackedWeights& w) {
   return (w.bits == 4 || ((w.bits == 2 || w.bits == 3) && HasAvx512Vbmi())) &&
@@ -316,7 +356,7 @@ LLMQ_VBMI void TableLanesVbmi(const uint8_t* row, int bits, int64_t in, uint8_t*
   const __mmask64 m = (__mmask64{1} << (16 * bits)) - 1;
   for (int64_t c = 0; c < in; c += kTableCols) {
     const uint8_t* p = row + c / 8 * bits;
-    _mm_prefetch(reinterpret_cast<const char*>(p) + kTablePrefetch, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p) + kRowPrefetch, _MM_HINT_T0);
     _mm512_storeu_si512(out + c / 2, _mm512_permutexvar_epi8(vperm, _mm512_maskz_loadu_epi8(m, p)));
   }
 }
@@ -338,7 +378,7 @@ LLMQ_AVX512 float TableRow(const PackedWeights& w, const float* xd, const uint8_
     const int64_t c1 = (g + 1) * w.group_size;
     for (int64_t c = g * w.group_size; c < c1; c += kTableCols) {
       const uint8_t* p = lanes + c / 2;
-      if (ahead) _mm_prefetch(reinterpret_cast<const char*>(p) + kTablePrefetch, _MM_HINT_T0);
+      if (ahead) _mm_prefetch(reinterpret_cast<const char*>(p) + kRowPrefetch, _MM_HINT_T0);
       const __m512i v = _mm512_loadu_si512(p);
       for (int k = 0; k < 8; ++k) {
         const __m512i idx = k == 0 ? v : _mm512_srli_epi32(v, k * kBits);
@@ -347,28 +387,6 @@ LLMQ_AVX512 float TableRow(const PackedWeights& w, const float* xd, const uint8_
     }
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
-}
-
-// Zeros and scales of rows [o, o + n) as float32, groups per row: zf and sf (n * groups),
-// zb (n * groups + 64 bytes) scratch. Where rows' zeros fill whole bytes, one unpacking
-// call for all n rows.
-LLMQ_AVX512 void BlockGroupParams(const PackedWeights& w, int64_t o, int64_t n, uint8_t* zb,
-                                  float* zf, float* sf) {
-  const int64_t count = n * w.groups;
-  if (w.groups * w.bits % 8 == 0) {
-    UnpackCodesX86(w.zeros + o * w.zero_row_bytes, n * w.zero_row_bytes, w.bits, count, zb);
-  } else {
-    for (int64_t r = 0; r < n; ++r) {
-      UnpackCodesX86(w.zeros + (o + r) * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups,
-                     zb + r * w.groups);
-    }
-  }
-  int64_t i = 0;
-  for (; i + 16 <= count; i += 16) {
-    _mm512_storeu_ps(zf + i, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zb + i)))));
-  }
-  for (; i < count; ++i) zf[i] = zb[i];
-  HalfToFloat512(w.scales + o * w.groups, count, sf);
 }
 
 template <int kBits>
@@ -652,7 +670,7 @@ bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64
   if (rows == 1 && w.bits == 4 && w.in % 32 == 0 && (w.groups == 1 || w.group_size % 32 == 0)) {
     std::vector<float> xd(w.in);
     NibbleOrder(x, w.in, xd.data());
-    GemvInt4Rows512(w, xd.data(), o0, o1, zbuf, sbuf, y);
+    GemvInt4Rows512(w, xd.data(), o0, o1, y);
     return true;
   }
   if (rows == 1) {  // x (in) stays in L1: codes straight into the products
