@@ -230,12 +230,12 @@ LLMQ_AVX512 void DequantizeCols512(const PackedWeights& w, const uint8_t* q, con
 constexpr int64_t kRowPrefetch = 2048;
 
 // Zeros and scales of rows [o, o + n) as float32, groups per row: zf and sf (n * groups),
-// zb (n * groups + 64 bytes) scratch. Where rows' zeros fill whole bytes, one unpacking
-// call for all n rows.
+// zb (n * groups + 64 bytes) scratch. Where each row's zeros fill its bytes exactly (no
+// padding between rows), one unpacking call for all n rows.
 LLMQ_AVX512 void BlockGroupParams(const PackedWeights& w, int64_t o, int64_t n, uint8_t* zb,
                                   float* zf, float* sf) {
   const int64_t count = n * w.groups;
-  if (w.groups * w.bits % 8 == 0) {
+  if (w.zero_row_bytes * 8 == w.groups * w.bits) {
     UnpackCodesX86(w.zeros + o * w.zero_row_bytes, n * w.zero_row_bytes, w.bits, count, zb);
   } else {
     for (int64_t r = 0; r < n; ++r) {
