@@ -12,10 +12,10 @@
 // (q - z before the products: no cancellation between sum q x and z sum x.)
 // One input row (decode) runs on the codes directly; of 2-, 3- and 4-bit codes in groups
 // of a multiple of 128 columns, as indices into a per-group table of the dequantized
-// weights s (q - z) (TableRow), the same float32 weights the many-row kernels multiply. Several rows dequantize four weight
-// rows at a time to float32 and multiply them in 4 x 4 register tiles over the input
-// rows, column chunk by column chunk (L1-sized), so each weight row is unpacked once and
-// each x load feeds four FMAs. The kernels are compiled at -O3 (function attribute): at
+// weights s (q - z) (TableRow), the same float32 weights the many-row kernels multiply.
+// Several rows dequantize four weight rows at a time to float32 and multiply them in
+// 4 x 4 register tiles over the input rows, column chunk by column chunk (L1-sized), so
+// each weight row is unpacked once and each x load feeds four FMAs. The kernels are compiled at -O3 (function attribute): at
 // the build's -O2, GCC leaves the small register-tile loops rolled and spills the tiles,
 // 3x slower.
 #include <algorithm>
@@ -251,6 +251,22 @@ LLMQ_AVX512 void BlockGroupParams(const PackedWeights& w, int64_t o, int64_t n, 
   HalfToFloat512(w.scales + o * w.groups, count, sf);
 }
 
+// Calls row(o, z, s) for each row o in [o0, o1) with its zeros z and scales s per group as
+// float32, converted 16 rows at a time (BlockGroupParams) rather than per row or group.
+template <typename RowFn>
+void ForEachRowWithParams(const PackedWeights& w, int64_t o0, int64_t o1, RowFn&& row) {
+  constexpr int64_t kBlock = 16;
+  std::vector<uint8_t> zb(kBlock * w.groups + 64);
+  std::vector<float> zf(kBlock * w.groups), sf(kBlock * w.groups);
+  for (int64_t ob = o0; ob < o1; ob += kBlock) {
+    const int64_t nb = std::min(kBlock, o1 - ob);
+    BlockGroupParams(w, ob, nb, zb.data(), zf.data(), sf.data());
+    for (int64_t o = ob; o < ob + nb; ++o) {
+      row(o, zf.data() + (o - ob) * w.groups, sf.data() + (o - ob) * w.groups);
+    }
+  }
+}
+
 // One input row of 4-bit codes straight from the packed bytes (no unpacking pass): 16
 // bytes widen to 16 int32 lanes, each holding two codes, low nibble = even column; so x
 // is read in "nibble order", per 32 columns its 16 even then its 16 odd entries (xd, from
@@ -266,53 +282,48 @@ LLMQ_AVX512 void NibbleOrder(const float* x, int64_t in, float* xd) {
   }
 }
 
-//
-// Codes become floats without a conversion: a code k < 2^23 OR-ed into the bits of 2^23
+// One weight row of the nibble kernel, sub: 2 * groups floats of scratch. Codes become
+// floats without a conversion: a code k < 2^23 OR-ed into the bits of 2^23
 // is the float 2^23 + k exactly, so one ternary-logic op (AND the nibble, OR the exponent)
 // and one exact subtraction of 2^23 + z give q - z; the odd column's nibble is taken in
 // place (bits 4..7, 16 q), so its sum is 16 x too large, exactly, and scaled back once
 // per group. 7 vector ops per 32 weights instead of 9.
-LLMQ_AVX512 void GemvInt4Rows512(const PackedWeights& w, const float* xd, int64_t o0, int64_t o1,
-                                 float* y) {
+LLMQ_AVX512 float NibbleRow(const PackedWeights& w, const float* xd, const uint8_t* row,
+                            const float* z, const float* s, float* sub) {
   const __m512i low4 = _mm512_set1_epi32(0x0F), high4 = _mm512_set1_epi32(0xF0);
   const __m512i two23 = _mm512_set1_epi32(0x4B000000);  // the bits of 2^23
-  // Per group the subtrahends 2^23 + z and 2^23 + 16 z and the scale come from memory
-  // as broadcast operands, computed 16 rows at a time, not converted and broadcast per
-  // group (g32 2048 x 2048, one thread warm: 309 us, was 315-341; g128 159).
-  constexpr int64_t kBlock = 16;
-  const int64_t n = kBlock * w.groups;
-  std::vector<uint8_t> zb(n + 64);
-  std::vector<float> zf(n), sf(n), zc1(n);
-  for (int64_t ob = o0; ob < o1; ob += kBlock) {
-    const int64_t nb = std::min(kBlock, o1 - ob);
-    BlockGroupParams(w, ob, nb, zb.data(), zf.data(), sf.data());
-    for (int64_t i = 0; i < nb * w.groups; ++i) {
-      zc1[i] = 8388608.0f + 16.0f * zf[i];
-      zf[i] += 8388608.0f;
-    }
-    for (int64_t o = ob; o < ob + nb; ++o) {
-      const uint8_t* row = w.codes + o * w.code_row_bytes;
-      const float* z0 = zf.data() + (o - ob) * w.groups;
-      const float* z1 = zc1.data() + (o - ob) * w.groups;
-      const float* s = sf.data() + (o - ob) * w.groups;
-      __m512 total = _mm512_setzero_ps();
-      for (int64_t g = 0; g < w.groups; ++g) {
-        const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-        for (int64_t c = c0; c < c1; c += 32) {
-          if (c % 128 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c / 2) + kRowPrefetch, _MM_HINT_T0);
-          const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c / 2)));
-          // (v & mask) | 2^23 bits: imm 0xEA = (A & B) | C.
-          const __m512 q0 = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, low4, two23, 0xEA)), _mm512_set1_ps(z0[g]));
-          const __m512 q1 = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, high4, two23, 0xEA)), _mm512_set1_ps(z1[g]));
-          a0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(xd + c), a0);
-          a1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xd + c + 16), a1);
-        }
-        total = _mm512_fmadd_ps(_mm512_fmadd_ps(a1, _mm512_set1_ps(0.0625f), a0), _mm512_set1_ps(s[g]), total);
-      }
-      y[o] = _mm512_reduce_add_ps(total);
-    }
+  // Per group the subtrahends 2^23 + z and 2^23 + 16 z and the scale are broadcast
+  // operands from memory, not converted and broadcast per group (g32 2048 x 2048, one
+  // thread warm: 309 us, was 315-341; g128 159).
+  float* z0 = sub;
+  float* z1 = sub + w.groups;
+  for (int64_t g = 0; g < w.groups; ++g) {
+    z0[g] = 8388608.0f + z[g];
+    z1[g] = 8388608.0f + 16.0f * z[g];
   }
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (int64_t c = c0; c < c1; c += 32) {
+      if (c % 128 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c / 2) + kRowPrefetch, _MM_HINT_T0);
+      const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c / 2)));
+      // (v & mask) | 2^23 bits: imm 0xEA = (A & B) | C.
+      const __m512 q0 = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, low4, two23, 0xEA)), _mm512_set1_ps(z0[g]));
+      const __m512 q1 = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, high4, two23, 0xEA)), _mm512_set1_ps(z1[g]));
+      a0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(xd + c), a0);
+      a1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xd + c + 16), a1);
+    }
+    total = _mm512_fmadd_ps(_mm512_fmadd_ps(a1, _mm512_set1_ps(0.0625f), a0), _mm512_set1_ps(s[g]), total);
+  }
+  return _mm512_reduce_add_ps(total);
+}
+
+void GemvInt4Rows512(const PackedWeights& w, const float* xd, int64_t o0, int64_t o1, float* y) {
+  std::vector<float> sub(2 * w.groups);
+  ForEachRowWithParams(w, o0, o1, [&](int64_t o, const float* z, const float* s) {
+    y[o] = NibbleRow(w, xd, w.codes + o * w.code_row_bytes, z, s, sub.data());
+  });
 }
 
 // One input row of 2-, 3- or 4-bit codes, groups of a multiple of 128 columns: the codes
@@ -362,10 +373,11 @@ LLMQ_VBMI void TableLanesVbmi(const uint8_t* row, int bits, int64_t in, uint8_t*
 }
 
 // One weight row's product with xd from its lanes (64 bytes per 128 columns) and its zeros
-// z and scales s per group. ahead: whether to prefetch further lanes (4-bit: the packed rows).
+// z and scales s per group. 4-bit lanes are the packed row itself, so they are prefetched
+// ahead here; 2-/3-bit lanes were spread from a row TableLanesVbmi prefetched.
 template <int kBits>
 LLMQ_AVX512 float TableRow(const PackedWeights& w, const float* xd, const uint8_t* lanes,
-                           const float* z, const float* s, bool ahead) {
+                           const float* z, const float* s) {
   const __m512 iota = _mm512_cvtepi32_ps(_mm512_and_si512(
       _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
       _mm512_set1_epi32((1 << kBits) - 1)));
@@ -378,7 +390,7 @@ LLMQ_AVX512 float TableRow(const PackedWeights& w, const float* xd, const uint8_
     const int64_t c1 = (g + 1) * w.group_size;
     for (int64_t c = g * w.group_size; c < c1; c += kTableCols) {
       const uint8_t* p = lanes + c / 2;
-      if (ahead) _mm_prefetch(reinterpret_cast<const char*>(p) + kRowPrefetch, _MM_HINT_T0);
+      if constexpr (kBits == 4) _mm_prefetch(reinterpret_cast<const char*>(p) + kRowPrefetch, _MM_HINT_T0);
       const __m512i v = _mm512_loadu_si512(p);
       for (int k = 0; k < 8; ++k) {
         const __m512i idx = k == 0 ? v : _mm512_srli_epi32(v, k * kBits);
@@ -391,22 +403,15 @@ LLMQ_AVX512 float TableRow(const PackedWeights& w, const float* xd, const uint8_
 
 template <int kBits>
 void TableGemv(const PackedWeights& w, const float* xd, int64_t o0, int64_t o1, float* y) {
-  constexpr int64_t kBlock = 16;  // rows whose zeros and scales convert at once
-  std::vector<uint8_t> zb(kBlock * w.groups + 64), lanebuf(kBits == 4 ? 0 : w.in / 2);
-  std::vector<float> zf(kBlock * w.groups), sf(kBlock * w.groups);
-  for (int64_t ob = o0; ob < o1; ob += kBlock) {
-    const int64_t nb = std::min(kBlock, o1 - ob);
-    BlockGroupParams(w, ob, nb, zb.data(), zf.data(), sf.data());
-    for (int64_t o = ob; o < ob + nb; ++o) {
-      const uint8_t* lanes = w.codes + o * w.code_row_bytes;
-      if constexpr (kBits != 4) {
-        TableLanesVbmi(lanes, kBits, w.in, lanebuf.data());
-        lanes = lanebuf.data();
-      }
-      y[o] = TableRow<kBits>(w, xd, lanes, zf.data() + (o - ob) * w.groups,
-                             sf.data() + (o - ob) * w.groups, kBits == 4);
+  std::vector<uint8_t> lanebuf(kBits == 4 ? 0 : w.in / 2);
+  ForEachRowWithParams(w, o0, o1, [&](int64_t o, const float* z, const float* s) {
+    const uint8_t* lanes = w.codes + o * w.code_row_bytes;
+    if constexpr (kBits != 4) {
+      TableLanesVbmi(lanes, kBits, w.in, lanebuf.data());
+      lanes = lanebuf.data();
     }
-  }
+    y[o] = TableRow<kBits>(w, xd, lanes, z, s);
+  });
 }
 
 void TableGemvAny(const PackedWeights& w, const float* x, int64_t o0, int64_t o1, float* y) {
