@@ -616,24 +616,20 @@ LLMQ_AVX512 void DequantizeSpan512(const PackedWeights& w, int64_t o, int64_t k0
   for (int64_t c = k1 - k0; c % 16 != 0; ++c) out[c] = 0.0f;
 }
 
-}  // namespace
-
-bool GemmRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
-                    int64_t o1, float* y) {
-  if (!HasAvx512() || w.g_idx != nullptr) return false;
-  const int64_t kc_max = std::min(kGemmKc, (w.in + 15) / 16 * 16);
+// y[r, o] for output rows [o0, o1) and input rows r < rows of x (rows, in); y (rows, out).
+// decode(o, k0, k1, dst): columns [k0, k1) of weight row o as float32 into dst, zeros
+// after them up to a multiple of 16 (a span of at most kGemmKc columns).
+template <typename DecodeSpan>
+void GemmPanels512(int64_t in, int64_t out, const float* x, int64_t rows, int64_t o0,
+                   int64_t o1, DecodeSpan&& decode, float* y) {
+  const int64_t kc_max = std::min(kGemmKc, (in + 15) / 16 * 16);
   const int64_t slabs = (rows + kGemmMr - 1) / kGemmMr;
   std::vector<float> span(16 * kc_max), panel(kc_max * 32), packed(slabs * kc_max * kGemmMr);
-  std::vector<uint8_t> qbuf(kGemmKc + 64), zbuf((o1 - o0) * w.groups);
-  std::vector<float> sbuf((o1 - o0) * w.groups);
-  for (int64_t o = o0; o < o1; ++o) {
-    RowGroupParams(w, o, zbuf.data() + (o - o0) * w.groups, sbuf.data() + (o - o0) * w.groups);
-  }
-  for (int64_t k0 = 0; k0 < w.in; k0 += kGemmKc) {
-    const int64_t k1 = std::min(w.in, k0 + kGemmKc);
+  for (int64_t k0 = 0; k0 < in; k0 += kGemmKc) {
+    const int64_t k1 = std::min(in, k0 + kGemmKc);
     const int64_t kc16 = (k1 - k0 + 15) / 16 * 16;
     for (int64_t s = 0; s < slabs; ++s) {
-      PackSlab(x, w.in, s * kGemmMr, std::min<int64_t>(kGemmMr, rows - s * kGemmMr), k0, k1 - k0,
+      PackSlab(x, in, s * kGemmMr, std::min<int64_t>(kGemmMr, rows - s * kGemmMr), k0, k1 - k0,
                packed.data() + s * kc_max * kGemmMr);
     }
     for (int64_t p = o0; p < o1; p += 32) {
@@ -641,13 +637,11 @@ bool GemmRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_
       for (int half = 0; half < 2; ++half) {
         for (int i = 0; i < 16; ++i) {
           const int r = half * 16 + i;
-          float* out = span.data() + i * kc_max;
+          float* dst = span.data() + i * kc_max;
           if (r < n) {
-            const int64_t at = (p + r - o0) * w.groups;
-            DequantizeSpan512(w, p + r, k0, k1, zbuf.data() + at, sbuf.data() + at, qbuf.data(),
-                              out);
+            decode(p + r, k0, k1, dst);
           } else {
-            std::fill(out, out + kc16, 0.0f);
+            std::fill(dst, dst + kc16, 0.0f);
           }
         }
         for (int64_t k = 0; k < kc16; k += 16) {
@@ -657,11 +651,69 @@ bool GemmRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_
       for (int64_t s = 0; s < slabs; ++s) {
         const int64_t r = s * kGemmMr;
         GemmMicroRows<kGemmMr>(packed.data() + s * kc_max * kGemmMr, kGemmMr, panel.data(),
-                               k1 - k0, y + r * w.out + p, w.out, n, k0 > 0,
+                               k1 - k0, y + r * out + p, out, n, k0 > 0,
                                static_cast<int>(std::min<int64_t>(kGemmMr, rows - r)));
       }
     }
   }
+}
+
+// Several input rows (at most kFusedMaxRows): four weight rows at a time decoded to
+// float32 (wt) by decode(o, dst) (all `in` columns of row o), then 4 x 4 register tiles
+// over the input rows, in column chunks small enough that the chunk of wt and of every x
+// row stays in L1 while all input rows pass over it. y (rows, out), rows [o0, o1).
+template <typename DecodeRow>
+void TileRows512(int64_t in, int64_t out, const float* x, int64_t rows, int64_t o0, int64_t o1,
+                 DecodeRow&& decode, float* y) {
+  constexpr int64_t kChunk = 256;
+  std::vector<float> wt(4 * in);                      // (4, in)
+  std::vector<float> part((rows + 3) / 4 * 16 * 16);  // (row blocks, 4 x 4, 16)
+  for (int64_t o = o0; o < o1; o += 4) {
+    const int64_t nb = std::min<int64_t>(4, o1 - o);
+    for (int64_t k = 0; k < 4; ++k) {
+      if (k < nb) {
+        decode(o + k, wt.data() + k * in);
+      } else {
+        std::fill(wt.begin() + k * in, wt.begin() + (k + 1) * in, 0.0f);
+      }
+    }
+    std::fill(part.begin(), part.end(), 0.0f);
+    for (int64_t c0 = 0; c0 < in; c0 += kChunk) {
+      const int64_t c1 = std::min(in, c0 + kChunk);
+      for (int64_t r = 0; r < rows; r += 4) {
+        float* p = part.data() + r / 4 * 256;
+        switch (std::min<int64_t>(4, rows - r)) {
+          case 1: Tile512<1>(wt.data(), x + r * in, in, c0, c1, p); break;
+          case 2: Tile512<2>(wt.data(), x + r * in, in, c0, c1, p); break;
+          case 3: Tile512<3>(wt.data(), x + r * in, in, c0, c1, p); break;
+          default: Tile512<4>(wt.data(), x + r * in, in, c0, c1, p); break;
+        }
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < nb; ++k) {
+        const float* v = part.data() + (r / 4 * 16 + (r % 4) * 4 + k) * 16;
+        y[r * out + o + k] = SumOf16(v);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool GemmRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
+                    int64_t o1, float* y) {
+  if (!HasAvx512() || w.g_idx != nullptr) return false;
+  std::vector<uint8_t> qbuf(kGemmKc + 64), zbuf((o1 - o0) * w.groups);
+  std::vector<float> sbuf((o1 - o0) * w.groups);
+  for (int64_t o = o0; o < o1; ++o) {
+    RowGroupParams(w, o, zbuf.data() + (o - o0) * w.groups, sbuf.data() + (o - o0) * w.groups);
+  }
+  GemmPanels512(w.in, w.out, x, rows, o0, o1,
+                [&](int64_t o, int64_t k0, int64_t k1, float* dst) {
+                  const int64_t at = (o - o0) * w.groups;
+                  DequantizeSpan512(w, o, k0, k1, zbuf.data() + at, sbuf.data() + at, qbuf.data(), dst);
+                }, y);
   return true;
 }
 
@@ -686,43 +738,11 @@ bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64
     }
     return true;
   }
-  // Several rows: four weight rows at a time dequantized to float32 (wt), then 4 x 4
-  // register tiles over the input rows, in column chunks small enough that the chunk of
-  // wt and of every x row stays in L1 while all input rows pass over it.
-  constexpr int64_t kChunk = 256;
-  std::vector<float> wt(4 * w.in);                   // (4, in)
-  std::vector<float> part((rows + 3) / 4 * 16 * 16);  // (row blocks, 4 x 4, 16)
-  for (int64_t o = o0; o < o1; o += 4) {
-    const int64_t nb = std::min<int64_t>(4, o1 - o);
-    for (int64_t k = 0; k < 4; ++k) {
-      if (k < nb) {
-        const uint8_t* q = RowCodes(w, o + k, qbuf);
-        RowGroupParams(w, o + k, zbuf, sbuf);
-        DequantizeCols512(w, q, sbuf, zbuf, 0, w.in, wt.data() + k * w.in);
-      } else {
-        std::fill(wt.begin() + k * w.in, wt.begin() + (k + 1) * w.in, 0.0f);
-      }
-    }
-    std::fill(part.begin(), part.end(), 0.0f);
-    for (int64_t c0 = 0; c0 < w.in; c0 += kChunk) {
-      const int64_t c1 = std::min(w.in, c0 + kChunk);
-      for (int64_t r = 0; r < rows; r += 4) {
-        float* p = part.data() + r / 4 * 256;
-        switch (std::min<int64_t>(4, rows - r)) {
-          case 1: Tile512<1>(wt.data(), x + r * w.in, w.in, c0, c1, p); break;
-          case 2: Tile512<2>(wt.data(), x + r * w.in, w.in, c0, c1, p); break;
-          case 3: Tile512<3>(wt.data(), x + r * w.in, w.in, c0, c1, p); break;
-          default: Tile512<4>(wt.data(), x + r * w.in, w.in, c0, c1, p); break;
-        }
-      }
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t k = 0; k < nb; ++k) {
-        const float* v = part.data() + (r / 4 * 16 + (r % 4) * 4 + k) * 16;
-        y[r * w.out + o + k] = SumOf16(v);
-      }
-    }
-  }
+  TileRows512(w.in, w.out, x, rows, o0, o1, [&](int64_t o, float* dst) {
+    const uint8_t* q = RowCodes(w, o, qbuf);
+    RowGroupParams(w, o, zbuf, sbuf);
+    DequantizeCols512(w, q, sbuf, zbuf, 0, w.in, dst);
+  }, y);
   return true;
 }
 
