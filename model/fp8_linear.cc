@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "model/parallel.h"
+#include "model/quantized_kernels.h"
 
 namespace llmq {
 namespace {
@@ -132,28 +133,42 @@ at::Tensor Fp8Linear::Forward(const at::Tensor& x) const {
     y = at::matmul(x2, DequantizedWeight().t());
   } else {
     y = at::empty({x2.size(0), out}, x2.options());  // (rows, out)
-    const int64_t tile = std::min(out, std::max<int64_t>(64, kTileBytes / 4 / in));
-    at::Tensor scratch = at::empty({tile, in}, at::kFloat);  // (tile, in)
-    const float* table = Fp8DecodeTable(options_.format);
-    const uint8_t* cp = codes_.data_ptr<uint8_t>();
-    const float* sp = scales_.data_ptr<float>();
-    for (int64_t r0 = 0; r0 < out; r0 += tile) {
-      const int64_t n = std::min(tile, out - r0);
-      float* wp = scratch.data_ptr<float>();
-      ParallelFor(r0, r0 + n, 16, [&](int64_t a, int64_t b) {
-        for (int64_t r = a; r < b; ++r) {
-          const float s = sp[options_.per_channel ? r : 0];
-          const uint8_t* row = cp + r * in;
-          float* dst = wp + (r - r0) * in;
-          for (int64_t c = 0; c < in; ++c) dst[c] = table[row[c]] * s;
-        }
-      });
-      at::Tensor y_tile = y.narrow(1, r0, n);
-      at::mm_out(y_tile, x2, scratch.narrow(0, 0, n).t());
+    Fp8Weights view;
+    view.codes = codes_.data_ptr<uint8_t>();
+    view.scales = scales_.data_ptr<float>();
+    view.per_channel = options_.per_channel;
+    view.format = options_.format;
+    view.in = in;
+    view.out = out;
+    if (!Fp8MatmulFloat32(view, x2.data_ptr<float>(), x2.size(0), y.data_ptr<float>())) {
+      MatmulDecodedTiles(x2, y);
     }
   }
   if (bias_.defined()) y.add_(bias_.to(y.device(), at::kFloat));
   return y.to(x.scalar_type()).view(out_shape);
+}
+
+void Fp8Linear::MatmulDecodedTiles(const at::Tensor& x, at::Tensor& y) const {
+  const int64_t in = in_features(), out = out_features();
+  const int64_t tile = std::min(out, std::max<int64_t>(64, kTileBytes / 4 / in));
+  at::Tensor scratch = at::empty({tile, in}, at::kFloat);  // (tile, in)
+  const float* table = Fp8DecodeTable(options_.format);
+  const uint8_t* cp = codes_.data_ptr<uint8_t>();
+  const float* sp = scales_.data_ptr<float>();
+  for (int64_t r0 = 0; r0 < out; r0 += tile) {
+    const int64_t n = std::min(tile, out - r0);
+    float* wp = scratch.data_ptr<float>();
+    ParallelFor(r0, r0 + n, 16, [&](int64_t a, int64_t b) {
+      for (int64_t r = a; r < b; ++r) {
+        const float s = sp[options_.per_channel ? r : 0];
+        const uint8_t* row = cp + r * in;
+        float* dst = wp + (r - r0) * in;
+        for (int64_t c = 0; c < in; ++c) dst[c] = table[row[c]] * s;
+      }
+    });
+    at::Tensor y_tile = y.narrow(1, r0, n);
+    at::mm_out(y_tile, x, scratch.narrow(0, 0, n).t());
+  }
 }
 
 int64_t Fp8Linear::WeightBytes() const {

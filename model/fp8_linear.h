@@ -8,8 +8,10 @@
 // With fp8 activations (Options::activations), Forward first rounds each input row (token)
 // to the same format with its own dynamic scale max|x_row| / Fp8Max. This CPU build has no
 // FP8 arithmetic: activations are fake-quantized (rounded, kept in float) and the product
-// runs in float on the decoded weight, a tile of rows at a time, which gives the numbers of
-// an FP8 GEMM with float accumulation, not its speed.
+// runs in float on the decoded weight, which gives the numbers of an FP8 GEMM with float
+// accumulation. On CPUs with AVX-512 the codes are decoded inside the float32 kernels of
+// the packed layers (Fp8MatmulFloat32, model/quantized_kernels.h): one byte read per weight
+// at one input row, never a float32 copy of W; elsewhere tiles of W are decoded for a GEMM.
 #ifndef LLMQ_MODEL_FP8_LINEAR_H_
 #define LLMQ_MODEL_FP8_LINEAR_H_
 
@@ -62,6 +64,9 @@ class Fp8Linear : public Linear {
 
  private:
   Fp8Linear() = default;
+  // y (rows, out) = x (rows, in) W^T on the CPU without the AVX-512 kernels: tiles of W
+  // decoded to float32 through a BLAS GEMM.
+  void MatmulDecodedTiles(const at::Tensor& x, at::Tensor& y) const;
   Options options_;
   at::Tensor codes_, scales_, bias_;
 };

@@ -11,6 +11,7 @@
 #include "common/files.h"
 
 #include "model/fp8_linear.h"
+#include "model/quantized_kernels.h"
 
 namespace llmq {
 namespace {
@@ -138,6 +139,50 @@ TEST(Fp8LinearTest, ForwardMatchesItsDequantizedWeight) {
     at::Tensor x = at::randn({5, 40});
     at::Tensor expected = at::matmul(x, wq.t()) + bias;
     EXPECT_TRUE(at::allclose((*layer)->Forward(x), expected, 1e-5, 1e-5));
+  }
+}
+
+// Forward on every path its CPU kernels take (one input row from the codes, 2-16 rows in
+// register tiles, more through the panel GEMM; and, where SetFusedKernelForTesting rules
+// out AVX-512, decoded tiles through BLAS) equals x times DequantizedWeight in double
+// precision within float32 rounding, on every finite code of both formats (subnormals,
+// negative zero and the largest values included), either scale granularity, and widths
+// with and without a partial vector at the end of a row.
+TEST(Fp8LinearTest, EveryKernelPathMatchesTheDecodedWeight) {
+  at::manual_seed(21);
+  for (Fp8Format format : {kE4M3, kE5M2}) {
+    std::vector<uint8_t> finite;
+    for (int c = 0; c < 256; ++c) {
+      if (std::isfinite(DecodeFp8(static_cast<uint8_t>(c), format))) finite.push_back(static_cast<uint8_t>(c));
+    }
+    for (bool per_channel : {false, true}) {
+      for (int64_t in : {200, 256}) {
+        const int64_t out = 70;
+        at::Tensor pick = at::randint(static_cast<int64_t>(finite.size()), {out, in}, at::kLong);
+        at::Tensor codes = at::from_blob(finite.data(), {static_cast<int64_t>(finite.size())}, at::kByte)
+                               .index_select(0, pick.view({-1}))
+                               .view({out, in});
+        at::Tensor scales = per_channel ? at::rand({out}) * 0.01 + 1e-4 : at::full({1}, 2e-3, at::kFloat);
+        Fp8Linear::Options options{format, per_channel, false};
+        auto layer = Fp8Linear::FromCodes(codes, scales, at::Tensor(), options, at::kFloat);
+        ASSERT_TRUE(layer.ok()) << layer.status();
+        const at::Tensor wq = (*layer)->DequantizedWeight().to(at::kDouble);
+        for (const char* kernels : {"", "avx2"}) {
+          SetFusedKernelForTesting(kernels);
+          for (int64_t rows : {1, 3, 16, 17, 50, 100}) {
+            at::Tensor x = at::randn({rows, in});
+            const at::Tensor xd = x.to(at::kDouble);
+            const at::Tensor expected = at::matmul(xd, wq.t());
+            const at::Tensor bound = at::matmul(xd.abs(), wq.abs().t()) * 1e-6 + 1e-30;
+            const at::Tensor err = ((*layer)->Forward(x).to(at::kDouble) - expected).abs();
+            EXPECT_TRUE((err <= bound).all().item<bool>())
+                << Fp8FormatName(format) << " per_channel " << per_channel << " in " << in << " rows " << rows
+                << " kernels '" << kernels << "': worst error / bound " << (err / bound).max().item<double>();
+          }
+        }
+        SetFusedKernelForTesting("");
+      }
+    }
   }
 }
 

@@ -26,8 +26,8 @@ bool UseAvx2() { return g_max_kernel >= 1 && internal::HasAvx2(); }
 
 // Output rows per parallel task: at least ~32k weights each, so that small layers (and
 // the per-task buffers) do not pay for a thread hand-off that costs more than the work.
-int64_t RowGrain(const PackedWeights& w) {
-  return std::max<int64_t>(4, (int64_t{1} << 15) / std::max<int64_t>(1, w.in));
+int64_t RowGrain(int64_t in) {
+  return std::max<int64_t>(4, (int64_t{1} << 15) / std::max<int64_t>(1, in));
 }
 
 // Row `o`'s codes into qbuf (in): vectorised on x86 CPUs that have AVX2.
@@ -55,7 +55,7 @@ void DequantizeRowF32(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8_t*
 }
 
 void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* y) {
-  ParallelFor(0, w.out, RowGrain(w), [&](int64_t o0, int64_t o1) {
+  ParallelFor(0, w.out, RowGrain(w.in), [&](int64_t o0, int64_t o1) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = o0; o < o1; ++o) {
@@ -69,7 +69,7 @@ void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* 
 bool FusedX86(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   const bool avx512 = UseAvx512();
   if (w.g_idx != nullptr || (!avx512 && !UseAvx2())) return false;
-  ParallelFor(0, w.out, RowGrain(w), [&](int64_t o0, int64_t o1) {
+  ParallelFor(0, w.out, RowGrain(w.in), [&](int64_t o0, int64_t o1) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups);
     if (avx512) {
@@ -93,28 +93,57 @@ void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y)
 
 bool GemmFloat32Available() { return UseAvx512(); }
 
-bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y) {
-  if (!GemmFloat32Available() || w.g_idx != nullptr) return false;
-  const int64_t panels = (w.out + 31) / 32;
+namespace {
+
+// The panel GEMM of an (out, in) W over the threads: gemm(x, rows, o0, o1, y) computes
+// y[r, o] for o in [o0, o1) of the rows of x it is given.
+template <typename GemmRows>
+void ParallelGemm(int64_t in, int64_t out, const float* x, int64_t rows, float* y, GemmRows&& gemm) {
+  const int64_t panels = (out + 31) / 32;
   if (panels >= 2 * ParallelThreads() || rows < 96) {
     // Threads take output panels: each dequantizes its part of W once (and packs all of x).
     ParallelFor(0, panels, 1, [&](int64_t p0, int64_t p1) {
-      internal::GemmRowsAvx512(w, x, rows, p0 * 32, std::min(w.out, p1 * 32), y);
+      gemm(x, rows, p0 * 32, std::min(out, p1 * 32), y);
     });
   } else {
     // Few outputs (a small model's layer): threads take input rows, each dequantizing all
     // of the (small) W, rather than each packing all of x for a panel or two.
     ParallelFor(0, (rows + 47) / 48, 1, [&](int64_t b0, int64_t b1) {
       const int64_t r0 = b0 * 48, r1 = std::min(rows, b1 * 48);
-      internal::GemmRowsAvx512(w, x + r0 * w.in, r1 - r0, 0, w.out, y + r0 * w.out);
+      gemm(x + r0 * in, r1 - r0, 0, out, y + r0 * out);
     });
+  }
+}
+
+}  // namespace
+
+bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y) {
+  if (!GemmFloat32Available() || w.g_idx != nullptr) return false;
+  ParallelGemm(w.in, w.out, x, rows, y,
+               [&](const float* xs, int64_t n, int64_t o0, int64_t o1, float* ys) {
+                 internal::GemmRowsAvx512(w, xs, n, o0, o1, ys);
+               });
+  return true;
+}
+
+bool Fp8MatmulFloat32(const Fp8Weights& w, const float* x, int64_t rows, float* y) {
+  if (!UseAvx512()) return false;
+  if (rows <= kFusedMaxRows) {
+    ParallelFor(0, w.out, RowGrain(w.in), [&](int64_t o0, int64_t o1) {
+      internal::Fp8RowsAvx512(w, x, rows, o0, o1, y);
+    });
+  } else {
+    ParallelGemm(w.in, w.out, x, rows, y,
+                 [&](const float* xs, int64_t n, int64_t o0, int64_t o1, float* ys) {
+                   internal::Fp8GemmRowsAvx512(w, xs, n, o0, o1, ys);
+                 });
   }
   return true;
 }
 
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst) {
-  ParallelFor(r0, r1, RowGrain(w), [&](int64_t a, int64_t b) {
+  ParallelFor(r0, r1, RowGrain(w.in), [&](int64_t a, int64_t b) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = a; o < b; ++o) {

@@ -24,6 +24,8 @@
 
 #include <cstdint>
 
+#include "model/fp8.h"
+
 namespace llmq {
 
 // A read-only view of a QuantizedLinear's CPU tensors.
@@ -36,6 +38,16 @@ struct PackedWeights {
   int64_t in = 0, out = 0, groups = 1;
   int64_t group_size = 0;  // effective: `in` for one group per row
   int64_t code_row_bytes = 0, zero_row_bytes = 0;
+};
+
+// A read-only view of an Fp8Linear's CPU tensors (model/fp8_linear.h):
+// W[o, c] = scales[per_channel ? o : 0] * decode(codes[o, c]), every code finite.
+struct Fp8Weights {
+  const uint8_t* codes = nullptr;  // (out, in)
+  const float* scales = nullptr;   // (out) per channel, else (1)
+  bool per_channel = false;
+  Fp8Format format = Fp8Format::kE4M3;
+  int64_t in = 0, out = 0;
 };
 
 // Most input rows FusedMatmul takes at once; more go through DequantizeRows + GEMM.
@@ -54,6 +66,12 @@ void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y)
 // included) and for per-column g_idx; the caller then dequantizes tiles for a BLAS GEMM.
 bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y);
 
+// y (rows, out) = x (rows, in) W^T in float32 for FP8 weights on AVX-512, parallel over
+// output rows: one input row straight from the codes, up to kFusedMaxRows in the register
+// tiles of FusedMatmul, more through GemmFloat32's panel GEMM, each W row decoded to
+// float32 as scale * decode(code), the value Fp8Linear::DequantizedWeight holds. Returns
+// false, doing nothing, without AVX-512 (SetFusedKernelForTesting below "avx512" included).
+bool Fp8MatmulFloat32(const Fp8Weights& w, const float* x, int64_t rows, float* y);
 // dst (r1 - r0, in) = W[r0:r1, :] in T (float, c10::BFloat16 or c10::Half).
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst);
@@ -106,6 +124,12 @@ bool FusedRowsAvx2(const PackedWeights& w, const float* x, int64_t rows,
 // only; false when the CPU lacks AVX-512.
 bool GemmRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64_t o0,
                     int64_t o1, float* y);
+// Fp8MatmulFloat32 for output rows [o0, o1): Fp8RowsAvx512 for rows <= kFusedMaxRows,
+// Fp8GemmRowsAvx512 for any. False when the CPU lacks AVX-512.
+bool Fp8RowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0, int64_t o1,
+                   float* y);
+bool Fp8GemmRowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0,
+                       int64_t o1, float* y);
 // UnpackRow(packed, bits, 0, n, out) of a row of packed_bytes bytes, vectorised (AVX2 +
 // BMI2; widths other than 4 and 8 with AVX512-VBMI where the CPU has it and
 // SetFusedKernelForTesting allows AVX-512); call only when HasAvx2().

@@ -617,8 +617,9 @@ LLMQ_AVX512 void DequantizeSpan512(const PackedWeights& w, int64_t o, int64_t k0
 }
 
 // y[r, o] for output rows [o0, o1) and input rows r < rows of x (rows, in); y (rows, out).
-// decode(o, k0, k1, dst): columns [k0, k1) of weight row o as float32 into dst, zeros
-// after them up to a multiple of 16 (a span of at most kGemmKc columns).
+// decode(o, k0, k1, dst): columns [k0, k1) of weight row o as float32 into dst (a span of
+// at most kGemmKc columns; what lies after it up to a multiple of 16 is transposed with
+// it but never multiplied).
 template <typename DecodeSpan>
 void GemmPanels512(int64_t in, int64_t out, const float* x, int64_t rows, int64_t o0,
                    int64_t o1, DecodeSpan&& decode, float* y) {
@@ -766,6 +767,106 @@ bool FusedRowsAvx2(const PackedWeights& w, const float* x, int64_t rows,
   return true;
 }
 
+namespace {
+
+// FP8 codes become float32 through half precision, whose conversion (vcvtph2ps) is exact
+// and handles subnormals: an E5M2 code is the high byte of the half with the same value;
+// an E4M3 code's 7 magnitude bits shifted left by 7 make the half's exponent and mantissa
+// bits with the exponent bias 15 instead of 7, i.e. its value times 2^-8 (subnormals
+// included: m/8 * 2^-6 becomes the half subnormal m * 2^-17), so E4M3 scales carry the
+// factor 2^8. The sign: bit 7 sign-extended to bit 15 (bit 14, also the sign, masked).
+// 16 codes per call; lanes where m is clear read as code 0 (value 0).
+template <bool kE5M2>
+LLMQ_AVX512 __m512 Fp8Half16(const uint8_t* p, __mmask16 m) {
+  const __m128i b = _mm_maskz_loadu_epi8(m, p);
+  const __m256i h = kE5M2 ? _mm256_slli_epi16(_mm256_cvtepu8_epi16(b), 8)
+                          : _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(b), 7),
+                                             _mm256_set1_epi16(static_cast<int16_t>(0xBF80)));
+  return _mm512_cvtph_ps(h);
+}
+
+template <bool kE5M2>
+constexpr float kFp8HalfFactor = kE5M2 ? 1.0f : 256.0f;
+
+inline __mmask16 TailMask(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// dst[0, n) = scale * decode(codes[0, n)), rounded once as Fp8Linear::DequantizedWeight.
+template <bool kE5M2>
+LLMQ_AVX512 void Fp8DecodeSpan(const uint8_t* codes, int64_t n, float scale, float* dst) {
+  const __m512 vs = _mm512_set1_ps(scale * kFp8HalfFactor<kE5M2>);
+  for (int64_t c = 0; c < n; c += 16) {
+    const __mmask16 m = TailMask(n - c);
+    _mm512_mask_storeu_ps(dst + c, m, _mm512_mul_ps(Fp8Half16<kE5M2>(codes + c, m), vs));
+  }
+}
+
+// One weight row's product with x: four FMA chains over 64 codes at a time, the codes
+// prefetched kRowPrefetch bytes ahead (half a 4096-wide row).
+template <bool kE5M2>
+LLMQ_AVX512 float Fp8Row(const uint8_t* row, const float* x, int64_t in, float scale) {
+  __m512 acc[4];
+  for (__m512& a : acc) a = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + 64 <= in; c += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(row + c) + kRowPrefetch, _MM_HINT_T0);
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm512_fmadd_ps(Fp8Half16<kE5M2>(row + c + 16 * k, 0xFFFF), _mm512_loadu_ps(x + c + 16 * k), acc[k]);
+    }
+  }
+  for (; c < in; c += 16) {
+    const __mmask16 m = TailMask(in - c);
+    acc[0] = _mm512_fmadd_ps(Fp8Half16<kE5M2>(row + c, m), _mm512_maskz_loadu_ps(m, x + c), acc[0]);
+  }
+  const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+  return _mm512_reduce_add_ps(sum) * (scale * kFp8HalfFactor<kE5M2>);
+}
+
+float Fp8Scale(const Fp8Weights& w, int64_t o) { return w.scales[w.per_channel ? o : 0]; }
+
+template <bool kE5M2>
+void Fp8Rows(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0, int64_t o1, float* y) {
+  if (rows == 1) {
+    for (int64_t o = o0; o < o1; ++o) y[o] = Fp8Row<kE5M2>(w.codes + o * w.in, x, w.in, Fp8Scale(w, o));
+    return;
+  }
+  TileRows512(w.in, w.out, x, rows, o0, o1, [&](int64_t o, float* dst) {
+    Fp8DecodeSpan<kE5M2>(w.codes + o * w.in, w.in, Fp8Scale(w, o), dst);
+  }, y);
+}
+
+template <bool kE5M2>
+void Fp8GemmRows(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0, int64_t o1, float* y) {
+  GemmPanels512(w.in, w.out, x, rows, o0, o1, [&](int64_t o, int64_t k0, int64_t k1, float* dst) {
+    Fp8DecodeSpan<kE5M2>(w.codes + o * w.in + k0, k1 - k0, Fp8Scale(w, o), dst);
+  }, y);
+}
+
+}  // namespace
+
+bool Fp8RowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0, int64_t o1,
+                   float* y) {
+  if (!HasAvx512()) return false;
+  if (w.format == Fp8Format::kE5M2) {
+    Fp8Rows<true>(w, x, rows, o0, o1, y);
+  } else {
+    Fp8Rows<false>(w, x, rows, o0, o1, y);
+  }
+  return true;
+}
+
+bool Fp8GemmRowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0,
+                       int64_t o1, float* y) {
+  if (!HasAvx512()) return false;
+  if (w.format == Fp8Format::kE5M2) {
+    Fp8GemmRows<true>(w, x, rows, o0, o1, y);
+  } else {
+    Fp8GemmRows<false>(w, x, rows, o0, o1, y);
+  }
+  return true;
+}
+
 #else  // not x86-64 with GCC/Clang: the portable path handles everything
 
 bool HasAvx512() { return false; }
@@ -782,6 +883,13 @@ bool FusedRowsAvx512(const PackedWeights&, const float*, int64_t, int64_t, int64
 }
 bool FusedRowsAvx2(const PackedWeights&, const float*, int64_t, int64_t, int64_t,
                    uint8_t*, uint8_t*, float*, float*) {
+  return false;
+}
+
+bool Fp8RowsAvx512(const Fp8Weights&, const float*, int64_t, int64_t, int64_t, float*) {
+  return false;
+}
+bool Fp8GemmRowsAvx512(const Fp8Weights&, const float*, int64_t, int64_t, int64_t, float*) {
   return false;
 }
 

@@ -236,8 +236,7 @@ int main(int argc, char** argv) {
   }
   // The 8-bit methods' layers (SmoothQuant W8A8 / LLM.int8(): int8 codes, per-token int8
   // activations, integer accumulation; FP8 E4M3 weights) against the same dense baseline.
-  const std::vector<int64_t> w8_rows = {1, 128};
-  auto run_w8 = [&](const std::string& name, const Linear& layer) {
+  auto run_w8 = [&](const std::string& name, const Linear& layer, const std::vector<int64_t>& w8_rows) {
     if (name.find(g_filter) == std::string::npos) return;
     const double bytes = static_cast<double>(layer.WeightBytes());
     for (int64_t rows : w8_rows) {
@@ -249,6 +248,7 @@ int main(int argc, char** argv) {
       if (rows == 1) {
         report.Add({"linear", m, t * 1e6, "us", bw_name, bytes / t / 1e9 / bandwidth, std::nullopt});
         report.Add({"linear", m + "/vs_dense", t * 1e6, "us", base_name, base / t, std::nullopt});
+        if (!g_warm) add_cold(m, bytes, t);
       } else {
         report.Add({"linear", m, t * 1e6, "us", base_name, base / t, std::nullopt});
       }
@@ -263,13 +263,14 @@ int main(int argc, char** argv) {
     }
     return std::move(made).value();
   };
-  run_w8("w8a8_int8_fp32", *check(Int8Linear::Create(w8, at::Tensor(), Int8Linear::Options(), at::kFloat)));
+  run_w8("w8a8_int8_fp32", *check(Int8Linear::Create(w8, at::Tensor(), Int8Linear::Options(), at::kFloat)),
+         {1, 128});
   Int8Linear::Options llm_int8;
   llm_int8.outlier_threshold = 6.0;
-  run_w8("llm_int8_fp32", *check(Int8Linear::Create(w8, at::Tensor(), llm_int8, at::kFloat)));
+  run_w8("llm_int8_fp32", *check(Int8Linear::Create(w8, at::Tensor(), llm_int8, at::kFloat)), {1, 128});
   Fp8Linear::Options fp8;
-  run_w8("fp8_e4m3_fp32", *check(Fp8Linear::Create(w8, at::Tensor(), fp8, at::kFloat)));
+  run_w8("fp8_e4m3_fp32", *check(Fp8Linear::Create(w8, at::Tensor(), fp8, at::kFloat)), {1, 8, 128, 512});
   fp8.activations = true;
-  run_w8("fp8_e4m3_act_fp32", *check(Fp8Linear::Create(w8, at::Tensor(), fp8, at::kFloat)));
+  run_w8("fp8_e4m3_act_fp32", *check(Fp8Linear::Create(w8, at::Tensor(), fp8, at::kFloat)), {1, 128});
   return 0;
 }
