@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace llmq {
@@ -20,16 +21,22 @@ Layout LayoutOf(Fp8Format format) {
 
 uint8_t NanCode(Fp8Format format) { return format == Fp8Format::kE4M3 ? 0x7F : 0x7E; }
 
-// Rounds |x| (finite, >= 0) to the format without saturating: the grid spacing at x's
-// binade (or the subnormal spacing below the smallest normal) times an integer, the integer
-// rounded half to even by nearbyint (the default rounding mode).
-double RoundMagnitude(double a, const Layout& layout) {
-  if (a == 0) return 0;
-  const int min_exponent = 1 - layout.bias;  // of the smallest normal
-  int exponent = std::ilogb(a);
-  if (exponent < min_exponent) exponent = min_exponent;
-  const double quantum = std::ldexp(1.0, exponent - layout.mantissa_bits);
-  return std::nearbyint(a / quantum) * quantum;
+// |x| (>= 0) rounded to the grid of a format with `mantissa_bits` and smallest normal
+// exponent min_exponent, ties to even, saturated at max. The grid spacing (quantum) at a's
+// binade e (at min_exponent below it) is 2^(e - mantissa_bits); adding and then
+// subtracting c = 2^(e - mantissa_bits + 23), a float whose spacing is that quantum,
+// rounds a to a multiple of it in the default rounding mode (nearest, ties to even) and is
+// otherwise exact (a < c). No branches or library calls, so loops over it vectorise.
+inline float RoundMagnitude(float a, int mantissa_bits, int min_exponent, float max) {
+  uint32_t bits;
+  std::memcpy(&bits, &a, sizeof bits);
+  // Capped at 64 so that c stays finite for huge (or infinite) a, which saturates anyway.
+  const int e = std::clamp(static_cast<int>(bits >> 23) - 127, min_exponent, 64);
+  const uint32_t c_bits = static_cast<uint32_t>(e - mantissa_bits + 23 + 127) << 23;
+  float c;
+  std::memcpy(&c, &c_bits, sizeof c);
+  const float r = (a + c) - c;
+  return a >= max ? max : std::min(r, max);
 }
 
 std::array<float, 256> MakeTable(Fp8Format format) {
@@ -64,10 +71,18 @@ float Fp8Max(Fp8Format format) { return format == Fp8Format::kE4M3 ? 448.0f : 57
 
 float RoundToFp8(float x, Fp8Format format) {
   if (std::isnan(x)) return x;
-  const double max = Fp8Max(format);
-  const double a = std::fabs(static_cast<double>(x));
-  const double rounded = a >= max ? max : std::min(RoundMagnitude(a, LayoutOf(format)), max);
-  return static_cast<float>(std::signbit(x) ? -rounded : rounded);
+  const Layout layout = LayoutOf(format);
+  return std::copysign(RoundMagnitude(std::fabs(x), layout.mantissa_bits, 1 - layout.bias, Fp8Max(format)), x);
+}
+
+void RoundToFp8Scaled(const float* x, int64_t n, float scale, Fp8Format format, float* out) {
+  const Layout layout = LayoutOf(format);
+  const int mantissa_bits = layout.mantissa_bits, min_exponent = 1 - layout.bias;
+  const float max = Fp8Max(format);
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i] / scale;
+    out[i] = std::copysign(RoundMagnitude(std::fabs(v), mantissa_bits, min_exponent, max), v) * scale;
+  }
 }
 
 uint8_t EncodeFp8(float x, Fp8Format format) {

@@ -26,6 +26,9 @@ float Fp8Max(Fp8Format format);
 
 // x rounded to the nearest value of the format (ties to even, saturating), as a float.
 float RoundToFp8(float x, Fp8Format format);
+// out[i] = RoundToFp8(x[i] / scale, format) * scale for i < n (NaN stays NaN): a loop the
+// compiler vectorises, for activations.
+void RoundToFp8Scaled(const float* x, int64_t n, float scale, Fp8Format format, float* out);
 // The code of RoundToFp8(x).
 uint8_t EncodeFp8(float x, Fp8Format format);
 // The value of a code (exact in float32).

@@ -108,7 +108,7 @@ at::Tensor FakeQuantizeFp8PerToken(const at::Tensor& x, Fp8Format format) {
       float absmax = 0;
       for (int64_t c = 0; c < in; ++c) absmax = std::max(absmax, std::fabs(row[c]));
       const float s = absmax > 0 ? absmax / max : 1.0f;
-      for (int64_t c = 0; c < in; ++c) op[r * in + c] = RoundToFp8(row[c] / s, format) * s;
+      RoundToFp8Scaled(row, in, s, format, op + r * in);
     }
   });
   return out.to(x.device());

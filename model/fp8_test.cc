@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
@@ -116,6 +117,14 @@ TEST(Fp8Test, RoundingMatchesTorchFloat8) {
       EXPECT_EQ(DecodeFp8(EncodeFp8(x, format), format), expected) << name << " " << x;
     }
     EXPECT_EQ(mismatches, 0) << name;
+    // The activation loop (RoundToFp8Scaled, vectorised) on the same values.
+    std::vector<float> xs, expected, got(pairs.size());
+    for (const auto& pair : pairs) {
+      xs.push_back(FromBits(pair[0].get<uint32_t>()));
+      expected.push_back(FromBits(pair[1].get<uint32_t>()));
+    }
+    RoundToFp8Scaled(xs.data(), static_cast<int64_t>(xs.size()), 1.0f, format, got.data());
+    EXPECT_EQ(std::memcmp(got.data(), expected.data(), 4 * got.size()), 0) << name;
   }
 }
 
