@@ -15,6 +15,7 @@
 #include <map>
 #include <string>
 
+#include "common/cpu.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/bench_report.h"
@@ -49,6 +50,7 @@ double GemmGflops(int64_t m, int64_t k, int64_t n, at::ScalarType dtype) {
 }  // namespace llmq
 
 int main(int argc, char** argv) {
+  llmq::LimitOpenMpSpinning(argv);
   using namespace llmq;
   std::map<std::string, std::string> args = {{"layers", "16"}, {"tokens", "2048"}, {"threads", "0"},
                                              {"dtype", "float32"}, {"decode", "32"}};

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/cpu.h"
 #include "quant/gptq.h"
 
 namespace {
@@ -55,6 +56,7 @@ double GptqUpdateFlops(int64_t out, int64_t in, int64_t block) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  llmq::LimitOpenMpSpinning(argv);
   int threads = 2, bits = 4;
   int64_t size = 4096, samples = 128, seq = 2048, group = 128;
   for (int i = 1; i < argc; ++i) {

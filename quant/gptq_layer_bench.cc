@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu.h"
 #include "model/quantized_linear.h"
 #include "model/runtime.h"
 #include "model/transformer.h"
@@ -140,6 +141,7 @@ PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool sh
 }  // namespace llmq
 
 int main(int argc, char** argv) {
+  llmq::LimitOpenMpSpinning(argv);
   using namespace llmq;
   int threads = 0, bits = 4;
   int64_t samples = 16, seq = 2048, group = 128;

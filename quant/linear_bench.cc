@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/bench_report.h"
@@ -108,6 +109,7 @@ struct Case {
 }  // namespace llmq
 
 int main(int argc, char** argv) {
+  llmq::LimitOpenMpSpinning(argv);
   using namespace llmq;
   int threads = 2;
   bool json = false;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu.h"
 #include "common/corpus.h"
 #include "eval/boolq.h"
 #include "eval/choice_scoring.h"
@@ -151,6 +152,7 @@ void BenchPerplexity(const std::string& path, const Tokenizer& tokenizer, int64_
 }  // namespace llmq
 
 int main(int argc, char** argv) {
+  llmq::LimitOpenMpSpinning(argv);
   using namespace llmq;
   int threads = 0, batch = 8;
   int64_t items = 64, windows = 8, context = 512;

@@ -266,6 +266,7 @@ int DaemonMain() {
 }  // namespace llmq
 
 int main(int argc, char** argv) {
+  llmq::LimitOpenMpSpinning(argv);
   llmq::NormalizeFlagNames(argc, argv);
   absl::SetProgramUsageMessage(llmq::kUsage);
   absl::FlagsUsageConfig usage;
