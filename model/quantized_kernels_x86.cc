@@ -426,10 +426,10 @@ void TableGemvAny(const PackedWeights& w, const float* x, int64_t o0, int64_t o1
 
 LLMQ_AVX512 float SumOf16(const float* v) { return _mm512_reduce_add_ps(_mm512_loadu_ps(v)); }
 
-// Columns [c0, c1) of NR input rows x (stride in) against 4 dequantized weight rows wt
-// (stride in), added to the 4 x NR vector partial sums part[(i * 4 + k) * 16 ...].
+// Columns [c0, c1) of NR input rows x against 4 dequantized weight rows wt (both of row
+// stride ld), added to the 4 x NR vector partial sums part[(i * 4 + k) * 16 ...].
 template <int NR>
-LLMQ_AVX512 void Tile512(const float* wt, const float* x, int64_t in, int64_t c0, int64_t c1,
+LLMQ_AVX512 void Tile512(const float* wt, const float* x, int64_t ld, int64_t c0, int64_t c1,
                          float* part) {
   __m512 acc[NR][4];
   for (int i = 0; i < NR; ++i) {
@@ -438,18 +438,18 @@ LLMQ_AVX512 void Tile512(const float* wt, const float* x, int64_t in, int64_t c0
   int64_t c = c0;
   for (; c + 16 <= c1; c += 16) {
     __m512 wv[4];
-    for (int k = 0; k < 4; ++k) wv[k] = _mm512_loadu_ps(wt + k * in + c);
+    for (int k = 0; k < 4; ++k) wv[k] = _mm512_loadu_ps(wt + k * ld + c);
     for (int i = 0; i < NR; ++i) {
-      const __m512 xv = _mm512_loadu_ps(x + i * in + c);
+      const __m512 xv = _mm512_loadu_ps(x + i * ld + c);
       for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_fmadd_ps(wv[k], xv, acc[i][k]);
     }
   }
   if (c < c1) {
     const __mmask16 m = static_cast<__mmask16>((1u << (c1 - c)) - 1);
     __m512 wv[4];
-    for (int k = 0; k < 4; ++k) wv[k] = _mm512_maskz_loadu_ps(m, wt + k * in + c);
+    for (int k = 0; k < 4; ++k) wv[k] = _mm512_maskz_loadu_ps(m, wt + k * ld + c);
     for (int i = 0; i < NR; ++i) {
-      const __m512 xv = _mm512_maskz_loadu_ps(m, x + i * in + c);
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + i * ld + c);
       for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_fmadd_ps(wv[k], xv, acc[i][k]);
     }
   }
@@ -667,15 +667,20 @@ template <typename DecodeRow>
 void TileRows512(int64_t in, int64_t out, const float* x, int64_t rows, int64_t o0, int64_t o1,
                  DecodeRow&& decode, float* y) {
   constexpr int64_t kChunk = 256;
-  std::vector<float> wt(4 * in);                      // (4, in)
+  // x and wt with rows 1 KB apart modulo 4 KB (the period of the L1 set index; a 256-column
+  // chunk of a row is 1 KB): rows of a 4096-wide x lie 16 KB apart, so all 16 chunks fell
+  // into the same 16 of 64 sets, twice the ways, and missed L1 on every pass.
+  const int64_t ld = in + (256 + 1024 - in % 1024) % 1024;
+  std::vector<float> xs(rows * ld), wt(4 * ld);  // (rows, in), (4, in)
+  for (int64_t r = 0; r < rows; ++r) std::copy(x + r * in, x + (r + 1) * in, xs.begin() + r * ld);
   std::vector<float> part((rows + 3) / 4 * 16 * 16);  // (row blocks, 4 x 4, 16)
   for (int64_t o = o0; o < o1; o += 4) {
     const int64_t nb = std::min<int64_t>(4, o1 - o);
     for (int64_t k = 0; k < 4; ++k) {
       if (k < nb) {
-        decode(o + k, wt.data() + k * in);
+        decode(o + k, wt.data() + k * ld);
       } else {
-        std::fill(wt.begin() + k * in, wt.begin() + (k + 1) * in, 0.0f);
+        std::fill(wt.begin() + k * ld, wt.begin() + k * ld + in, 0.0f);
       }
     }
     std::fill(part.begin(), part.end(), 0.0f);
@@ -684,10 +689,10 @@ void TileRows512(int64_t in, int64_t out, const float* x, int64_t rows, int64_t 
       for (int64_t r = 0; r < rows; r += 4) {
         float* p = part.data() + r / 4 * 256;
         switch (std::min<int64_t>(4, rows - r)) {
-          case 1: Tile512<1>(wt.data(), x + r * in, in, c0, c1, p); break;
-          case 2: Tile512<2>(wt.data(), x + r * in, in, c0, c1, p); break;
-          case 3: Tile512<3>(wt.data(), x + r * in, in, c0, c1, p); break;
-          default: Tile512<4>(wt.data(), x + r * in, in, c0, c1, p); break;
+          case 1: Tile512<1>(wt.data(), xs.data() + r * ld, ld, c0, c1, p); break;
+          case 2: Tile512<2>(wt.data(), xs.data() + r * ld, ld, c0, c1, p); break;
+          case 3: Tile512<3>(wt.data(), xs.data() + r * ld, ld, c0, c1, p); break;
+          default: Tile512<4>(wt.data(), xs.data() + r * ld, ld, c0, c1, p); break;
         }
       }
     }
