@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "model/packing.h"
@@ -848,28 +849,28 @@ void Fp8GemmRows(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0, 
   }, y);
 }
 
-}  // namespace
-
-bool Fp8RowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0, int64_t o1,
-                   float* y) {
+// run(std::bool_constant<format is E5M2>) on AVX-512 CPUs; false elsewhere.
+template <typename Run>
+bool WithFp8Decoder(const Fp8Weights& w, Run&& run) {
   if (!HasAvx512()) return false;
   if (w.format == Fp8Format::kE5M2) {
-    Fp8Rows<true>(w, x, rows, o0, o1, y);
+    run(std::true_type());
   } else {
-    Fp8Rows<false>(w, x, rows, o0, o1, y);
+    run(std::false_type());
   }
   return true;
 }
 
+}  // namespace
+
+bool Fp8RowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0, int64_t o1,
+                   float* y) {
+  return WithFp8Decoder(w, [&](auto e5m2) { Fp8Rows<decltype(e5m2)::value>(w, x, rows, o0, o1, y); });
+}
+
 bool Fp8GemmRowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0,
                        int64_t o1, float* y) {
-  if (!HasAvx512()) return false;
-  if (w.format == Fp8Format::kE5M2) {
-    Fp8GemmRows<true>(w, x, rows, o0, o1, y);
-  } else {
-    Fp8GemmRows<false>(w, x, rows, o0, o1, y);
-  }
-  return true;
+  return WithFp8Decoder(w, [&](auto e5m2) { Fp8GemmRows<decltype(e5m2)::value>(w, x, rows, o0, o1, y); });
 }
 
 #else  // not x86-64 with GCC/Clang: the portable path handles everything
