@@ -31,6 +31,12 @@ TEST(CpuTest, DISABLED_WritesItsEnvironment) {
 // What a process started with these settings runs with after LimitOpenMpSpinning: its pid
 // (the same when it re-executed in place) and GOMP_SPINCOUNT.
 std::string RunChild(const std::string& out, const char* policy, const char* spin, pid_t* child) {
+  // Everything the child needs is made before fork(): it only sets variables and execs.
+  std::string self(4096, '\0');
+  self.resize(std::max<ssize_t>(0, readlink("/proc/self/exe", self.data(), self.size())));
+  std::string filter = "--gtest_filter=CpuTest.DISABLED_WritesItsEnvironment";
+  std::string disabled = "--gtest_also_run_disabled_tests";
+  char* args[] = {self.data(), filter.data(), disabled.data(), nullptr};
   *child = fork();
   if (*child == 0) {
     unsetenv("OMP_WAIT_POLICY");
@@ -38,11 +44,6 @@ std::string RunChild(const std::string& out, const char* policy, const char* spi
     if (policy != nullptr) setenv("OMP_WAIT_POLICY", policy, 1);
     if (spin != nullptr) setenv("GOMP_SPINCOUNT", spin, 1);
     setenv("LLMQ_CPU_TEST_OUT", out.c_str(), 1);
-    std::string self(4096, '\0');
-    self.resize(std::max<ssize_t>(0, readlink("/proc/self/exe", self.data(), self.size())));
-    std::string filter = "--gtest_filter=CpuTest.DISABLED_WritesItsEnvironment";
-    std::string disabled = "--gtest_also_run_disabled_tests";
-    char* args[] = {self.data(), filter.data(), disabled.data(), nullptr};
     LimitOpenMpSpinning(args);
     execv(self.c_str(), args);  // it returned: start the reporting test unchanged
     _exit(127);
