@@ -87,6 +87,7 @@ bool FusedX86(const PackedWeights& w, const float* x, int64_t rows, float* y) {
 
 void FusedMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (rows == 1 && UseBf16Gemv() && internal::GemvBf16(w, x, y)) return;
+  if (rows >= 2 && UseBf16Gemv() && internal::FusedRowsBf16(w, x, rows, y)) return;
   if (FusedX86(w, x, rows, y)) return;
   FusedPortable(w, x, rows, y);
 }

@@ -4,8 +4,9 @@
 //                    accumulates dot products directly, one output row at a time, never
 //                    materialising W. Each weight row is unpacked once for all input rows.
 //                    y[r, o] = sum_g s[o,g] * sum_{c in g} (q[o,c] - z[o,g]) x[r,c]
-//                    On CPUs with AVX512-BF16, one input row multiplies in bfloat16
-//                    (x and W rounded as by MatmulBf16; GemvBf16 below).
+//                    On CPUs with AVX512-BF16 (bfloat16 activations), one input row
+//                    multiplies in bfloat16 (x and W rounded as by MatmulBf16; GemvBf16
+//                    below), 2..kFusedMaxRows rows in VDPBF16PS tiles (FusedRowsBf16).
 //   DequantizeRows   many input rows (prefill): a tile of W rows in the compute dtype,
 //                    for a GEMM by the caller.
 //   MatmulBf16       2 and more input rows on CPUs with AMX (bfloat16 tiles): x rounded to
@@ -146,6 +147,10 @@ bool HasAvx512Bf16();
 // widths above 5 bits, and shapes it does not take (4-bit: in and the group size multiples
 // of 64; other widths: of 32; one group per row counts as a multiple).
 bool GemvBf16(const PackedWeights& w, const float* x, float* y);
+// y (rows, out) = x W^T for 2..kFusedMaxRows input rows on AVX512-BF16 (x and W rounded to
+// bfloat16 as in MatmulBf16, VDPBF16PS register tiles), for CPUs without AMX. Returns
+// false, doing nothing, where the CPU lacks it and for per-column g_idx.
+bool FusedRowsBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
 // MatmulBf16 without the SetFusedKernelForTesting check.
 bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
 // What the CPU has, limited by SetFusedKernelForTesting: 3 bfloat16 units (AMX or

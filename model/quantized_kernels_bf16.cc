@@ -403,6 +403,87 @@ LLMQ_AMX void GemvUnpacked(const PackedWeights& w, const uint16_t* xb, int64_t o
   }
 }
 
+// --- 2 to kFusedMaxRows input rows (AVX512-BF16, no AMX) -------------------------------
+
+// Columns [c0, c1) (multiples of 32) of NR bfloat16 input rows x against 4 bfloat16 weight
+// rows wt (both of row stride ld), VDPBF16PS summing column pairs into the 4 x NR vector
+// partial sums part[(i * 4 + k) * 16 ...]: 32 columns per instruction, twice the float32
+// tiles' 16.
+template <int NR>
+LLMQ_AMX void TileBf16(const uint16_t* wt, const uint16_t* x, int64_t ld, int64_t c0, int64_t c1,
+                       float* part) {
+  __m512 acc[NR][4];
+  for (int i = 0; i < NR; ++i) {
+    for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_loadu_ps(part + (i * 4 + k) * 16);
+  }
+  for (int64_t c = c0; c < c1; c += 32) {
+    __m512bh wv[4];
+    for (int k = 0; k < 4; ++k) wv[k] = (__m512bh)_mm512_loadu_si512(wt + k * ld + c);
+    for (int i = 0; i < NR; ++i) {
+      const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + i * ld + c);
+      for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_dpbf16_ps(acc[i][k], wv[k], xv);
+    }
+  }
+  for (int i = 0; i < NR; ++i) {
+    for (int k = 0; k < 4; ++k) _mm512_storeu_ps(part + (i * 4 + k) * 16, acc[i][k]);
+  }
+}
+
+LLMQ_AMX float SumBf16Part(const float* v) { return _mm512_reduce_add_ps(_mm512_loadu_ps(v)); }
+
+// x (rows, in) rounded to bfloat16 into xb (rows, ld), zeros from `in` to kpad.
+LLMQ_AMX void ConvertRowsBf16(const float* x, int64_t rows, int64_t in, int64_t kpad, int64_t ld,
+                              uint16_t* xb) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < kpad; c += 16) {
+      const int64_t left = std::max<int64_t>(0, std::min<int64_t>(16, in - c));
+      const __mmask16 m = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
+      StoreBf16(xb + r * ld + c, 0xFFFF, _mm512_maskz_loadu_ps(m, x + r * in + c));
+    }
+  }
+}
+
+// y[r, o] for output rows [o0, o1): four weight rows at a time dequantized to bfloat16,
+// then register tiles over the input rows in chunks of 512 columns (1 KB per row), rows
+// 1 KB apart modulo 4 KB so that the chunks of 16 rows spread over the L1 sets (as the
+// float32 tiles do).
+LLMQ_AMX void RowsBf16(const PackedWeights& w, const uint16_t* xb, int64_t rows, int64_t kpad,
+                       int64_t ld, int64_t o0, int64_t o1, float* y) {
+  constexpr int64_t kChunk = 512;
+  std::vector<uint16_t> wt(4 * ld);
+  std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
+  std::vector<float> part((rows + 3) / 4 * 16 * 16);
+  for (int64_t o = o0; o < o1; o += 4) {
+    const int64_t nb = std::min<int64_t>(4, o1 - o);
+    for (int64_t k = 0; k < 4; ++k) {
+      if (k < nb) {
+        DequantizeRowBf16(w, o + k, kpad, qbuf.data(), zbuf.data(), wt.data() + k * ld);
+      } else {
+        std::fill(wt.begin() + k * ld, wt.begin() + k * ld + kpad, uint16_t{0});
+      }
+    }
+    std::fill(part.begin(), part.end(), 0.0f);
+    for (int64_t c0 = 0; c0 < kpad; c0 += kChunk) {
+      const int64_t c1 = std::min(kpad, c0 + kChunk);
+      for (int64_t r = 0; r < rows; r += 4) {
+        float* p = part.data() + r / 4 * 256;
+        const uint16_t* xr = xb + r * ld;
+        switch (std::min<int64_t>(4, rows - r)) {
+          case 1: TileBf16<1>(wt.data(), xr, ld, c0, c1, p); break;
+          case 2: TileBf16<2>(wt.data(), xr, ld, c0, c1, p); break;
+          case 3: TileBf16<3>(wt.data(), xr, ld, c0, c1, p); break;
+          default: TileBf16<4>(wt.data(), xr, ld, c0, c1, p); break;
+        }
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < nb; ++k) {
+        y[r * w.out + o + k] = SumBf16Part(part.data() + (r / 4 * 16 + (r % 4) * 4 + k) * 16);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 bool HasAmxBf16() {
@@ -432,6 +513,19 @@ bool HasAvx512Bf16() {
   return has;
 }
 
+bool FusedRowsBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
+  if (!HasAvx512Bf16() || w.g_idx != nullptr) return false;
+  const int64_t kpad = RoundUp(w.in, 32);
+  const int64_t ld = kpad + (512 + 2048 - kpad % 2048) % 2048;  // bfloat16 elements
+  std::vector<uint16_t> xb(rows * ld);
+  ConvertRowsBf16(x, rows, w.in, kpad, ld, xb.data());
+  const int64_t grain = std::max<int64_t>(4, (int64_t{1} << 15) / w.in);
+  ParallelFor(0, w.out, grain, [&](int64_t o0, int64_t o1) {
+    RowsBf16(w, xb.data(), rows, kpad, ld, o0, o1, y);
+  });
+  return true;
+}
+
 bool GemvBf16(const PackedWeights& w, const float* x, float* y) {
   // Widths above 5 (no 32-entry table) stay on the float32 path: 8-bit measured slower here.
   if (!HasAvx512Bf16() || w.g_idx != nullptr || w.bits > 5) return false;
@@ -457,6 +551,7 @@ bool GemvBf16(const PackedWeights& w, const float* x, float* y) {
 bool HasAmxBf16() { return false; }
 bool HasAvx512Bf16() { return false; }
 bool GemvBf16(const PackedWeights&, const float*, float*) { return false; }
+bool FusedRowsBf16(const PackedWeights&, const float*, int64_t, float*) { return false; }
 bool MatmulAmxBf16(const PackedWeights&, const float*, int64_t, float*) { return false; }
 
 #endif

@@ -174,8 +174,9 @@ Layer MakeLayerWithScales(int bits, int64_t out, int64_t in, int64_t gs, const a
   return l;
 }
 
-// x W^T through MatmulBf16 directly (any row count, 1 included).
-at::Tensor MatmulBf16Of(const QuantizedLinear& q, const at::Tensor& x) {
+// x W^T through `matmul` (MatmulBf16 or internal::FusedRowsBf16) directly.
+using Bf16Matmul = bool (*)(const PackedWeights&, const float*, int64_t, float*);
+at::Tensor Bf16MatmulOf(const QuantizedLinear& q, const at::Tensor& x, Bf16Matmul matmul) {
   at::Tensor y = at::full({x.size(0), q.out_features()}, std::nan(""), at::kFloat);
   // The layer's CPU view, as Forward builds it (plain groups, no column order).
   PackedWeights w;
@@ -190,9 +191,12 @@ at::Tensor MatmulBf16Of(const QuantizedLinear& q, const at::Tensor& x) {
   w.code_row_bytes = q.packed_codes().size(1);
   w.zero_row_bytes = q.packed_zeros().size(1);
   at::Tensor xc = x.contiguous();
-  EXPECT_TRUE(MatmulBf16(w, xc.data_ptr<float>(), x.size(0), y.data_ptr<float>()));
+  EXPECT_TRUE(matmul(w, xc.data_ptr<float>(), x.size(0), y.data_ptr<float>()));
   return y;
 }
+
+// x W^T through MatmulBf16 directly (any row count, 1 included).
+at::Tensor MatmulBf16Of(const QuantizedLinear& q, const at::Tensor& x) { return Bf16MatmulOf(q, x, MatmulBf16); }
 
 const std::vector<Bf16Case>& Bf16Cases() {
   static const std::vector<Bf16Case> cases = {
@@ -245,6 +249,39 @@ TEST(QuantizedKernelsTest, MatmulBf16WithinBf16RoundingOfFormula) {
                                " gs=" + std::to_string(c.gs) + " rows=" + std::to_string(rows);
       ExpectNear(MatmulBf16Of(*l.q, x), ref, mag, 1.0 / 128 + 2e-5, what);
       ExpectNear(l.q->Forward(x), ref, mag, 1.0 / 128 + 2e-5, what + " Forward");
+    }
+  }
+}
+
+// 2-16 rows on AVX512-BF16 without AMX (internal::FusedRowsBf16, VDPBF16PS tiles): exact
+// where x and W are bfloat16 already (power-of-two scales, x rounded beforehand), within
+// bfloat16 rounding of the formula otherwise; and what Forward takes for bfloat16
+// activations on such CPUs.
+TEST(QuantizedKernelsTest, FusedRowsBf16MatchesFormula) {
+  if (!internal::HasAvx512Bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  int64_t seed = 2000;
+  for (const Bf16Case& c : Bf16Cases()) {
+    const int64_t groups = c.gs < 0 ? 1 : (c.in + c.gs - 1) / c.gs;
+    for (bool exact : {true, false}) {
+      at::manual_seed(++seed);
+      at::Tensor scales = exact ? at::pow(2.0, -at::randint(3, 9, {c.out, groups}, at::kLong).to(at::kDouble)).to(at::kFloat)
+                                : at::rand({c.out, groups}) * 0.05 + 0.001;
+      Layer l = MakeLayerWithScales(c.bits, c.out, c.in, c.gs, scales, seed);
+      for (int64_t rows : {2, 3, 5, 16}) {
+        at::Tensor x = at::randn({rows, c.in});
+        if (exact) x = x.to(at::kBFloat16).to(at::kFloat);
+        at::Tensor xd = x.to(at::kDouble);
+        at::Tensor ref = at::matmul(xd, l.weight.t());
+        at::Tensor mag = at::matmul(xd.abs(), l.weight.abs().t());
+        const std::string what = std::string(exact ? "exact" : "rounded") + " bits=" + std::to_string(c.bits) +
+                                 " in=" + std::to_string(c.in) + " gs=" + std::to_string(c.gs) +
+                                 " rows=" + std::to_string(rows);
+        ExpectNear(Bf16MatmulOf(*l.q, x, internal::FusedRowsBf16), ref, mag, exact ? 1e-5 : 1.0 / 128 + 2e-5, what);
+        if (!exact && !MatmulBf16Available()) {
+          at::Tensor yb = l.q->Forward(x.to(at::kBFloat16)).to(at::kDouble);
+          ExpectNear(yb, ref, mag, 1.0 / 64, what + " Forward bf16");
+        }
+      }
     }
   }
 }

@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
     DenseLinear dense((at::randn({g_size, g_size}) * 0.02).to(dtype), at::Tensor());
     const double bytes = static_cast<double>(dense.WeightBytes());
     for (int64_t rows : all_rows) {
-      if (dtype == at::kBFloat16 && rows > 1 && rows != 16 && rows != 128) continue;
+      if (dtype == at::kBFloat16 && rows > 1 && rows != 4 && rows != 16 && rows != 128) continue;
       at::Tensor x = at::randn({rows, g_size}).to(dtype);
       const double t_blas = Time([&] { at::linear(x, dense.weight()); });
       const double t_llmq = Time([&] { dense.Forward(x); });
@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
 
   const std::vector<Case> cases = {
       {"int4_g128_fp32", 4, 128, false, at::kFloat, all_rows},
-      {"int4_g128_bf16", 4, 128, false, at::kBFloat16, {1, 16, 128}},
+      {"int4_g128_bf16", 4, 128, false, at::kBFloat16, {1, 4, 16, 128}},
       {"int4_g128_act_order_fp32", 4, 128, true, at::kFloat, {1, 8}},
       {"int4_g32_fp32", 4, 32, false, at::kFloat, {1, 8}},
       {"int3_g128_fp32", 3, 128, false, at::kFloat, all_rows},
