@@ -144,11 +144,15 @@ bool Fp8MatmulFloat32(const Fp8Weights& w, const float* x, int64_t rows, float* 
 
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst) {
+  const bool bf16_units = std::is_same_v<T, c10::BFloat16> && UseAvx512();
   ParallelFor(r0, r1, RowGrain(w.in), [&](int64_t a, int64_t b) {
-    std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
+    std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = a; o < b; ++o) {
       T* out = dst + (o - r0) * w.in;
+      if constexpr (std::is_same_v<T, c10::BFloat16>) {
+        if (bf16_units && internal::DequantizeRowToBf16(w, o, qbuf.data(), zbuf.data(), out)) continue;
+      }
       if constexpr (std::is_same_v<T, float>) {
         DequantizeRowF32(w, o, qbuf.data(), zbuf.data(), sbuf.data(), out);
       } else {

@@ -151,6 +151,11 @@ bool GemvBf16(const PackedWeights& w, const float* x, float* y);
 // bfloat16 as in MatmulBf16, VDPBF16PS register tiles), for CPUs without AMX. Returns
 // false, doing nothing, where the CPU lacks it and for per-column g_idx.
 bool FusedRowsBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
+// Row o of W as DequantizeRows<c10::BFloat16> computes it (bfloat16 of the float32
+// weight, round to nearest even), vectorised on AVX512-BF16; qbuf (in + 64 bytes) and zbuf
+// (groups + 64) scratch. False, doing nothing, without it or for per-column g_idx.
+bool DequantizeRowToBf16(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8_t* zbuf,
+                         c10::BFloat16* out);
 // MatmulBf16 without the SetFusedKernelForTesting check.
 bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
 // What the CPU has, limited by SetFusedKernelForTesting: 3 bfloat16 units (AMX or

@@ -513,6 +513,13 @@ bool HasAvx512Bf16() {
   return has;
 }
 
+bool DequantizeRowToBf16(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8_t* zbuf,
+                         c10::BFloat16* out) {
+  if (!HasAvx512Bf16() || w.g_idx != nullptr) return false;
+  DequantizeRowBf16(w, o, w.in, qbuf, zbuf, reinterpret_cast<uint16_t*>(out));
+  return true;
+}
+
 bool FusedRowsBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (!HasAvx512Bf16() || w.g_idx != nullptr) return false;
   const int64_t kpad = RoundUp(w.in, 32);
@@ -552,6 +559,9 @@ bool HasAmxBf16() { return false; }
 bool HasAvx512Bf16() { return false; }
 bool GemvBf16(const PackedWeights&, const float*, float*) { return false; }
 bool FusedRowsBf16(const PackedWeights&, const float*, int64_t, float*) { return false; }
+bool DequantizeRowToBf16(const PackedWeights&, int64_t, uint8_t*, uint8_t*, c10::BFloat16*) {
+  return false;
+}
 bool MatmulAmxBf16(const PackedWeights&, const float*, int64_t, float*) { return false; }
 
 #endif

@@ -174,11 +174,8 @@ Layer MakeLayerWithScales(int bits, int64_t out, int64_t in, int64_t gs, const a
   return l;
 }
 
-// x W^T through `matmul` (MatmulBf16 or internal::FusedRowsBf16) directly.
-using Bf16Matmul = bool (*)(const PackedWeights&, const float*, int64_t, float*);
-at::Tensor Bf16MatmulOf(const QuantizedLinear& q, const at::Tensor& x, Bf16Matmul matmul) {
-  at::Tensor y = at::full({x.size(0), q.out_features()}, std::nan(""), at::kFloat);
-  // The layer's CPU view, as Forward builds it (plain groups, no column order).
+// The layer's CPU view, as Forward builds it (plain groups, no column order).
+PackedWeights ViewOf(const QuantizedLinear& q) {
   PackedWeights w;
   w.codes = q.packed_codes().data_ptr<uint8_t>();
   w.scales = q.scales().data_ptr<c10::Half>();
@@ -190,6 +187,14 @@ at::Tensor Bf16MatmulOf(const QuantizedLinear& q, const at::Tensor& x, Bf16Matmu
   w.group_size = q.group_size() < 0 ? w.in : q.group_size();
   w.code_row_bytes = q.packed_codes().size(1);
   w.zero_row_bytes = q.packed_zeros().size(1);
+  return w;
+}
+
+// x W^T through `matmul` (MatmulBf16 or internal::FusedRowsBf16) directly.
+using Bf16Matmul = bool (*)(const PackedWeights&, const float*, int64_t, float*);
+at::Tensor Bf16MatmulOf(const QuantizedLinear& q, const at::Tensor& x, Bf16Matmul matmul) {
+  at::Tensor y = at::full({x.size(0), q.out_features()}, std::nan(""), at::kFloat);
+  const PackedWeights w = ViewOf(q);
   at::Tensor xc = x.contiguous();
   EXPECT_TRUE(matmul(w, xc.data_ptr<float>(), x.size(0), y.data_ptr<float>()));
   return y;
@@ -283,6 +288,30 @@ TEST(QuantizedKernelsTest, FusedRowsBf16MatchesFormula) {
         }
       }
     }
+  }
+}
+
+// DequantizeRows in bfloat16 (the prefill tiles of bfloat16 models; vectorised on
+// AVX512-BF16, converted from float32 elsewhere) is the float32 weight rounded to nearest
+// even, bit for bit, on every width and group shape.
+TEST(QuantizedKernelsTest, DequantizeRowsBf16IsTheRoundedFloat32Weight) {
+  int64_t seed = 3000;
+  for (const Bf16Case& c : Bf16Cases()) {
+    const int64_t groups = c.gs < 0 ? 1 : (c.in + c.gs - 1) / c.gs;
+    at::manual_seed(++seed);
+    Layer l = MakeLayerWithScales(c.bits, c.out, c.in, c.gs, at::rand({c.out, groups}) * 0.05 + 0.001, seed);
+    const PackedWeights w = ViewOf(*l.q);
+    at::Tensor f32 = at::empty({c.out, c.in}, at::kFloat);
+    DequantizeRows(w, 0, c.out, f32.data_ptr<float>());
+    const at::Tensor expected = f32.to(at::kBFloat16);
+    for (const char* kernels : {"", "avx2"}) {
+      SetFusedKernelForTesting(kernels);
+      at::Tensor b16 = at::empty({c.out, c.in}, at::kBFloat16);
+      DequantizeRows(w, 0, c.out, b16.data_ptr<c10::BFloat16>());
+      EXPECT_TRUE(b16.view(at::kShort).equal(expected.view(at::kShort)))
+          << "bits=" << c.bits << " in=" << c.in << " gs=" << c.gs << " kernels '" << kernels << "'";
+    }
+    SetFusedKernelForTesting("");
   }
 }
 
