@@ -5,6 +5,7 @@
 // measured here, the speed-up, and how many codes the two paths agree on.
 //
 //   llmq_gptq_layer_bench [--samples=16] [--seq=2048] [--threads=0] [--bits=4] [--group=128]
+//                         [--shared-only]   (the per-input path alone: llmq's GPTQ as it runs)
 //
 // The workload is 16 x 2048 calibration tokens; on a busy two-core machine
 // scripts/bench runs it with --samples=4 (the FLOP shares do not depend on the count).
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
   using namespace llmq;
   int threads = 0, bits = 4;
   int64_t samples = 16, seq = 2048, group = 128;
+  bool shared_only = false;
   for (int i = 1; i < argc; ++i) {
     auto value = [&](const char* flag) -> const char* {
       const size_t n = std::strlen(flag);
@@ -155,6 +157,7 @@ int main(int argc, char** argv) {
     else if (const char* v = value("--seq=")) seq = std::atoll(v);
     else if (const char* v = value("--bits=")) bits = std::atoi(v);
     else if (const char* v = value("--group=")) group = std::atoll(v);
+    else if (std::strcmp(argv[i], "--shared-only") == 0) shared_only = true;
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -197,8 +200,6 @@ int main(int argc, char** argv) {
   const double forward_flops =
       5.0 * (2.0 * params * n + 4.0 * c.num_heads * c.head_dim * seq * n);
 
-  const PathResult per_linear = RunPath(tokens, options, /*shared=*/false);
-  const PathResult shared = RunPath(tokens, options, /*shared=*/true);
   auto report = [&](const char* what, const PathResult& r) {
     const double flops = r.hessian_flops + r.update_flops + forward_flops;
     std::printf(
@@ -208,6 +209,12 @@ int main(int argc, char** argv) {
         r.hessian_flops / 1e9, r.update_flops / 1e9, forward_flops / 1e9,
         100.0 * flops / rate / r.seconds);
   };
+  const PathResult shared = RunPath(tokens, options, /*shared=*/true);
+  if (shared_only) {
+    report("per input, upper triangle", shared);
+    return 0;
+  }
+  const PathResult per_linear = RunPath(tokens, options, /*shared=*/false);
   report("per linear, full xᵀx", per_linear);
   report("per input, upper triangle", shared);
   int64_t equal = 0, total = 0;
