@@ -6,6 +6,8 @@
 //
 //   llmq_gptq_layer_bench [--samples=16] [--seq=2048] [--threads=0] [--bits=4] [--group=128]
 //                         [--shared-only]   (the per-input path alone: llmq's GPTQ as it runs)
+//                         [--one-stage]     (true_sequential = false: all of a block's
+//                                            linears from one pass, as llm-compressor does)
 //
 // The workload is 16 x 2048 calibration tokens; on a busy two-core machine
 // scripts/bench runs it with --samples=4 (the FLOP shares do not depend on the count).
@@ -101,7 +103,8 @@ struct PathResult {
   std::map<std::string, at::Tensor> codes;
 };
 
-PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool shared) {
+PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool shared,
+                   bool true_sequential) {
   auto model = RandomModel(OneLayerConfig());
   PathResult r;
   GptqHessianOptions hessian;
@@ -114,7 +117,7 @@ PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool sh
   };
   // The Hessians each path forms, from the stages' shared inputs.
   const int64_t n = tokens.numel();
-  for (const std::vector<NamedLinear>& stage : BlockStages(*model, 0, true)) {
+  for (const std::vector<NamedLinear>& stage : BlockStages(*model, 0, true_sequential)) {
     const std::vector<size_t> first = SameInputAs(*model, 0, stage);
     for (size_t i = 0; i < stage.size(); ++i) {
       const int64_t in = (*stage[i].slot)->in_features(), out = (*stage[i].slot)->out_features();
@@ -127,6 +130,7 @@ PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool sh
   auto method = MakeGptqMethod(options, nullptr, install, &records, hessian);
   LayerDriverOptions driver;
   driver.batch_size = 4;
+  driver.true_sequential = true_sequential;
   const auto start = Clock::now();
   absl::Status status = RunLayerSequential(*model, tokens, *method, driver);
   r.seconds = Seconds(start);
@@ -146,7 +150,7 @@ int main(int argc, char** argv) {
   using namespace llmq;
   int threads = 0, bits = 4;
   int64_t samples = 16, seq = 2048, group = 128;
-  bool shared_only = false;
+  bool shared_only = false, true_sequential = true;
   for (int i = 1; i < argc; ++i) {
     auto value = [&](const char* flag) -> const char* {
       const size_t n = std::strlen(flag);
@@ -158,6 +162,7 @@ int main(int argc, char** argv) {
     else if (const char* v = value("--bits=")) bits = std::atoi(v);
     else if (const char* v = value("--group=")) group = std::atoll(v);
     else if (std::strcmp(argv[i], "--shared-only") == 0) shared_only = true;
+    else if (std::strcmp(argv[i], "--one-stage") == 0) true_sequential = false;
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -188,17 +193,19 @@ int main(int argc, char** argv) {
   GptqOptions options;
   options.spec = {bits, group, false, QuantizedLinear::kScaleDtype};
 
-  // Forward FLOPs of the driver's passes: one block forward per stage (4) plus the final
-  // recomputation; linears 2·params per token, attention 4·heads·head_dim·seq² per sample.
+  // Forward FLOPs of the driver's passes: one block forward per stage (4, or 1 with
+  // --one-stage) plus the final recomputation; linears 2·params per token, attention
+  // 4·heads·head_dim·seq² per sample.
   auto model = RandomModel(c);
   int64_t params = 0;
   for (const NamedLinear& l : model->Linears()) {
     if (l.layer == 0) params += (*l.slot)->ParameterCount();
   }
-  model.reset();
   const double n = static_cast<double>(samples * seq);
+  const double passes = static_cast<double>(BlockStages(*model, 0, true_sequential).size() + 1);
+  model.reset();
   const double forward_flops =
-      5.0 * (2.0 * params * n + 4.0 * c.num_heads * c.head_dim * seq * n);
+      passes * (2.0 * params * n + 4.0 * c.num_heads * c.head_dim * seq * n);
 
   auto report = [&](const char* what, const PathResult& r) {
     const double flops = r.hessian_flops + r.update_flops + forward_flops;
@@ -209,12 +216,12 @@ int main(int argc, char** argv) {
         r.hessian_flops / 1e9, r.update_flops / 1e9, forward_flops / 1e9,
         100.0 * flops / rate / r.seconds);
   };
-  const PathResult shared = RunPath(tokens, options, /*shared=*/true);
+  const PathResult shared = RunPath(tokens, options, /*shared=*/true, true_sequential);
   if (shared_only) {
     report("per input, upper triangle", shared);
     return 0;
   }
-  const PathResult per_linear = RunPath(tokens, options, /*shared=*/false);
+  const PathResult per_linear = RunPath(tokens, options, /*shared=*/false, true_sequential);
   report("per linear, full xᵀx", per_linear);
   report("per input, upper triangle", shared);
   int64_t equal = 0, total = 0;
