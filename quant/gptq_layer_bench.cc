@@ -193,19 +193,28 @@ int main(int argc, char** argv) {
   GptqOptions options;
   options.spec = {bits, group, false, QuantizedLinear::kScaleDtype};
 
-  // Forward FLOPs of the driver's passes: one block forward per stage (4, or 1 with
-  // --one-stage) plus the final recomputation; linears 2·params per token, attention
-  // 4·heads·head_dim·seq² per sample.
+  // Forward FLOPs of the driver's passes: per stage the block forward up to the input of
+  // the stage's last linear (the driver stops there), then the full recomputation; linears
+  // 2·params per token, attention 4·heads·head_dim·seq² per sample (run once o_proj's input
+  // is needed: every stage after q/k/v).
   auto model = RandomModel(c);
-  int64_t params = 0;
-  for (const NamedLinear& l : model->Linears()) {
-    if (l.layer == 0) params += (*l.slot)->ParameterCount();
+  std::vector<int64_t> order_params;  // the block's linears in forward order
+  for (const std::vector<NamedLinear>& stage : BlockStages(*model, 0, true)) {
+    for (const NamedLinear& l : stage) order_params.push_back((*l.slot)->ParameterCount());
   }
   const double n = static_cast<double>(samples * seq);
-  const double passes = static_cast<double>(BlockStages(*model, 0, true_sequential).size() + 1);
+  const double attention = 4.0 * c.num_heads * c.head_dim * seq * n;
+  double forward_flops = 0;
+  int64_t stage_end = 0;
+  for (const std::vector<NamedLinear>& stage : BlockStages(*model, 0, true_sequential)) {
+    stage_end += static_cast<int64_t>(stage.size());
+    const int64_t last = stage_end - 1;  // forward position of the stage's last linear
+    for (int64_t i = 0; i < last; ++i) forward_flops += 2.0 * order_params[i] * n;
+    if (last >= 3) forward_flops += attention;
+  }
+  for (int64_t p : order_params) forward_flops += 2.0 * p * n;
+  forward_flops += attention;
   model.reset();
-  const double forward_flops =
-      passes * (2.0 * params * n + 4.0 * c.num_heads * c.head_dim * seq * n);
 
   auto report = [&](const char* what, const PathResult& r) {
     const double flops = r.hessian_flops + r.update_flops + forward_flops;
