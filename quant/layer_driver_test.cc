@@ -106,6 +106,62 @@ TEST(LayerDriverTest, SameInputAsPairsLinearsThatSeeEqualInputs) {
 
 // Zeroing v_proj in the first stage makes the attention output, o_proj's input, exactly
 // zero — which o_proj must see under true-sequential and must not see otherwise.
+// Counts its forwards, then computes as the wrapped layer does.
+class CountingLinear : public Linear {
+ public:
+  CountingLinear(std::unique_ptr<Linear> inner, int* calls) : inner_(std::move(inner)), calls_(calls) {}
+  at::Tensor Forward(const at::Tensor& x) const override {
+    ++*calls_;
+    return inner_->Forward(x);
+  }
+  int64_t in_features() const override { return inner_->in_features(); }
+  int64_t out_features() const override { return inner_->out_features(); }
+  int64_t WeightBytes() const override { return inner_->WeightBytes(); }
+  std::string Describe() const override { return inner_->Describe(); }
+  at::Tensor bias() const override { return inner_->bias(); }
+
+ private:
+  std::unique_ptr<Linear> inner_;
+  int* calls_;
+};
+
+// Observes q_proj only.
+class QOnlyMethod : public BlockMethod {
+ public:
+  int observed = 0;
+  std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear, InputObserver*) override {
+    if (!absl::EndsWith(linear.name, "q_proj")) return nullptr;
+    return std::make_unique<RecordingObserver>();
+  }
+  absl::Status ProcessStage(CausalLM&, int, const std::vector<NamedLinear>&,
+                            std::vector<std::unique_ptr<InputObserver>>& observers) override {
+    for (const auto& o : observers) {
+      if (o != nullptr) observed += static_cast<int>(static_cast<RecordingObserver*>(o.get())->seen.size());
+    }
+    return absl::OkStatus();
+  }
+};
+
+// A stage's pass stops once its observed linears have seen their inputs: with only q_proj
+// observed, the MLP runs once per chunk (the recomputation of the block's output), not
+// also in the stage's pass; q_proj still sees every chunk.
+TEST(LayerDriverTest, StagePassesStopAfterTheLastObservedInput) {
+  for (bool true_sequential : {true, false}) {
+    auto model = RandomModel(TinyConfig(Architecture::kLlama, false), 2);
+    int down_calls = 0;
+    for (const NamedLinear& l : model->Linears()) {
+      if (absl::EndsWith(l.name, "down_proj")) *l.slot = std::make_unique<CountingLinear>(std::move(*l.slot), &down_calls);
+    }
+    QOnlyMethod method;
+    LayerDriverOptions options;
+    options.true_sequential = true_sequential;
+    options.batch_size = 2;
+    ASSERT_TRUE(RunLayerSequential(*model, RandomTokens(5, 8, 97), method, options).ok());
+    EXPECT_EQ(down_calls, 2 * 3) << true_sequential;      // 2 blocks x 3 chunks
+    EXPECT_EQ(method.observed, 2 * 3) << true_sequential;  // q_proj: every chunk of both blocks
+  }
+}
+
 TEST(LayerDriverTest, LaterStagesSeeEarlierStagesProcessed) {
   for (bool true_sequential : {true, false}) {
     auto model = RandomModel(TinyConfig(Architecture::kLlama, false), 2);
