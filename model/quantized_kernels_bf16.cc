@@ -33,6 +33,7 @@
 #include "model/packing.h"
 #include "model/parallel.h"
 #include "model/quantized_kernels.h"
+#include "model/register_tiles.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #include <cpuid.h>
@@ -443,45 +444,23 @@ LLMQ_AMX void ConvertRowsBf16(const float* x, int64_t rows, int64_t in, int64_t 
   }
 }
 
-// y[r, o] for output rows [o0, o1): four weight rows at a time dequantized to bfloat16,
-// then register tiles over the input rows in chunks of 512 columns (1 KB per row), rows
-// 1 KB apart modulo 4 KB so that the chunks of 16 rows spread over the L1 sets (as the
-// float32 tiles do).
+// y[r, o] for output rows [o0, o1) in bfloat16 register tiles (RegisterTileRows,
+// model/register_tiles.h), chunks of 512 columns (1 KB per row).
 LLMQ_AMX void RowsBf16(const PackedWeights& w, const uint16_t* xb, int64_t rows, int64_t kpad,
                        int64_t ld, int64_t o0, int64_t o1, float* y) {
-  constexpr int64_t kChunk = 512;
-  std::vector<uint16_t> wt(4 * ld);
   std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
-  std::vector<float> part((rows + 3) / 4 * 16 * 16);
-  for (int64_t o = o0; o < o1; o += 4) {
-    const int64_t nb = std::min<int64_t>(4, o1 - o);
-    for (int64_t k = 0; k < 4; ++k) {
-      if (k < nb) {
-        DequantizeRowBf16(w, o + k, kpad, qbuf.data(), zbuf.data(), wt.data() + k * ld);
-      } else {
-        std::fill(wt.begin() + k * ld, wt.begin() + k * ld + kpad, uint16_t{0});
-      }
+  auto decode = [&](int64_t o, uint16_t* dst) {
+    DequantizeRowBf16(w, o, kpad, qbuf.data(), zbuf.data(), dst);
+  };
+  auto tile = [ld](int nr, const uint16_t* wt, const uint16_t* xr, int64_t c0, int64_t c1, float* p) {
+    switch (nr) {
+      case 1: TileBf16<1>(wt, xr, ld, c0, c1, p); break;
+      case 2: TileBf16<2>(wt, xr, ld, c0, c1, p); break;
+      case 3: TileBf16<3>(wt, xr, ld, c0, c1, p); break;
+      default: TileBf16<4>(wt, xr, ld, c0, c1, p); break;
     }
-    std::fill(part.begin(), part.end(), 0.0f);
-    for (int64_t c0 = 0; c0 < kpad; c0 += kChunk) {
-      const int64_t c1 = std::min(kpad, c0 + kChunk);
-      for (int64_t r = 0; r < rows; r += 4) {
-        float* p = part.data() + r / 4 * 256;
-        const uint16_t* xr = xb + r * ld;
-        switch (std::min<int64_t>(4, rows - r)) {
-          case 1: TileBf16<1>(wt.data(), xr, ld, c0, c1, p); break;
-          case 2: TileBf16<2>(wt.data(), xr, ld, c0, c1, p); break;
-          case 3: TileBf16<3>(wt.data(), xr, ld, c0, c1, p); break;
-          default: TileBf16<4>(wt.data(), xr, ld, c0, c1, p); break;
-        }
-      }
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t k = 0; k < nb; ++k) {
-        y[r * w.out + o + k] = SumBf16Part(part.data() + (r / 4 * 16 + (r % 4) * 4 + k) * 16);
-      }
-    }
-  }
+  };
+  RegisterTileRows(kpad, ld, /*chunk=*/512, w.out, xb, rows, o0, o1, decode, tile, SumBf16Part, y);
 }
 
 }  // namespace
@@ -523,7 +502,7 @@ bool DequantizeRowToBf16(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8
 bool FusedRowsBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (!HasAvx512Bf16() || w.g_idx != nullptr) return false;
   const int64_t kpad = RoundUp(w.in, 32);
-  const int64_t ld = kpad + (512 + 2048 - kpad % 2048) % 2048;  // bfloat16 elements
+  const int64_t ld = SpreadStride(kpad, 512);  // bfloat16 elements
   std::vector<uint16_t> xb(rows * ld);
   ConvertRowsBf16(x, rows, w.in, kpad, ld, xb.data());
   const int64_t grain = std::max<int64_t>(4, (int64_t{1} << 15) / w.in);

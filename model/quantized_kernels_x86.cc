@@ -26,6 +26,7 @@
 
 #include "model/packing.h"
 #include "model/quantized_kernels.h"
+#include "model/register_tiles.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -660,50 +661,24 @@ void GemmPanels512(int64_t in, int64_t out, const float* x, int64_t rows, int64_
   }
 }
 
-// Several input rows (at most kFusedMaxRows): four weight rows at a time decoded to
-// float32 (wt) by decode(o, dst) (all `in` columns of row o), then 4 x 4 register tiles
-// over the input rows, in column chunks small enough that the chunk of wt and of every x
-// row stays in L1 while all input rows pass over it. y (rows, out), rows [o0, o1).
+// Several input rows (at most kFusedMaxRows) in float32 register tiles (RegisterTileRows,
+// model/register_tiles.h): decode(o, dst) writes all `in` columns of weight row o.
+// y (rows, out), rows [o0, o1).
 template <typename DecodeRow>
 void TileRows512(int64_t in, int64_t out, const float* x, int64_t rows, int64_t o0, int64_t o1,
                  DecodeRow&& decode, float* y) {
-  constexpr int64_t kChunk = 256;
-  // x and wt with rows 1 KB apart modulo 4 KB (the period of the L1 set index; a 256-column
-  // chunk of a row is 1 KB): rows of a 4096-wide x lie 16 KB apart, so all 16 chunks fell
-  // into the same 16 of 64 sets, twice the ways, and missed L1 on every pass.
-  const int64_t ld = in + (256 + 1024 - in % 1024) % 1024;
-  std::vector<float> xs(rows * ld), wt(4 * ld);  // (rows, in), (4, in)
+  const int64_t ld = SpreadStride(in, 256);
+  std::vector<float> xs(rows * ld);
   for (int64_t r = 0; r < rows; ++r) std::copy(x + r * in, x + (r + 1) * in, xs.begin() + r * ld);
-  std::vector<float> part((rows + 3) / 4 * 16 * 16);  // (row blocks, 4 x 4, 16)
-  for (int64_t o = o0; o < o1; o += 4) {
-    const int64_t nb = std::min<int64_t>(4, o1 - o);
-    for (int64_t k = 0; k < 4; ++k) {
-      if (k < nb) {
-        decode(o + k, wt.data() + k * ld);
-      } else {
-        std::fill(wt.begin() + k * ld, wt.begin() + k * ld + in, 0.0f);
-      }
+  auto tile = [ld](int nr, const float* wt, const float* xr, int64_t c0, int64_t c1, float* p) {
+    switch (nr) {
+      case 1: Tile512<1>(wt, xr, ld, c0, c1, p); break;
+      case 2: Tile512<2>(wt, xr, ld, c0, c1, p); break;
+      case 3: Tile512<3>(wt, xr, ld, c0, c1, p); break;
+      default: Tile512<4>(wt, xr, ld, c0, c1, p); break;
     }
-    std::fill(part.begin(), part.end(), 0.0f);
-    for (int64_t c0 = 0; c0 < in; c0 += kChunk) {
-      const int64_t c1 = std::min(in, c0 + kChunk);
-      for (int64_t r = 0; r < rows; r += 4) {
-        float* p = part.data() + r / 4 * 256;
-        switch (std::min<int64_t>(4, rows - r)) {
-          case 1: Tile512<1>(wt.data(), xs.data() + r * ld, ld, c0, c1, p); break;
-          case 2: Tile512<2>(wt.data(), xs.data() + r * ld, ld, c0, c1, p); break;
-          case 3: Tile512<3>(wt.data(), xs.data() + r * ld, ld, c0, c1, p); break;
-          default: Tile512<4>(wt.data(), xs.data() + r * ld, ld, c0, c1, p); break;
-        }
-      }
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t k = 0; k < nb; ++k) {
-        const float* v = part.data() + (r / 4 * 16 + (r % 4) * 4 + k) * 16;
-        y[r * out + o + k] = SumOf16(v);
-      }
-    }
-  }
+  };
+  RegisterTileRows(in, ld, /*chunk=*/256, out, xs.data(), rows, o0, o1, decode, tile, SumOf16, y);
 }
 
 }  // namespace
