@@ -24,12 +24,6 @@ bool UseBf16Gemv() { return UseBf16Units() && internal::HasAvx512Bf16(); }
 bool UseAvx512() { return g_max_kernel >= 2 && internal::HasAvx512(); }
 bool UseAvx2() { return g_max_kernel >= 1 && internal::HasAvx2(); }
 
-// Output rows per parallel task: at least ~32k weights each, so that small layers (and
-// the per-task buffers) do not pay for a thread hand-off that costs more than the work.
-int64_t RowGrain(int64_t in) {
-  return std::max<int64_t>(4, (int64_t{1} << 15) / std::max<int64_t>(1, in));
-}
-
 // Row `o`'s codes into qbuf (in): vectorised on x86 CPUs that have AVX2.
 void UnpackCodeRow(const PackedWeights& w, int64_t o, uint8_t* qbuf) {
   const uint8_t* row = w.codes + o * w.code_row_bytes;
@@ -55,7 +49,7 @@ void DequantizeRowF32(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8_t*
 }
 
 void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* y) {
-  ParallelFor(0, w.out, RowGrain(w.in), [&](int64_t o0, int64_t o1) {
+  ParallelFor(0, w.out, internal::RowGrain(w.in), [&](int64_t o0, int64_t o1) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = o0; o < o1; ++o) {
@@ -69,7 +63,7 @@ void FusedPortable(const PackedWeights& w, const float* x, int64_t rows, float* 
 bool FusedX86(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   const bool avx512 = UseAvx512();
   if (w.g_idx != nullptr || (!avx512 && !UseAvx2())) return false;
-  ParallelFor(0, w.out, RowGrain(w.in), [&](int64_t o0, int64_t o1) {
+  ParallelFor(0, w.out, internal::RowGrain(w.in), [&](int64_t o0, int64_t o1) {
     std::vector<uint8_t> qbuf(w.in), zbuf(w.groups);
     std::vector<float> sbuf(w.groups);
     if (avx512) {
@@ -130,7 +124,7 @@ bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y)
 bool Fp8MatmulFloat32(const Fp8Weights& w, const float* x, int64_t rows, float* y) {
   if (!UseAvx512()) return false;
   if (rows <= kFusedMaxRows) {
-    ParallelFor(0, w.out, RowGrain(w.in), [&](int64_t o0, int64_t o1) {
+    ParallelFor(0, w.out, internal::RowGrain(w.in), [&](int64_t o0, int64_t o1) {
       internal::Fp8RowsAvx512(w, x, rows, o0, o1, y);
     });
   } else {
@@ -145,7 +139,7 @@ bool Fp8MatmulFloat32(const Fp8Weights& w, const float* x, int64_t rows, float* 
 template <typename T>
 void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst) {
   const bool bf16_units = std::is_same_v<T, c10::BFloat16> && UseAvx512();
-  ParallelFor(r0, r1, RowGrain(w.in), [&](int64_t a, int64_t b) {
+  ParallelFor(r0, r1, internal::RowGrain(w.in), [&](int64_t a, int64_t b) {
     std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
     std::vector<float> sbuf(w.groups), row(w.in);
     for (int64_t o = a; o < b; ++o) {
@@ -170,6 +164,10 @@ template void DequantizeRows<c10::Half>(const PackedWeights&, int64_t, int64_t, 
 
 bool MatmulBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   return UseAmx() && internal::MatmulAmxBf16(w, x, rows, y);
+}
+
+int64_t internal::RowGrain(int64_t in) {
+  return std::max<int64_t>(4, (int64_t{1} << 15) / std::max<int64_t>(1, in));
 }
 
 int internal::KernelLevel() {

@@ -158,6 +158,10 @@ bool DequantizeRowToBf16(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8
                          c10::BFloat16* out);
 // MatmulBf16 without the SetFusedKernelForTesting check.
 bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
+// Output rows per parallel task of the row-parallel kernels: at least ~32k weights each,
+// so that small layers (and the per-task buffers) do not pay for a thread hand-off that
+// costs more than the work.
+int64_t RowGrain(int64_t in);
 // What the CPU has, limited by SetFusedKernelForTesting: 3 bfloat16 units (AMX or
 // AVX512-BF16, with AVX-512), 2 AVX-512, 1 AVX2, 0 portable.
 int KernelLevel();

@@ -505,8 +505,7 @@ bool FusedRowsBf16(const PackedWeights& w, const float* x, int64_t rows, float* 
   const int64_t ld = SpreadStride(kpad, 512);  // bfloat16 elements
   std::vector<uint16_t> xb(rows * ld);
   ConvertRowsBf16(x, rows, w.in, kpad, ld, xb.data());
-  const int64_t grain = std::max<int64_t>(4, (int64_t{1} << 15) / w.in);
-  ParallelFor(0, w.out, grain, [&](int64_t o0, int64_t o1) {
+  ParallelFor(0, w.out, RowGrain(w.in), [&](int64_t o0, int64_t o1) {
     RowsBf16(w, xb.data(), rows, kpad, ld, o0, o1, y);
   });
   return true;
