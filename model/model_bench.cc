@@ -15,10 +15,10 @@
 #include <map>
 #include <string>
 
-#include "common/cpu.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/bench_report.h"
+#include "common/cpu.h"
 #include "model/bandwidth.h"
 #include "model/loader.h"
 #include "model/runtime.h"

@@ -15,9 +15,9 @@
 // weights s (q - z) (TableRow), the same float32 weights the many-row kernels multiply.
 // Several rows dequantize four weight rows at a time to float32 and multiply them in
 // 4 x 4 register tiles over the input rows, column chunk by column chunk (L1-sized), so
-// each weight row is unpacked once and each x load feeds four FMAs. The kernels are compiled at -O3 (function attribute): at
-// the build's -O2, GCC leaves the small register-tile loops rolled and spills the tiles,
-// 3x slower.
+// each weight row is unpacked once and each x load feeds four FMAs. The kernels are
+// compiled at -O3 (function attribute): at the build's -O2, GCC leaves the small
+// register-tile loops rolled and spills the tiles, 3x slower.
 #include <algorithm>
 #include <array>
 #include <cstring>

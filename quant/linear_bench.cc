@@ -42,10 +42,10 @@
 #include <string>
 #include <vector>
 
-#include "common/cpu.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/bench_report.h"
+#include "common/cpu.h"
 #include "model/bandwidth.h"
 #include "model/fp8_linear.h"
 #include "model/int8_linear.h"

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "common/cpu.h"
 #include "common/corpus.h"
+#include "common/cpu.h"
 #include "eval/boolq.h"
 #include "eval/choice_scoring.h"
 #include "eval/loglikelihood.h"

@@ -7,6 +7,7 @@ the same machine the same day.
   python tests/scripts/compare_llmcompressor_gptq_layer.py [--samples 16] [--seq 2048] [--threads 2]
 
 Needs torch and llmcompressor (a venv outside the repo); llmq never imports this.
+llm-compressor writes its logs to sparse_logs/ in the working directory (ignored by git).
 """
 import argparse
 import time
