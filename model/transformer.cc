@@ -212,8 +212,9 @@ ForwardContext CausalLM::MakeContext(const at::Tensor& attention_mask, int64_t b
   return ctx;
 }
 
-at::Tensor CausalLM::Attention(DecoderBlock& b, const at::Tensor& x, const ForwardContext& ctx,
-                               KvCache* cache, int layer) {
+at::Tensor CausalLM::AttentionHeads(int layer, const at::Tensor& x, const ForwardContext& ctx,
+                                    KvCache* cache) {
+  DecoderBlock& b = blocks_[layer];
   const ModelConfig& c = config_;
   const int64_t batch = x.size(0), seq = x.size(1), hd = c.head_dim;
   const int64_t nh = c.num_heads, nkv = c.num_kv_heads, group = nh / nkv;
@@ -248,13 +249,13 @@ at::Tensor CausalLM::Attention(DecoderBlock& b, const at::Tensor& x, const Forwa
                        .view({batch, nh, rows, hd}));  // (batch, nh, rows, hd)
   }
   at::Tensor out = outs.size() == 1 ? outs[0] : at::cat(outs, 2);  // (batch, nh, seq, hd)
-  out = out.transpose(1, 2).reshape({batch, seq, nh * hd});
-  return b.o_proj->Forward(out);
+  return out.transpose(1, 2).reshape({batch, seq, nh * hd});
 }
 
-at::Tensor CausalLM::Mlp(DecoderBlock& b, const at::Tensor& x) const {
-  if (b.gate_proj) return b.down_proj->Forward(at::silu(b.gate_proj->Forward(x)) * b.up_proj->Forward(x));
-  return b.down_proj->Forward(at::gelu(b.up_proj->Forward(x), "tanh"));
+at::Tensor CausalLM::MlpActivation(int layer, const at::Tensor& x) const {
+  const DecoderBlock& b = blocks_[layer];
+  if (b.gate_proj) return at::silu(b.gate_proj->Forward(x)) * b.up_proj->Forward(x);
+  return at::gelu(b.up_proj->Forward(x), "tanh");
 }
 
 at::Tensor CausalLM::RunBlock(int layer, const at::Tensor& hidden, const ForwardContext& ctx,
@@ -262,10 +263,11 @@ at::Tensor CausalLM::RunBlock(int layer, const at::Tensor& hidden, const Forward
   DecoderBlock& b = blocks_[layer];
   if (config_.parallel_residual()) {
     at::Tensor h = b.attn_norm.Forward(hidden);
-    return hidden + Attention(b, h, ctx, cache, layer) + Mlp(b, h);
+    return hidden + b.o_proj->Forward(AttentionHeads(layer, h, ctx, cache)) +
+           b.down_proj->Forward(MlpActivation(layer, h));
   }
-  at::Tensor x = hidden + Attention(b, b.attn_norm.Forward(hidden), ctx, cache, layer);
-  return x + Mlp(b, b.mlp_norm.Forward(x));
+  at::Tensor x = hidden + b.o_proj->Forward(AttentionHeads(layer, b.attn_norm.Forward(hidden), ctx, cache));
+  return x + b.down_proj->Forward(MlpActivation(layer, b.mlp_norm.Forward(x)));
 }
 
 at::Tensor CausalLM::Logits(const at::Tensor& hidden) const {

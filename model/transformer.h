@@ -97,6 +97,17 @@ class CausalLM {
                              KvCache* cache) const;
   at::Tensor RunBlock(int layer, const at::Tensor& hidden, const ForwardContext& ctx,
                       KvCache* cache = nullptr);  // (batch, seq, hidden) -> same
+  // RunBlock's steps, for drivers that keep activations between passes. With b = block(layer):
+  //   heads = AttentionHeads(layer, b.attn_norm.Forward(hidden), ctx)   (o_proj's input)
+  //   Llama, Qwen2: x = hidden + b.o_proj->Forward(heads)
+  //                 out = x + b.down_proj->Forward(MlpActivation(layer, b.mlp_norm.Forward(x)))
+  //   Phi:          out = hidden + b.o_proj->Forward(heads)
+  //                       + b.down_proj->Forward(MlpActivation(layer, b.attn_norm.Forward(hidden)))
+  // AttentionHeads: q/k/v, rotary, causal softmax mixing: (batch, seq, heads * head_dim).
+  at::Tensor AttentionHeads(int layer, const at::Tensor& normed, const ForwardContext& ctx,
+                            KvCache* cache = nullptr);
+  // MlpActivation: act(gate(x)) * up(x), or Phi's gelu(fc1(x)): down_proj's input.
+  at::Tensor MlpActivation(int layer, const at::Tensor& normed) const;
   at::Tensor Logits(const at::Tensor& hidden) const;  // -> float32 (batch, seq, vocab)
 
   const ModelConfig& config() const { return config_; }
@@ -116,9 +127,6 @@ class CausalLM {
 
  private:
   CausalLM(ModelConfig config, at::ScalarType dtype) : config_(std::move(config)), dtype_(dtype) {}
-  at::Tensor Attention(DecoderBlock& b, const at::Tensor& x, const ForwardContext& ctx,
-                       KvCache* cache, int layer);
-  at::Tensor Mlp(DecoderBlock& b, const at::Tensor& x) const;
 
   ModelConfig config_;
   at::ScalarType dtype_;
