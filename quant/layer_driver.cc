@@ -14,79 +14,116 @@
 namespace llmq {
 namespace {
 
-// Thrown by the last observing linear of a stage pass once every observed linear has seen
-// its input: the rest of the block's forward feeds no observer, and a stage pass's output
-// is discarded, so the pass stops there. (The true-sequential stages of a Llama block run
-// q/k/v, o, gate/up and down: stopping after each stage's last input does 0.51x the
-// forward FLOPs of running the whole block per stage.)
-struct StagePassComplete {};
+// Where a linear of a block reads its input.
+enum class Point { kAttentionIn, kHeads, kMlpIn, kMlpActivation };
 
-// Which observed linears have seen their input in the current pass.
-class PassProgress {
+Point InputPoint(CausalLM& model, int layer, const std::unique_ptr<Linear>* slot) {
+  DecoderBlock& b = model.block(layer);
+  if (slot == &b.q_proj || slot == &b.k_proj || slot == &b.v_proj) return Point::kAttentionIn;
+  if (slot == &b.o_proj) return Point::kHeads;
+  if (slot == &b.down_proj) return Point::kMlpActivation;
+  return model.config().parallel_residual() ? Point::kAttentionIn : Point::kMlpIn;  // gate, up
+}
+
+// The activations of the block being calibrated, chunk by chunk, computed by passes. A
+// pass memoises what it computes for a chunk; when it ends, an activation is kept only if
+// every linear it depends on has been processed (its value is final, and under
+// true-sequential later stages do not change earlier stages' layers): o_proj's input once
+// q/k/v are processed, the attention residual once o_proj is too. So the stages of a
+// Llama block cost about one block forward in all (q/k/v read only the norm; o's pass
+// computes the attention; gate/up's pass o_proj; down's pass gate/up; the output down_proj
+// and gate/up again, the one activation not kept: it is intermediate-sized).
+class BlockActivations {
  public:
-  explicit PassProgress(size_t observed) : observed_(observed) {}
-  void Start() { seen_.clear(); }
-  // After `who` observed: throws StagePassComplete once all have.
-  void Seen(const void* who) {
-    seen_.insert(who);
-    if (seen_.size() == observed_) throw StagePassComplete{};
+  BlockActivations(CausalLM& model, int layer, std::vector<at::Tensor>* hidden,
+                   std::function<const ForwardContext&(int64_t)> context_for)
+      : model_(model), layer_(layer), b_(model.block(layer)), parallel_(model.config().parallel_residual()),
+        hidden_(*hidden), context_for_(std::move(context_for)), chunks_(hidden->size()) {}
+
+  // The stage's layers are final from now on.
+  void MarkProcessed(const std::vector<NamedLinear>& stage) {
+    for (const NamedLinear& linear : stage) processed_.insert(linear.slot);
   }
 
- private:
-  size_t observed_;
-  std::set<const void*> seen_;
-};
-
-// Shows every input to an observer, then computes as the wrapped layer does (unless it was
-// the stage's last input: PassProgress).
-class ObservingLinear : public Linear {
- public:
-  ObservingLinear(std::unique_ptr<Linear> inner, InputObserver* observer, PassProgress* progress)
-      : inner_(std::move(inner)), observer_(observer), progress_(progress) {}
-
-  at::Tensor Forward(const at::Tensor& x) const override {
-    observer_->Observe(x);
-    progress_->Seen(this);
-    return inner_->Forward(x);
-  }
-  int64_t in_features() const override { return inner_->in_features(); }
-  int64_t out_features() const override { return inner_->out_features(); }
-  int64_t WeightBytes() const override { return inner_->WeightBytes(); }
-  std::string Describe() const override { return "observed " + inner_->Describe(); }
-  at::Tensor* mutable_dense_weight() override { return inner_->mutable_dense_weight(); }
-  at::Tensor bias() const override { return inner_->bias(); }
-
-  std::unique_ptr<Linear> Release() { return std::move(inner_); }
-
- private:
-  std::unique_ptr<Linear> inner_;
-  InputObserver* observer_;
-  PassProgress* progress_;
-};
-
-// Wraps the observed slots of a stage for one pass; puts the layers back when destroyed,
-// also when the pass throws.
-class ObservedSlots {
- public:
-  ObservedSlots(const std::vector<NamedLinear>& stage,
-                const std::vector<std::unique_ptr<InputObserver>>& observers, PassProgress* progress) {
-    for (size_t i = 0; i < stage.size(); ++i) {
-      if (observers[i] == nullptr) continue;
-      std::unique_ptr<Linear>* slot = stage[i].slot;
-      *slot = std::make_unique<ObservingLinear>(std::move(*slot), observers[i].get(), progress);
-      wrapped_.push_back(slot);
+  // The input of the linears at `point` for chunk c.
+  at::Tensor Input(size_t c, Point point) {
+    switch (point) {
+      case Point::kAttentionIn: return AttentionIn(c);
+      case Point::kHeads: return Heads(c);
+      case Point::kMlpIn: return MlpIn(c);
+      case Point::kMlpActivation: return model_.MlpActivation(layer_, MlpIn(c));
     }
+    return {};
   }
-  ~ObservedSlots() {
-    for (std::unique_ptr<Linear>* slot : wrapped_) {
-      *slot = static_cast<ObservingLinear*>(slot->get())->Release();
+
+  // Ends the pass over chunk c: drops what is not final.
+  void EndPass(size_t c) {
+    Chunk& k = chunks_[c];
+    k.attention_in = k.mlp_in = at::Tensor();
+    const bool attention = Processed({&b_.q_proj, &b_.k_proj, &b_.v_proj});
+    const bool residual = !parallel_ && attention && Processed({&b_.o_proj});
+    if (!attention) k.heads = at::Tensor();
+    if (!residual) k.residual = at::Tensor();
+    if (residual) k.heads = at::Tensor();  // the residual is all the output needs of it
+  }
+
+  // The block's output for chunk c with its layers as they are now (RunBlock's operations);
+  // forgets the chunk's activations.
+  at::Tensor Output(size_t c) {
+    at::Tensor out;
+    if (parallel_) {
+      out = hidden_[c] + b_.o_proj->Forward(Heads(c)) +
+            b_.down_proj->Forward(model_.MlpActivation(layer_, AttentionIn(c)));
+    } else {
+      at::Tensor x = Residual(c);
+      out = x + b_.down_proj->Forward(model_.MlpActivation(layer_, b_.mlp_norm.Forward(x)));
     }
+    chunks_[c] = Chunk();
+    return out;
   }
-  ObservedSlots(const ObservedSlots&) = delete;
-  ObservedSlots& operator=(const ObservedSlots&) = delete;
 
  private:
-  std::vector<std::unique_ptr<Linear>*> wrapped_;
+  struct Chunk {
+    at::Tensor attention_in, heads, residual, mlp_in;  // residual: hidden + o_proj(heads)
+  };
+
+  bool Processed(std::initializer_list<const std::unique_ptr<Linear>*> slots) const {
+    for (const auto* slot : slots) {
+      if (processed_.count(slot) == 0) return false;
+    }
+    return true;
+  }
+  const ForwardContext& Context(size_t c) { return context_for_(hidden_[c].size(0)); }
+  at::Tensor AttentionIn(size_t c) {
+    at::Tensor& t = chunks_[c].attention_in;
+    if (!t.defined()) t = b_.attn_norm.Forward(hidden_[c]);
+    return t;
+  }
+  at::Tensor Heads(size_t c) {
+    at::Tensor& t = chunks_[c].heads;
+    if (!t.defined()) t = model_.AttentionHeads(layer_, AttentionIn(c), Context(c));
+    return t;
+  }
+  at::Tensor Residual(size_t c) {
+    at::Tensor& t = chunks_[c].residual;
+    if (!t.defined()) t = hidden_[c] + b_.o_proj->Forward(Heads(c));
+    return t;
+  }
+  at::Tensor MlpIn(size_t c) {
+    if (parallel_) return AttentionIn(c);
+    at::Tensor& t = chunks_[c].mlp_in;
+    if (!t.defined()) t = b_.mlp_norm.Forward(Residual(c));
+    return t;
+  }
+
+  CausalLM& model_;
+  const int layer_;
+  DecoderBlock& b_;
+  const bool parallel_;
+  std::vector<at::Tensor>& hidden_;
+  std::function<const ForwardContext&(int64_t)> context_for_;
+  std::vector<Chunk> chunks_;
+  std::set<const std::unique_ptr<Linear>*> processed_;
 };
 
 }  // namespace
@@ -118,20 +155,11 @@ std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer,
 }
 
 std::vector<size_t> SameInputAs(CausalLM& model, int layer, const std::vector<NamedLinear>& stage) {
-  DecoderBlock& b = model.block(layer);
-  // Which tensor each slot reads: 0 the attention norm's output, 1 the MLP norm's, -1 its own.
-  auto input_of = [&](const std::unique_ptr<Linear>* slot) {
-    if (slot == &b.q_proj || slot == &b.k_proj || slot == &b.v_proj) return 0;
-    if (model.config().parallel_residual()) return slot == &b.up_proj ? 0 : -1;
-    return slot == &b.gate_proj || slot == &b.up_proj ? 1 : -1;
-  };
   std::vector<size_t> first(stage.size());
   for (size_t i = 0; i < stage.size(); ++i) {
     first[i] = i;
-    const int input = input_of(stage[i].slot);
-    if (input < 0) continue;
     for (size_t j = 0; j < i; ++j) {
-      if (input_of(stage[j].slot) == input) {
+      if (InputPoint(model, layer, stage[j].slot) == InputPoint(model, layer, stage[i].slot)) {
         first[i] = j;
         break;
       }
@@ -169,11 +197,11 @@ absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, Block
 
     const int layers = model.num_layers();
     for (int layer = 0; layer < layers; ++layer) {
+      BlockActivations block(model, layer, &hidden, context_for);
       for (const std::vector<NamedLinear>& stage :
            BlockStages(model, layer, options.true_sequential)) {
         std::vector<std::unique_ptr<InputObserver>> observers;
         const std::vector<size_t> same_input = SameInputAs(model, layer, stage);
-        bool any = false;
         for (size_t i = 0; i < stage.size(); ++i) {
           // The first observed linear before this one that reads the same input.
           InputObserver* shared = nullptr;
@@ -181,25 +209,21 @@ absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, Block
             if (same_input[j] == same_input[i]) shared = observers[j].get();
           }
           observers.push_back(method.NewObserver(stage[i], shared));
-          any = any || observers.back() != nullptr;
         }
-        if (any) {
-          PassProgress progress(static_cast<size_t>(
-              std::count_if(observers.begin(), observers.end(), [](const auto& o) { return o != nullptr; })));
-          ObservedSlots observed(stage, observers, &progress);
-          for (const at::Tensor& chunk : hidden) {
-            progress.Start();
-            try {
-              model.RunBlock(layer, chunk, context_for(chunk.size(0)));
-            } catch (const StagePassComplete&) {
+        // The stage's pass: each observed linear sees its input, chunk by chunk.
+        for (size_t c = 0; c < hidden.size(); ++c) {
+          for (size_t i = 0; i < stage.size(); ++i) {
+            if (observers[i] != nullptr) {
+              observers[i]->Observe(block.Input(c, InputPoint(model, layer, stage[i].slot)));
             }
           }
+          block.EndPass(c);
         }
         LLMQ_RETURN_IF_ERROR(Annotate(method.ProcessStage(model, layer, stage, observers),
                                       absl::StrCat("layer ", layer)));
+        block.MarkProcessed(stage);
       }
-      for (at::Tensor& chunk : hidden)
-        chunk = model.RunBlock(layer, chunk, context_for(chunk.size(0)));
+      for (size_t c = 0; c < hidden.size(); ++c) hidden[c] = block.Output(c);
       if (options.progress) options.progress(layer + 1, layers);
     }
     return absl::OkStatus();

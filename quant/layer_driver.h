@@ -2,14 +2,17 @@
 // recipe): the calibration windows are embedded once; then block by block
 //   1. for each stage of the block (true-sequential: q/k/v -> o -> gate/up -> down; for a
 //      parallel Phi block q/k/v/fc1 -> dense -> fc2; otherwise one stage with every
-//      linear), the stage's linears are wrapped with observing linears, the block is run
-//      over all windows (in chunks of `batch_size` windows), the wrappers are removed and
-//      the method processes the stage (quantizes, rescales, ...) — so a stage sees the
-//      inputs produced by the already-processed stages before it;
-//   2. the block's output is recomputed WITH its processed layers and becomes the next
+//      linear), a pass over all windows (in chunks of `batch_size` windows) shows each
+//      observed linear of the stage its input, computed with the stages before it already
+//      processed; then the method processes the stage (quantizes, rescales, ...);
+//   2. the block's output is computed WITH its processed layers and becomes the next
 //      block's input: block i+1 is calibrated on what quantized blocks 0..i produce.
-// Only one block's activations are held at a time: (samples, seq_len, hidden) in the
-// model's dtype, plus one chunk of outputs. lm_head is never touched.
+// A pass computes only as far into the block as its stage's inputs, and activations that
+// depend only on processed layers are kept for the later passes (BlockActivations in the
+// .cc): under true-sequential a Llama block costs about one forward plus gate/up once more.
+// Held at a time: one block's input activations (samples, seq_len, hidden) in the model's
+// dtype, plus, under true-sequential, o_proj's input or the attention residual (the same
+// size again), plus one chunk's intermediates. lm_head is never touched.
 #ifndef LLMQ_QUANT_LAYER_DRIVER_H_
 #define LLMQ_QUANT_LAYER_DRIVER_H_
 
@@ -62,7 +65,9 @@ class BlockMethod {
   virtual std::unique_ptr<InputObserver> NewObserver(const NamedLinear& linear,
                                                      InputObserver* same_input) = 0;
   // After a pass: the stage's linears (forward order) and their observers (same order,
-  // null where not observed). May replace or modify the linears of block `layer`.
+  // null where not observed). May replace or modify the stage's linears; with one stage
+  // per block, anything in block `layer` (norms too). Under true-sequential it must not
+  // change what earlier stages processed: the driver keeps activations computed from them.
   virtual absl::Status ProcessStage(CausalLM& model, int layer,
                                     const std::vector<NamedLinear>& stage,
                                     std::vector<std::unique_ptr<InputObserver>>& observers) = 0;
