@@ -193,27 +193,22 @@ int main(int argc, char** argv) {
   GptqOptions options;
   options.spec = {bits, group, false, QuantizedLinear::kScaleDtype};
 
-  // Forward FLOPs of the driver's passes: per stage the block forward up to the input of
-  // the stage's last linear (the driver stops there), then the full recomputation; linears
-  // 2·params per token, attention 4·heads·head_dim·seq² per sample (run once o_proj's input
-  // is needed: every stage after q/k/v).
+  // Forward FLOPs of the driver's passes (the counts LayerDriverTest.
+  // KeptActivationsAreNotRecomputed checks): true-sequential runs q/k/v, o_proj, down_proj
+  // and the attention once and gate/up twice; one stage runs every linear but down_proj
+  // twice and the attention twice. Linears 2·params per token, attention 4·heads·head_dim·
+  // seq² per sample.
   auto model = RandomModel(c);
-  std::vector<int64_t> order_params;  // the block's linears in forward order
-  for (const std::vector<NamedLinear>& stage : BlockStages(*model, 0, true)) {
-    for (const NamedLinear& l : stage) order_params.push_back((*l.slot)->ParameterCount());
-  }
   const double n = static_cast<double>(samples * seq);
   const double attention = 4.0 * c.num_heads * c.head_dim * seq * n;
-  double forward_flops = 0;
-  int64_t stage_end = 0;
-  for (const std::vector<NamedLinear>& stage : BlockStages(*model, 0, true_sequential)) {
-    stage_end += static_cast<int64_t>(stage.size());
-    const int64_t last = stage_end - 1;  // forward position of the stage's last linear
-    for (int64_t i = 0; i < last; ++i) forward_flops += 2.0 * order_params[i] * n;
-    if (last >= 3) forward_flops += attention;
+  DecoderBlock& block = model->block(0);
+  double forward_flops = (true_sequential ? 1 : 2) * attention;
+  const std::vector<NamedLinear> linears = BlockStages(*model, 0, false)[0];
+  for (const NamedLinear& l : linears) {
+    const bool twice = l.slot == &block.gate_proj || l.slot == &block.up_proj ||
+                       (!true_sequential && l.slot != &block.down_proj);
+    forward_flops += (twice ? 2.0 : 1.0) * 2.0 * static_cast<double>((*l.slot)->ParameterCount()) * n;
   }
-  for (int64_t p : order_params) forward_flops += 2.0 * p * n;
-  forward_flops += attention;
   model.reset();
 
   auto report = [&](const char* what, const PathResult& r) {
