@@ -21,8 +21,10 @@
 // The 8-bit methods' layers (W8A8 int8, LLM.int8(), FP8 E4M3 with and without fp8
 // activations) run at 1 and 128 rows against the same baselines.
 //
-//   llmq_linear_bench [--threads=N] [--size=4096] [--reps=7] [--filter=TEXT] [--warm] [--json]
+//   llmq_linear_bench [--threads=N] [--size=4096] [--reps=7] [--filter=TEXT] [--rows=N,...]
+//                     [--warm] [--json]
 //   --filter runs only the quantized cases whose name contains TEXT (baselines always run).
+//   --rows=8,512 runs those row counts in every case instead of each case's own list.
 //   --warm skips the flush: with a layer that fits the caches (--size=1024), what the
 //   kernels compute per second rather than what memory delivers.
 //
@@ -43,7 +45,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/bench_report.h"
 #include "common/cpu.h"
 #include "model/bandwidth.h"
@@ -58,6 +63,7 @@ namespace {
 int64_t g_size = 4096;
 int g_reps = 7;
 std::string g_filter;
+std::vector<int64_t> g_rows;  // --rows: replaces every case's row counts
 bool g_warm = false;  // --warm: no cache flush between calls (compute-bound, not memory)
 BandwidthProbe* g_probe = nullptr;
 
@@ -122,19 +128,28 @@ int main(int argc, char** argv) {
       g_reps = std::max(1, std::atoi(argv[i] + 7));
     } else if (std::strncmp(argv[i], "--filter=", 9) == 0) {
       g_filter = argv[i] + 9;
+    } else if (std::strncmp(argv[i], "--rows=", 7) == 0) {
+      for (absl::string_view r : absl::StrSplit(argv[i] + 7, ',')) {
+        int64_t n = 0;
+        if (!absl::SimpleAtoi(r, &n) || n <= 0) {
+          std::fprintf(stderr, "llmq_linear_bench: --rows wants positive counts separated by commas, got %s\n", argv[i] + 7);
+          return 2;
+        }
+        g_rows.push_back(n);
+      }
     } else if (std::strcmp(argv[i], "--warm") == 0) {
       g_warm = true;
     } else if (std::strcmp(argv[i], "--json") == 0) {
       json = true;
     } else {
-      std::fprintf(stderr, "llmq_linear_bench: unknown flag %s (--threads=N --size=N --reps=N --filter=TEXT --warm --json)\n", argv[i]);
+      std::fprintf(stderr, "llmq_linear_bench: unknown flag %s (--threads=N --size=N --reps=N --filter=TEXT --rows=N,... --warm --json)\n", argv[i]);
       return 2;
     }
   }
   at::set_num_threads(threads);
   at::NoGradGuard no_grad;
   BenchReporter report(json);
-  const std::vector<int64_t> all_rows = {1, 2, 4, 8, 16, 64, 128, 512};
+  const std::vector<int64_t> all_rows = g_rows.empty() ? std::vector<int64_t>{1, 2, 4, 8, 16, 64, 128, 512} : g_rows;
 
   BandwidthProbe probe;
   g_probe = &probe;
@@ -184,7 +199,7 @@ int main(int argc, char** argv) {
     DenseLinear dense((at::randn({g_size, g_size}) * 0.02).to(dtype), at::Tensor());
     const double bytes = static_cast<double>(dense.WeightBytes());
     for (int64_t rows : all_rows) {
-      if (dtype == at::kBFloat16 && rows > 1 && rows != 4 && rows != 16 && rows != 128) continue;
+      if (g_rows.empty() && dtype == at::kBFloat16 && rows > 1 && rows != 4 && rows != 16 && rows != 128) continue;
       at::Tensor x = at::randn({rows, g_size}).to(dtype);
       const double t_blas = Time([&] { at::linear(x, dense.weight()); });
       const double t_llmq = Time([&] { dense.Forward(x); });
@@ -214,7 +229,7 @@ int main(int argc, char** argv) {
     if (c.name.find(g_filter) == std::string::npos) continue;
     std::unique_ptr<QuantizedLinear> layer = Packed(c.bits, c.group_size, c.act_order, c.dtype);
     const double bytes = static_cast<double>(layer->WeightBytes());
-    for (int64_t rows : c.rows) {
+    for (int64_t rows : g_rows.empty() ? c.rows : g_rows) {
       at::Tensor x = at::randn({rows, g_size}).to(c.dtype);
       const double t = Time([&] { layer->Forward(x); });
       const std::string m = absl::StrCat(c.name, "/rows=", rows);
@@ -241,7 +256,7 @@ int main(int argc, char** argv) {
   auto run_w8 = [&](const std::string& name, const Linear& layer, const std::vector<int64_t>& w8_rows) {
     if (name.find(g_filter) == std::string::npos) return;
     const double bytes = static_cast<double>(layer.WeightBytes());
-    for (int64_t rows : w8_rows) {
+    for (int64_t rows : g_rows.empty() ? w8_rows : g_rows) {
       at::Tensor x = at::randn({rows, g_size});
       const double t = Time([&] { layer.Forward(x); });
       const double base = best_fp32.at(rows);
