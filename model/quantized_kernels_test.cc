@@ -106,12 +106,12 @@ TEST(QuantizedKernelsTest, EveryPathWidthGroupAndRowCountMatchesFormula) {
 }
 
 // Prefill-sized inputs (more than kFusedMaxRows rows) in float32: GemmFloat32 (AVX-512:
-// 32-row panels of W, 128 columns at a time, 12-row register blocks; threads split the
-// panels, or the input rows in blocks of 48 where W has few panels and x 96+ rows) and,
-// restricted to AVX2, dequantized tiles + BLAS GEMM. Shapes cross every blocking edge:
-// output rows around 32, columns around 16 and 128 (and past 512), groups that straddle
-// the 128-column blocks, row counts that leave 1..11 rows for the last register block and
-// 4 for the last 48-row block.
+// 32-row panels of W, 1024 columns at a time, input rows 512 at a time in 12-row register
+// blocks; threads split the panels, or the input rows in blocks of 48 where W has few
+// panels and x 96+ rows) and, restricted to AVX2, dequantized tiles + BLAS GEMM. Shapes
+// cross every blocking edge but the 1024 columns and 512 rows (the next test): output rows
+// around 32, columns around 16, groups that do not divide the columns, row counts that
+// leave 1..11 rows for the last register block and 4 for the last 48-row block.
 TEST(QuantizedKernelsTest, PrefillPathsMatchFormula) {
   // Two threads whatever the machine, so that both splits hand out more than one chunk.
   const int threads = at::get_num_threads();
@@ -134,6 +134,32 @@ TEST(QuantizedKernelsTest, PrefillPathsMatchFormula) {
                              " gs=" + std::to_string(gs) + " rows=" + std::to_string(rows));
             }
           }
+        }
+      }
+    }
+  }
+  SetFusedKernelForTesting("");
+  at::set_num_threads(threads);
+}
+
+// The AVX-512 prefill GEMM's column blocks (1024) and row blocks (512): widths past one and
+// two column blocks (not multiples of 16, groups straddling the block edge) and row counts
+// past one and two row blocks, each with a partial last register block.
+TEST(QuantizedKernelsTest, PrefillGemmAcrossColumnAndRowBlocks) {
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  SetFusedKernelForTesting("avx512");
+  int64_t seed = 700;
+  for (int bits : {3, 4, 8}) {
+    for (int64_t in : {int64_t{1100}, int64_t{2070}}) {
+      for (int64_t gs : {int64_t{128}, int64_t{200}}) {
+        Layer l = MakeLayer(bits, 40, in, gs, ++seed);
+        for (int64_t rows : {int64_t{530}, int64_t{1031}}) {
+          at::Tensor x = at::randn({rows, in});
+          at::Tensor xd = x.to(at::kDouble);
+          ExpectNear(l.q->Forward(x), at::matmul(xd, l.weight.t()), at::matmul(xd.abs(), l.weight.abs().t()),
+                     1e-5, "bits=" + std::to_string(bits) + " in=" + std::to_string(in) + " gs=" +
+                               std::to_string(gs) + " rows=" + std::to_string(rows));
         }
       }
     }
