@@ -131,13 +131,57 @@ at::Tensor BlockAten(GptqBlockState& s, int64_t i1, int64_t count) {
   return errors;
 }
 
+// Products with a lower-triangular t (n, n) by halves, t = [[A, 0], [B, C]], skipping its
+// zero upper half: t m = [A m₁; B m₁ + C m₂] (m split by rows), m t = [m₁ A + m₂ B, m₂ C]
+// (m split by columns). n³ FLOPs per n² · n product instead of 2n³.
+constexpr int64_t kTriangularLeaf = 256;  // below this, plain GEMMs and triangular solves
+
+int64_t HalfOf(int64_t n) { return (n / 2 + 63) / 64 * 64; }  // whole 64s for the GEMMs
+
+at::Tensor LowerTimes(const at::Tensor& t, const at::Tensor& m) {
+  const int64_t n = t.size(0);
+  if (n <= kTriangularLeaf) return at::matmul(t, m);
+  const int64_t h = HalfOf(n);
+  at::Tensor m1 = m.narrow(0, 0, h), m2 = m.narrow(0, h, n - h);
+  at::Tensor bottom = LowerTimes(t.narrow(0, h, n - h).narrow(1, h, n - h), m2);
+  bottom.add_(at::matmul(t.narrow(0, h, n - h).narrow(1, 0, h), m1));
+  return at::cat({LowerTimes(t.narrow(0, 0, h).narrow(1, 0, h), m1), bottom}, 0);
+}
+
+at::Tensor TimesLower(const at::Tensor& m, const at::Tensor& t) {
+  const int64_t n = t.size(0);
+  if (n <= kTriangularLeaf) return at::matmul(m, t);
+  const int64_t h = HalfOf(n);
+  at::Tensor m1 = m.narrow(1, 0, h), m2 = m.narrow(1, h, n - h);
+  at::Tensor left = TimesLower(m1, t.narrow(0, 0, h).narrow(1, 0, h));
+  left.add_(at::matmul(m2, t.narrow(0, h, n - h).narrow(1, 0, h)));
+  return at::cat({left, TimesLower(m2, t.narrow(0, h, n - h).narrow(1, h, n - h))}, 1);
+}
+
+// The inverse of a lower-triangular l (n, n) by halves:
+//   [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [-C⁻¹ B A⁻¹, C⁻¹]],
+// the off-diagonal block by the triangular products above: about n³/3 FLOPs at the GEMM
+// rate, where a triangular solve against the identity does n³ at a lower one (an 8192²
+// Hessian's factorisation on two Zen 4 cores: 4.8 s with the solve).
+at::Tensor InvertLower(const at::Tensor& l) {
+  const int64_t n = l.size(0);
+  if (n <= kTriangularLeaf) return at::linalg_solve_triangular(l, at::eye(n, l.options()), /*upper=*/false);
+  const int64_t h = HalfOf(n);
+  at::Tensor a = InvertLower(l.narrow(0, 0, h).narrow(1, 0, h));
+  at::Tensor c = InvertLower(l.narrow(0, h, n - h).narrow(1, h, n - h));
+  at::Tensor out = at::zeros({n, n}, l.options());
+  out.narrow(0, 0, h).narrow(1, 0, h).copy_(a);
+  out.narrow(0, h, n - h).narrow(1, h, n - h).copy_(c);
+  out.narrow(0, h, n - h).narrow(1, 0, h).copy_(LowerTimes(c, TimesLower(l.narrow(0, h, n - h).narrow(1, 0, h), a)).neg_());
+  return out;
+}
+
 }  // namespace
 
 at::Tensor InverseCholeskyUpper(const at::Tensor& h) {
   auto [lower, info] = at::linalg_cholesky_ex(h.flip({0, 1}), /*upper=*/false, /*check_errors=*/false);
   if (info.item<int64_t>() != 0) return at::Tensor();
-  at::Tensor eye = at::eye(h.size(0), h.options());
-  at::Tensor u = at::linalg_solve_triangular(lower, eye, /*upper=*/false).flip({0, 1});
+  at::Tensor u = InvertLower(lower).flip({0, 1});
   if (!at::isfinite(u).all().item<bool>()) return at::Tensor();
   return u;
 }

@@ -36,7 +36,8 @@ struct GptqBlockState {
 // U, upper triangular with a positive diagonal, such that Uᵀ U = h⁻¹ for a symmetric
 // positive definite h (in, in); undefined when h does not factorise (or U is not finite).
 // Computed as J L⁻¹ J with J h J = L Lᵀ (J reverses the order): one Cholesky factorisation
-// and one triangular solve, instead of Cholesky, inverse and Cholesky again.
+// and one triangular inverse (by halves, in GEMMs), instead of Cholesky, inverse and
+// Cholesky again.
 at::Tensor InverseCholeskyUpper(const at::Tensor& h);
 
 // Quantizes columns [i1, i1 + count): writes codes (and scales/zeros at group boundaries)

@@ -71,14 +71,18 @@ TEST(GptqTest, DiagonalHessianReducesToRtn) {
 
 // Uᵀ U = H⁻¹ with U upper triangular and a positive diagonal, against a float64 computation
 // the textbook way (inverse, then Cholesky).
+// Sizes 40 (one triangular solve) and 700 (inverted by halves, twice, with blocks that are
+// not whole 64s).
 TEST(GptqTest, InverseCholeskyFactorMatchesTheDirectComputation) {
-  Problem p = MakeProblem(512, 40, 4, 10);
-  at::Tensor h = p.hessian + 0.01 * p.hessian.diagonal().mean() * at::eye(40);
-  at::Tensor u = InverseCholeskyUpper(h);
-  ASSERT_TRUE(u.defined());
-  at::Tensor expected = at::linalg_cholesky(at::inverse(h.to(at::kDouble)), /*upper=*/true);
-  EXPECT_TRUE(u.to(at::kDouble).allclose(expected, 1e-3, 1e-4 * expected.abs().max().item<double>()));
-  EXPECT_TRUE(u.tril(-1).eq(0).all().item<bool>());
+  for (int64_t in : {int64_t{40}, int64_t{700}}) {
+    Problem p = MakeProblem(2 * in, in, 4, 10);
+    at::Tensor h = p.hessian + 0.01 * p.hessian.diagonal().mean() * at::eye(in);
+    at::Tensor u = InverseCholeskyUpper(h);
+    ASSERT_TRUE(u.defined());
+    at::Tensor expected = at::linalg_cholesky(at::inverse(h.to(at::kDouble)), /*upper=*/true);
+    EXPECT_TRUE(u.to(at::kDouble).allclose(expected, 1e-3, 1e-4 * expected.abs().max().item<double>())) << in;
+    EXPECT_TRUE(u.tril(-1).eq(0).all().item<bool>()) << in;
+  }
   EXPECT_FALSE(InverseCholeskyUpper(-at::eye(3)).defined());
 }
 
