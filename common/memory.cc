@@ -18,9 +18,10 @@
 namespace llmq {
 namespace {
 
-// A "Vm...:   1234 kB" line of /proc/self/status, in bytes; -1 when absent.
-int64_t StatusKibibytes(const char* field) {
-  std::FILE* f = std::fopen("/proc/self/status", "re");
+// A "Field:   1234 kB" line of a procfs file (/proc/self/status, /proc/meminfo), in bytes;
+// -1 when absent.
+int64_t ProcKibibytes(const char* file, const char* field) {
+  std::FILE* f = std::fopen(file, "re");
   if (f == nullptr) return -1;
   const size_t n = std::strlen(field);
   char line[256];
@@ -78,14 +79,16 @@ std::vector<Mapping> ReadMappings() {
 }  // namespace
 
 int64_t CurrentRssBytes() {
-  const int64_t bytes = StatusKibibytes("VmRSS");
+  const int64_t bytes = ProcKibibytes("/proc/self/status", "VmRSS");
   return bytes < 0 ? 0 : bytes;
 }
+
+int64_t AvailableMemoryBytes() { return ProcKibibytes("/proc/meminfo", "MemAvailable"); }
 
 int64_t PeakRssBytes() {
   // Not getrusage: its ru_maxrss also keeps the peaks of exited threads and ignores
   // clear_refs, so it never goes down.
-  const int64_t bytes = StatusKibibytes("VmHWM");
+  const int64_t bytes = ProcKibibytes("/proc/self/status", "VmHWM");
   if (bytes >= 0) return bytes;
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);

@@ -14,6 +14,10 @@ namespace llmq {
 // Resident bytes now (VmRSS); 0 when unknown.
 int64_t CurrentRssBytes();
 
+// Memory the kernel estimates can be allocated without swapping (MemAvailable of
+// /proc/meminfo: free memory plus reclaimable caches); -1 when unknown.
+int64_t AvailableMemoryBytes();
+
 // The resident high-water mark (VmHWM) since the process started or since the last
 // successful ResetPeakRss; getrusage's lifetime maximum when procfs is unavailable.
 int64_t PeakRssBytes();

@@ -38,6 +38,14 @@ class TouchedMapping {
   void* data_;
 };
 
+// MemAvailable is read (not the -1 of a missed field) and lies within the machine's memory.
+TEST(MemoryTest, AvailableMemoryIsWithinPhysicalMemory) {
+  const int64_t physical = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  const int64_t available = AvailableMemoryBytes();
+  EXPECT_GT(available, 16 * kMiB);
+  EXPECT_LE(available, physical);
+}
+
 TEST(MemoryTest, ResetLowersThePeakToTheCurrentRssAndLaterGrowthCounts) {
   const int64_t before = CurrentRssBytes();
   ASSERT_GT(before, 0) << "no /proc/self/status";

@@ -8,6 +8,9 @@
 //                         [--shared-only]   (the per-input path alone: llmq's GPTQ as it runs)
 //                         [--one-stage]     (true_sequential = false: all of a block's
 //                                            linears from one pass, as llm-compressor does)
+//                         [--recompute-mlp] (mlp_activation_bytes = 0: gate/up run again
+//                                            for the block's output instead of keeping
+//                                            down_proj's inputs, 1 GB here)
 //
 // The workload is 16 x 2048 calibration tokens; on a busy two-core machine
 // scripts/bench runs it with --samples=4 (the FLOP shares do not depend on the count).
@@ -104,7 +107,7 @@ struct PathResult {
 };
 
 PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool shared,
-                   bool true_sequential) {
+                   bool true_sequential, int64_t mlp_activation_bytes) {
   auto model = RandomModel(OneLayerConfig());
   PathResult r;
   GptqHessianOptions hessian;
@@ -131,6 +134,7 @@ PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool sh
   LayerDriverOptions driver;
   driver.batch_size = 4;
   driver.true_sequential = true_sequential;
+  driver.mlp_activation_bytes = mlp_activation_bytes;
   const auto start = Clock::now();
   absl::Status status = RunLayerSequential(*model, tokens, *method, driver);
   r.seconds = Seconds(start);
@@ -151,6 +155,7 @@ int main(int argc, char** argv) {
   int threads = 0, bits = 4;
   int64_t samples = 16, seq = 2048, group = 128;
   bool shared_only = false, true_sequential = true;
+  int64_t mlp_activation_bytes = -1;
   for (int i = 1; i < argc; ++i) {
     auto value = [&](const char* flag) -> const char* {
       const size_t n = std::strlen(flag);
@@ -163,6 +168,7 @@ int main(int argc, char** argv) {
     else if (const char* v = value("--group=")) group = std::atoll(v);
     else if (std::strcmp(argv[i], "--shared-only") == 0) shared_only = true;
     else if (std::strcmp(argv[i], "--one-stage") == 0) true_sequential = false;
+    else if (std::strcmp(argv[i], "--recompute-mlp") == 0) mlp_activation_bytes = 0;
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -194,18 +200,24 @@ int main(int argc, char** argv) {
   options.spec = {bits, group, false, QuantizedLinear::kScaleDtype};
 
   // Forward FLOPs of the driver's passes (the counts LayerDriverTest.
-  // KeptActivationsAreNotRecomputed checks): true-sequential runs q/k/v, o_proj, down_proj
-  // and the attention once and gate/up twice; one stage runs every linear but down_proj
-  // twice and the attention twice. Linears 2·params per token, attention 4·heads·head_dim·
-  // seq² per sample.
+  // KeptActivationsAreNotRecomputed checks): true-sequential runs every linear and the
+  // attention once, gate/up twice where their product is not kept; one stage runs every
+  // linear but down_proj twice and the attention twice. Linears 2·params per token,
+  // attention 4·heads·head_dim·seq² per sample.
   auto model = RandomModel(c);
+  LayerDriverOptions driver;
+  driver.true_sequential = true_sequential;
+  driver.mlp_activation_bytes = mlp_activation_bytes;
+  const bool kept = KeepsMlpActivation(*model, 0, tokens, driver);
+  std::printf("driver: %s, down_proj's inputs %s\n", true_sequential ? "true-sequential" : "one stage",
+              kept ? "kept" : "computed again for the output");
   const double n = static_cast<double>(samples * seq);
   const double attention = 4.0 * c.num_heads * c.head_dim * seq * n;
   DecoderBlock& block = model->block(0);
   double forward_flops = (true_sequential ? 1 : 2) * attention;
   const std::vector<NamedLinear> linears = BlockStages(*model, 0, false)[0];
   for (const NamedLinear& l : linears) {
-    const bool twice = l.slot == &block.gate_proj || l.slot == &block.up_proj ||
+    const bool twice = ((l.slot == &block.gate_proj || l.slot == &block.up_proj) && !kept) ||
                        (!true_sequential && l.slot != &block.down_proj);
     forward_flops += (twice ? 2.0 : 1.0) * 2.0 * static_cast<double>((*l.slot)->ParameterCount()) * n;
   }
@@ -220,12 +232,12 @@ int main(int argc, char** argv) {
         r.hessian_flops / 1e9, r.update_flops / 1e9, forward_flops / 1e9,
         100.0 * flops / rate / r.seconds);
   };
-  const PathResult shared = RunPath(tokens, options, /*shared=*/true, true_sequential);
+  const PathResult shared = RunPath(tokens, options, /*shared=*/true, true_sequential, mlp_activation_bytes);
   if (shared_only) {
     report("per input, upper triangle", shared);
     return 0;
   }
-  const PathResult per_linear = RunPath(tokens, options, /*shared=*/false, true_sequential);
+  const PathResult per_linear = RunPath(tokens, options, /*shared=*/false, true_sequential, mlp_activation_bytes);
   report("per linear, full xᵀx", per_linear);
   report("per input, upper triangle", shared);
   int64_t equal = 0, total = 0;

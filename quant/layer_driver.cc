@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/memory.h"
 #include "common/status.h"
 
 namespace llmq {
@@ -29,16 +30,18 @@ Point InputPoint(CausalLM& model, int layer, const std::unique_ptr<Linear>* slot
 // pass memoises what it computes for a chunk; when it ends, an activation is kept only if
 // every linear it depends on has been processed (its value is final, and under
 // true-sequential later stages do not change earlier stages' layers): o_proj's input once
-// q/k/v are processed, the attention residual once o_proj is too. So the stages of a
-// Llama block cost about one block forward in all (q/k/v read only the norm; o's pass
-// computes the attention; gate/up's pass o_proj; down's pass gate/up; the output down_proj
-// and gate/up again, the one activation not kept: it is intermediate-sized).
+// q/k/v are processed, the attention residual once o_proj is too, and down_proj's input
+// once gate/up are, if `keep_mlp_activation` (it is intermediate-sized). So the stages of
+// a Llama block cost one block forward in all: q/k/v read only the norm, o's pass
+// computes the attention, gate/up's pass o_proj, down's pass gate/up, the output
+// down_proj (and gate/up again when their product is not kept).
 class BlockActivations {
  public:
   BlockActivations(CausalLM& model, int layer, std::vector<at::Tensor>* hidden,
-                   std::function<const ForwardContext&(int64_t)> context_for)
+                   std::function<const ForwardContext&(int64_t)> context_for, bool keep_mlp_activation)
       : model_(model), layer_(layer), b_(model.block(layer)), parallel_(model.config().parallel_residual()),
-        hidden_(*hidden), context_for_(std::move(context_for)), chunks_(hidden->size()) {}
+        keep_mlp_activation_(keep_mlp_activation), hidden_(*hidden), context_for_(std::move(context_for)),
+        chunks_(hidden->size()) {}
 
   // The stage's layers are final from now on.
   void MarkProcessed(const std::vector<NamedLinear>& stage) {
@@ -51,7 +54,7 @@ class BlockActivations {
       case Point::kAttentionIn: return AttentionIn(c);
       case Point::kHeads: return Heads(c);
       case Point::kMlpIn: return MlpIn(c);
-      case Point::kMlpActivation: return model_.MlpActivation(layer_, MlpIn(c));
+      case Point::kMlpActivation: return MlpActivation(c);
     }
     return {};
   }
@@ -62,9 +65,12 @@ class BlockActivations {
     k.attention_in = k.mlp_in = at::Tensor();
     const bool attention = Processed({&b_.q_proj, &b_.k_proj, &b_.v_proj});
     const bool residual = !parallel_ && attention && Processed({&b_.o_proj});
+    const bool mlp = keep_mlp_activation_ && Processed({&b_.gate_proj, &b_.up_proj}) &&
+                     (parallel_ || residual);
     if (!attention) k.heads = at::Tensor();
     if (!residual) k.residual = at::Tensor();
     if (residual) k.heads = at::Tensor();  // the residual is all the output needs of it
+    if (!mlp) k.mlp_activation = at::Tensor();
   }
 
   // The block's output for chunk c with its layers as they are now (RunBlock's operations);
@@ -72,11 +78,9 @@ class BlockActivations {
   at::Tensor Output(size_t c) {
     at::Tensor out;
     if (parallel_) {
-      out = hidden_[c] + b_.o_proj->Forward(Heads(c)) +
-            b_.down_proj->Forward(model_.MlpActivation(layer_, AttentionIn(c)));
+      out = hidden_[c] + b_.o_proj->Forward(Heads(c)) + b_.down_proj->Forward(MlpActivation(c));
     } else {
-      at::Tensor x = Residual(c);
-      out = x + b_.down_proj->Forward(model_.MlpActivation(layer_, b_.mlp_norm.Forward(x)));
+      out = Residual(c) + b_.down_proj->Forward(MlpActivation(c));
     }
     chunks_[c] = Chunk();
     return out;
@@ -85,11 +89,12 @@ class BlockActivations {
  private:
   struct Chunk {
     at::Tensor attention_in, heads, residual, mlp_in;  // residual: hidden + o_proj(heads)
+    at::Tensor mlp_activation;                         // down_proj's input
   };
 
   bool Processed(std::initializer_list<const std::unique_ptr<Linear>*> slots) const {
     for (const auto* slot : slots) {
-      if (processed_.count(slot) == 0) return false;
+      if (*slot != nullptr && processed_.count(slot) == 0) return false;  // Phi: no gate
     }
     return true;
   }
@@ -115,11 +120,17 @@ class BlockActivations {
     if (!t.defined()) t = b_.mlp_norm.Forward(Residual(c));
     return t;
   }
+  at::Tensor MlpActivation(size_t c) {
+    at::Tensor& t = chunks_[c].mlp_activation;
+    if (!t.defined()) t = model_.MlpActivation(layer_, MlpIn(c));
+    return t;
+  }
 
   CausalLM& model_;
   const int layer_;
   DecoderBlock& b_;
   const bool parallel_;
+  const bool keep_mlp_activation_;
   std::vector<at::Tensor>& hidden_;
   std::function<const ForwardContext&(int64_t)> context_for_;
   std::vector<Chunk> chunks_;
@@ -168,6 +179,16 @@ std::vector<size_t> SameInputAs(CausalLM& model, int layer, const std::vector<Na
   return first;
 }
 
+bool KeepsMlpActivation(CausalLM& model, int layer, const at::Tensor& tokens,
+                       const LayerDriverOptions& options) {
+  if (!options.true_sequential) return false;  // one stage: nothing is final before its output
+  int64_t budget = options.mlp_activation_bytes;
+  if (budget < 0) budget = model.device().is_cpu() ? std::max<int64_t>(0, AvailableMemoryBytes() / 2) : 0;
+  const int64_t bytes = tokens.numel() * model.block(layer).down_proj->in_features() *
+                        static_cast<int64_t>(c10::elementSize(model.dtype()));
+  return bytes <= budget;
+}
+
 absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, BlockMethod& method,
                                 const LayerDriverOptions& options) {
   if (!tokens.defined() || tokens.dim() != 2 || tokens.size(0) == 0 || tokens.size(1) == 0) {
@@ -197,7 +218,8 @@ absl::Status RunLayerSequential(CausalLM& model, const at::Tensor& tokens, Block
 
     const int layers = model.num_layers();
     for (int layer = 0; layer < layers; ++layer) {
-      BlockActivations block(model, layer, &hidden, context_for);
+      BlockActivations block(model, layer, &hidden, context_for,
+                             KeepsMlpActivation(model, layer, tokens, options));
       for (const std::vector<NamedLinear>& stage :
            BlockStages(model, layer, options.true_sequential)) {
         std::vector<std::unique_ptr<InputObserver>> observers;

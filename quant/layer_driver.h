@@ -9,10 +9,12 @@
 //      block's input: block i+1 is calibrated on what quantized blocks 0..i produce.
 // A pass computes only as far into the block as its stage's inputs, and activations that
 // depend only on processed layers are kept for the later passes (BlockActivations in the
-// .cc): under true-sequential a Llama block costs about one forward plus gate/up once more.
+// .cc): under true-sequential a Llama block costs one forward (plus gate/up once more
+// when their product is not kept: LayerDriverOptions::mlp_activation_bytes).
 // Held at a time: one block's input activations (samples, seq_len, hidden) in the model's
 // dtype, plus, under true-sequential, o_proj's input or the attention residual (the same
-// size again), plus one chunk's intermediates. lm_head is never touched.
+// size again) and, within the budget, down_proj's inputs (intermediate-sized), plus one
+// chunk's intermediates. lm_head is never touched.
 #ifndef LLMQ_QUANT_LAYER_DRIVER_H_
 #define LLMQ_QUANT_LAYER_DRIVER_H_
 
@@ -76,6 +78,11 @@ class BlockMethod {
 struct LayerDriverOptions {
   int64_t batch_size = 8;       // windows per block forward
   bool true_sequential = true;  // stages as above; false = one stage per block
+  // Under true-sequential, down_proj's inputs for all windows are kept from the down
+  // stage's pass for the block's output (instead of running gate/up again) when they take
+  // at most this many bytes; -1: half of the memory the OS reports available when the
+  // model is on the CPU, never on other devices. The results are the same either way.
+  int64_t mlp_activation_bytes = -1;
   // After each block: (blocks done, blocks total).
   std::function<void(int, int)> progress;
 };
@@ -87,6 +94,11 @@ std::vector<std::vector<NamedLinear>> BlockStages(CausalLM& model, int layer, bo
 // linear that reads the same input tensor: q/k/v read the attention norm's output, gate/up
 // the MLP norm's (Phi: q/k/v/fc1 the shared norm's); every other linear its own input.
 std::vector<size_t> SameInputAs(CausalLM& model, int layer, const std::vector<NamedLinear>& stage);
+
+// Whether the driver keeps down_proj's inputs of block `layer` under true-sequential:
+// (samples, seq_len, its in_features) in the model's dtype fit mlp_activation_bytes.
+bool KeepsMlpActivation(CausalLM& model, int layer, const at::Tensor& tokens,
+                        const LayerDriverOptions& options);
 
 // Runs `method` over every block of `model` on `tokens` (samples, seq_len) int64.
 // Exceptions from libtorch become a Status; the linear slots are restored on every path.

@@ -160,23 +160,27 @@ TEST(LayerDriverTest, StagePassesStopAfterTheLastObservedInput) {
   }
 }
 
-// Forwards per linear, block and chunk with every linear observed. Under true-sequential the
-// activations computed from processed stages are kept: q/k/v and o run once, gate/up twice
-// (down's pass and the output), down once. With one stage the pass computes everything but
-// down_proj's product, the output everything again.
+// Forwards per linear, block and chunk with every linear observed. Under true-sequential
+// the activations computed from processed stages are kept: every linear runs once, or
+// gate/up twice (down's pass and the output) when their product may not be kept. With one
+// stage the pass computes everything but down_proj's product, the output everything again.
 TEST(LayerDriverTest, KeptActivationsAreNotRecomputed) {
   struct Case {
     Architecture arch;
     bool true_sequential;
+    int64_t mlp_activation_bytes;
     std::map<std::string, int> calls;  // per chunk, by the linear's last name part
   };
   const std::vector<Case> cases = {
-      {Architecture::kLlama, true,
+      {Architecture::kLlama, true, -1,
+       {{"q_proj", 1}, {"k_proj", 1}, {"v_proj", 1}, {"o_proj", 1}, {"gate_proj", 1}, {"up_proj", 1}, {"down_proj", 1}}},
+      {Architecture::kLlama, true, 0,
        {{"q_proj", 1}, {"k_proj", 1}, {"v_proj", 1}, {"o_proj", 1}, {"gate_proj", 2}, {"up_proj", 2}, {"down_proj", 1}}},
-      {Architecture::kLlama, false,
+      {Architecture::kLlama, false, -1,
        {{"q_proj", 2}, {"k_proj", 2}, {"v_proj", 2}, {"o_proj", 2}, {"gate_proj", 2}, {"up_proj", 2}, {"down_proj", 1}}},
-      {Architecture::kPhi, true, {{"q_proj", 1}, {"k_proj", 1}, {"v_proj", 1}, {"dense", 1}, {"fc1", 2}, {"fc2", 1}}},
-      {Architecture::kPhi, false, {{"q_proj", 2}, {"k_proj", 2}, {"v_proj", 2}, {"dense", 1}, {"fc1", 2}, {"fc2", 1}}},
+      {Architecture::kPhi, true, -1, {{"q_proj", 1}, {"k_proj", 1}, {"v_proj", 1}, {"dense", 1}, {"fc1", 1}, {"fc2", 1}}},
+      {Architecture::kPhi, true, 0, {{"q_proj", 1}, {"k_proj", 1}, {"v_proj", 1}, {"dense", 1}, {"fc1", 2}, {"fc2", 1}}},
+      {Architecture::kPhi, false, -1, {{"q_proj", 2}, {"k_proj", 2}, {"v_proj", 2}, {"dense", 1}, {"fc1", 2}, {"fc2", 1}}},
   };
   for (const Case& c : cases) {
     auto model = RandomModel(TinyConfig(c.arch, false), 1);
@@ -188,11 +192,13 @@ TEST(LayerDriverTest, KeptActivationsAreNotRecomputed) {
     ScriptedMethod method;
     LayerDriverOptions options;
     options.true_sequential = c.true_sequential;
+    options.mlp_activation_bytes = c.mlp_activation_bytes;
     options.batch_size = 2;
     ASSERT_TRUE(RunLayerSequential(*model, RandomTokens(5, 8, 97), method, options).ok());
     std::map<std::string, int> expected;
     for (const auto& [name, n] : c.calls) expected[name] = model->num_layers() * 3 * n;  // 3 chunks
-    EXPECT_EQ(calls, expected) << ArchitectureName(c.arch) << " true_sequential=" << c.true_sequential;
+    EXPECT_EQ(calls, expected) << ArchitectureName(c.arch) << " true_sequential=" << c.true_sequential
+                               << " mlp_activation_bytes=" << c.mlp_activation_bytes;
   }
 }
 
@@ -239,8 +245,9 @@ class CapturingLinear : public Linear {
 
 // Every linear of stage s sees what it would see in a plain RunBlock of the block with
 // stages 0..s-1 processed and s.. not (so kept activations are never stale), for both
-// architectures, with and without true-sequential, over uneven chunks; and the next block
-// sees the output of the block with every stage processed.
+// architectures, with and without true-sequential (with and without the MLP activation
+// kept), over uneven chunks; and the next block sees the output of the block with every
+// stage processed.
 TEST(LayerDriverTest, EachStageSeesThePlainForwardWithEarlierStagesProcessed) {
   auto round = [](const NamedLinear& linear) {
     at::Tensor* w = (*linear.slot)->mutable_dense_weight();
@@ -248,7 +255,7 @@ TEST(LayerDriverTest, EachStageSeesThePlainForwardWithEarlierStagesProcessed) {
   };
   const at::Tensor tokens = RandomTokens(5, 12, 97);
   for (Architecture arch : {Architecture::kLlama, Architecture::kPhi}) {
-    for (bool true_sequential : {true, false}) {
+    for (auto [true_sequential, mlp_bytes] : {std::pair{true, int64_t{-1}}, std::pair{true, int64_t{0}}, std::pair{false, int64_t{-1}}}) {
       auto model = RandomModel(TinyConfig(arch, true), 3);
       ScriptedMethod method;
       method.edit = [&](int layer, const NamedLinear& linear) {
@@ -256,6 +263,7 @@ TEST(LayerDriverTest, EachStageSeesThePlainForwardWithEarlierStagesProcessed) {
       };
       LayerDriverOptions options;
       options.true_sequential = true_sequential;
+      options.mlp_activation_bytes = mlp_bytes;
       options.batch_size = 2;
       ASSERT_TRUE(RunLayerSequential(*model, tokens, method, options).ok());
 
