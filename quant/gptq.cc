@@ -291,7 +291,9 @@ class GptqMethod : public BlockMethod {
                       {"damp_retries", result.stats.damp_retries},
                       {"dead_columns", static_cast<double>(result.stats.dead_columns)},
                       {"loss", result.stats.loss},
-                      {"tokens", static_cast<double>(tokens)}};
+                      {"tokens", static_cast<double>(tokens)},
+                      {"factor_seconds", result.stats.factor_seconds},
+                      {"columns_seconds", result.stats.columns_seconds}};
       records_->push_back(record);
     }
     return absl::OkStatus();

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "common/cpu.h"
 #include "model/quantized_linear.h"
 #include "model/runtime.h"
@@ -104,6 +105,7 @@ struct PathResult {
   double hessian_flops = 0, update_flops = 0;
   int hessians = 0;
   std::map<std::string, at::Tensor> codes;
+  std::string per_linear;  // GPTQ's time per linear
 };
 
 PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool shared,
@@ -142,7 +144,12 @@ PathResult RunPath(const at::Tensor& tokens, const GptqOptions& options, bool sh
     std::fprintf(stderr, "%s\n", status.ToString().c_str());
     std::exit(1);
   }
-  for (const LayerRecord& record : records) r.gptq_seconds += record.seconds;
+  for (const LayerRecord& record : records) {
+    r.gptq_seconds += record.seconds;
+    r.per_linear += absl::StrFormat("    %-28s %6.2f s (factor %5.2f s, columns %5.2f s)\n", record.name,
+                                    record.seconds, record.stats.at("factor_seconds"),
+                                    record.stats.at("columns_seconds"));
+  }
   return r;
 }
 
@@ -235,6 +242,7 @@ int main(int argc, char** argv) {
   const PathResult shared = RunPath(tokens, options, /*shared=*/true, true_sequential, mlp_activation_bytes);
   if (shared_only) {
     report("per input, upper triangle", shared);
+    std::printf("%s", shared.per_linear.c_str());
     return 0;
   }
   const PathResult per_linear = RunPath(tokens, options, /*shared=*/false, true_sequential, mlp_activation_bytes);
