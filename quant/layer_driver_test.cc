@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -102,14 +103,14 @@ TEST(LayerDriverTest, SameInputAsPairsLinearsThatSeeEqualInputs) {
   }
 }
 
-// Zeroing v_proj in the first stage makes the attention output, o_proj's input, exactly
-// zero — which o_proj must see under true-sequential and must not see otherwise.
-// Counts its forwards, then computes as the wrapped layer does.
-class CountingLinear : public Linear {
+// Shows each input to `watch`, then computes as the wrapped layer does (counts forwards,
+// records inputs).
+class WatchingLinear : public Linear {
  public:
-  CountingLinear(std::unique_ptr<Linear> inner, int* calls) : inner_(std::move(inner)), calls_(calls) {}
+  WatchingLinear(std::unique_ptr<Linear> inner, std::function<void(const at::Tensor&)> watch)
+      : inner_(std::move(inner)), watch_(std::move(watch)) {}
   at::Tensor Forward(const at::Tensor& x) const override {
-    ++*calls_;
+    watch_(x);
     return inner_->Forward(x);
   }
   int64_t in_features() const override { return inner_->in_features(); }
@@ -117,11 +118,17 @@ class CountingLinear : public Linear {
   int64_t WeightBytes() const override { return inner_->WeightBytes(); }
   std::string Describe() const override { return inner_->Describe(); }
   at::Tensor bias() const override { return inner_->bias(); }
+  at::Tensor* mutable_dense_weight() override { return inner_->mutable_dense_weight(); }
+  std::unique_ptr<Linear>& inner() { return inner_; }
 
  private:
   std::unique_ptr<Linear> inner_;
-  int* calls_;
+  std::function<void(const at::Tensor&)> watch_;
 };
+
+std::unique_ptr<Linear> Counting(std::unique_ptr<Linear> inner, int* calls) {
+  return std::make_unique<WatchingLinear>(std::move(inner), [calls](const at::Tensor&) { ++*calls; });
+}
 
 // Observes q_proj only.
 class QOnlyMethod : public BlockMethod {
@@ -148,7 +155,7 @@ TEST(LayerDriverTest, StagePassesStopAfterTheLastObservedInput) {
     auto model = RandomModel(TinyConfig(Architecture::kLlama, false), 2);
     int down_calls = 0;
     for (const NamedLinear& l : model->Linears()) {
-      if (absl::EndsWith(l.name, "down_proj")) *l.slot = std::make_unique<CountingLinear>(std::move(*l.slot), &down_calls);
+      if (absl::EndsWith(l.name, "down_proj")) *l.slot = Counting(std::move(*l.slot), &down_calls);
     }
     QOnlyMethod method;
     LayerDriverOptions options;
@@ -187,7 +194,7 @@ TEST(LayerDriverTest, KeptActivationsAreNotRecomputed) {
     std::map<std::string, int> calls;
     for (const NamedLinear& l : model->Linears()) {
       if (l.layer < 0) continue;
-      *l.slot = std::make_unique<CountingLinear>(std::move(*l.slot), &calls[l.name.substr(l.name.rfind('.') + 1)]);
+      *l.slot = Counting(std::move(*l.slot), &calls[l.name.substr(l.name.rfind('.') + 1)]);
     }
     ScriptedMethod method;
     LayerDriverOptions options;
@@ -202,6 +209,8 @@ TEST(LayerDriverTest, KeptActivationsAreNotRecomputed) {
   }
 }
 
+// Zeroing v_proj in the first stage makes the attention output, o_proj's input, exactly
+// zero — which o_proj must see under true-sequential and must not see otherwise.
 TEST(LayerDriverTest, LaterStagesSeeEarlierStagesProcessed) {
   for (bool true_sequential : {true, false}) {
     auto model = RandomModel(TinyConfig(Architecture::kLlama, false), 2);
@@ -221,27 +230,6 @@ TEST(LayerDriverTest, LaterStagesSeeEarlierStagesProcessed) {
     }
   }
 }
-
-// Records the input of the layer it wraps, then computes as it does.
-class CapturingLinear : public Linear {
- public:
-  CapturingLinear(std::unique_ptr<Linear> inner, at::Tensor* seen) : inner_(std::move(inner)), seen_(seen) {}
-  at::Tensor Forward(const at::Tensor& x) const override {
-    *seen_ = x.clone();
-    return inner_->Forward(x);
-  }
-  int64_t in_features() const override { return inner_->in_features(); }
-  int64_t out_features() const override { return inner_->out_features(); }
-  int64_t WeightBytes() const override { return inner_->WeightBytes(); }
-  std::string Describe() const override { return inner_->Describe(); }
-  at::Tensor bias() const override { return inner_->bias(); }
-  at::Tensor* mutable_dense_weight() override { return inner_->mutable_dense_weight(); }
-  std::unique_ptr<Linear>& inner() { return inner_; }
-
- private:
-  std::unique_ptr<Linear> inner_;
-  at::Tensor* seen_;
-};
 
 // Every linear of stage s sees what it would see in a plain RunBlock of the block with
 // stages 0..s-1 processed and s.. not (so kept activations are never stale), for both
@@ -275,7 +263,9 @@ TEST(LayerDriverTest, EachStageSeesThePlainForwardWithEarlierStagesProcessed) {
         }
         std::vector<at::Tensor> seen(stages[s].size());
         for (size_t i = 0; i < stages[s].size(); ++i) {
-          *stages[s][i].slot = std::make_unique<CapturingLinear>(std::move(*stages[s][i].slot), &seen[i]);
+          at::Tensor* into = &seen[i];
+          *stages[s][i].slot = std::make_unique<WatchingLinear>(std::move(*stages[s][i].slot),
+                                                                [into](const at::Tensor& x) { *into = x.clone(); });
         }
         ForwardContext ctx = reference->MakeContext(at::Tensor(), 5, 12, nullptr);
         reference->RunBlock(0, reference->Embed(tokens), ctx);
@@ -285,7 +275,7 @@ TEST(LayerDriverTest, EachStageSeesThePlainForwardWithEarlierStagesProcessed) {
               << ArchitectureName(arch) << " true_sequential=" << true_sequential << " " << stages[s][i].name;
         }
         for (size_t i = 0; i < stages[s].size(); ++i) {
-          *stages[s][i].slot = std::move(static_cast<CapturingLinear*>(stages[s][i].slot->get())->inner());
+          *stages[s][i].slot = std::move(static_cast<WatchingLinear*>(stages[s][i].slot->get())->inner());
         }
       }
       // And block 1 is calibrated on block 0's output with all of its stages processed.
