@@ -175,13 +175,28 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
     state.w = w.contiguous();                    // (out, in), lazily updated after each block
     state.codes = at::empty({out, in}, w.options().dtype(at::kByte));
     state.loss = at::zeros({out}, w.options().dtype(at::kDouble));
-    for (int64_t i1 = 0; i1 < in; i1 += options.block_size) {
-      const int64_t count = std::min(options.block_size, in - i1), rest = in - i1 - count;
-      at::Tensor errors = QuantizeBlockColumns(state, i1, count, options.aten_column_loop);
-      if (rest > 0) {
-        // W[:, after] -= E (out, count) · Hinv[block, after] (count, rest)
-        state.w.narrow(1, i1 + count, rest)
-            .addmm_(errors, state.hinv.narrow(0, i1, count).narrow(1, i1 + count, rest),
+    // Lazy updates W[:, after] -= E (out, count) · Hinv[block, after] at two levels (see
+    // GptqOptions::lazy_span_blocks): after each block to the end of its span, after each
+    // span beyond it. Group parameters read a group's columns when the loop reaches its
+    // first one; spans a multiple of the group size never end inside a group.
+    int64_t span = std::max<int64_t>(1, options.lazy_span_blocks) * options.block_size;
+    if (state.per_group_params && span % gs != 0) span = options.block_size;
+    at::Tensor span_errors = at::empty({out, std::min(span, in)}, w.options());
+    for (int64_t s1 = 0; s1 < in; s1 += span) {
+      const int64_t s2 = std::min(in, s1 + span);
+      for (int64_t i1 = s1; i1 < s2; i1 += options.block_size) {
+        const int64_t count = std::min(options.block_size, s2 - i1), inside = s2 - i1 - count;
+        at::Tensor errors = QuantizeBlockColumns(state, i1, count, options.aten_column_loop);
+        span_errors.narrow(1, i1 - s1, count).copy_(errors);
+        if (inside > 0) {
+          state.w.narrow(1, i1 + count, inside)
+              .addmm_(errors, state.hinv.narrow(0, i1, count).narrow(1, i1 + count, inside),
+                      /*beta=*/1, /*alpha=*/-1);
+        }
+      }
+      if (s2 < in) {
+        state.w.narrow(1, s2, in - s2)
+            .addmm_(span_errors.narrow(1, 0, s2 - s1), state.hinv.narrow(0, s1, s2 - s1).narrow(1, s2, in - s2),
                     /*beta=*/1, /*alpha=*/-1);
       }
     }

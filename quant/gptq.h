@@ -49,6 +49,13 @@ struct GptqOptions {
   // Run the column loop with whole-tensor ATen ops even on CPU (where a row-parallel
   // kernel is used by default); for tests comparing the two.
   bool aten_column_loop = false;
+  // Blocks per span of the lazy updates: after a block, only the columns to the end of its
+  // span are updated; after the span, the columns beyond it, with the span's errors in one
+  // product (k = span instead of block_size: the same sums, regrouped). Used only where no
+  // group's parameters are read across a span's end (spans a multiple of the group size, or
+  // parameters fixed up front), so each column and group sees the weight the reference's
+  // schedule gives it. 1 = the reference's schedule; for tests.
+  int64_t lazy_span_blocks = 4;
 };
 
 struct GptqStats {

@@ -168,6 +168,31 @@ TEST(GptqTest, CpuKernelAgreesWithTheAtenLoop) {
   }
 }
 
+// The lazy updates in spans of four blocks regroup the reference schedule's sums (one
+// update of all later columns after each block): blocks of 4 columns, groups of 16 (six
+// spans over 90 columns, groups inside spans) and groups of 20 (straddling spans: the
+// reference's schedule is kept), with and without act_order.
+TEST(GptqTest, LazyUpdateSpansMatchTheReferenceSchedule) {
+  Problem p = MakeProblem(1024, 90, 48, 12);
+  for (int64_t group : {int64_t{16}, int64_t{20}, int64_t{-1}}) {
+    for (bool act_order : {false, true}) {
+      GptqOptions o;
+      o.spec = {3, group, false};
+      o.act_order = act_order;
+      o.block_size = 4;
+      o.lazy_span_blocks = 1;
+      auto reference = GptqQuantize(p.w, p.hessian, o);
+      o.lazy_span_blocks = 4;
+      auto spans = GptqQuantize(p.w, p.hessian, o);
+      ASSERT_TRUE(reference.ok() && spans.ok());
+      const double same =
+          spans->quantized.codes.eq(reference->quantized.codes).to(at::kDouble).mean().item<double>();
+      EXPECT_GT(same, 0.995) << group << " " << act_order;
+      EXPECT_NEAR(spans->stats.loss, reference->stats.loss, 1e-4 * reference->stats.loss) << group << " " << act_order;
+    }
+  }
+}
+
 // Packs GPTQ's result into a fresh slot (as the packed installation does) and returns the
 // float32 weight the packed layer holds; undefined if packing refused.
 at::Tensor StoredWeight(const at::Tensor& w, const GroupQuantized& q) {
