@@ -18,7 +18,8 @@ namespace llmq {
 int ConfigureCpuRuntime(int threads);
 
 // CPU tensor memory, counted. ConfigureCpuRuntime installs an allocator for libtorch's CPU
-// tensors that keeps the bytes live and their high-water mark (what the CUDA allocator's
+// tensors (which also keeps large freed blocks for reuse: CpuBlockCache below) that keeps
+// the bytes live and their high-water mark (what the CUDA allocator's
 // statistics are on a GPU). Unlike peak RSS, it holds no runtime (libtorch's heap is ~48 MB
 // before any model), no library code and no heap fragmentation, so it is the same on every
 // run: on stories260K, where 4-bit weights save 0.8 MB, peak RSS moves by 3-4 MB with the
@@ -32,6 +33,20 @@ struct TensorMemory {
 bool CpuTensorMemory(TensorMemory* memory);
 // Lowers the peak to the bytes live now.
 void ResetCpuTensorPeak();
+
+// The same allocator keeps freed blocks above 32 MiB (glibc maps each of those afresh, and
+// the kernel zeroes every page of a fresh mapping on first touch) and hands them to later
+// requests of up to their size, without ever holding the footprint above what live tensors
+// reached (see runtime.cc). What it keeps now, and how often a request reused a kept block
+// or mapped a new one.
+struct CpuBlockCache {
+  int64_t kept_bytes = 0;
+  int64_t reuses = 0;
+  int64_t mappings = 0;
+};
+CpuBlockCache CpuBlockCacheState();
+// Unmaps every kept block (before resident memory is measured from a clean start).
+void ReleaseCpuBlockCache();
 
 // OpenBLAS (Debian's libtorch) runs its own thread pool beside libtorch's OpenMP one; its
 // idle workers spin in sched_yield. For models whose GEMMs are small (hidden size below

@@ -60,5 +60,58 @@ TEST(CpuTensorMemoryTest, ThreadsAllocatingAtOnceBalanceToZero) {
   EXPECT_EQ(after.live_bytes - before.live_bytes, 2 * 256 * 256 * 4);
 }
 
+TEST(CpuBlockCacheTest, LargeBlocksAreReusedWithoutRaisingTheFootprint) {
+  ConfigureCpuRuntime(1);
+  ReleaseCpuBlockCache();
+  const CpuBlockCache start = CpuBlockCacheState();
+  EXPECT_EQ(start.kept_bytes, 0);
+  void* first = nullptr;
+  {
+    at::Tensor a = at::empty({16 * kMiB}, at::kFloat);  // 64 MiB: above glibc's mmap threshold
+    first = a.data_ptr();
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(first) % 64, 0u);
+    a.fill_(1.0f);
+  }
+  CpuBlockCache now = CpuBlockCacheState();
+  EXPECT_EQ(now.mappings - start.mappings, 1);
+  EXPECT_GE(now.kept_bytes, 64 * kMiB);  // freed, kept
+  {
+    // The same size again, then a smaller one that the block holds: both reuse it, and
+    // its memory works (no tensor owns it twice: the first is gone before the next).
+    at::Tensor b = at::empty({16 * kMiB}, at::kFloat);
+    EXPECT_EQ(b.data_ptr(), first);
+    EXPECT_EQ(CpuBlockCacheState().kept_bytes, 0);
+  }
+  {
+    at::Tensor c = at::full({10 * kMiB}, 3.0f);  // 40 MiB
+    EXPECT_EQ(c.data_ptr(), first);
+    EXPECT_EQ(c.sum().item<double>(), 30.0 * kMiB);
+    TensorMemory counted;
+    ASSERT_TRUE(CpuTensorMemory(&counted));
+    EXPECT_GE(counted.live_bytes, 40 * kMiB);  // counted as the tensor's bytes, not the block's
+  }
+  now = CpuBlockCacheState();
+  EXPECT_EQ(now.reuses - start.reuses, 2);
+  EXPECT_EQ(now.mappings - start.mappings, 1);
+  {
+    // A request bigger than the kept 64 MiB block: a new mapping, and since live + kept + new would pass the mark
+    // (64 MiB, the most ever live), the kept block is unmapped first.
+    at::Tensor e = at::empty({40 * kMiB}, at::kFloat);  // 160 MiB
+    now = CpuBlockCacheState();
+    EXPECT_EQ(now.mappings - start.mappings, 2);
+    EXPECT_EQ(now.kept_bytes, 0);
+  }
+  {
+    at::Tensor f = at::empty({40 * kMiB}, at::kFloat);  // reuses the 160 MiB block
+    at::Tensor g = at::empty({50 * kMiB}, at::kFloat);  // 200 MiB, with nothing kept: maps
+    now = CpuBlockCacheState();
+    EXPECT_EQ(now.reuses - start.reuses, 3);
+    EXPECT_EQ(now.mappings - start.mappings, 3);
+  }
+  EXPECT_GE(CpuBlockCacheState().kept_bytes, 360 * kMiB);
+  ReleaseCpuBlockCache();
+  EXPECT_EQ(CpuBlockCacheState().kept_bytes, 0);
+}
+
 }  // namespace
 }  // namespace llmq

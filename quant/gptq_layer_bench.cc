@@ -240,9 +240,17 @@ int main(int argc, char** argv) {
         100.0 * flops / rate / r.seconds);
   };
   const PathResult shared = RunPath(tokens, options, /*shared=*/true, true_sequential, mlp_activation_bytes);
+  // Tensors above 32 MiB come from mappings the allocator keeps (model/runtime.h): how
+  // many it had to map (each zeroed by the kernel on first touch) and how often it reused one.
+  auto blocks = [] {
+    const CpuBlockCache b = CpuBlockCacheState();
+    std::printf("  tensor blocks above 32 MiB: %lld mapped, %lld reused\n",
+                static_cast<long long>(b.mappings), static_cast<long long>(b.reuses));
+  };
   if (shared_only) {
     report("per input, upper triangle", shared);
     std::printf("%s", shared.per_linear.c_str());
+    blocks();
     return 0;
   }
   const PathResult per_linear = RunPath(tokens, options, /*shared=*/false, true_sequential, mlp_activation_bytes);
@@ -253,6 +261,7 @@ int main(int argc, char** argv) {
     equal += codes.eq(shared.codes.at(name)).sum().item<int64_t>();
     total += codes.numel();
   }
+  blocks();
   std::printf("speed-up per input / per linear: %.2fx (Hessian FLOPs %.2fx fewer); "
               "codes equal: %.4f %%\n",
               per_linear.seconds / shared.seconds, per_linear.hessian_flops / shared.hessian_flops,

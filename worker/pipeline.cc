@@ -314,6 +314,7 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
     // the other process cannot use what this one's allocator keeps cached.
     loaded = LoadedModel();
     ReleaseFreedHeap();
+    ReleaseCpuBlockCache();
     ReleaseCudaCache(device);
     ServingProcessRequest request;
     request.command = options.serving_command;
@@ -336,13 +337,15 @@ absl::StatusOr<v1::JobResult> Run(const v1::JobSpec& spec, const PipelineOptions
   CausalLM& model = *loaded.model;
 
   // The model is installed: from here on, memory is what serving it costs. Whatever loading
-  // and quantizing freed goes back first (glibc and the CUDA allocator would otherwise keep
-  // it, and it would count), and so does the library code they ran: its pages leave this
-  // process's page tables and count again as serving runs them (a packed export's loader
-  // runs ATen operators that an fp32 model's does not, 2.5 MB of code on stories260K,
-  // more than its 4-bit weights save). Then the high-water marks drop to what is resident.
+  // and quantizing freed goes back first (glibc, the CPU tensor allocator and the CUDA
+  // allocator would otherwise keep it, and it would count), and so does the library code
+  // they ran: its pages leave this process's page tables and count again as serving runs
+  // them (a packed export's loader runs ATen operators that an fp32 model's does not, 2.5 MB
+  // of code on stories260K, more than its 4-bit weights save). Then the high-water marks
+  // drop to what is resident.
   const int64_t code_dropped = DropLoadedCodePages();
   ReleaseFreedHeap();
+  ReleaseCpuBlockCache();
   ReleaseCudaCache(device);
   const absl::Status reset = ResetPeakRss();
   ResetCudaAllocatorPeak(device);
