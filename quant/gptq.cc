@@ -127,7 +127,7 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
     GptqStats& stats = result.stats;
 
     at::Tensor h = hessian.to(weight.device(), at::kFloat).clone();  // (in, in), fp32 as the reference
-    if (!at::isfinite(h).all().item<bool>()) {
+    if (!AllFinite(h)) {
       return absl::InvalidArgumentError(absl::StrCat("gptq ", name, ": Hessian is not finite"));
     }
     at::Tensor w = weight.to(at::kFloat).clone();  // (out, in)

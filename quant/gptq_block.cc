@@ -133,47 +133,64 @@ at::Tensor BlockAten(GptqBlockState& s, int64_t i1, int64_t count) {
 
 // Products with a lower-triangular t (n, n) by halves, t = [[A, 0], [B, C]], skipping its
 // zero upper half: t m = [A m₁; B m₁ + C m₂] (m split by rows), m t = [m₁ A + m₂ B, m₂ C]
-// (m split by columns). n³ FLOPs per n² · n product instead of 2n³.
+// (m split by columns). n³ FLOPs per n² · n product instead of 2n³. Each writes into `out`
+// (a row-major view: GEMMs write such views in place), so the recursion allocates nothing:
+// on an 8192² Hessian the concatenated halves of every level were ~2 GB of fresh memory.
 constexpr int64_t kTriangularLeaf = 256;  // below this, plain GEMMs and triangular solves
 
 int64_t HalfOf(int64_t n) { return (n / 2 + 63) / 64 * 64; }  // whole 64s for the GEMMs
 
-at::Tensor LowerTimes(const at::Tensor& t, const at::Tensor& m) {
+// out = t m.
+void LowerTimesInto(const at::Tensor& t, const at::Tensor& m, at::Tensor out) {
   const int64_t n = t.size(0);
-  if (n <= kTriangularLeaf) return at::matmul(t, m);
+  if (n <= kTriangularLeaf) {
+    at::mm_out(out, t, m);
+    return;
+  }
   const int64_t h = HalfOf(n);
-  at::Tensor m1 = m.narrow(0, 0, h), m2 = m.narrow(0, h, n - h);
-  at::Tensor bottom = LowerTimes(t.narrow(0, h, n - h).narrow(1, h, n - h), m2);
-  bottom.add_(at::matmul(t.narrow(0, h, n - h).narrow(1, 0, h), m1));
-  return at::cat({LowerTimes(t.narrow(0, 0, h).narrow(1, 0, h), m1), bottom}, 0);
+  at::Tensor m1 = m.narrow(0, 0, h), bottom = out.narrow(0, h, n - h);
+  LowerTimesInto(t.narrow(0, 0, h).narrow(1, 0, h), m1, out.narrow(0, 0, h));
+  LowerTimesInto(t.narrow(0, h, n - h).narrow(1, h, n - h), m.narrow(0, h, n - h), bottom);
+  bottom.addmm_(t.narrow(0, h, n - h).narrow(1, 0, h), m1);
 }
 
-at::Tensor TimesLower(const at::Tensor& m, const at::Tensor& t) {
+// out = m t.
+void TimesLowerInto(const at::Tensor& m, const at::Tensor& t, at::Tensor out) {
   const int64_t n = t.size(0);
-  if (n <= kTriangularLeaf) return at::matmul(m, t);
+  if (n <= kTriangularLeaf) {
+    at::mm_out(out, m, t);
+    return;
+  }
   const int64_t h = HalfOf(n);
-  at::Tensor m1 = m.narrow(1, 0, h), m2 = m.narrow(1, h, n - h);
-  at::Tensor left = TimesLower(m1, t.narrow(0, 0, h).narrow(1, 0, h));
-  left.add_(at::matmul(m2, t.narrow(0, h, n - h).narrow(1, 0, h)));
-  return at::cat({left, TimesLower(m2, t.narrow(0, h, n - h).narrow(1, h, n - h))}, 1);
+  at::Tensor m2 = m.narrow(1, h, n - h), left = out.narrow(1, 0, h);
+  TimesLowerInto(m.narrow(1, 0, h), t.narrow(0, 0, h).narrow(1, 0, h), left);
+  TimesLowerInto(m2, t.narrow(0, h, n - h).narrow(1, h, n - h), out.narrow(1, h, n - h));
+  left.addmm_(m2, t.narrow(0, h, n - h).narrow(1, 0, h));
 }
 
-// The inverse of a lower-triangular l (n, n) by halves:
+// The inverse of a lower-triangular l (n, n) by halves, into the lower triangle of `out`
+// (whose upper triangle the caller zeroed):
 //   [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [-C⁻¹ B A⁻¹, C⁻¹]],
-// the off-diagonal block by the triangular products above: about n³/3 FLOPs at the GEMM
-// rate, where a triangular solve against the identity does n³ at a lower one (an 8192²
-// Hessian's factorisation on two Zen 4 cores: 4.8 s with the solve).
-at::Tensor InvertLower(const at::Tensor& l) {
+// the off-diagonal block by the triangular products above, through `scratch` (at least
+// (n - h) x h): about n³/3 FLOPs at the GEMM rate, where a triangular solve against the
+// identity does n³ at a lower one (an 8192² Hessian's factorisation on two Zen 4 cores:
+// 4.8 s with the solve).
+void InvertLowerInto(const at::Tensor& l, at::Tensor out, const at::Tensor& scratch) {
   const int64_t n = l.size(0);
-  if (n <= kTriangularLeaf) return at::linalg_solve_triangular(l, at::eye(n, l.options()), /*upper=*/false);
+  if (n <= kTriangularLeaf) {
+    out.copy_(at::linalg_solve_triangular(l, at::eye(n, l.options()), /*upper=*/false));
+    return;
+  }
   const int64_t h = HalfOf(n);
-  at::Tensor a = InvertLower(l.narrow(0, 0, h).narrow(1, 0, h));
-  at::Tensor c = InvertLower(l.narrow(0, h, n - h).narrow(1, h, n - h));
-  at::Tensor out = at::zeros({n, n}, l.options());
-  out.narrow(0, 0, h).narrow(1, 0, h).copy_(a);
-  out.narrow(0, h, n - h).narrow(1, h, n - h).copy_(c);
-  out.narrow(0, h, n - h).narrow(1, 0, h).copy_(LowerTimes(c, TimesLower(l.narrow(0, h, n - h).narrow(1, 0, h), a)).neg_());
-  return out;
+  at::Tensor a = out.narrow(0, 0, h).narrow(1, 0, h);
+  at::Tensor c = out.narrow(0, h, n - h).narrow(1, h, n - h);
+  InvertLowerInto(l.narrow(0, 0, h).narrow(1, 0, h), a, scratch);
+  InvertLowerInto(l.narrow(0, h, n - h).narrow(1, h, n - h), c, scratch);
+  at::Tensor b_ainv = scratch.narrow(0, 0, n - h).narrow(1, 0, h);
+  TimesLowerInto(l.narrow(0, h, n - h).narrow(1, 0, h), a, b_ainv);
+  at::Tensor off = out.narrow(0, h, n - h).narrow(1, 0, h);
+  LowerTimesInto(c, b_ainv, off);
+  off.neg_();
 }
 
 }  // namespace
@@ -181,9 +198,17 @@ at::Tensor InvertLower(const at::Tensor& l) {
 at::Tensor InverseCholeskyUpper(const at::Tensor& h) {
   auto [lower, info] = at::linalg_cholesky_ex(h.flip({0, 1}), /*upper=*/false, /*check_errors=*/false);
   if (info.item<int64_t>() != 0) return at::Tensor();
-  at::Tensor u = InvertLower(lower).flip({0, 1});
-  if (!at::isfinite(u).all().item<bool>()) return at::Tensor();
+  const int64_t n = h.size(0);
+  at::Tensor inverse = at::zeros({n, n}, h.options());
+  const int64_t half = n > kTriangularLeaf ? HalfOf(n) : 0;  // no scratch below the leaf
+  InvertLowerInto(lower, inverse, at::empty({n - half, half}, h.options()));
+  at::Tensor u = inverse.flip({0, 1});
+  if (!AllFinite(u)) return at::Tensor();
   return u;
+}
+
+bool AllFinite(const at::Tensor& t) {
+  return std::isfinite(t.sum().item<double>()) || at::isfinite(t).all().item<bool>();
 }
 
 at::Tensor QuantizeBlockColumns(GptqBlockState& state, int64_t i1, int64_t count, bool use_aten) {

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -84,6 +85,21 @@ TEST(GptqTest, InverseCholeskyFactorMatchesTheDirectComputation) {
     EXPECT_TRUE(u.tril(-1).eq(0).all().item<bool>()) << in;
   }
   EXPECT_FALSE(InverseCholeskyUpper(-at::eye(3)).defined());
+}
+
+// Finite entries whose sum overflows are still finite; one inf, opposite infs (whose sum
+// is nan) or a nan are not.
+TEST(GptqTest, AllFiniteLooksAtEntriesNotAtTheirSum) {
+  EXPECT_TRUE(AllFinite(at::randn({300, 300})));
+  EXPECT_TRUE(AllFinite(at::full({4}, 3e38f)));  // sums to inf in float32
+  at::Tensor t = at::randn({300, 300});
+  t[7][11] = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(AllFinite(t));
+  t[8][11] = -std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(AllFinite(t));
+  t = at::randn({300, 300});
+  t[299][0] = std::nanf("");
+  EXPECT_FALSE(AllFinite(t));
 }
 
 // The point of GPTQ: with correlated inputs its output error is below RTN's.
