@@ -97,12 +97,20 @@ void HessianAccumulator::Add(const at::Tensor& x) {
 
 at::Tensor HessianAccumulator::Hessian() const {
   if (tokens_ == 0) return at::Tensor();
-  at::Tensor sum = sum_;
-  if (symmetric_ && sum_.size(0) > kHessianTile) {
-    at::Tensor upper = sum_.triu();
-    sum = upper + sum_.triu(1).t();
+  at::Tensor h = (sum_ * (2.0 / static_cast<double>(tokens_))).to(at::kFloat);
+  const int64_t in = h.size(0);
+  if (symmetric_ && in > kHessianTile) {
+    // The lower triangle from the upper, tile row by tile row, in place: below the diagonal
+    // tiles from the panel above them, inside a diagonal tile from its own upper part (as a
+    // whole-matrix triu + triu(1)ᵀ would, without its four n² temporaries).
+    for (int64_t i0 = 0; i0 < in; i0 += kHessianTile) {
+      const int64_t t = std::min(kHessianTile, in - i0);
+      at::Tensor diagonal = h.narrow(0, i0, t).narrow(1, i0, t);
+      diagonal.copy_(diagonal.triu() + diagonal.triu(1).t());
+      if (i0 > 0) h.narrow(0, i0, t).narrow(1, 0, i0).copy_(h.narrow(0, 0, i0).narrow(1, i0, t).t());
+    }
   }
-  return (sum * (2.0 / static_cast<double>(tokens_))).to(at::kFloat);
+  return h;
 }
 
 double HessianAccumulator::AddFlops(int64_t tokens, int64_t in, bool symmetric) {
