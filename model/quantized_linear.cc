@@ -190,7 +190,8 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
       FusedMatmul(View(), xf.data_ptr<float>(), rows, y.data_ptr<float>());
     }
     y = y.to(x.scalar_type());
-  } else if (x2.scalar_type() == at::kFloat && !PerColumnGroups()) {
+  } else if (x2.scalar_type() == at::kFloat && !PerColumnGroups() &&
+             (in_ * out_ > kWholeTileMaxWeights || rows * in_ * out_ >= kWholeTileMaxMacs)) {
     y = at::empty({rows, out_}, x2.options());
     if (!GemmFloat32(View(), x2.data_ptr<float>(), rows, y.data_ptr<float>())) {
       y = ForwardTiledCpu(x2);
@@ -219,7 +220,11 @@ std::string QuantizedLinear::CpuKernels(at::ScalarType dtype) {
   }
   return absl::StrCat("1 row: ", FusedKernelName(), ", 2-", kFusedMaxRows,
                       " rows: ", BatchedKernelName(), ", ", kFusedMaxRows + 1, "+ rows: ",
-                      PrefillUsesTiles(dtype) ? "dequantized tiles + GEMM" : "avx512_gemm");
+                      PrefillUsesTiles(dtype)
+                          ? "dequantized tiles + GEMM"
+                          : absl::StrCat("avx512_gemm (below ", kWholeTileMaxMacs,
+                                         " multiply-adds on layers of up to ", kWholeTileMaxWeights,
+                                         " weights: dequantized + GEMM)"));
 }
 
 int64_t QuantizedLinear::CpuScratchBytes(at::ScalarType dtype) {

@@ -62,6 +62,16 @@ class QuantizedLinear : public Linear {
   // rows at a time (512 rows of a 4096-wide layer in float32), so the transient stays small
   // while each BLAS GEMM stays large enough to run at full speed.
   static constexpr int64_t kCpuScratchBytes = int64_t{8} << 20;
+  // A product of a layer of at most kWholeTileMaxWeights weights (its whole float32 W in
+  // 256 KB of L2) with fewer than kWholeTileMaxMacs multiply-adds takes the dequantized-tile
+  // path for more than kFusedMaxRows rows even where the AVX-512 GEMM exists: packing x for
+  // that GEMM and handing half to another thread cost more than so small a product, which
+  // BLAS's small-matrix kernels compute in place. stories260K (64-wide), GPTQ 4-bit
+  // perplexity against fp32's tokens/s, interleaved runs: one 512-token window per forward
+  // 0.94-0.97x with the packed GEMM, 0.99-1.11x with one tile; eight windows per forward
+  // (4096 rows, above the MAC bound) 0.98-1.00x with one tile, 1.03-1.06x with the GEMM.
+  static constexpr int64_t kWholeTileMaxWeights = 65536;
+  static constexpr int64_t kWholeTileMaxMacs = int64_t{1} << 24;
 
   // codes (out, in) uint8 < 2^bits; scales (out, groups) float; zeros (out, groups)
   // integer-valued float; g_idx (in) int32 or undefined; bias (out) or undefined.

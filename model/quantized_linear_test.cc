@@ -102,6 +102,29 @@ TEST(QuantizedLinearTest, ForwardMatchesFormulaFloat32) {
   }
 }
 
+// Prefill on both sides of kWholeTileMaxWeights and kWholeTileMaxMacs: small products of
+// small layers dequantize W whole into one tile for a BLAS GEMM, the rest take the AVX-512
+// GEMM where the CPU has it.
+TEST(QuantizedLinearTest, PrefillMatchesFormulaOnBothSidesOfTheWholeTileSize) {
+  for (int64_t out : {int64_t{381}, int64_t{382}}) {  // 381 x 172 = 65532 weights, 382: 65704
+    Case c;
+    c.out = out;
+    c.bias = true;
+    RandomLayer l = MakeLayer(c, 500 + out);
+    auto q = Build(c, l, at::kFloat);
+    ASSERT_NE(q, nullptr);
+    for (int64_t rows : {17, 100, 300}) {  // 300 x 65532 multiply-adds: above the bound
+      at::Tensor x = at::randn({rows, c.in});
+      ExpectMatches(q->Forward(x), x, l, kForwardRtol,
+                    "out=" + std::to_string(out) + " rows=" + std::to_string(rows));
+    }
+  }
+  EXPECT_LT(381 * 172, QuantizedLinear::kWholeTileMaxWeights);
+  EXPECT_GT(382 * 172, QuantizedLinear::kWholeTileMaxWeights);
+  EXPECT_LT(100 * 381 * 172, QuantizedLinear::kWholeTileMaxMacs);
+  EXPECT_GT(300 * 381 * 172, QuantizedLinear::kWholeTileMaxMacs);
+}
+
 TEST(QuantizedLinearTest, EveryWidthMatchesFormula) {
   for (int bits = 2; bits <= 8; ++bits) {
     Case c;
@@ -244,7 +267,8 @@ TEST(QuantizedLinearTest, ReportsItsKernel) {
     EXPECT_EQ(kernels.find("bf16"), std::string::npos) << kernels;
     EXPECT_EQ(kernels.rfind("1 row: ", 0), 0u) << kernels;
     const bool gemm = dtype == at::kFloat && internal::HasAvx512();
-    EXPECT_TRUE(absl::EndsWith(kernels, gemm ? "17+ rows: avx512_gemm" : "17+ rows: " + tiles))
+    EXPECT_TRUE(gemm ? absl::StrContains(kernels, "17+ rows: avx512_gemm (below 16777216")
+                     : absl::EndsWith(kernels, "17+ rows: " + tiles))
         << kernels;
     EXPECT_EQ(QuantizedLinear::CpuScratchBytes(dtype), gemm ? 0 : QuantizedLinear::kCpuScratchBytes);
   }
