@@ -41,7 +41,9 @@ namespace {
 class CpuTensorAllocator final : public c10::Allocator {
  public:
   static constexpr size_t kHeader = 64;
-  static constexpr size_t kLarge = size_t{32} << 20;  // glibc's mmap threshold, as set
+  // Above glibc's mmap threshold, which ConfigureCpuRuntime sets to this: 32 MiB, its
+  // largest on 64-bit.
+  static constexpr size_t kLarge = size_t{32} << 20;
   static constexpr size_t kPage = size_t{2} << 20;    // large mappings round to this
 
   // Both spellings: libtorch 1.13 declares allocate const, 2.x (2.3 on) not; the other one
@@ -189,9 +191,10 @@ int ConfigureCpuRuntime(int threads) {
   if (threads <= 0) threads = CoresAvailable();
   at::set_num_threads(threads);
 #ifdef __GLIBC__
-  // 32 MiB is glibc's largest mmap threshold on 64-bit; bigger blocks (weights are mmapped
-  // files anyway) still get their own mapping. Keep up to 512 MiB of freed heap.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  // 32 MiB is glibc's largest mmap threshold on 64-bit; bigger tensors come from the
+  // allocator's kept mappings (weights are mmapped files anyway). Keep up to 512 MiB of
+  // freed heap.
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(CpuTensorAllocator::kLarge));
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   mallopt(M_TOP_PAD, 64 << 20);
 #endif

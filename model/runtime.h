@@ -35,8 +35,8 @@ bool CpuTensorMemory(TensorMemory* memory);
 void ResetCpuTensorPeak();
 
 // The same allocator keeps freed blocks above 32 MiB (glibc maps each of those afresh, and
-// the kernel zeroes every page of a fresh mapping on first touch) and hands them to later
-// requests of up to their size, without ever holding the footprint above what live tensors
+// the kernel zeroes every page of a fresh mapping on first touch) and hands each to a later
+// request of between half its size and its size, without ever holding the footprint above what live tensors
 // reached (see runtime.cc). What it keeps now, and how often a request reused a kept block
 // or mapped a new one.
 struct CpuBlockCache {
