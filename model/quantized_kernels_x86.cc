@@ -227,15 +227,6 @@ LLMQ_AVX512 void DequantizeCols512(const PackedWeights& w, const uint8_t* q, con
 }
 
 
-// How far ahead of its reads a one-row kernel prefetches a row's codes from memory (the
-// next row of a 4096-wide 4-bit layer; see TableRow for what it gains).
-constexpr int64_t kRowPrefetch = 2048;
-// And into L2 this far ahead (four rows of a 4096-wide 4-bit layer, across 4 KB pages, where
-// the hardware's stream prefetch stops): a cold 4096 x 4096 int4 row on two Zen 4 cores
-// 413-448 -> 341-362 us (linear bench, interleaved runs; 16 and 32 KB ahead were no better
-// in a standalone test).
-constexpr int64_t kRowPrefetchL2 = 8192;
-
 // Zeros and scales of rows [o, o + n) as float32, groups per row: zf and sf (n * groups),
 // zb (n * groups + 64 bytes) scratch. Where each row's zeros fill its bytes exactly (no
 // padding between rows), one unpacking call for all n rows.
