@@ -329,6 +329,8 @@ LLMQ_AMX void GemvInt4(const PackedWeights& w, const uint16_t* xb, int64_t o0, i
       const __m512i table = WeightTable(static_cast<float>(srow[g]), zbuf[g]);
       int64_t c = c0;
       for (; c + 128 <= c1; c += 128) {
+        _mm_prefetch(reinterpret_cast<const char*>(row + c / 2) + kRowPrefetch, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row + c / 2) + kRowPrefetchL2, _MM_HINT_T1);
         const __m512i v0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 2)));
         const __m512i v1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 2 + 32)));
         a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(_mm512_and_si512(v0, low4), table),
@@ -369,6 +371,9 @@ LLMQ_AMX void GemvUnpacked(const PackedWeights& w, const uint16_t* xb, int64_t o
         const __m512i table = WeightTable(s, zbuf[g]);
         int64_t c = c0;
         for (; c + 64 <= c1; c += 64) {
+          const char* p = reinterpret_cast<const char*>(row + c / 8 * w.bits);
+          _mm_prefetch(p + kRowPrefetch, _MM_HINT_T0);
+          _mm_prefetch(p + kRowPrefetchL2, _MM_HINT_T1);
           a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32), table),
                                 (__m512bh)_mm512_loadu_si512(xb + c));
           a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32 + 1), table),
