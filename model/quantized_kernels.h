@@ -120,6 +120,13 @@ bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows,
                      int64_t o0, int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y);
 bool FusedRowsAvx2(const PackedWeights& w, const float* x, int64_t rows,
                    int64_t o0, int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y);
+// y[o] for output rows [o0, o1) of one input row with x and W rounded to bfloat16 as in
+// MatmulBf16, on the float32 table kernel; only where TableGemvBf16Applies: AVX-512, 2-,
+// 3- and 4-bit codes (2 and 3 bits with AVX512-VBMI) in plain groups of a multiple of 128
+// columns.
+bool TableGemvBf16Applies(const PackedWeights& w);
+void TableGemvBf16Avx512(const PackedWeights& w, const float* x, int64_t o0, int64_t o1,
+                         float* y);
 // y[r, o] for output rows [o0, o1) and all input rows r < rows, as a GEMM over 32-row
 // panels of W dequantized to float32 (the prefill path, GemmFloat32 below). Plain groups
 // only; false when the CPU lacks AVX-512.
@@ -144,8 +151,8 @@ bool HasAmxBf16();
 bool HasAvx512Bf16();
 // y (out) = W x for one input row on AVX512-BF16 (x and W rounded to bfloat16 as in
 // MatmulBf16). Returns false, doing nothing, where the CPU lacks it, for per-column g_idx,
-// widths above 5 bits, and shapes it does not take (4-bit: in and the group size multiples
-// of 64; other widths: of 32; one group per row counts as a multiple).
+// widths above 5 bits, and shapes it does not take (in and the group size multiples of 32;
+// one group per row counts as a multiple).
 bool GemvBf16(const PackedWeights& w, const float* x, float* y);
 // y (rows, out) = x W^T for 2..kFusedMaxRows input rows on AVX512-BF16 (x and W rounded to
 // bfloat16 as in MatmulBf16, VDPBF16PS register tiles), for CPUs without AMX. Returns

@@ -17,14 +17,16 @@
 // then multiplies it with every input row: 2 x 2 accumulator tiles (32 output rows x 32
 // input rows) in float32 over the whole row length, stored transposed into y.
 //
-// One input row (AVX512-BF16, VDPBF16PS), widths up to 5 bits (wider ones stay on the
-// float32 kernels): per group a table of the 2^bits weights s (k - z) in bfloat16, looked
-// up by the codes with one VPERMW per 32 codes. 4-bit codes are read in place (low nibbles = even columns,
-// high = odd, so x is stored per 64 columns evens first, then odds); other widths, and
-// the AMX path's dequantization, unpack 32 codes at a time with one byte permutation and
-// one shift (AVX512-VBMI, where the CPU has it, for widths up to 5 and columns and groups
-// in 32s; else through bytes: 8-bit codes are bytes already, and their conversion measured
-// slower through 16-bit lanes).
+// One input row: 2-, 3- and 4-bit codes in groups of a multiple of 128 columns go to the
+// float32 table kernel with its weights and x rounded to bfloat16 (TableGemvBf16Avx512:
+// the same products, exact in float32; a cold 4096 x 4096 int4 g128 row on a 2-core Xeon
+// took 740-750 us here with VDPBF16PS and a VPERMW table, 510 there). Other widths up to 5
+// bits and groups in 32s (AVX512-BF16, VDPBF16PS; wider ones stay on the float32
+// kernels): per group a table of the 2^bits weights s (k - z) in bfloat16, looked up by
+// the codes with one VPERMW per 32 codes, unpacked 32 at a time with one byte permutation
+// and one shift (AVX512-VBMI, where the CPU has it, for widths up to 5 and columns and
+// groups in 32s; else through bytes: 8-bit codes are bytes already, and their conversion
+// measured slower through 16-bit lanes). The AMX path's dequantization unpacks the same way.
 
 #include <algorithm>
 #include <cstring>
@@ -296,66 +298,16 @@ LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, 
 
 // --- one input row ---------------------------------------------------------------------
 
-// x (in) in bfloat16: for 4-bit weights per 64 columns the even columns, then the odd ones
-// (the order of the low and high nibbles of 32 bytes); else in order. in % 64 == 0 for
-// the 4-bit order, % 32 otherwise.
-LLMQ_AMX void ConvertGemvInput(const float* x, int64_t in, bool nibble_order, uint16_t* out) {
-  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+// x (in) rounded to bfloat16, in % 32 == 0.
+LLMQ_AMX void ConvertGemvInput(const float* x, int64_t in, uint16_t* out) {
   for (int64_t c = 0; c < in; c += 32) {
-    __m512 lo = _mm512_loadu_ps(x + c), hi = _mm512_loadu_ps(x + c + 16);
-    if (nibble_order) {  // (evens of these 32, odds of these 32) -> halves of 64
-      const __m512 e = _mm512_permutex2var_ps(lo, evens, hi), o = _mm512_permutex2var_ps(lo, odds, hi);
-      const int64_t base = c / 64 * 64, half = (c / 32) % 2 * 16;
-      StoreBf16(out + base + half, 0xFFFF, e);
-      StoreBf16(out + base + 32 + half, 0xFFFF, o);
-    } else {
-      _mm512_storeu_si512(out + c, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-    }
+    const __m512 lo = _mm512_loadu_ps(x + c), hi = _mm512_loadu_ps(x + c + 16);
+    _mm512_storeu_si512(out + c, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
   }
 }
 
-// y[o] for o in [o0, o1); groups of a multiple of 64 columns (or one), in % 64 == 0.
-LLMQ_AMX void GemvInt4(const PackedWeights& w, const uint16_t* xb, int64_t o0, int64_t o1,
-                       uint8_t* zbuf, float* y) {
-  const __m512i low4 = _mm512_set1_epi16(0x0F);
-  for (int64_t o = o0; o < o1; ++o) {
-    const uint8_t* row = w.codes + o * w.code_row_bytes;
-    UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, 4, w.groups, zbuf);
-    const c10::Half* srow = w.scales + o * w.groups;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t g = 0; g < w.groups; ++g) {
-      const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
-      const __m512i table = WeightTable(static_cast<float>(srow[g]), zbuf[g]);
-      int64_t c = c0;
-      for (; c + 128 <= c1; c += 128) {
-        _mm_prefetch(reinterpret_cast<const char*>(row + c / 2) + kRowPrefetch, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(row + c / 2) + kRowPrefetchL2, _MM_HINT_T1);
-        const __m512i v0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 2)));
-        const __m512i v1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 2 + 32)));
-        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(_mm512_and_si512(v0, low4), table),
-                              (__m512bh)_mm512_loadu_si512(xb + c));
-        a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v0, 4), table),
-                              (__m512bh)_mm512_loadu_si512(xb + c + 32));
-        a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_permutexvar_epi16(_mm512_and_si512(v1, low4), table),
-                              (__m512bh)_mm512_loadu_si512(xb + c + 64));
-        a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v1, 4), table),
-                              (__m512bh)_mm512_loadu_si512(xb + c + 96));
-      }
-      if (c < c1) {  // 64 columns
-        const __m512i v0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 2)));
-        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_permutexvar_epi16(_mm512_and_si512(v0, low4), table),
-                              (__m512bh)_mm512_loadu_si512(xb + c));
-        a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v0, 4), table),
-                              (__m512bh)_mm512_loadu_si512(xb + c + 32));
-      }
-    }
-    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  }
-}
-
-// The same for other widths from the codes unpacked to bytes; groups of a multiple of 32
-// columns (or one), in % 32 == 0.
+// y[o] for o in [o0, o1) from the codes unpacked to 16-bit lanes (VBMI) or bytes; groups
+// of a multiple of 32 columns (or one), in % 32 == 0.
 LLMQ_AMX void GemvUnpacked(const PackedWeights& w, const uint16_t* xb, int64_t o0, int64_t o1,
                            uint8_t* qbuf, uint8_t* zbuf, float* y) {
   if (CpuHasVbmi() && w.bits <= 5) {  // codes straight from the packed bytes
@@ -517,21 +469,19 @@ bool FusedRowsBf16(const PackedWeights& w, const float* x, int64_t rows, float* 
 }
 
 bool GemvBf16(const PackedWeights& w, const float* x, float* y) {
-  // Widths above 5 (no 32-entry table) stay on the float32 path: 8-bit measured slower here.
-  if (!HasAvx512Bf16() || w.g_idx != nullptr || w.bits > 5) return false;
-  const bool int4 = w.bits == 4;
-  const int64_t unit = int4 ? 64 : 32;
-  if (w.in % unit != 0 || (w.groups > 1 && w.group_size % unit != 0)) return false;
-  std::vector<uint16_t> xb(w.in);
-  ConvertGemvInput(x, w.in, int4, xb.data());
+  if (!HasAvx512Bf16() || w.g_idx != nullptr) return false;
   const int64_t grain = std::max<int64_t>(4, (int64_t{1} << 16) / w.in);
+  if (TableGemvBf16Applies(w)) {
+    ParallelFor(0, w.out, grain, [&](int64_t o0, int64_t o1) { TableGemvBf16Avx512(w, x, o0, o1, y); });
+    return true;
+  }
+  // Widths above 5 (no 32-entry table) stay on the float32 path: 8-bit measured slower here.
+  if (w.bits > 5 || w.in % 32 != 0 || (w.groups > 1 && w.group_size % 32 != 0)) return false;
+  std::vector<uint16_t> xb(w.in);
+  ConvertGemvInput(x, w.in, xb.data());
   ParallelFor(0, w.out, grain, [&](int64_t o0, int64_t o1) {
-    std::vector<uint8_t> qbuf(int4 ? 0 : w.in + 64), zbuf(w.groups + 64);
-    if (int4) {
-      GemvInt4(w, xb.data(), o0, o1, zbuf.data(), y);
-    } else {
-      GemvUnpacked(w, xb.data(), o0, o1, qbuf.data(), zbuf.data(), y);
-    }
+    std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
+    GemvUnpacked(w, xb.data(), o0, o1, qbuf.data(), zbuf.data(), y);
   });
   return true;
 }

@@ -317,6 +317,34 @@ TEST(QuantizedKernelsTest, FusedRowsBf16MatchesFormula) {
   }
 }
 
+// One input row on the bfloat16 units (internal::GemvBf16: 2-4 bits in groups of 128s on
+// the float32 table kernel with its table and x rounded, other shapes up to 5 bits with
+// VDPBF16PS) is the product of x and W each rounded to bfloat16, summed in float32: against
+// that product in float64 within the float32 bound, on every width and shape it takes
+// (the cases in 128s take the table kernel; 8 and 6 bits decline).
+TEST(QuantizedKernelsTest, GemvBf16IsTheProductOfRoundedXAndW) {
+  if (!internal::HasAvx512Bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  int64_t seed = 2500;
+  for (const Bf16Case& c : Bf16Cases()) {
+    const int64_t groups = c.gs < 0 ? 1 : (c.in + c.gs - 1) / c.gs;
+    at::manual_seed(++seed);
+    Layer l = MakeLayerWithScales(c.bits, c.out, c.in, c.gs, at::rand({c.out, groups}) * 0.05 + 0.001, seed);
+    at::Tensor x = at::randn({1, c.in}) * 3;
+    x[0][0] = 1e-39f;  // subnormal: VCVTNEPS2BF16 makes it 0
+    const at::Tensor wr = l.weight.to(at::kFloat).to(at::kBFloat16).to(at::kDouble);
+    const at::Tensor xr = x.where(x.abs() >= 1e-38, at::zeros_like(x)).to(at::kBFloat16).to(at::kDouble);
+    const std::string what = "bits=" + std::to_string(c.bits) + " out=" + std::to_string(c.out) +
+                             " in=" + std::to_string(c.in) + " gs=" + std::to_string(c.gs);
+    const PackedWeights w = ViewOf(*l.q);
+    at::Tensor y = at::full({1, c.out}, std::nan(""), at::kFloat);
+    const bool took = internal::GemvBf16(w, x.contiguous().data_ptr<float>(), y.data_ptr<float>());
+    const bool takes = c.bits <= 5 && c.in % 32 == 0 && (c.gs < 0 || c.gs % 32 == 0);
+    ASSERT_EQ(took, takes) << what;
+    if (!took) continue;
+    ExpectNear(y, at::matmul(xr, wr.t()), at::matmul(xr.abs(), wr.abs().t()), 1e-5, what);
+  }
+}
+
 // DequantizeRows in bfloat16 (the prefill tiles of bfloat16 models; vectorised on
 // AVX512-BF16, converted from float32 elsewhere) is the float32 weight rounded to nearest
 // even, bit for bit, on every width and group shape.

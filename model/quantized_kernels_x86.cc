@@ -370,10 +370,35 @@ LLMQ_VBMI void TableLanesVbmi(const uint8_t* row, int bits, int64_t in, uint8_t*
   }
 }
 
+// v rounded to bfloat16 (to nearest even) and back to float32, for normal numbers and
+// zeros (the table's weights: half-precision scales times small integers).
+LLMQ_AVX512 inline __m512 RoundNormalToBf16(__m512 v) {
+  const __m512i b = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), lsb),
+                                              _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+}
+
+// Any v rounded as VCVTNEPS2BF16 rounds: subnormals become zeros of their sign, NaNs stay
+// NaNs (quiet).
+LLMQ_AVX512 inline __m512 RoundToBf16(__m512 v) {
+  const __m512i b = _mm512_castps_si512(v);
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  __m512i r = _mm512_castps_si512(RoundNormalToBf16(v));
+  const __m512i mag = _mm512_and_si512(b, _mm512_set1_epi32(0x7FFFFFFF));
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(mag, _mm512_set1_epi32(0x7F800000));
+  const __mmask16 tiny = _mm512_cmplt_epu32_mask(mag, _mm512_set1_epi32(0x00800000));
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_and_si512(_mm512_or_si512(b, _mm512_set1_epi32(0x00400000)), high));
+  r = _mm512_mask_mov_epi32(r, tiny, _mm512_and_si512(b, _mm512_set1_epi32(static_cast<int>(0x80000000u))));
+  return _mm512_castsi512_ps(r);
+}
+
 // One weight row's product with xd from its lanes (64 bytes per 128 columns) and its zeros
 // z and scales s per group. 4-bit lanes are the packed row itself, so they are prefetched
-// ahead here; 2-/3-bit lanes were spread from a row TableLanesVbmi prefetched.
-template <int kBits>
+// ahead here; 2-/3-bit lanes were spread from a row TableLanesVbmi prefetched. kBf16: the
+// table's weights rounded to bfloat16, as the bfloat16 kernels dequantize them (the caller
+// rounds xd too: then every product is one of two bfloat16 numbers, exact in float32).
+template <int kBits, bool kBf16>
 LLMQ_AVX512 float TableRow(const PackedWeights& w, const float* xd, const uint8_t* lanes,
                            const float* z, const float* s) {
   const __m512 iota = _mm512_cvtepi32_ps(_mm512_and_si512(
@@ -384,7 +409,8 @@ LLMQ_AVX512 float TableRow(const PackedWeights& w, const float* xd, const uint8_
   __m512 acc[4];
   for (__m512& a : acc) a = _mm512_setzero_ps();
   for (int64_t g = 0; g < w.groups; ++g) {
-    const __m512 t = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z[g])), _mm512_set1_ps(s[g]));
+    __m512 t = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z[g])), _mm512_set1_ps(s[g]));
+    if constexpr (kBf16) t = RoundNormalToBf16(t);
     const int64_t c1 = (g + 1) * w.group_size;
     for (int64_t c = g * w.group_size; c < c1; c += kTableCols) {
       const uint8_t* p = lanes + c / 2;
@@ -402,7 +428,7 @@ LLMQ_AVX512 float TableRow(const PackedWeights& w, const float* xd, const uint8_
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
 
-template <int kBits>
+template <int kBits, bool kBf16>
 void TableGemv(const PackedWeights& w, const float* xd, int64_t o0, int64_t o1, float* y) {
   std::vector<uint8_t> lanebuf(kBits == 4 ? 0 : w.in / 2);
   ForEachRowWithParams(w, o0, o1, [&](int64_t o, const float* z, const float* s) {
@@ -411,17 +437,23 @@ void TableGemv(const PackedWeights& w, const float* xd, int64_t o0, int64_t o1, 
       TableLanesVbmi(lanes, kBits, w.in, lanebuf.data());
       lanes = lanebuf.data();
     }
-    y[o] = TableRow<kBits>(w, xd, lanes, z, s);
+    y[o] = TableRow<kBits, kBf16>(w, xd, lanes, z, s);
   });
 }
 
+LLMQ_AVX512 void RoundToBf16(float* v, int64_t n) {  // n % 16 == 0
+  for (int64_t i = 0; i < n; i += 16) _mm512_storeu_ps(v + i, RoundToBf16(_mm512_loadu_ps(v + i)));
+}
+
+template <bool kBf16>
 void TableGemvAny(const PackedWeights& w, const float* x, int64_t o0, int64_t o1, float* y) {
   std::vector<float> xd(w.in);
   TableOrder(x, w.in, xd.data());
+  if constexpr (kBf16) RoundToBf16(xd.data(), w.in);
   switch (w.bits) {
-    case 2: TableGemv<2>(w, xd.data(), o0, o1, y); break;
-    case 3: TableGemv<3>(w, xd.data(), o0, o1, y); break;
-    default: TableGemv<4>(w, xd.data(), o0, o1, y); break;
+    case 2: TableGemv<2, kBf16>(w, xd.data(), o0, o1, y); break;
+    case 3: TableGemv<3, kBf16>(w, xd.data(), o0, o1, y); break;
+    default: TableGemv<4, kBf16>(w, xd.data(), o0, o1, y); break;
   }
 }
 
@@ -712,7 +744,7 @@ bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64
                      int64_t o1, uint8_t* qbuf, uint8_t* zbuf, float* sbuf, float* y) {
   if (!HasAvx512()) return false;
   if (rows == 1 && TableGemvApplies(w)) {
-    TableGemvAny(w, x, o0, o1, y);
+    TableGemvAny<false>(w, x, o0, o1, y);
     return true;
   }
   if (rows == 1 && w.bits == 4 && w.in % 32 == 0 && (w.groups == 1 || w.group_size % 32 == 0)) {
@@ -735,6 +767,15 @@ bool FusedRowsAvx512(const PackedWeights& w, const float* x, int64_t rows, int64
     DequantizeCols512(w, q, sbuf, zbuf, 0, w.in, dst);
   }, y);
   return true;
+}
+
+bool TableGemvBf16Applies(const PackedWeights& w) {
+  return HasAvx512() && w.g_idx == nullptr && TableGemvApplies(w);
+}
+
+void TableGemvBf16Avx512(const PackedWeights& w, const float* x, int64_t o0, int64_t o1,
+                         float* y) {
+  TableGemvAny<true>(w, x, o0, o1, y);
 }
 
 bool FusedRowsAvx2(const PackedWeights& w, const float* x, int64_t rows,
@@ -875,6 +916,8 @@ bool FusedRowsAvx2(const PackedWeights&, const float*, int64_t, int64_t, int64_t
                    uint8_t*, uint8_t*, float*, float*) {
   return false;
 }
+bool TableGemvBf16Applies(const PackedWeights&) { return false; }
+void TableGemvBf16Avx512(const PackedWeights&, const float*, int64_t, int64_t, float*) {}
 
 bool Fp8RowsAvx512(const Fp8Weights&, const float*, int64_t, int64_t, int64_t, float*) {
   return false;
