@@ -153,6 +153,11 @@ LLMQ_AMX void DequantizeRowBf16Vbmi(const PackedWeights& w, const CodeUnpacker& 
     const float s = static_cast<float>(srow[g]);
     const __m512i table = WeightTable(s, zbuf[g]);
     for (int64_t c = c0; c < c1; c += 32) {
+      if (c % 128 == 0) {  // 128 codes: at most 64 bytes, one line
+        const char* p = reinterpret_cast<const char*>(row + c / 8 * w.bits);
+        _mm_prefetch(p + kRowPrefetch, _MM_HINT_T0);
+        _mm_prefetch(p + kRowPrefetchL2, _MM_HINT_T1);
+      }
       _mm512_storeu_si512(out + c, _mm512_permutexvar_epi16(Codes32(u, row, w.bits, c / 32), table));
     }
   }
