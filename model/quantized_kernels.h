@@ -9,6 +9,8 @@
 //                    below), 2..kFusedMaxRows rows in VDPBF16PS tiles (FusedRowsBf16).
 //   DequantizeRows   many input rows (prefill): a tile of W rows in the compute dtype,
 //                    for a GEMM by the caller.
+//   MatmulFloat32Amx float32 activations, 2 and more input rows, on CPUs with AMX: the
+//                    same products in bfloat16 tiles, exact (x split in three parts).
 //   MatmulBf16       2 and more input rows on CPUs with AMX (bfloat16 tiles): x rounded to
 //                    bfloat16 once per call, W dequantized block by block to bfloat16 (each
 //                    weight once per call), products summed in float32
@@ -84,6 +86,18 @@ void DequantizeRows(const PackedWeights& w, int64_t r0, int64_t r1, T* dst);
 bool MatmulBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
 // Whether MatmulBf16 runs (for weights without per-column g_idx).
 bool MatmulBf16Available();
+
+// y (rows, out) = x (rows, in) W^T in float32 on AMX tiles, exactly the float32 kernels'
+// products: x split into three bfloat16 parts that sum to it, W's tiles the integers
+// q - z, each group's sum scaled once (model/quantized_kernels_bf16.cc); only the order
+// of the float32 sums differs from FusedMatmul / GemmFloat32, so it runs under
+// ScopedFloat32Kernels too. Returns false, doing nothing, where the CPU or OS lacks
+// AMX-BF16, where SetFusedKernelForTesting restricts the kernels below "bf16", for
+// per-column g_idx and for groups not of a multiple of 32 columns.
+bool MatmulFloat32Amx(const PackedWeights& w, const float* x, int64_t rows, float* y);
+// Fewest input rows QuantizedLinear::Forward gives MatmulFloat32Amx (fewer take
+// FusedMatmul).
+constexpr int64_t kAmxFloat32MinRows = 2;
 
 // Which fused path this CPU takes (for the shapes it takes): "avx512_bf16" (one row in
 // bfloat16, GemvBf16 below), "avx512", "avx2" or "portable".
@@ -165,6 +179,9 @@ bool DequantizeRowToBf16(const PackedWeights& w, int64_t o, uint8_t* qbuf, uint8
                          c10::BFloat16* out);
 // MatmulBf16 without the SetFusedKernelForTesting check.
 bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y);
+// MatmulFloat32Amx without the SetFusedKernelForTesting check: false, doing nothing,
+// without AMX-BF16, for per-column g_idx and for groups not of a multiple of 32 columns.
+bool MatmulAmxSplit(const PackedWeights& w, const float* x, int64_t rows, float* y);
 // How far ahead of its reads a one-row kernel prefetches a row's codes: into L1 (the next
 // row of a 4096-wide 4-bit layer) and into L2 (four rows on, across the 4 KB pages where
 // the hardware's stream prefetch stops). Measured on the float32 table kernel: a cold

@@ -144,13 +144,13 @@ LLMQ_AMX inline __m512i WeightTable(float s, int z) {
 // Row o of W in bfloat16 into out[0, kpad) with the VBMI unpacker: widths up to 5, groups
 // of a multiple of 32 columns (or one), in % 32 == 0.
 LLMQ_AMX void DequantizeRowBf16Vbmi(const PackedWeights& w, const CodeUnpacker& u, int64_t o,
-                                    int64_t kpad, uint8_t* zbuf, uint16_t* out) {
+                                    int64_t kpad, uint8_t* zbuf, uint16_t* out, bool unscaled = false) {
   const uint8_t* row = w.codes + o * w.code_row_bytes;
   UnpackCodesX86(w.zeros + o * w.zero_row_bytes, w.zero_row_bytes, w.bits, w.groups, zbuf);
   const c10::Half* srow = w.scales + o * w.groups;
   for (int64_t g = 0; g < w.groups; ++g) {
     const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
-    const float s = static_cast<float>(srow[g]);
+    const float s = unscaled ? 1.0f : static_cast<float>(srow[g]);
     const __m512i table = WeightTable(s, zbuf[g]);
     for (int64_t c = c0; c < c1; c += 32) {
       if (c % 128 == 0) {  // 128 codes: at most 64 bytes, one line
@@ -166,7 +166,7 @@ LLMQ_AMX void DequantizeRowBf16Vbmi(const PackedWeights& w, const CodeUnpacker& 
 
 // Row o of W in bfloat16 into out[0, kpad) (zeros from `in` on).
 LLMQ_AMX void DequantizeRowBf16(const PackedWeights& w, int64_t o, int64_t kpad, uint8_t* qbuf,
-                                uint8_t* zbuf, uint16_t* out) {
+                                uint8_t* zbuf, uint16_t* out, bool unscaled = false) {
   const uint8_t* q = w.codes + o * w.code_row_bytes;
   if (w.bits != 8) {
     UnpackCodesX86(q, w.code_row_bytes, w.bits, w.in, qbuf);
@@ -177,7 +177,7 @@ LLMQ_AMX void DequantizeRowBf16(const PackedWeights& w, int64_t o, int64_t kpad,
   for (int64_t g = 0; g < w.groups; ++g) {
     const int64_t c0 = g * w.group_size, c1 = std::min(w.in, c0 + w.group_size);
     const __m512i zv = _mm512_set1_epi32(zbuf[g]);
-    const __m512 vs = _mm512_set1_ps(static_cast<float>(srow[g]));
+    const __m512 vs = _mm512_set1_ps(unscaled ? 1.0f : static_cast<float>(srow[g]));
     int64_t c = c0;
     for (; c + 16 <= c1; c += 16) {
       const __m512i qi = _mm512_sub_epi32(
@@ -300,6 +300,158 @@ LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, 
 }
 
 #undef LLMQ_STORE_TILE
+
+// --- float32 inputs on AMX: x split into three bfloat16 parts ---------------------------
+//
+// For float32 activations the tiles multiply exactly: x = h + m + l with h = bf16(x),
+// m = bf16(x - h), l = bf16(x - h - m) (each difference exact in float32; the three parts
+// carry x's 24 significant bits, x itself wherever |x| >= 2^-102, since VCVTNEPS2BF16
+// makes subnormal parts zeros), and W's tiles hold q - z, integers of at most 8 bits, exact
+// in bfloat16. Every product (q - z) * part is exact in float32, TDPBF16PS sums them in
+// float32, and the group's sum is scaled once by s:
+//   y[m, o] = sum_g s[o, g] * sum_{c in g} (q[o, c] - z[o, g]) (h + m + l)[m, c]
+// -- the float32 kernels' formula, with their rounding: only the order of the float32 sums
+// differs. Three TDPBF16PS per product instead of one: x's three parts share each
+// weight tile. Loops: per thread, blocks of kSplitBlock output rows are dequantized once
+// (q - z, bfloat16) with their scales; per chunk of at most 128 columns within a group,
+// per 32 input rows (its three parts, 24 KB, stay in L1) and 32 output rows, 2 x 2
+// accumulator tiles are summed over the chunk, stored and added, times each output row's
+// scale, into float32 sums that live in the thread's (rows x kSplitBlock) buffer.
+constexpr int64_t kSplitBlock = 64;
+constexpr int64_t kSplitChunk = 128;
+
+// Input rows [m0, m1) of x (rows, in) as three VNNI buffers (layout of ConvertRowsVnni),
+// zeroed beforehand.
+LLMQ_AMX void ConvertRowsVnniSplit(const float* x, int64_t in, int64_t kpad, int64_t m0, int64_t m1,
+                                   uint32_t* xh, uint32_t* xm, uint32_t* xl) {
+  const __m512i lanes = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(16));
+  auto widen = [](__m256bh b) {  // bfloat16 -> float32, exact
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)b), 16));
+  };
+  for (int64_t m = m0; m < m1; ++m) {
+    const float* xr = x + m * in;
+    const int64_t at = (m / 16) * (kpad / 2) * 16 + m % 16;
+    for (int64_t k = 0; k < in; k += 32) {
+      const int64_t left = std::min<int64_t>(32, in - k);
+      const __mmask16 lo = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
+      const __mmask16 hi = static_cast<__mmask16>(left >= 32 ? 0xFFFF : left <= 16 ? 0 : (1u << (left - 16)) - 1);
+      __m512 a = _mm512_maskz_loadu_ps(lo, xr + k), b = _mm512_maskz_loadu_ps(hi, xr + k + 16);
+      uint32_t* outs[3] = {xh, xm, xl};
+      for (uint32_t* out : outs) {
+        const __m256bh pa = _mm512_cvtneps_pbh(a), pb = _mm512_cvtneps_pbh(b);
+        const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)pa), (__m256i)pb, 1);
+        _mm512_i32scatter_epi32(out + at + k / 2 * 16, lanes, v, 4);
+        a = _mm512_sub_ps(a, widen(pa));
+        b = _mm512_sub_ps(b, widen(pb));
+      }
+    }
+  }
+}
+
+// n half-precision scales as float32 (exact).
+LLMQ_AMX void HalfToFloat(const c10::Half* h, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + i)));
+  }
+}
+
+// Output rows [o0, o1) for all input rows, from the split x (xp[0..2]).
+LLMQ_AMX void AmxRowsSplit(const PackedWeights& w, const uint32_t* const* xp, int64_t rows,
+                           int64_t kpad, int64_t o0, int64_t o1, float* y) {
+  const int64_t stride = kpad + 32;  // elements; the extra 64 bytes keep rows off one L1 set
+  const int64_t sb = stride * 2;     // bytes
+  const int64_t mblocks = (rows + 15) / 16;
+  const int64_t xblock = kpad / 2 * 16;  // words per 16 input rows
+  std::vector<uint16_t> wb(kSplitBlock * stride);
+  std::vector<float> sbuf(kSplitBlock * w.groups);
+  std::vector<float> acc(mblocks * 16 * kSplitBlock);  // [m][o - ob]
+  std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
+  alignas(64) float cbuf[4][16 * 16];
+  const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
+                    (w.groups == 1 || w.group_size % 32 == 0);
+  const CodeUnpacker unpacker = MakeUnpacker(w.bits);
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+  for (int64_t ob = o0; ob < o1; ob += kSplitBlock) {
+    const int64_t o_end = std::min(o1, ob + kSplitBlock);
+    const int64_t npad = RoundUp(o_end - ob, 32);
+    for (int64_t i = 0; i < o_end - ob; ++i) {
+      if (vbmi) {
+        DequantizeRowBf16Vbmi(w, unpacker, ob + i, kpad, zbuf.data(), wb.data() + i * stride, true);
+      } else {
+        DequantizeRowBf16(w, ob + i, kpad, qbuf.data(), zbuf.data(), wb.data() + i * stride, true);
+      }
+      HalfToFloat(w.scales + (ob + i) * w.groups, w.groups, sbuf.data() + i * w.groups);
+    }
+    std::fill(wb.begin() + (o_end - ob) * stride, wb.begin() + npad * stride, uint16_t{0});
+    std::fill(sbuf.begin() + (o_end - ob) * w.groups, sbuf.end(), 0.0f);
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t g = 0; g < w.groups; ++g) {
+      const int64_t g0 = g * w.group_size;
+      const int64_t g1 = g + 1 == w.groups ? kpad : g0 + w.group_size;
+      for (int64_t k0 = g0; k0 < g1; k0 += kSplitChunk) {
+        const int64_t k1 = std::min(g1, k0 + kSplitChunk);
+        for (int64_t mb = 0; mb < mblocks; mb += 2) {
+          const bool two = mb + 1 < mblocks;
+          for (int64_t oi = 0; oi < npad; oi += 32) {
+            const uint16_t* a0 = wb.data() + oi * stride;
+            const uint16_t* a1 = a0 + 16 * stride;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int64_t k = k0; k < k1; k += 32) {
+              _tile_loadd(4, a0 + k, sb);
+              _tile_loadd(5, a1 + k, sb);
+              for (int p = 0; p < 3; ++p) {
+                const uint32_t* b0 = xp[p] + mb * xblock + k / 2 * 16;
+                _tile_loadd(6, b0, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 5, 6);
+                if (two) {
+                  _tile_loadd(7, b0 + xblock, 64);
+                  _tile_dpbf16ps(2, 4, 7);
+                  _tile_dpbf16ps(3, 5, 7);
+                }
+              }
+            }
+            _tile_stored(0, cbuf[0], 64);
+            _tile_stored(1, cbuf[1], 64);
+            if (two) {
+              _tile_stored(2, cbuf[2], 64);
+              _tile_stored(3, cbuf[3], 64);
+            }
+            // Tile t: output rows oi + 16 (t % 2) + i, input rows 16 (mb + t / 2) + j,
+            // C[i][j]; acc row m holds the block's outputs.
+            for (int t = 0; t < (two ? 4 : 2); ++t) {
+              const int64_t ot = oi + 16 * (t % 2);
+              float* arow = acc.data() + (mb + t / 2) * 16 * kSplitBlock + ot;
+              __m512 sv = _mm512_setzero_ps();
+              for (int i = 0; i < 16; ++i) sv = _mm512_mask_mov_ps(sv, __mmask16(1u << i), _mm512_set1_ps(sbuf[(ot + i) * w.groups + g]));
+              // acc[m][ot + i] += s_i * C[i][j] for all i, j: transpose by columns.
+              for (int j = 0; j < 16; ++j) {
+                const __m512 col = _mm512_i32gather_ps(_mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16)),
+                                                       cbuf[t] + j, 4);
+                float* dst = arow + j * kSplitBlock;
+                _mm512_storeu_ps(dst, _mm512_fmadd_ps(sv, col, _mm512_loadu_ps(dst)));
+              }
+            }
+          }
+        }
+      }
+    }
+    for (int64_t m = 0; m < rows; ++m) {
+      std::copy(acc.begin() + m * kSplitBlock, acc.begin() + m * kSplitBlock + (o_end - ob), y + m * w.out + ob);
+    }
+  }
+  _tile_release();
+}
 
 // --- one input row ---------------------------------------------------------------------
 
@@ -449,6 +601,25 @@ bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* 
   return true;
 }
 
+bool MatmulAmxSplit(const PackedWeights& w, const float* x, int64_t rows, float* y) {
+  if (!HasAmxBf16() || w.g_idx != nullptr || (w.groups > 1 && w.group_size % 32 != 0)) return false;
+  const int64_t kpad = RoundUp(w.in, 32);
+  const int64_t mblocks = (rows + 15) / 16;
+  const int64_t words = mblocks * (kpad / 2) * 16;
+  std::vector<uint32_t> xv(3 * words, 0);
+  const uint32_t* parts[3] = {xv.data(), xv.data() + words, xv.data() + 2 * words};
+  ParallelFor(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / w.in), [&](int64_t m0, int64_t m1) {
+    ConvertRowsVnniSplit(x, w.in, kpad, m0, m1, xv.data(), xv.data() + words, xv.data() + 2 * words);
+  });
+  // Output rows in units of kSplitBlock; at least ~64k weights per task.
+  const int64_t units = (w.out + kSplitBlock - 1) / kSplitBlock;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (kSplitBlock * w.in));
+  ParallelFor(0, units, grain, [&](int64_t u0, int64_t u1) {
+    AmxRowsSplit(w, parts, rows, kpad, u0 * kSplitBlock, std::min(w.out, u1 * kSplitBlock), y);
+  });
+  return true;
+}
+
 bool HasAvx512Bf16() {
   static const bool has = CpuHasAvx512Bf16();
   return has;
@@ -501,6 +672,7 @@ bool DequantizeRowToBf16(const PackedWeights&, int64_t, uint8_t*, uint8_t*, c10:
   return false;
 }
 bool MatmulAmxBf16(const PackedWeights&, const float*, int64_t, float*) { return false; }
+bool MatmulAmxSplit(const PackedWeights&, const float*, int64_t, float*) { return false; }
 
 #endif
 

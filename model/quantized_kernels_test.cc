@@ -317,6 +317,63 @@ TEST(QuantizedKernelsTest, FusedRowsBf16MatchesFormula) {
   }
 }
 
+// Float32 inputs on AMX (internal::MatmulAmxSplit: x split into three bfloat16 parts, W's
+// tiles q - z, the scale per group): the float32 kernels' formula with float32 sums, so
+// within the float32 bound of the float64 formula on any x (not only bfloat16 numbers),
+// any scales, every width, ragged rows, columns and output rows; groups of 32s only.
+TEST(QuantizedKernelsTest, MatmulAmxSplitIsFloat32Exact) {
+  if (!internal::HasAmxBf16()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  int64_t seed = 2700;
+  for (const Bf16Case& c : Bf16Cases()) {
+    const int64_t groups = c.gs < 0 ? 1 : (c.in + c.gs - 1) / c.gs;
+    at::manual_seed(++seed);
+    Layer l = MakeLayerWithScales(c.bits, c.out, c.in, c.gs, at::rand({c.out, groups}) * 0.05 + 0.001, seed);
+    const PackedWeights w = ViewOf(*l.q);
+    const bool takes = c.gs < 0 || c.gs % 32 == 0;
+    for (int64_t rows : {1, 2, 3, 16, 17, 33, 64, 130}) {
+      at::Tensor x = at::randn({rows, c.in}) * at::pow(10.0, at::randint(-3, 4, {rows, c.in}).to(at::kDouble)).to(at::kFloat);
+      at::Tensor xd = x.to(at::kDouble);
+      at::Tensor y = at::full({rows, c.out}, std::nan(""), at::kFloat);
+      const std::string what = "bits=" + std::to_string(c.bits) + " out=" + std::to_string(c.out) +
+                               " in=" + std::to_string(c.in) + " gs=" + std::to_string(c.gs) +
+                               " rows=" + std::to_string(rows);
+      ASSERT_EQ(internal::MatmulAmxSplit(w, x.data_ptr<float>(), rows, y.data_ptr<float>()), takes) << what;
+      if (!takes) break;
+      ExpectNear(y, at::matmul(xd, l.weight.t()), at::matmul(xd.abs(), l.weight.abs().t()), 1e-5, what);
+    }
+  }
+}
+
+// The split carries all of x: with one weight of +-1 per output row (the others q = z)
+// and power-of-two scales, every product and every partial sum is exact, so y is s * x
+// bit for bit: a lost third part (off by 2^-17 of x) or a wrong column shows.
+TEST(QuantizedKernelsTest, MatmulAmxSplitCarriesEveryBitOfX) {
+  if (!internal::HasAmxBf16()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  const int64_t out = 40, in = 96, gs = 32, rows = 20;
+  at::manual_seed(7);
+  at::Tensor zeros = at::randint(1, 15, {out, in / gs}, at::kLong);
+  at::Tensor col = at::randint(0, in, {out}, at::kLong);
+  at::Tensor sign = at::randint(0, 2, {out}, at::kLong) * 2 - 1;
+  at::Tensor codes = zeros.repeat_interleave(gs, 1).clone();  // q = z everywhere
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t c = col[o].item<int64_t>();
+    codes[o][c] = codes[o][c] + sign[o];
+  }
+  at::Tensor scales = at::pow(2.0, -at::randint(0, 6, {out, in / gs}, at::kLong).to(at::kDouble)).to(at::kFloat);
+  auto made = QuantizedLinear::Create(codes.to(at::kByte), scales, zeros.to(at::kFloat), at::Tensor(), at::Tensor(), 4, gs, at::kFloat);
+  ASSERT_TRUE(made.ok()) << made.status();
+  const PackedWeights w = ViewOf(*made.value());
+  at::Tensor x = at::randn({rows, in});
+  at::Tensor y = at::empty({rows, out}, at::kFloat);
+  ASSERT_TRUE(internal::MatmulAmxSplit(w, x.data_ptr<float>(), rows, y.data_ptr<float>()));
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t c = col[o].item<int64_t>();
+    at::Tensor expected = x.select(1, c) * (scales[o][c / gs] * sign[o].item<int64_t>());
+    EXPECT_TRUE(y.select(1, o).equal(expected)) << "output " << o << ": max |diff| "
+                                                 << (y.select(1, o) - expected).abs().max().item<float>();
+  }
+}
+
 // One input row on the bfloat16 units (internal::GemvBf16: 2-4 bits in groups of 128s on
 // the float32 table kernel with its table and x rounded, other shapes up to 5 bits with
 // VDPBF16PS) is the product of x and W each rounded to bfloat16, summed in float32: against

@@ -183,7 +183,11 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   const int64_t rows = x2.size(0);
   at::Tensor y;                                       // (rows, out)
   const bool bf16 = rows >= 2 && !PerColumnGroups() && MatmulBf16Available();
-  if (bf16 || rows <= kFusedMaxRows) {
+  const bool amx_f32 = x2.scalar_type() == at::kFloat && rows >= kAmxFloat32MinRows && !PerColumnGroups();
+  if (amx_f32 && MatmulFloat32Amx(View(), x2.data_ptr<float>(), rows,
+                                  (y = at::empty({rows, out_}, x2.options())).data_ptr<float>())) {
+    // done: float32 on AMX tiles
+  } else if (bf16 || rows <= kFusedMaxRows) {
     at::Tensor xf = x2.to(at::kFloat).contiguous();
     y = at::empty({rows, out_}, xf.options());
     if (!bf16 || !MatmulBf16(View(), xf.data_ptr<float>(), rows, y.data_ptr<float>())) {
