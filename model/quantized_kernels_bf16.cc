@@ -317,7 +317,7 @@ LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, 
 // per 32 input rows (its three parts, 24 KB, stay in L1) and 32 output rows, 2 x 2
 // accumulator tiles are summed over the chunk, stored and added, times each output row's
 // scale, into float32 sums that live in the thread's (rows x kSplitBlock) buffer.
-constexpr int64_t kSplitBlock = 64;
+constexpr int64_t kSplitBlock = 128;
 constexpr int64_t kSplitChunk = 128;
 
 // Input rows [m0, m1) of x (rows, in) as three VNNI buffers (layout of ConvertRowsVnni),
@@ -366,7 +366,8 @@ LLMQ_AMX void AmxRowsSplit(const PackedWeights& w, const uint32_t* const* xp, in
   const int64_t xblock = kpad / 2 * 16;  // words per 16 input rows
   std::vector<uint16_t> wb(kSplitBlock * stride);
   std::vector<float> sbuf(kSplitBlock * w.groups);
-  std::vector<float> acc(mblocks * 16 * kSplitBlock);  // [m][o - ob]
+  const int64_t mpad = mblocks * 16;
+  std::vector<float> acc(kSplitBlock * mpad);  // [o - ob][m]
   std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
   alignas(64) float cbuf[4][16 * 16];
   const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
@@ -427,27 +428,24 @@ LLMQ_AMX void AmxRowsSplit(const PackedWeights& w, const uint32_t* const* xp, in
               _tile_stored(2, cbuf[2], 64);
               _tile_stored(3, cbuf[3], 64);
             }
-            // Tile t: output rows oi + 16 (t % 2) + i, input rows 16 (mb + t / 2) + j,
-            // C[i][j]; acc row m holds the block's outputs.
+            // Tile t: output rows oi + 16 (t % 2) + i, input rows 16 (mb + t / 2) + j:
+            // acc[ot + i][16 (mb + t / 2) + j] += s[ot + i] C[i][j], row by row.
             for (int t = 0; t < (two ? 4 : 2); ++t) {
               const int64_t ot = oi + 16 * (t % 2);
-              float* arow = acc.data() + (mb + t / 2) * 16 * kSplitBlock + ot;
-              __m512 sv = _mm512_setzero_ps();
-              for (int i = 0; i < 16; ++i) sv = _mm512_mask_mov_ps(sv, __mmask16(1u << i), _mm512_set1_ps(sbuf[(ot + i) * w.groups + g]));
-              // acc[m][ot + i] += s_i * C[i][j] for all i, j: transpose by columns.
-              for (int j = 0; j < 16; ++j) {
-                const __m512 col = _mm512_i32gather_ps(_mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16)),
-                                                       cbuf[t] + j, 4);
-                float* dst = arow + j * kSplitBlock;
-                _mm512_storeu_ps(dst, _mm512_fmadd_ps(sv, col, _mm512_loadu_ps(dst)));
+              float* arow = acc.data() + ot * mpad + (mb + t / 2) * 16;
+              for (int i = 0; i < 16; ++i) {
+                const __m512 sv = _mm512_set1_ps(sbuf[(ot + i) * w.groups + g]);
+                float* dst = arow + i * mpad;
+                _mm512_storeu_ps(dst, _mm512_fmadd_ps(sv, _mm512_load_ps(cbuf[t] + 16 * i), _mm512_loadu_ps(dst)));
               }
             }
           }
         }
       }
     }
-    for (int64_t m = 0; m < rows; ++m) {
-      std::copy(acc.begin() + m * kSplitBlock, acc.begin() + m * kSplitBlock + (o_end - ob), y + m * w.out + ob);
+    for (int64_t m = 0; m < rows; ++m) {  // y's rows written in spans, acc read across
+      float* yrow = y + m * w.out;
+      for (int64_t o = ob; o < o_end; ++o) yrow[o] = acc[(o - ob) * mpad + m];
     }
   }
   _tile_release();
