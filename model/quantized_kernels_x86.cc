@@ -30,6 +30,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include "model/transpose16.h"
 #define LLMQ_X86_KERNELS 1
 #endif
 
@@ -562,29 +563,10 @@ constexpr int kGemmMr = 12;
 
 // dst[j * 32 + i] = src[i * src_stride + j] for i, j < 16: one 16 x 16 block transposed.
 LLMQ_AVX512 void Transpose16(const float* src, int64_t src_stride, float* dst) {
-  __m512 r[16], t[16];
+  __m512 r[16];
   for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // u[4i + j], lane L: rows 4i..4i+3 of column 4L + j.
-  for (int i = 0; i < 4; ++i) {
-    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  for (int j = 0; j < 4; ++j) {  // 4 x 4 transpose of 128-bit lanes
-    const __m512 v0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
-    const __m512 v1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
-    const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-    const __m512 v3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-    _mm512_storeu_ps(dst + (j) * 32, _mm512_shuffle_f32x4(v0, v2, 0x88));
-    _mm512_storeu_ps(dst + (4 + j) * 32, _mm512_shuffle_f32x4(v1, v3, 0x88));
-    _mm512_storeu_ps(dst + (8 + j) * 32, _mm512_shuffle_f32x4(v0, v2, 0xDD));
-    _mm512_storeu_ps(dst + (12 + j) * 32, _mm512_shuffle_f32x4(v1, v3, 0xDD));
-  }
+  Transpose16x16(r, r);
+  for (int j = 0; j < 16; ++j) _mm512_storeu_ps(dst + j * 32, r[j]);
 }
 
 // c (M, 32; row stride ldc; the first n columns stored) = (accumulate ? c : 0) +
