@@ -176,8 +176,10 @@ int internal::KernelLevel() {
 
 bool MatmulBf16Available() { return UseAmx(); }
 
+bool MatmulFloat32AmxAvailable() { return g_max_kernel >= 3 && internal::HasAmxBf16(); }
+
 bool MatmulFloat32Amx(const PackedWeights& w, const float* x, int64_t rows, float* y) {
-  return g_max_kernel >= 3 && internal::MatmulAmxSplit(w, x, rows, y);
+  return MatmulFloat32AmxAvailable() && internal::MatmulAmxSplit(w, x, rows, y);
 }
 
 const char* BatchedKernelName() { return UseAmx() ? "amx_bf16" : FusedKernelName(); }

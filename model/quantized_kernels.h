@@ -95,6 +95,8 @@ bool MatmulBf16Available();
 // AMX-BF16, where SetFusedKernelForTesting restricts the kernels below "bf16", for
 // per-column g_idx and for groups not of a multiple of 32 columns.
 bool MatmulFloat32Amx(const PackedWeights& w, const float* x, int64_t rows, float* y);
+// Whether MatmulFloat32Amx runs (for weights it takes).
+bool MatmulFloat32AmxAvailable();
 // Fewest input rows QuantizedLinear::Forward gives MatmulFloat32Amx (fewer take
 // FusedMatmul).
 constexpr int64_t kAmxFloat32MinRows = 2;

@@ -222,13 +222,18 @@ std::string QuantizedLinear::CpuKernels(at::ScalarType dtype) {
   if (MatmulBf16Available()) {
     return absl::StrCat("1 row: ", FusedKernelName(), ", 2+ rows: ", BatchedKernelName());
   }
-  return absl::StrCat("1 row: ", FusedKernelName(), ", 2-", kFusedMaxRows,
-                      " rows: ", BatchedKernelName(), ", ", kFusedMaxRows + 1, "+ rows: ",
-                      PrefillUsesTiles(dtype)
-                          ? "dequantized tiles + GEMM"
-                          : absl::StrCat("avx512_gemm (below ", kWholeTileMaxMacs,
-                                         " multiply-adds on layers of up to ", kWholeTileMaxWeights,
-                                         " weights: dequantized + GEMM)"));
+  const std::string fused = absl::StrCat(
+      "2-", kFusedMaxRows, " rows: ", BatchedKernelName(), ", ", kFusedMaxRows + 1, "+ rows: ",
+      PrefillUsesTiles(dtype)
+          ? "dequantized tiles + GEMM"
+          : absl::StrCat("avx512_gemm (below ", kWholeTileMaxMacs,
+                         " multiply-adds on layers of up to ", kWholeTileMaxWeights,
+                         " weights: dequantized + GEMM)"));
+  if (dtype == at::kFloat && MatmulFloat32AmxAvailable()) {
+    return absl::StrCat("1 row: ", FusedKernelName(), ", ", kAmxFloat32MinRows,
+                        "+ rows: amx_fp32_split (groups not in 32s: ", fused, ")");
+  }
+  return absl::StrCat("1 row: ", FusedKernelName(), ", ", fused);
 }
 
 int64_t QuantizedLinear::CpuScratchBytes(at::ScalarType dtype) {

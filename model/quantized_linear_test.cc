@@ -268,7 +268,11 @@ TEST(QuantizedLinearTest, ReportsItsKernel) {
     EXPECT_EQ(kernels.rfind("1 row: ", 0), 0u) << kernels;
     const bool gemm = dtype == at::kFloat && internal::HasAvx512();
     EXPECT_TRUE(gemm ? absl::StrContains(kernels, "17+ rows: avx512_gemm (below 16777216")
-                     : absl::EndsWith(kernels, "17+ rows: " + tiles))
+                     : absl::StrContains(kernels, "17+ rows: " + tiles))
+        << kernels;
+    // Float32 on AMX: 2+ rows on the tiles, x split exactly (other group sizes as before).
+    EXPECT_EQ(absl::StrContains(kernels, ", 2+ rows: amx_fp32_split (groups not in 32s: 2-16 rows"),
+              dtype == at::kFloat && MatmulFloat32AmxAvailable())
         << kernels;
     EXPECT_EQ(QuantizedLinear::CpuScratchBytes(dtype), gemm ? 0 : QuantizedLinear::kCpuScratchBytes);
   }
