@@ -97,9 +97,12 @@ bool MatmulBf16Available();
 bool MatmulFloat32Amx(const PackedWeights& w, const float* x, int64_t rows, float* y);
 // Whether MatmulFloat32Amx runs (for weights it takes).
 bool MatmulFloat32AmxAvailable();
-// Fewest input rows QuantizedLinear::Forward gives MatmulFloat32Amx (fewer take
-// FusedMatmul).
+// The products QuantizedLinear::Forward gives MatmulFloat32Amx: at least this many input
+// rows and multiply-adds (smaller ones cost more in dequantizing W to bfloat16, splitting
+// x and handing work to threads than the tiles save: 512 x 64 x 64 took 169 us there, 39
+// on the AVX-512 GEMM; 4 x 1024 x 1024 254 / 136 us; 4096 x 64 x 64 about even).
 constexpr int64_t kAmxFloat32MinRows = 2;
+constexpr int64_t kAmxFloat32MinMacs = int64_t{1} << 24;
 
 // Which fused path this CPU takes (for the shapes it takes): "avx512_bf16" (one row in
 // bfloat16, GemvBf16 below), "avx512", "avx2" or "portable".

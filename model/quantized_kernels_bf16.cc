@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "model/packing.h"
@@ -42,6 +43,8 @@
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "model/transpose16.h"
 #define LLMQ_AMX_KERNELS 1
 #endif
 
@@ -193,25 +196,6 @@ LLMQ_AMX void DequantizeRowBf16(const PackedWeights& w, int64_t o, int64_t kpad,
   std::fill(out + w.in, out + kpad, uint16_t{0});
 }
 
-// Input rows [m0, m1) of x (rows, in) into xv (see the top of the file); xv is zeroed.
-LLMQ_AMX void ConvertRowsVnni(const float* x, int64_t in, int64_t kpad, int64_t m0, int64_t m1,
-                              uint32_t* xv) {
-  const __m512i lanes = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32(16));
-  for (int64_t m = m0; m < m1; ++m) {
-    const float* xr = x + m * in;
-    uint32_t* base = xv + (m / 16) * (kpad / 2) * 16 + m % 16;
-    for (int64_t k = 0; k < in; k += 32) {
-      const int64_t left = std::min<int64_t>(32, in - k);
-      const __mmask16 lo = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
-      const __mmask16 hi = static_cast<__mmask16>(left >= 32 ? 0xFFFF : left <= 16 ? 0 : (1u << (left - 16)) - 1);
-      const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + k + 16),
-                                             _mm512_maskz_loadu_ps(lo, xr + k));
-      _mm512_i32scatter_epi32(base + k / 2 * 16, lanes, (__m512i)v, 4);
-    }
-  }
-}
-
 // Stores accumulator tile t (16 output rows from o, 16 input rows from m) into y (rows,
 // out), transposed, the valid part only.
 #define LLMQ_STORE_TILE(t, o, m)                                                          \
@@ -319,34 +303,64 @@ LLMQ_AMX void AmxRows(const PackedWeights& w, const uint32_t* xv, int64_t rows, 
 // scale, into float32 sums that live in the thread's (rows x kSplitBlock) buffer.
 constexpr int64_t kSplitBlock = 128;
 constexpr int64_t kSplitChunk = 128;
+constexpr int64_t kSplitRows = 512;
 
-// Input rows [m0, m1) of x (rows, in) as three VNNI buffers (layout of ConvertRowsVnni),
-// zeroed beforehand.
-LLMQ_AMX void ConvertRowsVnniSplit(const float* x, int64_t in, int64_t kpad, int64_t m0, int64_t m1,
-                                   uint32_t* xh, uint32_t* xm, uint32_t* xl) {
-  const __m512i lanes = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32(16));
-  auto widen = [](__m256bh b) {  // bfloat16 -> float32, exact
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)b), 16));
-  };
-  for (int64_t m = m0; m < m1; ++m) {
-    const float* xr = x + m * in;
-    const int64_t at = (m / 16) * (kpad / 2) * 16 + m % 16;
-    for (int64_t k = 0; k < in; k += 32) {
-      const int64_t left = std::min<int64_t>(32, in - k);
-      const __mmask16 lo = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
-      const __mmask16 hi = static_cast<__mmask16>(left >= 32 ? 0xFFFF : left <= 16 ? 0 : (1u << (left - 16)) - 1);
-      __m512 a = _mm512_maskz_loadu_ps(lo, xr + k), b = _mm512_maskz_loadu_ps(hi, xr + k + 16);
-      uint32_t* outs[3] = {xh, xm, xl};
-      for (uint32_t* out : outs) {
+// Input rows 16 mb .. 16 mb + 15 of x (rows, in) in the VNNI layout (see the top of the
+// file), split into kParts bfloat16 parts that sum to x (one part: x rounded): per 32
+// columns, each row's 16 column pairs are one vector of words, and a 16 x 16 transpose
+// makes the 1 KB B tile, stored in one piece. Rows from `rows` on and columns from `in`
+// on are zeros.
+// bfloat16 -> float32, exact.
+LLMQ_AMX inline __m512 WidenBf16(__m256bh b) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)b), 16));
+}
+
+template <int kParts>
+LLMQ_AMX void ConvertBlockVnni(const float* x, int64_t in, int64_t kpad, int64_t rows, int64_t mb,
+                               uint32_t* const* out) {
+  const int64_t block = mb * (kpad / 2) * 16;
+  for (int64_t k = 0; k < kpad; k += 32) {
+    const int64_t left = std::max<int64_t>(0, std::min<int64_t>(32, in - k));
+    const __mmask16 lo = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
+    const __mmask16 hi = static_cast<__mmask16>(left >= 32 ? 0xFFFF : left <= 16 ? 0 : (1u << (left - 16)) - 1);
+    __m512 part[kParts][16];
+    for (int i = 0; i < 16; ++i) {
+      const int64_t m = mb * 16 + i;
+      __m512 a = _mm512_setzero_ps(), b = a;
+      if (m < rows) {
+        a = _mm512_maskz_loadu_ps(lo, x + m * in + k);
+        b = _mm512_maskz_loadu_ps(hi, x + m * in + k + 16);
+      }
+      for (int p = 0; p < kParts; ++p) {
         const __m256bh pa = _mm512_cvtneps_pbh(a), pb = _mm512_cvtneps_pbh(b);
-        const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)pa), (__m256i)pb, 1);
-        _mm512_i32scatter_epi32(out + at + k / 2 * 16, lanes, v, 4);
-        a = _mm512_sub_ps(a, widen(pa));
-        b = _mm512_sub_ps(b, widen(pb));
+        part[p][i] = _mm512_castsi512_ps(_mm512_inserti64x4(_mm512_castsi256_si512((__m256i)pa), (__m256i)pb, 1));
+        if (p + 1 < kParts) {
+          a = _mm512_sub_ps(a, WidenBf16(pa));
+          b = _mm512_sub_ps(b, WidenBf16(pb));
+        }
       }
     }
+    for (int p = 0; p < kParts; ++p) {
+      Transpose16x16(part[p], part[p]);
+      float* dst = reinterpret_cast<float*>(out[p] + block + k / 2 * 16);
+      for (int j = 0; j < 16; ++j) _mm512_storeu_ps(dst + 16 * j, part[p][j]);
+    }
   }
+}
+
+// x (rows, in) as kParts VNNI buffers, threads taking blocks of 16 rows.
+// (Every word is written: no zeroing first.)
+template <int kParts>
+std::unique_ptr<uint32_t[]> ConvertVnni(const float* x, int64_t in, int64_t kpad, int64_t rows,
+                                        uint32_t** parts) {
+  const int64_t mblocks = (rows + 15) / 16;
+  const int64_t words = mblocks * (kpad / 2) * 16;
+  std::unique_ptr<uint32_t[]> xv(new uint32_t[kParts * words]);
+  for (int p = 0; p < kParts; ++p) parts[p] = xv.get() + p * words;
+  ParallelFor(0, mblocks, std::max<int64_t>(1, (int64_t{1} << 16) / (16 * kpad)), [&](int64_t b0, int64_t b1) {
+    for (int64_t mb = b0; mb < b1; ++mb) ConvertBlockVnni<kParts>(x, in, kpad, rows, mb, parts);
+  });
+  return xv;
 }
 
 // n half-precision scales as float32 (exact).
@@ -357,17 +371,16 @@ LLMQ_AMX void HalfToFloat(const c10::Half* h, int64_t n, float* out) {
   }
 }
 
-// Output rows [o0, o1) for all input rows, from the split x (xp[0..2]).
-LLMQ_AMX void AmxRowsSplit(const PackedWeights& w, const uint32_t* const* xp, int64_t rows,
+// y[m, o] for input rows [m0, m1) (m0 a multiple of 16) and output rows [o0, o1), from
+// the split x (xp[0..2], all rows).
+LLMQ_AMX void AmxRowsSplit(const PackedWeights& w, const uint32_t* const* xp, int64_t m0, int64_t m1,
                            int64_t kpad, int64_t o0, int64_t o1, float* y) {
   const int64_t stride = kpad + 32;  // elements; the extra 64 bytes keep rows off one L1 set
   const int64_t sb = stride * 2;     // bytes
-  const int64_t mblocks = (rows + 15) / 16;
   const int64_t xblock = kpad / 2 * 16;  // words per 16 input rows
   std::vector<uint16_t> wb(kSplitBlock * stride);
   std::vector<float> sbuf(kSplitBlock * w.groups);
-  const int64_t mpad = mblocks * 16;
-  std::vector<float> acc(kSplitBlock * mpad);  // [o - ob][m]
+  std::vector<float> acc(kSplitBlock * kSplitRows);  // [o - ob][m - r0], row stride ms
   std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
   alignas(64) float cbuf[4][16 * 16];
   const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
@@ -392,60 +405,74 @@ LLMQ_AMX void AmxRowsSplit(const PackedWeights& w, const uint32_t* const* xp, in
     }
     std::fill(wb.begin() + (o_end - ob) * stride, wb.begin() + npad * stride, uint16_t{0});
     std::fill(sbuf.begin() + (o_end - ob) * w.groups, sbuf.end(), 0.0f);
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    for (int64_t g = 0; g < w.groups; ++g) {
-      const int64_t g0 = g * w.group_size;
-      const int64_t g1 = g + 1 == w.groups ? kpad : g0 + w.group_size;
-      for (int64_t k0 = g0; k0 < g1; k0 += kSplitChunk) {
-        const int64_t k1 = std::min(g1, k0 + kSplitChunk);
-        for (int64_t mb = 0; mb < mblocks; mb += 2) {
-          const bool two = mb + 1 < mblocks;
-          for (int64_t oi = 0; oi < npad; oi += 32) {
-            const uint16_t* a0 = wb.data() + oi * stride;
-            const uint16_t* a1 = a0 + 16 * stride;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            for (int64_t k = k0; k < k1; k += 32) {
-              _tile_loadd(4, a0 + k, sb);
-              _tile_loadd(5, a1 + k, sb);
-              for (int p = 0; p < 3; ++p) {
-                const uint32_t* b0 = xp[p] + mb * xblock + k / 2 * 16;
-                _tile_loadd(6, b0, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 5, 6);
-                if (two) {
-                  _tile_loadd(7, b0 + xblock, 64);
-                  _tile_dpbf16ps(2, 4, 7);
-                  _tile_dpbf16ps(3, 5, 7);
+    for (int64_t r0 = m0; r0 < m1; r0 += kSplitRows) {
+      const int64_t r1 = std::min(m1, r0 + kSplitRows);
+      const int64_t mb0 = r0 / 16, mb1 = (r1 + 15) / 16;
+      const int64_t ms = (mb1 - mb0) * 16;
+      std::fill(acc.begin(), acc.begin() + npad * ms, 0.0f);
+      for (int64_t g = 0; g < w.groups; ++g) {
+        const int64_t g0 = g * w.group_size;
+        const int64_t g1 = g + 1 == w.groups ? kpad : g0 + w.group_size;
+        for (int64_t k0 = g0; k0 < g1; k0 += kSplitChunk) {
+          const int64_t k1 = std::min(g1, k0 + kSplitChunk);
+          for (int64_t mb = mb0; mb < mb1; mb += 2) {
+            const bool two = mb + 1 < mb1;
+            for (int64_t oi = 0; oi < npad; oi += 32) {
+              const uint16_t* a0 = wb.data() + oi * stride;
+              const uint16_t* a1 = a0 + 16 * stride;
+              _tile_zero(0);
+              _tile_zero(1);
+              _tile_zero(2);
+              _tile_zero(3);
+              for (int64_t k = k0; k < k1; k += 32) {
+                _tile_loadd(4, a0 + k, sb);
+                _tile_loadd(5, a1 + k, sb);
+                for (int p = 0; p < 3; ++p) {
+                  const uint32_t* b0 = xp[p] + mb * xblock + k / 2 * 16;
+                  _tile_loadd(6, b0, 64);
+                  _tile_dpbf16ps(0, 4, 6);
+                  _tile_dpbf16ps(1, 5, 6);
+                  if (two) {
+                    _tile_loadd(7, b0 + xblock, 64);
+                    _tile_dpbf16ps(2, 4, 7);
+                    _tile_dpbf16ps(3, 5, 7);
+                  }
                 }
               }
-            }
-            _tile_stored(0, cbuf[0], 64);
-            _tile_stored(1, cbuf[1], 64);
-            if (two) {
-              _tile_stored(2, cbuf[2], 64);
-              _tile_stored(3, cbuf[3], 64);
-            }
-            // Tile t: output rows oi + 16 (t % 2) + i, input rows 16 (mb + t / 2) + j:
-            // acc[ot + i][16 (mb + t / 2) + j] += s[ot + i] C[i][j], row by row.
-            for (int t = 0; t < (two ? 4 : 2); ++t) {
-              const int64_t ot = oi + 16 * (t % 2);
-              float* arow = acc.data() + ot * mpad + (mb + t / 2) * 16;
-              for (int i = 0; i < 16; ++i) {
-                const __m512 sv = _mm512_set1_ps(sbuf[(ot + i) * w.groups + g]);
-                float* dst = arow + i * mpad;
-                _mm512_storeu_ps(dst, _mm512_fmadd_ps(sv, _mm512_load_ps(cbuf[t] + 16 * i), _mm512_loadu_ps(dst)));
+              _tile_stored(0, cbuf[0], 64);
+              _tile_stored(1, cbuf[1], 64);
+              if (two) {
+                _tile_stored(2, cbuf[2], 64);
+                _tile_stored(3, cbuf[3], 64);
+              }
+              // Tile t: output rows oi + 16 (t % 2) + i, input rows 16 (mb + t / 2) + j:
+              // acc[ot + i][16 (mb + t / 2) + j - r0] += s[ot + i] C[i][j], row by row.
+              for (int t = 0; t < (two ? 4 : 2); ++t) {
+                const int64_t ot = oi + 16 * (t % 2);
+                float* arow = acc.data() + ot * ms + (mb + t / 2) * 16 - r0;
+                for (int i = 0; i < 16; ++i) {
+                  const __m512 sv = _mm512_set1_ps(sbuf[(ot + i) * w.groups + g]);
+                  float* dst = arow + i * ms;
+                  _mm512_storeu_ps(dst, _mm512_fmadd_ps(sv, _mm512_load_ps(cbuf[t] + 16 * i), _mm512_loadu_ps(dst)));
+                }
               }
             }
           }
         }
       }
-    }
-    for (int64_t m = 0; m < rows; ++m) {  // y's rows written in spans, acc read across
-      float* yrow = y + m * w.out;
-      for (int64_t o = ob; o < o_end; ++o) yrow[o] = acc[(o - ob) * mpad + m];
+      // acc (outputs x rows) into y (rows x outputs), 16 x 16 blocks transposed.
+      for (int64_t oi = 0; oi < o_end - ob; oi += 16) {
+        const int64_t no = std::min<int64_t>(16, o_end - ob - oi);
+        const __mmask16 om = static_cast<__mmask16>(no >= 16 ? 0xFFFF : (1u << no) - 1);
+        for (int64_t m = r0; m < r1; m += 16) {
+          __m512 v[16];
+          for (int i = 0; i < 16; ++i) v[i] = _mm512_loadu_ps(acc.data() + (oi + i) * ms + m - r0);
+          Transpose16x16(v, v);
+          for (int64_t j = 0; j < std::min<int64_t>(16, r1 - m); ++j) {
+            _mm512_mask_storeu_ps(y + (m + j) * w.out + ob + oi, om, v[j]);
+          }
+        }
+      }
     }
   }
   _tile_release();
@@ -585,16 +612,13 @@ bool HasAmxBf16() {
 bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (!HasAmxBf16() || w.g_idx != nullptr) return false;
   const int64_t kpad = RoundUp(w.in, 32);
-  const int64_t mblocks = (rows + 15) / 16;
-  std::vector<uint32_t> xv(mblocks * (kpad / 2) * 16, 0);
-  ParallelFor(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / w.in), [&](int64_t m0, int64_t m1) {
-    ConvertRowsVnni(x, w.in, kpad, m0, m1, xv.data());
-  });
+  uint32_t* part = nullptr;
+  const std::unique_ptr<uint32_t[]> xv = ConvertVnni<1>(x, w.in, kpad, rows, &part);
   // Output rows in units of 32 (two tiles); at least ~64k weights per task.
   const int64_t units = (w.out + 31) / 32;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (32 * w.in));
   ParallelFor(0, units, grain, [&](int64_t u0, int64_t u1) {
-    AmxRows(w, xv.data(), rows, kpad, u0 * 32, std::min(w.out, u1 * 32), y);
+    AmxRows(w, part, rows, kpad, u0 * 32, std::min(w.out, u1 * 32), y);
   });
   return true;
 }
@@ -602,19 +626,24 @@ bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* 
 bool MatmulAmxSplit(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (!HasAmxBf16() || w.g_idx != nullptr || (w.groups > 1 && w.group_size % 32 != 0)) return false;
   const int64_t kpad = RoundUp(w.in, 32);
-  const int64_t mblocks = (rows + 15) / 16;
-  const int64_t words = mblocks * (kpad / 2) * 16;
-  std::vector<uint32_t> xv(3 * words, 0);
-  const uint32_t* parts[3] = {xv.data(), xv.data() + words, xv.data() + 2 * words};
-  ParallelFor(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / w.in), [&](int64_t m0, int64_t m1) {
-    ConvertRowsVnniSplit(x, w.in, kpad, m0, m1, xv.data(), xv.data() + words, xv.data() + 2 * words);
-  });
-  // Output rows in units of kSplitBlock; at least ~64k weights per task.
+  uint32_t* parts[3];
+  const std::unique_ptr<uint32_t[]> xv = ConvertVnni<3>(x, w.in, kpad, rows, parts);
+  const uint32_t* const xp[3] = {parts[0], parts[1], parts[2]};
   const int64_t units = (w.out + kSplitBlock - 1) / kSplitBlock;
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (kSplitBlock * w.in));
-  ParallelFor(0, units, grain, [&](int64_t u0, int64_t u1) {
-    AmxRowsSplit(w, parts, rows, kpad, u0 * kSplitBlock, std::min(w.out, u1 * kSplitBlock), y);
-  });
+  const int64_t mblocks = (rows + 15) / 16;
+  if (units >= 2 * ParallelThreads() || mblocks < 2 * ParallelThreads()) {
+    // Threads take blocks of output rows (each dequantized once) over all input rows.
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (kSplitBlock * w.in));
+    ParallelFor(0, units, grain, [&](int64_t u0, int64_t u1) {
+      AmxRowsSplit(w, xp, 0, rows, kpad, u0 * kSplitBlock, std::min(w.out, u1 * kSplitBlock), y);
+    });
+  } else {
+    // Few output blocks (a small model's layer): threads take input rows in 16s, each
+    // dequantizing all of the small W.
+    ParallelFor(0, mblocks, 1, [&](int64_t b0, int64_t b1) {
+      AmxRowsSplit(w, xp, b0 * 16, std::min(rows, b1 * 16), kpad, 0, w.out, y);
+    });
+  }
   return true;
 }
 

@@ -183,7 +183,8 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   const int64_t rows = x2.size(0);
   at::Tensor y;                                       // (rows, out)
   const bool bf16 = rows >= 2 && !PerColumnGroups() && MatmulBf16Available();
-  const bool amx_f32 = x2.scalar_type() == at::kFloat && rows >= kAmxFloat32MinRows && !PerColumnGroups();
+  const bool amx_f32 = x2.scalar_type() == at::kFloat && rows >= kAmxFloat32MinRows &&
+                       rows * in_ * out_ >= kAmxFloat32MinMacs && !PerColumnGroups();
   if (amx_f32 && MatmulFloat32Amx(View(), x2.data_ptr<float>(), rows,
                                   (y = at::empty({rows, out_}, x2.options())).data_ptr<float>())) {
     // done: float32 on AMX tiles
@@ -231,7 +232,8 @@ std::string QuantizedLinear::CpuKernels(at::ScalarType dtype) {
                          " weights: dequantized + GEMM)"));
   if (dtype == at::kFloat && MatmulFloat32AmxAvailable()) {
     return absl::StrCat("1 row: ", FusedKernelName(), ", ", kAmxFloat32MinRows,
-                        "+ rows: amx_fp32_split (groups not in 32s: ", fused, ")");
+                        "+ rows: amx_fp32_split (from ", kAmxFloat32MinMacs,
+                        " multiply-adds, groups in 32s; else ", fused, ")");
   }
   return absl::StrCat("1 row: ", FusedKernelName(), ", ", fused);
 }

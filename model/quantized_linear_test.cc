@@ -271,7 +271,7 @@ TEST(QuantizedLinearTest, ReportsItsKernel) {
                      : absl::StrContains(kernels, "17+ rows: " + tiles))
         << kernels;
     // Float32 on AMX: 2+ rows on the tiles, x split exactly (other group sizes as before).
-    EXPECT_EQ(absl::StrContains(kernels, ", 2+ rows: amx_fp32_split (groups not in 32s: 2-16 rows"),
+    EXPECT_EQ(absl::StrContains(kernels, ", 2+ rows: amx_fp32_split (from 16777216 multiply-adds, groups in 32s; else 2-16 rows"),
               dtype == at::kFloat && MatmulFloat32AmxAvailable())
         << kernels;
     EXPECT_EQ(QuantizedLinear::CpuScratchBytes(dtype), gemm ? 0 : QuantizedLinear::kCpuScratchBytes);
