@@ -10,6 +10,7 @@ Needs torch and llmcompressor (a venv outside the repo); llmq never imports this
 llm-compressor writes its logs to sparse_logs/ in the working directory (ignored by git).
 """
 import argparse
+import tempfile
 import time
 
 import torch
@@ -34,6 +35,11 @@ def main():
                          head_dim=64, max_position_embeddings=131072, rope_theta=500000.0,
                          tie_word_embeddings=True, torch_dtype=torch.float32)
     model = LlamaForCausalLM(config).eval()
+    # oneshot (llm-compressor 0.14 with transformers 5.17) reads the model's config again
+    # from model.config.name_or_path: give it a directory that holds the config.
+    config_dir = tempfile.mkdtemp(prefix="llmq-lc-config-")
+    config.save_pretrained(config_dir)
+    model.config._name_or_path = config_dir
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(config.vocab_size, (a.samples, a.seq), generator=g)
     ds = Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": torch.ones_like(ids).tolist()})
