@@ -26,7 +26,8 @@ constexpr int64_t kDeviceTileElements = int64_t{1} << 22;
 // bfloat16 is exact: a float32 model's packed layers compute in float32 on every CPU, as
 // its dense layers do, so its numbers do not depend on the CPU generation (with the
 // bfloat16 units, the demo's GPTQ perplexity differed by 7.5e-5 between the Debian and the
-// torch 2.x build; in float32 by 4.3e-7). Held by Forward and CpuKernels alike.
+// torch 2.x build; in float32 by 4.3e-7). Held by Forward and CpuKernels alike. (On AMX,
+// float32 inputs still use the tiles, exactly: MatmulFloat32Amx splits x in three parts.)
 std::optional<ScopedFloat32Kernels> KernelsFor(at::ScalarType activations) {
   if (activations == at::kBFloat16) return std::nullopt;
   return std::optional<ScopedFloat32Kernels>(std::in_place);
