@@ -12,7 +12,7 @@
 // wants in pairs of columns ("VNNI"):
 //   xv[m / 16][k / 2][m % 16] = (bf16(x[m, k]), bf16(x[m, k + 1]))   (one 32-bit word)
 // (rows padded to 16, columns to 32 with zeros), made by 16 x 16 transposes. Each thread
-// takes blocks of kSplitBlock output rows (or, for a layer of few blocks, a share of the
+// takes blocks of kAmxBlock output rows (or, for a layer of few blocks, a share of the
 // input rows), dequantizes a block once, then, per 512 input rows, per chunk of columns,
 // per 32 input rows and 32 output rows, sums 2 x 2 accumulator tiles over the chunk and
 // adds them into float32 sums that go to y by transposes (AmxRowsChunked). Every buffer a
@@ -232,9 +232,11 @@ LLMQ_AMX void DequantizeRowBf16(const PackedWeights& w, int64_t o, int64_t kpad,
 // 512 rows 2.1-2.3x; per core the tiles run at about a third of their peak there (a
 // drain per 48 TDPBF16PS at every chunk's end: chunks of whole rows made the bfloat16
 // path 25% faster).
-constexpr int64_t kSplitBlock = 128;
-constexpr int64_t kSplitChunk = 128;
-constexpr int64_t kSplitRows = 512;
+constexpr int64_t kSplitChunk = 128;  // columns per chunk of the split (within a group)
+// Both AMX paths: output rows dequantized per block (128 rows of a 4096-wide layer in
+// bfloat16: 1 MB, in L2; 64, 256 and 512 measured slower), input rows per pass.
+constexpr int64_t kAmxBlock = 128;
+constexpr int64_t kAmxRows = 512;
 
 // Input rows 16 mb .. 16 mb + 15 of x (rows, in) in the VNNI layout (see the top of the
 // file), split into kParts bfloat16 parts that sum to x (one part: x rounded): per 32
@@ -318,9 +320,9 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
   const int64_t stride = kpad + 32;  // elements; the extra 64 bytes keep rows off one L1 set
   const int64_t sb = stride * 2;     // bytes
   const int64_t xblock = kpad / 2 * 16;  // words per 16 input rows
-  AlignedBuffer<uint16_t> wb(kSplitBlock * stride);
-  std::vector<float> sbuf(kSplitBlock * w.groups);
-  std::vector<float> acc(kSplitBlock * kSplitRows);  // [o - ob][m - r0], row stride ms
+  AlignedBuffer<uint16_t> wb(kAmxBlock * stride);
+  std::vector<float> sbuf(kAmxBlock * w.groups);
+  std::vector<float> acc(kAmxBlock * kAmxRows);  // [o - ob][m - r0], row stride ms
   std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
   alignas(64) float cbuf[4][16 * 16];
   const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
@@ -332,8 +334,8 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
     cfg.colsb[t] = 64;
   }
   _tile_loadconfig(&cfg);
-  for (int64_t ob = o0; ob < o1; ob += kSplitBlock) {
-    const int64_t o_end = std::min(o1, ob + kSplitBlock);
+  for (int64_t ob = o0; ob < o1; ob += kAmxBlock) {
+    const int64_t o_end = std::min(o1, ob + kAmxBlock);
     const int64_t npad = RoundUp(o_end - ob, 32);
     for (int64_t i = 0; i < o_end - ob; ++i) {
       if (vbmi) {
@@ -345,8 +347,8 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
     }
     std::fill(wb.data() + (o_end - ob) * stride, wb.data() + npad * stride, uint16_t{0});
     std::fill(sbuf.begin() + (o_end - ob) * w.groups, sbuf.end(), 0.0f);
-    for (int64_t r0 = m0; r0 < m1; r0 += kSplitRows) {
-      const int64_t r1 = std::min(m1, r0 + kSplitRows);
+    for (int64_t r0 = m0; r0 < m1; r0 += kAmxRows) {
+      const int64_t r1 = std::min(m1, r0 + kAmxRows);
       const int64_t mb0 = r0 / 16, mb1 = (r1 + 15) / 16;
       const int64_t ms = (mb1 - mb0) * 16;
       std::fill(acc.begin(), acc.begin() + npad * ms, 0.0f);
@@ -434,13 +436,13 @@ void AmxMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   const auto xv = ConvertVnni<kParts>(x, w.in, kpad, rows, parts);
   const uint32_t* xp[kParts];
   for (int p = 0; p < kParts; ++p) xp[p] = parts[p];
-  const int64_t units = (w.out + kSplitBlock - 1) / kSplitBlock;
+  const int64_t units = (w.out + kAmxBlock - 1) / kAmxBlock;
   const int64_t mblocks = (rows + 15) / 16;
   if (units >= 2 * ParallelThreads() || mblocks < 2 * ParallelThreads()) {
     // Threads take blocks of output rows (each dequantized once) over all input rows.
-    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (kSplitBlock * w.in));
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (kAmxBlock * w.in));
     ParallelFor(0, units, grain, [&](int64_t u0, int64_t u1) {
-      AmxRowsChunked<kParts>(w, xp, 0, rows, kpad, u0 * kSplitBlock, std::min(w.out, u1 * kSplitBlock), y);
+      AmxRowsChunked<kParts>(w, xp, 0, rows, kpad, u0 * kAmxBlock, std::min(w.out, u1 * kAmxBlock), y);
     });
   } else {
     // Few output blocks (a small model's layer): threads take input rows in 16s, each
