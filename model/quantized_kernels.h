@@ -164,6 +164,8 @@ void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int bits, int64
                     uint8_t* out);
 bool HasAvx512();
 bool HasAvx2();
+// n float16 values to float32, 16 at a time with vcvtph2ps; call only when HasAvx512().
+void HalfToFloat512(const c10::Half* h, int64_t n, float* out);
 // AMX-BF16 and AVX512-BF16 on the CPU, and the OS's permission to use the tiles.
 // (HasAvx512Bf16: AVX512-BF16 alone.)
 bool HasAmxBf16();

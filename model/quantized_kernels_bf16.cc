@@ -96,7 +96,6 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-
 inline int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // n elements of T on a 64-byte boundary, uninitialised: the tiles' rows are 64 bytes, and
@@ -238,16 +237,16 @@ constexpr int64_t kSplitChunk = 128;  // columns per chunk of the split (within 
 constexpr int64_t kAmxBlock = 128;
 constexpr int64_t kAmxRows = 512;
 
-// Input rows 16 mb .. 16 mb + 15 of x (rows, in) in the VNNI layout (see the top of the
-// file), split into kParts bfloat16 parts that sum to x (one part: x rounded): per 32
-// columns, each row's 16 column pairs are one vector of words, and a 16 x 16 transpose
-// makes the 1 KB B tile, stored in one piece. Rows from `rows` on and columns from `in`
-// on are zeros.
 // bfloat16 -> float32, exact.
 LLMQ_AMX inline __m512 WidenBf16(__m256bh b) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)b), 16));
 }
 
+// Input rows 16 mb .. 16 mb + 15 of x (rows, in) in the VNNI layout (see the top of the
+// file), split into kParts bfloat16 parts that sum to x (one part: x rounded): per 32
+// columns, each row's 16 column pairs are one vector of words, and a 16 x 16 transpose
+// makes the 1 KB B tile, stored in one piece. Rows from `rows` on and columns from `in`
+// on are zeros.
 template <int kParts>
 LLMQ_AMX void ConvertBlockVnni(const float* x, int64_t in, int64_t kpad, int64_t rows, int64_t mb,
                                uint32_t* const* out) {
@@ -296,14 +295,6 @@ std::unique_ptr<AlignedBuffer<uint32_t>> ConvertVnni(const float* x, int64_t in,
   return xv;
 }
 
-// n half-precision scales as float32 (exact).
-LLMQ_AMX void HalfToFloat(const c10::Half* h, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(out + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + i)));
-  }
-}
-
 // y[m, o] for input rows [m0, m1) (m0 a multiple of 16) and output rows [o0, o1), from x
 // in kParts VNNI buffers (xp, all rows): three, the split of float32 x against W's tiles
 // q - z, each chunk's sums times the group's scale; one, x rounded against W rounded
@@ -321,8 +312,8 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
   const int64_t sb = stride * 2;     // bytes
   const int64_t xblock = kpad / 2 * 16;  // words per 16 input rows
   AlignedBuffer<uint16_t> wb(kAmxBlock * stride);
-  std::vector<float> sbuf(kAmxBlock * w.groups);
-  std::vector<float> acc(kAmxBlock * kAmxRows);  // [o - ob][m - r0], row stride ms
+  std::vector<float> sbuf(kSplit ? kAmxBlock * w.groups : 0);  // the split's scales
+  AlignedBuffer<float> acc(kAmxBlock * kAmxRows);  // [o - ob][m - r0], row stride ms
   std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
   alignas(64) float cbuf[4][16 * 16];
   const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
@@ -343,15 +334,15 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
       } else {
         DequantizeRowBf16(w, ob + i, kpad, qbuf.data(), zbuf.data(), wb.data() + i * stride, kSplit);
       }
-      if (kSplit) HalfToFloat(w.scales + (ob + i) * w.groups, w.groups, sbuf.data() + i * w.groups);
+      if (kSplit) HalfToFloat512(w.scales + (ob + i) * w.groups, w.groups, sbuf.data() + i * w.groups);
     }
     std::fill(wb.data() + (o_end - ob) * stride, wb.data() + npad * stride, uint16_t{0});
-    std::fill(sbuf.begin() + (o_end - ob) * w.groups, sbuf.end(), 0.0f);
+    if (kSplit) std::fill(sbuf.begin() + (o_end - ob) * w.groups, sbuf.end(), 0.0f);
     for (int64_t r0 = m0; r0 < m1; r0 += kAmxRows) {
       const int64_t r1 = std::min(m1, r0 + kAmxRows);
       const int64_t mb0 = r0 / 16, mb1 = (r1 + 15) / 16;
       const int64_t ms = (mb1 - mb0) * 16;
-      std::fill(acc.begin(), acc.begin() + npad * ms, 0.0f);
+      std::fill(acc.data(), acc.data() + npad * ms, 0.0f);
       // Chunks within a group (split: one scale per chunk); the rounded weights carry
       // their scales, so there chunks run straight through the columns.
       const int64_t groups = kSplit ? w.groups : 1;

@@ -141,6 +141,14 @@ LLMQ_AVX2 void UnpackCodesX86(const uint8_t* packed, int64_t packed_bytes, int b
   if (j < n) UnpackRow(packed, bits, j, n - j, out + j);
 }
 
+LLMQ_AVX512 void HalfToFloat512(const c10::Half* h, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
+  }
+  for (; i < n; ++i) out[i] = static_cast<float>(h[i]);
+}
+
 namespace {
 
 // Row o's codes as bytes in column order: in place for 8-bit, else unpacked into qbuf.
@@ -149,15 +157,6 @@ inline const uint8_t* RowCodes(const PackedWeights& w, int64_t o, uint8_t* qbuf)
   if (w.bits == 8) return row;
   UnpackCodesX86(row, w.code_row_bytes, w.bits, w.in, qbuf);
   return qbuf;
-}
-
-// n float16 values to float32, 16 at a time with vcvtph2ps (AVX-512F).
-LLMQ_AVX512 void HalfToFloat512(const c10::Half* h, int64_t n, float* out) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
-  }
-  for (; i < n; ++i) out[i] = static_cast<float>(h[i]);
 }
 
 // Row o's zeros (groups, as bytes) into zbuf and scales (as float32) into sbuf. The
@@ -884,6 +883,9 @@ bool Fp8GemmRowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_
 
 bool HasAvx512() { return false; }
 bool HasAvx2() { return false; }
+void HalfToFloat512(const c10::Half* h, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(h[i]);
+}
 void UnpackCodesX86(const uint8_t* packed, int64_t, int bits, int64_t n, uint8_t* out) {
   UnpackRow(packed, bits, 0, n, out);
 }
