@@ -10,6 +10,14 @@
 #include "common/status.h"
 #include "model/packing.h"
 #include "model/quantized_kernels.h"
+#ifdef LLMQ_CUDA_KERNELS
+#include <c10/core/DeviceGuard.h>
+
+#include "model/quantized_kernels_cuda.h"
+#ifdef LLMQ_C10_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
+#endif
 
 namespace llmq {
 namespace {
@@ -57,6 +65,27 @@ at::Tensor GroupSortingPermutation(const at::Tensor& g_idx, int64_t in, int64_t 
   std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return g[a] < g[b]; });
   return at::tensor(order, at::kInt);
 }
+
+#ifdef LLMQ_CUDA_KERNELS
+// The stream ATen's CUDA ops run on, so that the kernels order with them. A libtorch
+// without c10_cuda has no CUDA tensors to run them on; null (the legacy default stream)
+// only keeps that build linking.
+void* CurrentCudaStream() {
+#ifdef LLMQ_C10_CUDA
+  return c10::cuda::getCurrentCUDAStream().stream();
+#else
+  return nullptr;
+#endif
+}
+
+void CheckCuda(int error, const char* what) {
+  TORCH_CHECK(error == 0, "QuantizedLinear: ", what, " failed: ", CudaErrorString(error));
+}
+
+CudaDtype CudaDtypeOf(at::ScalarType t) {
+  return t == at::kHalf ? CudaDtype::kFloat16 : t == at::kBFloat16 ? CudaDtype::kBFloat16 : CudaDtype::kFloat32;
+}
+#endif
 
 }  // namespace
 
@@ -174,7 +203,15 @@ at::Tensor QuantizedLinear::DequantizedWeight() const {
 
 at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   TORCH_CHECK(x.size(-1) == in_, "QuantizedLinear: input has ", x.size(-1), " features, expected ", in_);
-  if (!codes_.is_cpu() || !x.is_cpu()) return ForwardWithAtenOps(x);
+  if (!codes_.is_cpu() || !x.is_cpu()) {
+#ifdef LLMQ_CUDA_KERNELS
+    if (codes_.is_cuda() && x.device() == codes_.device() && !PerColumnGroups() &&
+        CudaKernelsApply(CudaView())) {
+      return ForwardCuda(x);
+    }
+#endif
+    return ForwardWithAtenOps(x);
+  }
   const std::optional<ScopedFloat32Kernels> kernels = KernelsFor(x.scalar_type());
   std::vector<int64_t> out_shape = x.sizes().vec();
   out_shape.back() = out_;
@@ -283,6 +320,57 @@ at::Tensor QuantizedLinear::ForwardTiledCpu(const at::Tensor& x_in) const {
   }
   return y.to(x_in.scalar_type());
 }
+
+#ifdef LLMQ_CUDA_KERNELS
+CudaPackedWeights QuantizedLinear::CudaView() const {
+  CudaPackedWeights w;
+  w.codes = codes_.data_ptr<uint8_t>();
+  w.scales = reinterpret_cast<const uint16_t*>(scales_.data_ptr<at::Half>());
+  w.zeros = zeros_.data_ptr<uint8_t>();
+  w.bits = bits_;
+  w.in = in_;
+  w.out = out_;
+  w.groups = groups_;
+  w.group_size = group_size_ < 0 ? in_ : group_size_;
+  w.code_row_bytes = codes_.size(1);
+  w.zero_row_bytes = zeros_.size(1);
+  return w;
+}
+
+// Up to kCudaGemvMaxRows rows straight from the packed codes in float32; more through
+// dequantized tiles of W in x's dtype and cuBLAS (at::mm_out), as on the CPU.
+at::Tensor QuantizedLinear::ForwardCuda(const at::Tensor& x) const {
+  const c10::DeviceGuard guard(codes_.device());
+  std::vector<int64_t> out_shape = x.sizes().vec();
+  out_shape.back() = out_;
+  at::Tensor x2 = x.reshape({-1, in_});  // (rows, in)
+  if (column_order_.defined()) x2 = x2.index_select(1, column_order_);
+  const int64_t rows = x2.size(0);
+  const CudaPackedWeights w = CudaView();
+  void* stream = CurrentCudaStream();
+  at::Tensor y;  // (rows, out)
+  if (rows <= kCudaGemvMaxRows) {
+    const at::Tensor xf = x2.to(at::kFloat).contiguous();
+    y = at::empty({rows, out_}, xf.options());
+    if (rows > 0) CheckCuda(CudaPackedGemv(w, xf.data_ptr<float>(), rows, y.data_ptr<float>(), stream), "packed GEMV");
+  } else {
+    const at::Tensor xd = x2.to(IsComputeDtype(x2.scalar_type()) ? x2.scalar_type() : at::kFloat).contiguous();
+    const int64_t tile = std::min(out_, std::max<int64_t>(64, kDeviceTileElements / in_));
+    y = at::empty({rows, out_}, xd.options());
+    at::Tensor scratch = at::empty({tile, in_}, xd.options());  // (tile, in)
+    for (int64_t r0 = 0; r0 < out_; r0 += tile) {
+      const int64_t n = std::min(tile, out_ - r0);
+      at::Tensor wt = scratch.narrow(0, 0, n);
+      CheckCuda(CudaDequantizeRows(w, r0, r0 + n, CudaDtypeOf(xd.scalar_type()), wt.data_ptr(), stream),
+                "dequantization");
+      at::Tensor y_tile = y.narrow(1, r0, n);
+      at::mm_out(y_tile, xd, wt.t());
+    }
+  }
+  if (bias_.defined()) y.add_(bias_.to(y.scalar_type()));
+  return y.to(x.scalar_type()).view(out_shape);
+}
+#endif
 
 // The same with ATen ops only, for tensors on any device (CUDA included).
 at::Tensor QuantizedLinear::ForwardWithAtenOps(const at::Tensor& x) const {

@@ -17,8 +17,11 @@
 //
 // Forward on CPU: up to kFusedMaxRows (16) input rows go through a fused kernel that reads
 // the packed bytes directly (model/quantized_kernels.h); more rows dequantize W a tile of
-// rows at a time (about 8 MB) into a reused scratch buffer and GEMM it. On other
-// devices (CUDA) the same tiling runs with ATen ops. x may be float32, bfloat16 or
+// rows at a time (about 8 MB) into a reused scratch buffer and GEMM it. On CUDA, where
+// the build has the CUDA kernels (nvcc found) and the layer suits them, up to 8 rows run
+// a packed GEMV kernel and more dequantize tiles in a kernel for cuBLAS
+// (model/quantized_kernels_cuda.h); elsewhere the same tiling runs with ATen ops
+// (ForwardWithAtenOps). x may be float32, bfloat16 or
 // float16 on any device; y has x's dtype (float16 on CPU multiplies in float32: libtorch
 // 1.13 has no CPU float16 GEMM). The CPU's bfloat16 units (AMX, AVX512-BF16) serve
 // bfloat16 inputs only: a float32 model computes in float32 on every CPU.
@@ -42,7 +45,8 @@
 
 namespace llmq {
 
-struct PackedWeights;  // model/quantized_kernels.h
+struct PackedWeights;      // model/quantized_kernels.h
+struct CudaPackedWeights;  // model/quantized_kernels_cuda.h
 
 // Packs codes (rows, n) uint8 with values < 2^bits into (rows, ceil(n * bits / 8)) uint8,
 // on the codes' device (bit layout: model/packing.h). bits in 1..8.
@@ -122,6 +126,10 @@ class QuantizedLinear : public Linear {
  private:
   QuantizedLinear() = default;
   PackedWeights View() const;  // CPU tensors only
+  // Where the CUDA kernels are built (LLMQ_CUDA_KERNELS, model/quantized_kernels_cuda.h):
+  // the view of the device tensors, and Forward on them.
+  CudaPackedWeights CudaView() const;
+  at::Tensor ForwardCuda(const at::Tensor& x) const;
   // Whether kernels must look each column's group up in g_idx (groups not plain even
   // in column_order_).
   bool PerColumnGroups() const {
