@@ -1,11 +1,14 @@
-// Reading packed low-bit codes (model/packing.h's layout) 32 at a time, with no torch and
-// no CUDA headers, so that the CUDA kernels (model/quantized_kernels_cuda.cu) and the CPU
-// tests that check them use the same functions.
+// Reading packed low-bit codes (model/packing.h's layout) with no torch and no CUDA
+// headers, so that the CUDA kernels (model/quantized_kernels_cuda.cu) and the CPU tests
+// that check them use the same functions.
 //
 // Code j of a row occupies bits [j*bits, (j+1)*bits) of the row's bytes, little-endian. So
-// codes 32c .. 32c+31 fill exactly the 4*bits bytes from byte 4*bits*c, which read as
-// `bits` little-endian 32-bit words hold code j of the chunk at bit j*bits of the
-// concatenated words (a 3-bit code may straddle two words).
+//   an octet, codes 8i .. 8i+7, fills exactly the `bits` bytes from byte bits*i: read as
+//     one little-endian integer, code k of the octet is at bit k*bits (the GEMV's unit:
+//     consecutive lanes read consecutive octets, and x's columns in the same order);
+//   a chunk, codes 32c .. 32c+31, fills the 4*bits bytes from byte 4*bits*c: read as
+//     `bits` little-endian 32-bit words, code j is at bit j*bits of the concatenated
+//     words, a 3-bit code possibly straddling two (the dequantization's unit).
 #ifndef LLMQ_MODEL_PACKED_DECODE_H_
 #define LLMQ_MODEL_PACKED_DECODE_H_
 
@@ -18,10 +21,40 @@
 #endif
 
 namespace llmq {
+
+// The shape of a QuantizedLinear's packed tensors, shared by the CPU and CUDA kernels'
+// views of them (PackedWeights, CudaPackedWeights).
+struct PackedShape {
+  int bits = 4;
+  int64_t in = 0, out = 0, groups = 1;
+  int64_t group_size = 0;  // effective: `in` for one group per row
+  int64_t code_row_bytes = 0, zero_row_bytes = 0;
+};
+
 namespace packed {
 
-// Codes per chunk: the unit every CUDA kernel reads.
+constexpr int kOctetCodes = 8;
 constexpr int kChunkCodes = 32;
+
+// The float32 k - z for integers 0 <= k, z < 2^23 without a conversion instruction: the bits
+// of 2^23 OR-ed with k are the float 2^23 + k exactly, and subtracting 2^23 + z (exact too)
+// leaves k - z exactly.
+LLMQ_HOST_DEVICE float CodeMinusZero(uint32_t k, float two23_plus_z) {
+  const uint32_t bits = 0x4B000000u | k;
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(bits) - two23_plus_z;
+#else
+  float f;
+  __builtin_memcpy(&f, &bits, 4);
+  return f - two23_plus_z;
+#endif
+}
+
+// Code k (0 <= k < 8) of an octet read as a little-endian integer.
+template <int kBits>
+LLMQ_HOST_DEVICE uint32_t OctetCode(uint64_t octet, int k) {
+  return static_cast<uint32_t>(octet >> (k * kBits)) & ((1u << kBits) - 1u);
+}
 
 // Code j (0 <= j < 32) of a chunk held in `words` (kBits little-endian 32-bit words).
 template <int kBits>
@@ -43,25 +76,34 @@ LLMQ_HOST_DEVICE uint32_t RowCode(const uint8_t* row, int bits, int64_t j) {
   return v & ((1u << bits) - 1u);
 }
 
-// Chunk c (columns 32c .. 32c+31) of weight row o: where its codes start in a codes
-// tensor of code_row_bytes per row, and its group (groups of group_size columns, a
-// multiple of 32: a chunk lies in one group).
+// Octet i / chunk c of weight row o: where its codes start in a codes tensor of
+// code_row_bytes per row, and its group (groups of group_size columns, a multiple of 32:
+// an octet or a chunk lies in one group).
+template <int kBits>
+LLMQ_HOST_DEVICE int64_t OctetOffset(int64_t code_row_bytes, int64_t o, int64_t i) {
+  return o * code_row_bytes + i * kBits;
+}
 template <int kBits>
 LLMQ_HOST_DEVICE int64_t ChunkOffset(int64_t code_row_bytes, int64_t o, int64_t c) {
   return o * code_row_bytes + c * (4 * kBits);
 }
-LLMQ_HOST_DEVICE int64_t ChunkGroup(int64_t c, int64_t group_size) {
-  return c * kChunkCodes / group_size;
-}
+LLMQ_HOST_DEVICE int64_t GroupOf(int64_t column, int64_t group_size) { return column / group_size; }
 
-// The chunk's codes minus the group's zero z: exact small integers in float32.
+// The codes minus the group's zero z (as 2^23 + z): exact small integers in float32.
 template <int kBits>
-LLMQ_HOST_DEVICE void ChunkMinusZero(const uint32_t (&words)[kBits], float z,
-                                     float (&q)[kChunkCodes]) {
-#if defined(__CUDACC__)
+LLMQ_HOST_DEVICE void OctetMinusZero(uint64_t octet, float two23_plus_z, float (&q)[kOctetCodes]) {
+#if defined(__CUDA_ARCH__)
 #pragma unroll
 #endif
-  for (int j = 0; j < kChunkCodes; ++j) q[j] = static_cast<float>(ChunkCode<kBits>(words, j)) - z;
+  for (int k = 0; k < kOctetCodes; ++k) q[k] = CodeMinusZero(OctetCode<kBits>(octet, k), two23_plus_z);
+}
+template <int kBits>
+LLMQ_HOST_DEVICE void ChunkMinusZero(const uint32_t (&words)[kBits], float two23_plus_z,
+                                     float (&q)[kChunkCodes]) {
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int j = 0; j < kChunkCodes; ++j) q[j] = CodeMinusZero(ChunkCode<kBits>(words, j), two23_plus_z);
 }
 
 }  // namespace packed

@@ -9,10 +9,12 @@
 
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "model/packing.h"
 #include "model/quantized_linear.h"
+#include "model/quantized_linear_testing.h"
 
 namespace llmq {
 namespace {
@@ -42,6 +44,42 @@ void ExpectChunksDecode() {
   }
 }
 
+template <int kBits>
+void ExpectOctetsDecode() {
+  std::mt19937 rng(kBits + 100);
+  for (int64_t n : {32, 256, 4096}) {
+    std::vector<uint8_t> codes(n);
+    for (uint8_t& c : codes) c = static_cast<uint8_t>(rng() % (1u << kBits));
+    std::vector<uint8_t> row(PackedBytes(n, kBits));
+    PackRow(codes.data(), n, kBits, row.data());
+    for (int64_t i = 0; i < n / packed::kOctetCodes; ++i) {
+      uint64_t octet = 0;
+      std::memcpy(&octet, row.data() + packed::OctetOffset<kBits>(0, 0, i), kBits);
+      for (int k = 0; k < packed::kOctetCodes; ++k) {
+        ASSERT_EQ(packed::OctetCode<kBits>(octet, k), codes[i * packed::kOctetCodes + k])
+            << "bits=" << kBits << " n=" << n << " octet " << i << " code " << k;
+      }
+    }
+  }
+}
+
+TEST(PackedDecodeTest, OctetCodesAreThePackedCodes) {
+  ExpectOctetsDecode<2>();
+  ExpectOctetsDecode<3>();
+  ExpectOctetsDecode<4>();
+  ExpectOctetsDecode<8>();
+}
+
+// k - z by the 2^23 trick is the exact difference for every pair of 8-bit codes.
+TEST(PackedDecodeTest, CodeMinusZeroIsExact) {
+  for (uint32_t k = 0; k < 256; ++k) {
+    for (uint32_t z = 0; z < 256; ++z) {
+      ASSERT_EQ(packed::CodeMinusZero(k, 8388608.0f + static_cast<float>(z)),
+                static_cast<float>(static_cast<int>(k) - static_cast<int>(z)));
+    }
+  }
+}
+
 TEST(PackedDecodeTest, ChunkCodesAreThePackedCodes) {
   ExpectChunksDecode<2>();
   ExpectChunksDecode<3>();
@@ -66,39 +104,45 @@ TEST(PackedDecodeTest, RowCodeReadsEachCodeAlone) {
   }
 }
 
-// A QuantizedLinear's weight rebuilt chunk by chunk from its packed tensors, exactly as
-// the CUDA dequantization kernel computes it (s * (q - z) in float32), equals the
-// layer's DequantizedWeight bit for bit.
+// A QuantizedLinear's weight rebuilt from its packed tensors as the CUDA kernels read
+// them, octet by octet (the GEMV) and chunk by chunk (the dequantization), each weight
+// s * (q - z) in float32, equals the layer's DequantizedWeight bit for bit.
 template <int kBits>
 void ExpectLayerRebuilt(int64_t in, int64_t group_size) {
-  const int64_t out = 7, groups = group_size < 0 ? 1 : (in + group_size - 1) / group_size;
-  at::manual_seed(kBits * 1000 + in + group_size);
-  at::Tensor codes = at::randint(0, 1 << kBits, {out, in}, at::kLong).to(at::kByte);
-  at::Tensor scales = at::rand({out, groups}) * 0.05 + 0.001;
-  at::Tensor zeros = at::randint(0, 1 << kBits, {out, groups}, at::kLong).to(at::kFloat);
-  auto made = QuantizedLinear::Create(codes, scales, zeros, at::Tensor(), at::Tensor(), kBits, group_size, at::kFloat);
-  ASSERT_TRUE(made.ok()) << made.status();
-  const QuantizedLinear& q = **made;
+  const int64_t out = 7;
+  const std::unique_ptr<QuantizedLinear> layer = RandomQuantizedLinear(kBits, out, in, group_size, kBits * 1000 + in + group_size);
+  const QuantizedLinear& q = *layer;
   const at::Tensor want = q.DequantizedWeight().contiguous();
   const uint8_t* pc = q.packed_codes().data_ptr<uint8_t>();
   const uint8_t* pz = q.packed_zeros().data_ptr<uint8_t>();
   const at::Tensor scales_f = q.scales().to(at::kFloat).contiguous();
   const auto s = scales_f.accessor<float, 2>();
   const auto w = want.accessor<float, 2>();
-  const int64_t code_row_bytes = q.packed_codes().size(1), zero_row_bytes = q.packed_zeros().size(1);
-  const int64_t gs = group_size < 0 ? in : group_size;
+  const PackedShape shape = q.packed_shape();  // what the CUDA view is made of
+  auto zero23 = [&](int64_t o, int64_t g) {
+    return 8388608.0f + static_cast<float>(packed::RowCode(pz + o * shape.zero_row_bytes, kBits, g));
+  };
+  const std::string where = "bits=" + std::to_string(kBits) + " in=" + std::to_string(in) +
+                            " group " + std::to_string(group_size);
   for (int64_t o = 0; o < out; ++o) {
+    for (int64_t i = 0; i < in / packed::kOctetCodes; ++i) {
+      uint64_t octet = 0;
+      std::memcpy(&octet, pc + packed::OctetOffset<kBits>(shape.code_row_bytes, o, i), kBits);
+      const int64_t g = packed::GroupOf(i * packed::kOctetCodes, shape.group_size);
+      float qz[packed::kOctetCodes];
+      packed::OctetMinusZero<kBits>(octet, zero23(o, g), qz);
+      for (int k = 0; k < packed::kOctetCodes; ++k) {
+        ASSERT_EQ(s[o][g] * qz[k], w[o][i * packed::kOctetCodes + k]) << where << " row " << o << " octet " << i;
+      }
+    }
     for (int64_t c = 0; c < in / packed::kChunkCodes; ++c) {
       uint32_t words[kBits];
-      LoadWords<kBits>(pc + packed::ChunkOffset<kBits>(code_row_bytes, o, c), words);
-      const int64_t g = packed::ChunkGroup(c, gs);
-      const float z = static_cast<float>(packed::RowCode(pz + o * zero_row_bytes, kBits, g));
+      LoadWords<kBits>(pc + packed::ChunkOffset<kBits>(shape.code_row_bytes, o, c), words);
+      const int64_t g = packed::GroupOf(c * packed::kChunkCodes, shape.group_size);
       float qz[packed::kChunkCodes];
-      packed::ChunkMinusZero<kBits>(words, z, qz);
+      packed::ChunkMinusZero<kBits>(words, zero23(o, g), qz);
       for (int j = 0; j < packed::kChunkCodes; ++j) {
-        ASSERT_EQ(s[o][g] * qz[j], w[o][c * packed::kChunkCodes + j])
-            << "bits=" << kBits << " in=" << in << " group " << group_size << " row " << o << " column "
-            << c * packed::kChunkCodes + j;
+        ASSERT_EQ(s[o][g] * qz[j], w[o][c * packed::kChunkCodes + j]) << where << " row " << o << " chunk " << c;
       }
     }
   }

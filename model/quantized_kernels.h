@@ -28,19 +28,16 @@
 #include <cstdint>
 
 #include "model/fp8.h"
+#include "model/packed_decode.h"
 
 namespace llmq {
 
 // A read-only view of a QuantizedLinear's CPU tensors.
-struct PackedWeights {
+struct PackedWeights : PackedShape {
   const uint8_t* codes = nullptr;     // (out, code_row_bytes)
   const c10::Half* scales = nullptr;  // (out, groups)
   const uint8_t* zeros = nullptr;     // (out, zero_row_bytes)
   const int32_t* g_idx = nullptr;     // (in) or null: column c is in group c / group_size
-  int bits = 4;
-  int64_t in = 0, out = 0, groups = 1;
-  int64_t group_size = 0;  // effective: `in` for one group per row
-  int64_t code_row_bytes = 0, zero_row_bytes = 0;
 };
 
 // A read-only view of an Fp8Linear's CPU tensors (model/fp8_linear.h):

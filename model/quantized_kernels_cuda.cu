@@ -1,13 +1,25 @@
-// The CUDA kernels of model/quantized_kernels_cuda.h. Every kernel reads W in chunks of 32
-// codes (4 * bits bytes, one or more aligned vector loads; model/packed_decode.h decodes
-// them), so a warp reads 32 consecutive chunks of a row: 512 contiguous bytes for 4-bit.
-// A chunk never straddles a group (groups are multiples of 32 columns): one scale and one
-// zero per chunk, read through the caches (every lane of a group reads the same two).
+// The CUDA kernels of model/quantized_kernels_cuda.h. Codes are decoded by
+// model/packed_decode.h (shared with the CPU tests), k - z exactly by the 2^23 trick (no
+// conversion instruction). Groups are multiples of 32 columns, so an octet (8 codes) or a
+// chunk (32 codes) lies in one group: one scale and one zero each, read through the
+// caches (neighbouring threads read the same ones).
+//
+// GEMV: a block of kGemvWarps warps computes kGemvOut output rows; its threads stride over
+// the octets of the columns together (consecutive threads, consecutive octets: each row's
+// codes are read coalesced, 512 bytes per step for 4-bit), each thread loading its 8
+// columns of x once per input row and using them for all kGemvOut weight rows, so x's
+// traffic through L1 is 2x the weights' (4-bit, one input row), not 8x as with one weight
+// row per thread. The threads' partial sums meet by warp shuffles, then across the warps
+// in shared memory.
+// Dequantization: one thread per chunk, 32 weights stored as 16-byte vectors.
 #include "model/quantized_kernels_cuda.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+
+#include <mutex>
+#include <vector>
 
 #include "model/packed_decode.h"
 
@@ -15,12 +27,32 @@ namespace llmq {
 namespace {
 
 constexpr int kWarp = 32;
-constexpr int kGemvWarps = 4;         // output rows (one per warp) per block
+constexpr int kGemvWarps = 4;         // warps per block, splitting the columns
+constexpr int kGemvOut = 4;           // output rows per block
 constexpr int kDequantThreads = 256;  // chunks per block
+
+// The kBits bytes of an octet as one little-endian integer: aligned 2-, 4- and 8-byte
+// loads for 2-, 4- and 8-bit codes (row strides are multiples of them), three byte loads
+// for 3-bit. Read-only path: the weights are never written while a kernel runs.
+template <int kBits>
+__device__ __forceinline__ uint64_t LoadOctet(const uint8_t* p) {
+  if constexpr (kBits == 2) {
+    return __ldg(reinterpret_cast<const unsigned short*>(p));
+  } else if constexpr (kBits == 4) {
+    return __ldg(reinterpret_cast<const unsigned int*>(p));
+  } else if constexpr (kBits == 8) {
+    return __ldg(reinterpret_cast<const unsigned long long*>(p));
+  } else {
+    uint64_t v = 0;
+#pragma unroll
+    for (int i = 0; i < kBits; ++i) v |= static_cast<uint64_t>(__ldg(p + i)) << (8 * i);
+    return v;
+  }
+}
 
 // The 4 * kBits bytes of a chunk as kBits words: one 16-byte load for 4-bit, two for
 // 8-bit, one 8-byte load for 2-bit, three 4-byte loads for 3-bit (12-byte chunks are
-// only 4-byte aligned). Read-only path: the weights are never written while a kernel runs.
+// only 4-byte aligned).
 template <int kBits>
 __device__ __forceinline__ void LoadChunk(const uint8_t* p, uint32_t (&w)[kBits]) {
   if constexpr (kBits == 4) {
@@ -39,65 +71,91 @@ __device__ __forceinline__ void LoadChunk(const uint8_t* p, uint32_t (&w)[kBits]
   }
 }
 
-// Chunk c of row o: its 32 codes minus the group's zero (exact small integers in float32)
-// in q, and the group's scale.
+// Group g of row o: its scale, and 2^23 + its zero (for packed::CodeMinusZero).
+__device__ __forceinline__ float GroupScale(const CudaPackedWeights& w, int64_t o, int64_t g) {
+  return __half2float(__ushort_as_half(__ldg(w.scales + o * w.groups + g)));
+}
 template <int kBits>
-__device__ __forceinline__ float DecodeChunk(const CudaPackedWeights& w, int64_t o, int64_t c,
-                                             float (&q)[packed::kChunkCodes]) {
-  uint32_t words[kBits];
-  LoadChunk<kBits>(w.codes + packed::ChunkOffset<kBits>(w.code_row_bytes, o, c), words);
-  const int64_t g = packed::ChunkGroup(c, w.group_size);
-  const float s = __half2float(__ushort_as_half(__ldg(w.scales + o * w.groups + g)));
-  packed::ChunkMinusZero<kBits>(
-      words, static_cast<float>(packed::RowCode(w.zeros + o * w.zero_row_bytes, kBits, g)), q);
-  return s;
+__device__ __forceinline__ float GroupZero23(const CudaPackedWeights& w, int64_t o, int64_t g) {
+  return 8388608.0f + static_cast<float>(packed::RowCode(w.zeros + o * w.zero_row_bytes, kBits, g));
 }
 
-// One warp per output row o; lane l takes chunks l, l + 32, ...; per chunk and input row
-// the dot of (q - z) with x's 32 columns, scaled once; the warp's partial sums meet by
-// shuffles. kRows: the rows' registers (rows <= kRows are computed).
+// Group of column c; group_size < 2^31 (32-bit division: the 64-bit one is a long
+// instruction sequence on GPUs).
+__device__ __forceinline__ int64_t GroupOfColumn(int64_t c, int64_t group_size) {
+  return static_cast<uint32_t>(c) / static_cast<uint32_t>(group_size);
+}
+
 template <int kBits, int kRows>
 __global__ void __launch_bounds__(kGemvWarps * kWarp)
     PackedGemvKernel(CudaPackedWeights w, const float* __restrict__ x, int rows,
                      float* __restrict__ y) {
-  const int lane = threadIdx.x % kWarp;
-  const int64_t o = static_cast<int64_t>(blockIdx.x) * kGemvWarps + threadIdx.x / kWarp;
-  if (o >= w.out) return;  // the whole warp: o is the warp's
-  float acc[kRows];
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
-  const int64_t chunks = w.in / packed::kChunkCodes;
-  for (int64_t c = lane; c < chunks; c += kWarp) {
-    float q[packed::kChunkCodes];
-    const float s = DecodeChunk<kBits>(w, o, c, q);
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-      if (r < rows) {
-        const float4* xr = reinterpret_cast<const float4*>(x + r * w.in + c * packed::kChunkCodes);
-        float d = 0.0f;
-#pragma unroll
-        for (int j = 0; j < packed::kChunkCodes / 4; ++j) {
-          const float4 v = __ldg(xr + j);
-          d = fmaf(q[4 * j], v.x, d);
-          d = fmaf(q[4 * j + 1], v.y, d);
-          d = fmaf(q[4 * j + 2], v.z, d);
-          d = fmaf(q[4 * j + 3], v.w, d);
-        }
-        acc[r] = fmaf(s, d, acc[r]);
-      }
-    }
-  }
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  const int64_t o0 = static_cast<int64_t>(blockIdx.x) * kGemvOut;
+  const int outs = static_cast<int>(w.out - o0 < kGemvOut ? w.out - o0 : kGemvOut);
+  float acc[kRows][kGemvOut];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
 #pragma unroll
-    for (int offset = kWarp / 2; offset > 0; offset /= 2) {
-      acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], offset);
-    }
+    for (int j = 0; j < kGemvOut; ++j) acc[r][j] = 0.0f;
   }
-  if (lane == 0) {
+  const int64_t octets = w.in / packed::kOctetCodes;
+  for (int64_t i = threadIdx.x; i < octets; i += kGemvWarps * kWarp) {
+    const int64_t c = i * packed::kOctetCodes;
+    const int64_t g = GroupOfColumn(c, w.group_size);
+    float4 xa[kRows], xb[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-      if (r < rows) y[r * w.out + o] = acc[r];
+      if (r < rows) {
+        const float4* xr = reinterpret_cast<const float4*>(x + r * w.in + c);
+        xa[r] = __ldg(xr);
+        xb[r] = __ldg(xr + 1);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kGemvOut; ++j) {
+      if (j < outs) {
+        const int64_t o = o0 + j;
+        const uint64_t octet = LoadOctet<kBits>(w.codes + packed::OctetOffset<kBits>(w.code_row_bytes, o, i));
+        const float s = GroupScale(w, o, g);
+        float q[packed::kOctetCodes];
+        packed::OctetMinusZero<kBits>(octet, GroupZero23<kBits>(w, o, g), q);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+          if (r < rows) {
+            float d = q[0] * xa[r].x;
+            d = fmaf(q[1], xa[r].y, d);
+            d = fmaf(q[2], xa[r].z, d);
+            d = fmaf(q[3], xa[r].w, d);
+            d = fmaf(q[4], xb[r].x, d);
+            d = fmaf(q[5], xb[r].y, d);
+            d = fmaf(q[6], xb[r].z, d);
+            d = fmaf(q[7], xb[r].w, d);
+            acc[r][j] = fmaf(s, d, acc[r][j]);
+          }
+        }
+      }
+    }
+  }
+  __shared__ float partial[kGemvWarps][kRows][kGemvOut];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int j = 0; j < kGemvOut; ++j) {
+      float v = acc[r][j];
+#pragma unroll
+      for (int offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+      if (lane == 0) partial[warp][r][j] = v;
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x < kRows * kGemvOut) {
+    const int r = threadIdx.x / kGemvOut, j = threadIdx.x % kGemvOut;
+    if (r < rows && j < outs) {
+      float v = 0.0f;
+#pragma unroll
+      for (int k = 0; k < kGemvWarps; ++k) v += partial[k][r][j];
+      y[r * w.out + o0 + j] = v;
     }
   }
 }
@@ -122,8 +180,12 @@ __global__ void __launch_bounds__(kDequantThreads)
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kDequantThreads + threadIdx.x;
   if (i >= n * chunks) return;
   const int64_t o = r0 + i / chunks, c = i % chunks;
+  const int64_t g = GroupOfColumn(c * packed::kChunkCodes, w.group_size);
+  uint32_t words[kBits];
+  LoadChunk<kBits>(w.codes + packed::ChunkOffset<kBits>(w.code_row_bytes, o, c), words);
+  const float s = GroupScale(w, o, g);
   float q[packed::kChunkCodes];
-  const float s = DecodeChunk<kBits>(w, o, c, q);
+  packed::ChunkMinusZero<kBits>(words, GroupZero23<kBits>(w, o, g), q);
   union {
     T v[packed::kChunkCodes];
     uint4 vec[packed::kChunkCodes * sizeof(T) / 16];
@@ -138,7 +200,7 @@ __global__ void __launch_bounds__(kDequantThreads)
 template <int kBits>
 void LaunchGemv(const CudaPackedWeights& w, const float* x, int64_t rows, float* y,
                 cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>((w.out + kGemvWarps - 1) / kGemvWarps));
+  const dim3 grid(static_cast<unsigned>((w.out + kGemvOut - 1) / kGemvOut));
   const dim3 block(kGemvWarps * kWarp);
   const int r = static_cast<int>(rows);
   if (rows == 1) {
@@ -249,6 +311,22 @@ double CudaReadBandwidthGBs(int64_t bytes, int repeats) {
   return cudaGetLastError() == cudaSuccess && best_ms > 0 ? n * 16 / (best_ms * 1e6) : 0;
 }
 
+bool CudaKernelsUsable(int device) {
+  static std::mutex mu;
+  static std::vector<int> known;  // per device: 0 not asked yet, 1 usable, -1 not
+  const std::lock_guard<std::mutex> lock(mu);
+  if (device < 0) return false;
+  if (static_cast<size_t>(device) >= known.size()) known.resize(device + 1, 0);
+  if (known[device] == 0) {
+    cudaFuncAttributes attributes;
+    const bool usable = cudaSetDevice(device) == cudaSuccess &&
+                        cudaFuncGetAttributes(&attributes, PackedGemvKernel<4, 1>) == cudaSuccess;
+    cudaGetLastError();  // a failed probe leaves nothing behind for the next launch
+    known[device] = usable ? 1 : -1;
+  }
+  return known[device] == 1;
+}
+
 bool CudaKernelsApply(const CudaPackedWeights& w) {
   const bool bits = w.bits == 2 || w.bits == 3 || w.bits == 4 || w.bits == 8;
   return bits && w.in > 0 && w.in % packed::kChunkCodes == 0 && w.group_size > 0 &&
@@ -259,10 +337,12 @@ bool CudaKernelsApply(const CudaPackedWeights& w) {
 
 int CudaPackedGemv(const CudaPackedWeights& w, const float* x, int64_t rows, float* y,
                    void* stream) {
-  if (!CudaKernelsApply(w) || rows < 1 || rows > kCudaGemvMaxRows) {
+  if (!CudaKernelsApply(w) || rows < 1 || rows > kCudaGemvMaxRows ||
+      reinterpret_cast<uintptr_t>(x) % 16 != 0) {
     return static_cast<int>(cudaErrorInvalidValue);
   }
   if (w.out == 0) return 0;
+  if (const cudaError_t e = cudaSetDevice(w.device); e != cudaSuccess) return static_cast<int>(e);
   return ForBits<GemvLauncher>(w.bits, w, x, rows, y, static_cast<cudaStream_t>(stream));
 }
 
@@ -273,6 +353,7 @@ int CudaDequantizeRows(const CudaPackedWeights& w, int64_t r0, int64_t r1, CudaD
     return static_cast<int>(cudaErrorInvalidValue);
   }
   if (r1 == r0) return 0;
+  if (const cudaError_t e = cudaSetDevice(w.device); e != cudaSuccess) return static_cast<int>(e);
   return ForBits<DequantizeLauncher>(w.bits, w, r0, r1 - r0, dtype, dst,
                                      static_cast<cudaStream_t>(stream));
 }

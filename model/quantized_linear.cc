@@ -206,7 +206,7 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   if (!codes_.is_cpu() || !x.is_cpu()) {
 #ifdef LLMQ_CUDA_KERNELS
     if (codes_.is_cuda() && x.device() == codes_.device() && !PerColumnGroups() &&
-        CudaKernelsApply(CudaView())) {
+        CudaKernelsApply(CudaView()) && CudaKernelsUsable(codes_.device().index())) {
       return ForwardCuda(x);
     }
 #endif
@@ -288,14 +288,20 @@ PackedWeights QuantizedLinear::View() const {
   w.zeros = zeros_.data_ptr<uint8_t>();
   // With column_order_, codes are stored (and x is permuted) so that groups are plain.
   w.g_idx = PerColumnGroups() ? g_idx_.data_ptr<int32_t>() : nullptr;
-  w.bits = bits_;
-  w.in = in_;
-  w.out = out_;
-  w.groups = groups_;
-  w.group_size = group_size_ < 0 ? in_ : group_size_;
-  w.code_row_bytes = codes_.size(1);
-  w.zero_row_bytes = zeros_.size(1);
+  static_cast<PackedShape&>(w) = packed_shape();
   return w;
+}
+
+PackedShape QuantizedLinear::packed_shape() const {
+  PackedShape s;
+  s.bits = bits_;
+  s.in = in_;
+  s.out = out_;
+  s.groups = groups_;
+  s.group_size = group_size_ < 0 ? in_ : group_size_;
+  s.code_row_bytes = codes_.size(1);
+  s.zero_row_bytes = zeros_.size(1);
+  return s;
 }
 
 // y = x W^T with W dequantized `tile` rows at a time into one reused scratch buffer.
@@ -327,13 +333,8 @@ CudaPackedWeights QuantizedLinear::CudaView() const {
   w.codes = codes_.data_ptr<uint8_t>();
   w.scales = reinterpret_cast<const uint16_t*>(scales_.data_ptr<at::Half>());
   w.zeros = zeros_.data_ptr<uint8_t>();
-  w.bits = bits_;
-  w.in = in_;
-  w.out = out_;
-  w.groups = groups_;
-  w.group_size = group_size_ < 0 ? in_ : group_size_;
-  w.code_row_bytes = codes_.size(1);
-  w.zero_row_bytes = zeros_.size(1);
+  w.device = codes_.device().index();
+  static_cast<PackedShape&>(w) = packed_shape();
   return w;
 }
 
@@ -350,7 +351,8 @@ at::Tensor QuantizedLinear::ForwardCuda(const at::Tensor& x) const {
   void* stream = CurrentCudaStream();
   at::Tensor y;  // (rows, out)
   if (rows <= kCudaGemvMaxRows) {
-    const at::Tensor xf = x2.to(at::kFloat).contiguous();
+    at::Tensor xf = x2.to(at::kFloat).contiguous();
+    if (reinterpret_cast<uintptr_t>(xf.data_ptr()) % 16 != 0) xf = xf.clone();  // float4 loads
     y = at::empty({rows, out_}, xf.options());
     if (rows > 0) CheckCuda(CudaPackedGemv(w, xf.data_ptr<float>(), rows, y.data_ptr<float>(), stream), "packed GEMV");
   } else {

@@ -42,6 +42,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/linear.h"
+#include "model/packed_decode.h"
 
 namespace llmq {
 
@@ -106,6 +107,8 @@ class QuantizedLinear : public Linear {
 
   int bits() const { return bits_; }
   int64_t group_size() const { return group_size_; }  // -1 = whole row
+  // The packed tensors' shape as the kernels read them (group_size = in for one group).
+  PackedShape packed_shape() const;
   // Packed codes, columns in column_order() when that is defined, else in order.
   const at::Tensor& packed_codes() const { return codes_; }
   const at::Tensor& column_order() const { return column_order_; }
