@@ -2,7 +2,8 @@
 //   choices  BoolQ (bundled validation set, lm-eval's prompt, " no" / " yes") with context
 //            reuse against scoring every choice alone: tokens/s of the requests' inputs
 //            (context + continuation as scored alone; the same count for both), and whether
-//            every log-likelihood agrees within 1e-5 (goal: >= 1.8x, all agree);
+//            every log-likelihood agrees within 1e-5 (goal: >= 1.8x, all agree), next to
+//            the float32 noise floor: the same requests scored alone at batch 1;
 //   ppl      perplexity windows of the TinyStories validation stream under a GPTQ 4-bit g128
 //            packed model against the fp32 model (tokens/s; goal: >= 1.0x).
 // Usage: llmq_eval_bench [--threads=0] [--items=64] [--windows=8] [--context=512]
@@ -81,31 +82,37 @@ void BenchChoices(CausalLM& model, const Tokenizer& tokenizer, int64_t n, int ba
                alone);  // warm-up
   const double alone_s = BestSeconds(2, [&] { a = ScoreChoices(model, tokenizer, items, " ", alone); });
   const double reused_s = BestSeconds(2, [&] { b = ScoreChoices(model, tokenizer, items, " ", reused); });
-  double max_diff = 0;
-  int64_t same_answers = 0;
-  for (size_t i = 0; i < items.size(); ++i) {
-    same_answers += a[i].predicted == b[i].predicted;
-    for (size_t c = 0; c < a[i].logprobs.size(); ++c) {
-      max_diff = std::max(max_diff, std::abs(a[i].logprobs[c] - b[i].logprobs[c]));
+  // Largest |difference| of two scorings of the same requests, absolute and relative to
+  // the log-likelihood.
+  struct Diff {
+    double abs = 0, rel = 0;
+  };
+  auto compare = [&](const std::vector<ChoiceOutcome>& x, const std::vector<ChoiceOutcome>& y) {
+    Diff d;
+    for (size_t i = 0; i < x.size(); ++i) {
+      for (size_t k = 0; k < x[i].logprobs.size(); ++k) {
+        const double e = std::abs(x[i].logprobs[k] - y[i].logprobs[k]);
+        d.abs = std::max(d.abs, e);
+        d.rel = std::max(d.rel, e / std::max(1e-30, std::abs(x[i].logprobs[k])));
+      }
     }
-  }
+    return d;
+  };
+  int64_t same_answers = 0;
+  for (size_t i = 0; i < items.size(); ++i) same_answers += a[i].predicted == b[i].predicted;
+  const Diff reuse = compare(a, b);
   // The float32 noise floor: the same requests scored alone at batch 1 instead of `batch`
-  // (first 16 items) differ by this much without any reuse.
-  const std::vector<ChoiceItem> head(items.begin(), items.begin() + std::min<size_t>(16, items.size()));
+  // differ by this much without any reuse (other GEMM shapes, other summation orders).
   LoglikelihoodOptions one = alone;
   one.batch_size = 1;
-  const std::vector<ChoiceOutcome> c = ScoreChoices(model, tokenizer, head, " ", one);
-  double floor = 0;
-  for (size_t i = 0; i < head.size(); ++i) {
-    for (size_t k = 0; k < c[i].logprobs.size(); ++k) {
-      floor = std::max(floor, std::abs(a[i].logprobs[k] - c[i].logprobs[k]));
-    }
-  }
+  const Diff floor = compare(a, ScoreChoices(model, tokenizer, items, " ", one));
   std::printf("  boolq %zu items (%lld request tokens), batch %d: alone %.0f tokens/s (%.2f s), "
               "context reuse %.0f tokens/s (%.2f s) = %.2fx (goal >= 1.8x); "
-              "max |dlogprob| %.2g (goal <= 1e-5; batch 1 vs %d alone: %.2g), same answers %lld/%zu\n",
+              "max |dlogprob| %.2g, relative %.2g (goal <= 1e-5; float32 noise, batch 1 vs %d alone: "
+              "%.2g, relative %.2g), same answers %lld/%zu\n",
               items.size(), (long long)tokens, batch, tokens / alone_s, alone_s, tokens / reused_s,
-              reused_s, alone_s / reused_s, max_diff, batch, floor, (long long)same_answers, items.size());
+              reused_s, alone_s / reused_s, reuse.abs, reuse.rel, batch, floor.abs, floor.rel,
+              (long long)same_answers, items.size());
 }
 
 void BenchPerplexity(const std::string& path, const Tokenizer& tokenizer, int64_t windows,
