@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "model/attention_kernels.h"
 
 namespace llmq {
 namespace {
@@ -242,11 +243,16 @@ at::Tensor CausalLM::AttentionHeads(int layer, const at::Tensor& x, const Forwar
     at::Tensor qg = q.narrow(2, start, rows).reshape({batch, nkv, group * rows, hd});
     at::Tensor kc = k.narrow(2, 0, keys), vc = v.narrow(2, 0, keys);
     at::Tensor scores = at::matmul(qg, kc.transpose(2, 3));  // (batch, nkv, group*rows, keys)
-    scores = scores.view({batch, nkv, group, rows, keys}).to(at::kFloat);
-    // mask + scale · scores in one pass over the scores (was a multiply, then an add: ~1/3
-    // of the passes over them): the same floats, as the mask is 0 or far below any score.
-    at::add_out(scores, ctx.additive_mask.narrow(3, start, rows).narrow(4, 0, keys), scores, scale);
-    at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
+    scores = scores.view({batch, nkv, group, rows, keys});
+    const at::Tensor mask = ctx.additive_mask.narrow(3, start, rows).narrow(4, 0, keys);
+    // softmax(mask + scale · scores) in float32, in one pass on CPUs with AVX-512
+    // (model/attention_kernels.h), else with ATen ops (mask and scale in one pass).
+    at::Tensor probs = MaskedSoftmax(scores, mask, scale, x.scalar_type());
+    if (!probs.defined()) {
+      at::Tensor s32 = scores.to(at::kFloat);
+      at::add_out(s32, mask, s32, scale);
+      probs = at::softmax(s32, -1).to(x.scalar_type());
+    }
     outs.push_back(at::matmul(probs.view({batch, nkv, group * rows, keys}), vc)
                        .view({batch, nh, rows, hd}));  // (batch, nh, rows, hd)
   }

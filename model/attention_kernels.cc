@@ -1,0 +1,139 @@
+#include "model/attention_kernels.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "model/parallel.h"
+#include "model/quantized_kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LLMQ_SOFTMAX_AVX512 1
+#define LLMQ_AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,fma"), optimize("O3")))
+#endif
+
+namespace llmq {
+namespace {
+
+#ifdef LLMQ_SOFTMAX_AVX512
+// exp(x) for x <= 0 (NaN stays NaN): x = n ln2 + r, |r| <= ln2 / 2, exp(r) by Cephes's
+// degree-6 expf polynomial, then scaled by 2^n exactly (vscalefps: denormal results
+// rounded once). Below -104 exp underflows to 0 in float32; -104 also keeps n and r
+// well-defined for the masked scores (-1e30).
+LLMQ_AVX512_FN inline __m512 ExpNonPositive(__m512 x) {
+  const __mmask16 zero = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-104.0f), _CMP_LT_OQ);
+  x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);  // vmaxps returns its second operand, x, for NaN
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  const __m512 r2 = _mm512_mul_ps(r, r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~zero), _mm512_scalef_ps(p, n));
+}
+
+inline __mmask16 Tail(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+LLMQ_AVX512_FN inline __m512 LoadScores(const float* s, __mmask16 m) { return _mm512_maskz_loadu_ps(m, s); }
+LLMQ_AVX512_FN inline __m512 LoadScores(const c10::BFloat16* s, __mmask16 m) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, s)), 16));
+}
+
+LLMQ_AVX512_FN inline void StoreProbs(float* out, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(out, m, v); }
+// To bfloat16 rounding to nearest even, NaN to the quiet NaN c10 makes (0x7FC0).
+LLMQ_AVX512_FN inline void StoreProbs(c10::BFloat16* out, __m512 v, __mmask16 m) {
+  const __m512i b = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), lsb), 16);
+  r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+  _mm256_mask_storeu_epi16(out, m, _mm512_cvtepi32_epi16(r));
+}
+
+// One row: v = mask + scale * score into tmp, then exp(v - max) into tmp, then out.
+template <typename In, typename Out>
+LLMQ_AVX512_FN void SoftmaxRow(const In* s, const float* mask, float scale, int64_t n, float* tmp,
+                               Out* out) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = Tail(n - k);
+    const __m512 v = _mm512_fmadd_ps(LoadScores(s + k, m), vs, _mm512_maskz_loadu_ps(m, mask + k));
+    _mm512_mask_storeu_ps(tmp + k, m, v);
+    vmax = _mm512_mask_max_ps(vmax, m, vmax, v);
+  }
+  const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  __m512 vsum = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = Tail(n - k);
+    const __m512 e = ExpNonPositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, tmp + k), max));
+    _mm512_mask_storeu_ps(tmp + k, m, e);
+    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = Tail(n - k);
+    StoreProbs(out + k, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, tmp + k), inv), m);
+  }
+}
+
+template <typename In, typename Out>
+void SoftmaxRows(const at::Tensor& scores, const at::Tensor& mask, float scale, at::Tensor& out) {
+  const int64_t batch = scores.size(0), per_batch = scores.size(1) * scores.size(2);
+  const int64_t rows = scores.size(3), keys = scores.size(4);
+  const In* s = scores.data_ptr<In>();
+  Out* o = out.data_ptr<Out>();
+  const float* mk = mask.data_ptr<float>();
+  const int64_t mask_b = mask.stride(0), mask_r = mask.stride(3);
+  const int64_t total = batch * per_batch * rows;
+  ParallelFor(0, total, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, keys)), [&](int64_t i0, int64_t i1) {
+    std::vector<float> tmp(keys + 16);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t b = i / (per_batch * rows), r = i % rows;
+      SoftmaxRow(s + i * keys, mk + b * mask_b + r * mask_r, scale, keys, tmp.data(), o + i * keys);
+    }
+  });
+}
+#endif
+
+}  // namespace
+
+at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, double scale,
+                         at::ScalarType out_dtype) {
+#ifdef LLMQ_SOFTMAX_AVX512
+  const at::ScalarType in = scores.scalar_type();
+  if (!internal::HasAvx512() || !scores.is_cpu() || !mask.is_cpu() || scores.dim() != 5 ||
+      mask.dim() != 5 || !scores.is_contiguous() || mask.scalar_type() != at::kFloat ||
+      (in != at::kFloat && in != at::kBFloat16) ||
+      (out_dtype != at::kFloat && out_dtype != at::kBFloat16) || mask.size(0) != scores.size(0) ||
+      mask.size(1) != 1 || mask.size(2) != 1 || mask.size(3) != scores.size(3) ||
+      mask.size(4) != scores.size(4) || mask.stride(4) != 1) {
+    return at::Tensor();
+  }
+  at::Tensor out = at::empty(scores.sizes(), scores.options().dtype(out_dtype));
+  const float s = static_cast<float>(scale);
+  if (in == at::kFloat) {
+    if (out_dtype == at::kFloat) SoftmaxRows<float, float>(scores, mask, s, out);
+    else SoftmaxRows<float, c10::BFloat16>(scores, mask, s, out);
+  } else {
+    if (out_dtype == at::kFloat) SoftmaxRows<c10::BFloat16, float>(scores, mask, s, out);
+    else SoftmaxRows<c10::BFloat16, c10::BFloat16>(scores, mask, s, out);
+  }
+  return out;
+#else
+  return at::Tensor();
+#endif
+}
+
+}  // namespace llmq
