@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
-#include "model/attention_kernels.h"
+#include "model/fused_ops.h"
 
 namespace llmq {
 namespace {
@@ -246,7 +246,7 @@ at::Tensor CausalLM::AttentionHeads(int layer, const at::Tensor& x, const Forwar
     scores = scores.view({batch, nkv, group, rows, keys});
     const at::Tensor mask = ctx.additive_mask.narrow(3, start, rows).narrow(4, 0, keys);
     // softmax(mask + scale · scores) in float32, in one pass on CPUs with AVX-512
-    // (model/attention_kernels.h), else with ATen ops (mask and scale in one pass).
+    // (model/fused_ops.h), else with ATen ops (mask and scale in one pass).
     at::Tensor probs = MaskedSoftmax(scores, mask, scale, x.scalar_type());
     if (!probs.defined()) {
       at::Tensor s32 = scores.to(at::kFloat);

@@ -1,7 +1,7 @@
 // The fused attention softmax against the float64 softmax of the same float32 inputs and
 // against ATen's ops, on row lengths around its 16-wide steps, masked entries, fully
 // masked rows, inputs reaching exp's denormal range, and both dtypes.
-#include "model/attention_kernels.h"
+#include "model/fused_ops.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -35,7 +35,7 @@ at::Tensor ReferenceSoftmax(const at::Tensor& scores, const at::Tensor& mask, do
   return e / e.sum(-1, true);
 }
 
-TEST(AttentionKernelsTest, MaskedSoftmaxIsTheSoftmaxOfFloat32Inputs) {
+TEST(FusedOpsTest, MaskedSoftmaxIsTheSoftmaxOfFloat32Inputs) {
   if (!internal::HasAvx512()) GTEST_SKIP() << "no AVX-512: transformer.cc uses the ATen ops";
   at::manual_seed(4);
   const double scale = 0.125;
@@ -69,7 +69,7 @@ TEST(AttentionKernelsTest, MaskedSoftmaxIsTheSoftmaxOfFloat32Inputs) {
 
 // Differences from the row's maximum across exp's whole range, into the denormals and
 // below -104 (where exp is 0 in float32).
-TEST(AttentionKernelsTest, ExpAcrossItsRange) {
+TEST(FusedOpsTest, ExpAcrossItsRange) {
   if (!internal::HasAvx512()) GTEST_SKIP() << "no AVX-512";
   const int64_t keys = 2001;
   at::Tensor scores = at::linspace(0, -110, keys).view({1, 1, 1, 1, keys});
@@ -81,7 +81,7 @@ TEST(AttentionKernelsTest, ExpAcrossItsRange) {
   EXPECT_EQ(got[0][0][0][0][keys - 1].item<double>(), 0.0);  // exp(-110) underflows
 }
 
-TEST(AttentionKernelsTest, NanStaysNanAndOtherArgumentsDecline) {
+TEST(FusedOpsTest, NanStaysNanAndOtherArgumentsDecline) {
   if (!internal::HasAvx512()) GTEST_SKIP() << "no AVX-512";
   at::Tensor scores = at::zeros({1, 1, 1, 2, 20});
   scores[0][0][0][1][3] = NAN;

@@ -1,4 +1,4 @@
-#include "model/attention_kernels.h"
+#include "model/fused_ops.h"
 
 #include <ATen/ATen.h>
 

@@ -3,8 +3,8 @@
 // compute dtype), each a pass over a (heads x rows x keys) matrix. In the Llama-1B-shaped
 // bfloat16 prefill of 2048 tokens those four took ~30 % of the time (softmax 18 %, the
 // conversions 13 %), more than the attention products themselves.
-#ifndef LLMQ_MODEL_ATTENTION_KERNELS_H_
-#define LLMQ_MODEL_ATTENTION_KERNELS_H_
+#ifndef LLMQ_MODEL_FUSED_OPS_H_
+#define LLMQ_MODEL_FUSED_OPS_H_
 
 #include <ATen/core/Tensor.h>
 
@@ -24,4 +24,4 @@ at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, doubl
 
 }  // namespace llmq
 
-#endif  // LLMQ_MODEL_ATTENTION_KERNELS_H_
+#endif  // LLMQ_MODEL_FUSED_OPS_H_
