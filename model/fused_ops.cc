@@ -20,13 +20,14 @@ namespace llmq {
 namespace {
 
 #ifdef LLMQ_SOFTMAX_AVX512
-// exp(x) for x <= 0 (NaN stays NaN): x = n ln2 + r, |r| <= ln2 / 2, exp(r) by Cephes's
-// degree-6 expf polynomial, then scaled by 2^n exactly (vscalefps: denormal results
-// rounded once). Below -104 exp underflows to 0 in float32; -104 also keeps n and r
-// well-defined for the masked scores (-1e30).
-LLMQ_AVX512_FN inline __m512 ExpNonPositive(__m512 x) {
+// exp(x) (NaN stays NaN): x = n ln2 + r, |r| <= ln2 / 2, exp(r) by Cephes's degree-6 expf
+// polynomial, then scaled by 2^n exactly (vscalefps: denormal results rounded once,
+// overflow to infinity). Below -104 exp underflows to 0 in float32, above 89 it is
+// infinite; clamping there also keeps n and r well-defined for the masked scores (-1e30).
+LLMQ_AVX512_FN inline __m512 Exp512(__m512 x) {
   const __mmask16 zero = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-104.0f), _CMP_LT_OQ);
-  x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);  // vmaxps returns its second operand, x, for NaN
+  // vmaxps / vminps return their second operand, x, for NaN.
+  x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -46,14 +47,14 @@ inline __mmask16 Tail(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 }
 
-LLMQ_AVX512_FN inline __m512 LoadScores(const float* s, __mmask16 m) { return _mm512_maskz_loadu_ps(m, s); }
-LLMQ_AVX512_FN inline __m512 LoadScores(const c10::BFloat16* s, __mmask16 m) {
+LLMQ_AVX512_FN inline __m512 Load(const float* s, __mmask16 m) { return _mm512_maskz_loadu_ps(m, s); }
+LLMQ_AVX512_FN inline __m512 Load(const c10::BFloat16* s, __mmask16 m) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, s)), 16));
 }
 
-LLMQ_AVX512_FN inline void StoreProbs(float* out, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(out, m, v); }
+LLMQ_AVX512_FN inline void Store(float* out, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(out, m, v); }
 // To bfloat16 rounding to nearest even, NaN to the quiet NaN c10 makes (0x7FC0).
-LLMQ_AVX512_FN inline void StoreProbs(c10::BFloat16* out, __m512 v, __mmask16 m) {
+LLMQ_AVX512_FN inline void Store(c10::BFloat16* out, __m512 v, __mmask16 m) {
   const __m512i b = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
   __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), lsb), 16);
@@ -69,7 +70,7 @@ LLMQ_AVX512_FN void SoftmaxRow(const In* s, const float* mask, float scale, int6
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int64_t k = 0; k < n; k += 16) {
     const __mmask16 m = Tail(n - k);
-    const __m512 v = _mm512_fmadd_ps(LoadScores(s + k, m), vs, _mm512_maskz_loadu_ps(m, mask + k));
+    const __m512 v = _mm512_fmadd_ps(Load(s + k, m), vs, _mm512_maskz_loadu_ps(m, mask + k));
     _mm512_mask_storeu_ps(tmp + k, m, v);
     vmax = _mm512_mask_max_ps(vmax, m, vmax, v);
   }
@@ -77,14 +78,14 @@ LLMQ_AVX512_FN void SoftmaxRow(const In* s, const float* mask, float scale, int6
   __m512 vsum = _mm512_setzero_ps();
   for (int64_t k = 0; k < n; k += 16) {
     const __mmask16 m = Tail(n - k);
-    const __m512 e = ExpNonPositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, tmp + k), max));
+    const __m512 e = Exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, tmp + k), max));
     _mm512_mask_storeu_ps(tmp + k, m, e);
     vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
   }
   const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
   for (int64_t k = 0; k < n; k += 16) {
     const __mmask16 m = Tail(n - k);
-    StoreProbs(out + k, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, tmp + k), inv), m);
+    Store(out + k, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, tmp + k), inv), m);
   }
 }
 
@@ -105,9 +106,107 @@ void SoftmaxRows(const at::Tensor& scores, const at::Tensor& mask, float scale, 
     }
   });
 }
+// v as the dtype T holds it (bfloat16: rounded to nearest even), back in float32.
+LLMQ_AVX512_FN inline __m512 RoundTo(float*, __m512 v) { return v; }
+LLMQ_AVX512_FN inline __m512 RoundTo(c10::BFloat16*, __m512 v) {
+  const __m512i b = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), lsb),
+                                     _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+  return _mm512_mask_mov_ps(_mm512_castsi512_ps(r), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+}
+
+// One row of n: x * (1 / sqrt(mean(x^2) + eps)) rounded to T, times the weight, rounded.
+template <typename T>
+LLMQ_AVX512_FN void RmsNormRow(const T* x, const T* weight, float eps, int64_t n, T* out) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 16) {
+    const __m512 v = Load(x + k, Tail(n - k));
+    acc = _mm512_fmadd_ps(v, v, acc);
+  }
+  const float r = 1.0f / std::sqrt(_mm512_reduce_add_ps(acc) / static_cast<float>(n) + eps);
+  const __m512 vr = _mm512_set1_ps(r);
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = Tail(n - k);
+    const __m512 normed = RoundTo(out, _mm512_mul_ps(Load(x + k, m), vr));
+    Store(out + k, _mm512_mul_ps(Load(weight + k, m), normed), m);
+  }
+}
+
+// gate[k] = silu(gate[k]) * up[k]: silu(g) = g / (1 + exp(-g)) rounded to T, then the
+// product rounded to T (ATen's silu_ then mul_).
+template <typename T>
+LLMQ_AVX512_FN void SiluMulSpan(T* gate, const T* up, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = Tail(n - k);
+    const __m512 g = Load(gate + k, m);
+    const __m512 e = Exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    const __m512 silu = RoundTo(gate, _mm512_div_ps(g, _mm512_add_ps(one, e)));
+    Store(gate + k, _mm512_mul_ps(silu, Load(up + k, m)), m);
+  }
+}
 #endif
 
+bool Applies(const at::Tensor& t) {
+#ifdef LLMQ_SOFTMAX_AVX512
+  return internal::HasAvx512() && t.is_cpu() && t.is_contiguous() &&
+         (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+#else
+  (void)t;
+  return false;
+#endif
+}
+
 }  // namespace
+
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+#ifdef LLMQ_SOFTMAX_AVX512
+  if (!Applies(x) || !Applies(weight) || weight.scalar_type() != x.scalar_type() || weight.dim() != 1 ||
+      x.dim() < 1 || weight.size(0) != x.size(-1) || x.size(-1) == 0) {
+    return at::Tensor();
+  }
+  at::Tensor out = at::empty_like(x);
+  const int64_t n = x.size(-1), rows = x.numel() / n;
+  const float e = static_cast<float>(eps);
+  ParallelFor(0, rows, std::max<int64_t>(1, 16384 / n), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      if (x.scalar_type() == at::kFloat) {
+        RmsNormRow(x.data_ptr<float>() + r * n, weight.data_ptr<float>(), e, n, out.data_ptr<float>() + r * n);
+      } else {
+        RmsNormRow(x.data_ptr<c10::BFloat16>() + r * n, weight.data_ptr<c10::BFloat16>(), e, n,
+                   out.data_ptr<c10::BFloat16>() + r * n);
+      }
+    }
+  });
+  return out;
+#else
+  (void)x, (void)weight, (void)eps;
+  return at::Tensor();
+#endif
+}
+
+bool SiluMulInPlace(at::Tensor& gate, const at::Tensor& up) {
+#ifdef LLMQ_SOFTMAX_AVX512
+  if (!Applies(gate) || !Applies(up) || up.scalar_type() != gate.scalar_type() || !up.sizes().equals(gate.sizes())) {
+    return false;
+  }
+  const int64_t n = gate.numel();
+  constexpr int64_t kSpan = 4096;
+  ParallelFor(0, (n + kSpan - 1) / kSpan, 4, [&](int64_t s0, int64_t s1) {
+    const int64_t k0 = s0 * kSpan, k1 = std::min(n, s1 * kSpan);
+    if (gate.scalar_type() == at::kFloat) {
+      SiluMulSpan(gate.data_ptr<float>() + k0, up.data_ptr<float>() + k0, k1 - k0);
+    } else {
+      SiluMulSpan(gate.data_ptr<c10::BFloat16>() + k0, up.data_ptr<c10::BFloat16>() + k0, k1 - k0);
+    }
+  });
+  return true;
+#else
+  (void)gate, (void)up;
+  return false;
+#endif
+}
 
 at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, double scale,
                          at::ScalarType out_dtype) {

@@ -1,8 +1,12 @@
-// Attention's softmax on CPU in one pass over the scores: what transformer.cc did with four
-// ATen ops (scores to float32, mask + scale * scores, softmax, probabilities back to the
-// compute dtype), each a pass over a (heads x rows x keys) matrix. In the Llama-1B-shaped
-// bfloat16 prefill of 2048 tokens those four took ~30 % of the time (softmax 18 %, the
-// conversions 13 %), more than the attention products themselves.
+// The transformer's element-wise steps on CPU as one AVX-512 pass each, where ATen runs
+// several passes (and, for bfloat16, conversions between them): attention's softmax, the
+// RMSNorm, the gated MLP's activation. Each computes the same float32 formula as the ATen
+// ops transformer.cc ran before, with the same roundings to the compute dtype, and returns
+// an undefined tensor (false) where it does not apply (no AVX-512, not the CPU, other
+// dtypes or layouts): the caller then runs the ATen ops. In the Llama-1B-shaped bfloat16
+// prefill of 2048 tokens the softmax's four ATen passes took ~30 % of the time (softmax 18 %,
+// conversions 13 %), more than the attention products; the RMSNorms' and the activation's
+// ~20 %.
 #ifndef LLMQ_MODEL_FUSED_OPS_H_
 #define LLMQ_MODEL_FUSED_OPS_H_
 
@@ -21,6 +25,15 @@ namespace llmq {
 // AVX-512 or the arguments are other than these: the caller then uses the ATen ops.
 at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, double scale,
                          at::ScalarType out_dtype);
+
+// RMSNorm as Hugging Face's LlamaRMSNorm: per row of x (..., n), float32 or bfloat16 and
+// contiguous, x * (1 / sqrt(mean(x^2) + eps)) in float32, rounded to x's dtype, times
+// weight (n, x's dtype), rounded again.
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// gate = silu(gate) * up in place (silu(g) = g / (1 + exp(-g)) rounded to the dtype, then
+// the product rounded: ATen's silu_ followed by mul_). Same shapes and dtype, contiguous.
+bool SiluMulInPlace(at::Tensor& gate, const at::Tensor& up);
 
 }  // namespace llmq
 

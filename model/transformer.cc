@@ -105,7 +105,10 @@ int64_t TensorBytes(const at::Tensor& t) {
 
 at::Tensor Norm::Forward(const at::Tensor& x) const {
   if (is_layernorm) return at::layer_norm(x, {x.size(-1)}, weight, bias, eps);
-  // RMSNorm in float32, scaled in the input dtype (as Hugging Face's LlamaRMSNorm).
+  // RMSNorm in float32, scaled in the input dtype (as Hugging Face's LlamaRMSNorm): one
+  // pass on CPUs with AVX-512 (model/fused_ops.h), else with ATen ops.
+  at::Tensor fused = RmsNorm(x, weight, eps);
+  if (fused.defined()) return fused;
   at::Tensor xf = x.to(at::kFloat);
   at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * normed.to(x.scalar_type());
@@ -264,7 +267,9 @@ at::Tensor CausalLM::MlpActivation(int layer, const at::Tensor& x) const {
   const DecoderBlock& b = blocks_[layer];
   if (b.gate_proj) {
     at::Tensor gate = b.gate_proj->Forward(x);  // in place: no (tokens, ff) temporaries
-    return at::silu_(gate).mul_(b.up_proj->Forward(x));
+    const at::Tensor up = b.up_proj->Forward(x);
+    if (SiluMulInPlace(gate, up)) return gate;  // one pass (model/fused_ops.h)
+    return at::silu_(gate).mul_(up);
   }
   return at::gelu(b.up_proj->Forward(x), "tanh");
 }
