@@ -14,6 +14,10 @@
 #include <immintrin.h>
 #define LLMQ_SOFTMAX_AVX512 1
 #define LLMQ_AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,fma"), optimize("O3")))
+// Where a product and a sum must each round, as ATen's separate ops do: GCC would
+// otherwise contract the intrinsics' multiply and add into one FMA.
+#define LLMQ_AVX512_SEPARATE_ROUNDINGS_FN \
+  __attribute__((target("avx512f,avx512bw,avx512vl,fma"), optimize("O3", "fp-contract=off")))
 #endif
 
 namespace llmq {
@@ -146,6 +150,23 @@ LLMQ_AVX512_FN void SiluMulSpan(T* gate, const T* up, int64_t n) {
     Store(gate + k, _mm512_mul_ps(silu, Load(up + k, m)), m);
   }
 }
+// One row of a head: out = x cos + rotate_half(x) sin over the first rd features, each
+// product and the sum rounded to T (the ATen ops' roundings), the rest copied.
+template <typename T>
+LLMQ_AVX512_SEPARATE_ROUNDINGS_FN void RopeRow(const T* x, const T* cos, const T* sin, int64_t rd, int64_t hd, T* out) {
+  const int64_t half = rd / 2;
+  for (int64_t i = 0; i < half; i += 16) {
+    const __mmask16 m = Tail(half - i);
+    const __m512 x1 = Load(x + i, m), x2 = Load(x + half + i, m);
+    const __m512 a1 = RoundTo(out, _mm512_mul_ps(x1, Load(cos + i, m)));
+    const __m512 b1 = RoundTo(out, _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), x2), Load(sin + i, m)));
+    const __m512 a2 = RoundTo(out, _mm512_mul_ps(x2, Load(cos + half + i, m)));
+    const __m512 b2 = RoundTo(out, _mm512_mul_ps(x1, Load(sin + half + i, m)));
+    Store(out + i, _mm512_add_ps(a1, b1), m);
+    Store(out + half + i, _mm512_add_ps(a2, b2), m);
+  }
+  if (hd > rd) std::memcpy(out + rd, x + rd, (hd - rd) * sizeof(T));
+}
 #endif
 
 bool Applies(const at::Tensor& t) {
@@ -205,6 +226,41 @@ bool SiluMulInPlace(at::Tensor& gate, const at::Tensor& up) {
 #else
   (void)gate, (void)up;
   return false;
+#endif
+}
+
+at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+#ifdef LLMQ_SOFTMAX_AVX512
+  const at::ScalarType t = x.scalar_type();
+  if (!internal::HasAvx512() || !x.is_cpu() || !cos.is_cpu() || !sin.is_cpu() || x.dim() != 4 ||
+      cos.dim() != 4 || sin.dim() != 4 || (t != at::kFloat && t != at::kBFloat16) ||
+      cos.scalar_type() != t || sin.scalar_type() != t || !cos.sizes().equals(sin.sizes()) ||
+      !cos.strides().equals(sin.strides()) || x.stride(3) != 1 || cos.stride(3) != 1 ||
+      cos.size(0) != x.size(0) || cos.size(1) != 1 || cos.size(2) != x.size(2) ||
+      cos.size(3) % 2 != 0 || cos.size(3) > x.size(3)) {
+    return at::Tensor();
+  }
+  at::Tensor out = at::empty_like(x);  // x's layout (a transposed view: (batch, seq, heads, hd))
+  const int64_t heads = x.size(1), seq = x.size(2), rd = cos.size(3), hd = x.size(3);
+  ParallelFor(0, x.size(0) * heads * seq, std::max<int64_t>(1, 16384 / hd), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t b = i / (heads * seq), h = (i / seq) % heads, p = i % seq;
+      const int64_t xo = b * x.stride(0) + h * x.stride(1) + p * x.stride(2);
+      const int64_t oo = b * out.stride(0) + h * out.stride(1) + p * out.stride(2);
+      const int64_t co = b * cos.stride(0) + p * cos.stride(2);
+      if (t == at::kFloat) {
+        RopeRow(x.data_ptr<float>() + xo, cos.data_ptr<float>() + co, sin.data_ptr<float>() + co, rd, hd,
+                out.data_ptr<float>() + oo);
+      } else {
+        RopeRow(x.data_ptr<c10::BFloat16>() + xo, cos.data_ptr<c10::BFloat16>() + co,
+                sin.data_ptr<c10::BFloat16>() + co, rd, hd, out.data_ptr<c10::BFloat16>() + oo);
+      }
+    }
+  });
+  return out;
+#else
+  (void)x, (void)cos, (void)sin;
+  return at::Tensor();
 #endif
 }
 

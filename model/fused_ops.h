@@ -1,12 +1,13 @@
 // The transformer's element-wise steps on CPU as one AVX-512 pass each, where ATen runs
-// several passes (and, for bfloat16, conversions between them): attention's softmax, the
-// RMSNorm, the gated MLP's activation. Each computes the same float32 formula as the ATen
-// ops transformer.cc ran before, with the same roundings to the compute dtype, and returns
-// an undefined tensor (false) where it does not apply (no AVX-512, not the CPU, other
-// dtypes or layouts): the caller then runs the ATen ops. In the Llama-1B-shaped bfloat16
-// prefill of 2048 tokens the softmax's four ATen passes took ~30 % of the time (softmax 18 %,
-// conversions 13 %), more than the attention products; the RMSNorms' and the activation's
-// ~20 %.
+// several passes (and, for bfloat16, conversions between them): the rotary embedding,
+// attention's softmax, the RMSNorm, the gated MLP's activation. Each computes the same
+// float32 formula as the ATen ops transformer.cc ran before, with the same roundings to
+// the compute dtype, and returns an undefined tensor (false) where it does not apply (no
+// AVX-512, not the CPU, other dtypes or layouts): the caller then runs the ATen ops. In the
+// Llama-1B-shaped bfloat16 prefill of 2048 tokens the softmax's four ATen passes took ~30 %
+// of the time (softmax 18 %, conversions 13 %), more than the attention products, the
+// RMSNorms and the activation ~20 %; in float32 the rotary embedding's ops (a cat over
+// strided halves among them) ~4 %.
 #ifndef LLMQ_MODEL_FUSED_OPS_H_
 #define LLMQ_MODEL_FUSED_OPS_H_
 
@@ -25,6 +26,15 @@ namespace llmq {
 // AVX-512 or the arguments are other than these: the caller then uses the ATen ops.
 at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, double scale,
                          at::ScalarType out_dtype);
+
+// Rotary embedding as Hugging Face applies it: x (batch, heads, seq, hd), float32 or
+// bfloat16, last dimension contiguous (any other strides: the projections' transposed
+// views); cos, sin (batch, 1, seq, rd) of x's dtype, rd even and <= hd. The first rd
+// features of each head become x cos + rotate_half(x) sin (rotate_half: (-x[rd/2:],
+// x[:rd/2])), each product and the sum rounded to the dtype as the ATen ops round them
+// (so the result is theirs bit for bit); the rest are copied (Phi's partial rotary). The
+// result has x's layout.
+at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 // RMSNorm as Hugging Face's LlamaRMSNorm: per row of x (..., n), float32 or bfloat16 and
 // contiguous, x * (1 / sqrt(mean(x^2) + eps)) in float32, rounded to x's dtype, times

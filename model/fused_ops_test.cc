@@ -162,5 +162,35 @@ TEST(FusedOpsTest, SiluMulIsSiluThenMul) {
   EXPECT_FALSE(SiluMulInPlace(g, at::randn({5})));
 }
 
+// Bit for bit the ATen ops transformer.cc runs without AVX-512 (x cos + rotate_half(x)
+// sin, each op rounded to the dtype), on the projections' transposed layout, whole and
+// partial rotary dimensions, batch 2 with per-batch positions.
+TEST(FusedOpsTest, ApplyRotaryIsTheAtenOpsBitForBit) {
+  if (!internal::HasAvx512()) GTEST_SKIP() << "no AVX-512: transformer.cc uses the ATen ops";
+  at::manual_seed(7);
+  auto rotate_half = [](const at::Tensor& x) {
+    const int64_t half = x.size(-1) / 2;
+    return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  };
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    for (auto [hd, rd] : {std::pair<int64_t, int64_t>{64, 64}, {80, 32}, {8, 8}, {50, 34}}) {
+      const int64_t batch = 2, heads = 3, seq = 5;
+      // (batch, seq, heads, hd) viewed as (batch, heads, seq, hd), as after a projection.
+      const at::Tensor x = at::randn({batch, seq, heads, hd}).to(dtype).transpose(1, 2);
+      const at::Tensor angle = at::rand({batch, 1, seq, rd}) * 100;
+      const at::Tensor cos = angle.cos().to(dtype), sin = angle.sin().to(dtype);
+      const at::Tensor rot = x.narrow(-1, 0, rd);
+      const at::Tensor want = at::cat({rot * cos + rotate_half(rot) * sin, x.narrow(-1, rd, hd - rd)}, -1);
+      const at::Tensor got = ApplyRotary(x, cos, sin);
+      ASSERT_TRUE(got.defined());
+      EXPECT_TRUE(at::equal(got, want)) << dtype << " hd=" << hd << " rd=" << rd << ": max difference "
+                                        << (got.to(at::kDouble) - want.to(at::kDouble)).abs().max().item<double>();
+    }
+  }
+  const at::Tensor x = at::randn({1, 2, 3, 8});
+  EXPECT_FALSE(ApplyRotary(x, at::randn({1, 1, 3, 10}), at::randn({1, 1, 3, 10})).defined());  // rd > hd
+  EXPECT_FALSE(ApplyRotary(x, at::randn({1, 1, 3, 8}).to(at::kBFloat16), at::randn({1, 1, 3, 8}).to(at::kBFloat16)).defined());
+}
+
 }  // namespace
 }  // namespace llmq

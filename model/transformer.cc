@@ -23,6 +23,8 @@ at::Tensor RotateHalf(const at::Tensor& x) {
 // x: (batch, heads, seq, head_dim); cos/sin: (batch, 1, seq, rotary_dim). Rotates the first
 // rotary_dim features of each head, passes the rest (Phi's partial rotary).
 at::Tensor ApplyRope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  at::Tensor fused = ApplyRotary(x, cos, sin);  // one pass (model/fused_ops.h)
+  if (fused.defined()) return fused;
   const int64_t rotary_dim = cos.size(-1);
   if (rotary_dim == x.size(-1)) return x * cos + RotateHalf(x) * sin;
   at::Tensor rot = x.narrow(-1, 0, rotary_dim);
