@@ -12,7 +12,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define LLMQ_SOFTMAX_AVX512 1
+#define LLMQ_FUSED_AVX512 1
 #define LLMQ_AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,fma"), optimize("O3")))
 // Where a product and a sum must each round, as ATen's separate ops do: GCC would
 // otherwise contract the intrinsics' multiply and add into one FMA.
@@ -23,7 +23,7 @@
 namespace llmq {
 namespace {
 
-#ifdef LLMQ_SOFTMAX_AVX512
+#ifdef LLMQ_FUSED_AVX512
 // exp(x) (NaN stays NaN): x = n ln2 + r, |r| <= ln2 / 2, exp(r) by Cephes's degree-6 expf
 // polynomial, then scaled by 2^n exactly (vscalefps: denormal results rounded once,
 // overflow to infinity). Below -104 exp underflows to 0 in float32, above 89 it is
@@ -56,13 +56,21 @@ LLMQ_AVX512_FN inline __m512 Load(const c10::BFloat16* s, __mmask16 m) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, s)), 16));
 }
 
-LLMQ_AVX512_FN inline void Store(float* out, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(out, m, v); }
-// To bfloat16 rounding to nearest even, NaN to the quiet NaN c10 makes (0x7FC0).
-LLMQ_AVX512_FN inline void Store(c10::BFloat16* out, __m512 v, __mmask16 m) {
+// v as the dtype T holds it, back in float32: bfloat16 rounds to nearest even, a NaN
+// becomes the quiet NaN c10 makes (0x7FC0), as c10::BFloat16's conversion does.
+LLMQ_AVX512_FN inline __m512 RoundTo(float*, __m512 v) { return v; }
+LLMQ_AVX512_FN inline __m512 RoundTo(c10::BFloat16*, __m512 v) {
   const __m512i b = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), lsb), 16);
-  r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+  const __m512i r = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), lsb),
+                                     _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+  return _mm512_castsi512_ps(_mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+                                                   _mm512_set1_epi32(0x7FC00000)));
+}
+
+LLMQ_AVX512_FN inline void Store(float* out, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(out, m, v); }
+LLMQ_AVX512_FN inline void Store(c10::BFloat16* out, __m512 v, __mmask16 m) {
+  const __m512i r = _mm512_srli_epi32(_mm512_castps_si512(RoundTo(out, v)), 16);
   _mm256_mask_storeu_epi16(out, m, _mm512_cvtepi32_epi16(r));
 }
 
@@ -110,16 +118,6 @@ void SoftmaxRows(const at::Tensor& scores, const at::Tensor& mask, float scale, 
     }
   });
 }
-// v as the dtype T holds it (bfloat16: rounded to nearest even), back in float32.
-LLMQ_AVX512_FN inline __m512 RoundTo(float*, __m512 v) { return v; }
-LLMQ_AVX512_FN inline __m512 RoundTo(c10::BFloat16*, __m512 v) {
-  const __m512i b = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-  const __m512i r = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), lsb),
-                                     _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
-  return _mm512_mask_mov_ps(_mm512_castsi512_ps(r), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
-}
-
 // One row of n: x * (1 / sqrt(mean(x^2) + eps)) rounded to T, times the weight, rounded.
 template <typename T>
 LLMQ_AVX512_FN void RmsNormRow(const T* x, const T* weight, float eps, int64_t n, T* out) {
@@ -170,7 +168,7 @@ LLMQ_AVX512_SEPARATE_ROUNDINGS_FN void RopeRow(const T* x, const T* cos, const T
 #endif
 
 bool Applies(const at::Tensor& t) {
-#ifdef LLMQ_SOFTMAX_AVX512
+#ifdef LLMQ_FUSED_AVX512
   return internal::HasAvx512() && t.is_cpu() && t.is_contiguous() &&
          (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
 #else
@@ -182,7 +180,7 @@ bool Applies(const at::Tensor& t) {
 }  // namespace
 
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-#ifdef LLMQ_SOFTMAX_AVX512
+#ifdef LLMQ_FUSED_AVX512
   if (!Applies(x) || !Applies(weight) || weight.scalar_type() != x.scalar_type() || weight.dim() != 1 ||
       x.dim() < 1 || weight.size(0) != x.size(-1) || x.size(-1) == 0) {
     return at::Tensor();
@@ -208,7 +206,7 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 }
 
 bool SiluMulInPlace(at::Tensor& gate, const at::Tensor& up) {
-#ifdef LLMQ_SOFTMAX_AVX512
+#ifdef LLMQ_FUSED_AVX512
   if (!Applies(gate) || !Applies(up) || up.scalar_type() != gate.scalar_type() || !up.sizes().equals(gate.sizes())) {
     return false;
   }
@@ -230,7 +228,7 @@ bool SiluMulInPlace(at::Tensor& gate, const at::Tensor& up) {
 }
 
 at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-#ifdef LLMQ_SOFTMAX_AVX512
+#ifdef LLMQ_FUSED_AVX512
   const at::ScalarType t = x.scalar_type();
   if (!internal::HasAvx512() || !x.is_cpu() || !cos.is_cpu() || !sin.is_cpu() || x.dim() != 4 ||
       cos.dim() != 4 || sin.dim() != 4 || (t != at::kFloat && t != at::kBFloat16) ||
@@ -266,7 +264,7 @@ at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
 
 at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, double scale,
                          at::ScalarType out_dtype) {
-#ifdef LLMQ_SOFTMAX_AVX512
+#ifdef LLMQ_FUSED_AVX512
   const at::ScalarType in = scores.scalar_type();
   if (!internal::HasAvx512() || !scores.is_cpu() || !mask.is_cpu() || scores.dim() != 5 ||
       mask.dim() != 5 || !scores.is_contiguous() || mask.scalar_type() != at::kFloat ||
