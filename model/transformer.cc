@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "model/fused_attention.h"
 #include "model/fused_ops.h"
 
 namespace llmq {
@@ -207,15 +208,21 @@ ForwardContext CausalLM::MakeContext(const at::Tensor& attention_mask, int64_t b
   at::Tensor emb = at::cat({freqs, freqs}, -1);                          // (batch, seq, rd)
   ctx.cos = emb.cos().to(dtype_).unsqueeze(1);                           // (batch, 1, seq, rd)
   ctx.sin = emb.sin().to(dtype_).unsqueeze(1);
-  const int64_t total = ctx.past + seq;
-  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
-  at::Tensor causal = at::arange(total, long_opts).unsqueeze(0) <=
-                      (at::arange(seq, long_opts) + ctx.past).unsqueeze(1);  // (seq, total)
-  at::Tensor allowed = causal.unsqueeze(0).logical_and(key_mask.unsqueeze(1));  // (batch, seq, total)
-  ctx.additive_mask = at::zeros({batch, seq, total}, at::TensorOptions().dtype(at::kFloat).device(dev))
-                          .masked_fill_(allowed.logical_not(), kMaskedScore)
-                          .view({batch, 1, 1, seq, total});
+  ctx.key_mask = key_mask;
   return ctx;
+}
+
+const at::Tensor& ForwardContext::AdditiveMask() const {
+  if (additive_mask_.defined()) return additive_mask_;
+  const int64_t batch = key_mask.size(0), total = key_mask.size(1), seq = total - past;
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(key_mask.device());
+  at::Tensor causal = at::arange(total, long_opts).unsqueeze(0) <=
+                      (at::arange(seq, long_opts) + past).unsqueeze(1);  // (seq, total)
+  at::Tensor allowed = causal.unsqueeze(0).logical_and(key_mask.unsqueeze(1));  // (batch, seq, total)
+  additive_mask_ = at::zeros({batch, seq, total}, at::TensorOptions().dtype(at::kFloat).device(key_mask.device()))
+                       .masked_fill_(allowed.logical_not(), kMaskedScore)
+                       .view({batch, 1, 1, seq, total});
+  return additive_mask_;
 }
 
 at::Tensor CausalLM::AttentionHeads(int layer, const at::Tensor& x, const ForwardContext& ctx,
@@ -235,11 +242,15 @@ at::Tensor CausalLM::AttentionHeads(int layer, const at::Tensor& x, const Forwar
     k = cache->keys[layer].narrow(2, 0, ctx.past + seq);
     v = cache->values[layer].narrow(2, 0, ctx.past + seq);
   }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // One pass per (batch row, KV head, query block) on CPUs with AVX-512, its sums
+  // independent of padding and cache layout (model/fused_attention.h); else ATen ops.
+  at::Tensor fused = FusedCausalAttention(q, k, v, ctx.key_mask, ctx.past, scale);
+  if (fused.defined()) return fused;
   // Queries in chunks: chunk c attends only to keys up to its last position (the rest
   // are causally masked anyway), which skips about half of the score matrix and bounds
   // its memory to (chunk x keys) per head.
   constexpr int64_t kQueryChunk = 128;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   std::vector<at::Tensor> outs;
   for (int64_t start = 0; start < seq; start += kQueryChunk) {
     const int64_t rows = std::min(kQueryChunk, seq - start);
@@ -249,7 +260,7 @@ at::Tensor CausalLM::AttentionHeads(int layer, const at::Tensor& x, const Forwar
     at::Tensor kc = k.narrow(2, 0, keys), vc = v.narrow(2, 0, keys);
     at::Tensor scores = at::matmul(qg, kc.transpose(2, 3));  // (batch, nkv, group*rows, keys)
     scores = scores.view({batch, nkv, group, rows, keys});
-    const at::Tensor mask = ctx.additive_mask.narrow(3, start, rows).narrow(4, 0, keys);
+    const at::Tensor mask = ctx.AdditiveMask().narrow(3, start, rows).narrow(4, 0, keys);
     // softmax(mask + scale · scores) in float32, in one pass on CPUs with AVX-512
     // (model/fused_ops.h), else with ATen ops (mask and scale in one pass).
     at::Tensor probs = MaskedSoftmax(scores, mask, scale, x.scalar_type());

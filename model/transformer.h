@@ -59,9 +59,16 @@ struct NamedLinear {
 
 // The positions, rotary tables and mask shared by all blocks of one forward call.
 struct ForwardContext {
-  at::Tensor cos, sin;       // (batch, seq, rotary_dim) in compute dtype
-  at::Tensor additive_mask;  // (batch, 1, 1, seq, past + seq) float: 0 or a large negative
-  int64_t past = 0;          // cache slots before this call
+  at::Tensor cos, sin;   // (batch, seq, rotary_dim) in compute dtype
+  at::Tensor key_mask;   // (batch, past + seq) bool: the slot holds a real token
+  int64_t past = 0;      // cache slots before this call
+  // (batch, 1, 1, seq, past + seq) float: 0 where query i may attend to slot j (a real
+  // token at j <= past + i), else a large negative. Built on first use: only the ATen
+  // attention path reads it.
+  const at::Tensor& AdditiveMask() const;
+
+ private:
+  mutable at::Tensor additive_mask_;
 };
 
 // Weights by HF tensor name ("model.embed_tokens.weight"); NotFound when absent.

@@ -108,7 +108,7 @@ void BenchChoices(CausalLM& model, const Tokenizer& tokenizer, int64_t n, int ba
   const Diff floor = compare(a, ScoreChoices(model, tokenizer, items, " ", one));
   std::printf("  boolq %zu items (%lld request tokens), batch %d: alone %.0f tokens/s (%.2f s), "
               "context reuse %.0f tokens/s (%.2f s) = %.2fx (goal >= 1.8x); "
-              "max |dlogprob| %.2g, relative %.2g (goal <= 1e-5; float32 noise, batch 1 vs %d alone: "
+              "max |dlogprob| %.3g, relative %.2g (goal <= 1e-5; float32 noise, batch 1 vs %d alone: "
               "%.2g, relative %.2g), same answers %lld/%zu\n",
               items.size(), (long long)tokens, batch, tokens / alone_s, alone_s, tokens / reused_s,
               reused_s, alone_s / reused_s, reuse.abs, reuse.rel, batch, floor.abs, floor.rel,
