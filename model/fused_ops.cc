@@ -31,50 +31,6 @@ using internal::RoundTo;
 using internal::Store;
 using internal::Tail;
 
-// One row: v = mask + scale * score into tmp, then exp(v - max) into tmp, then out.
-template <typename In, typename Out>
-LLMQ_AVX512_FN void SoftmaxRow(const In* s, const float* mask, float scale, int64_t n, float* tmp,
-                               Out* out) {
-  const __m512 vs = _mm512_set1_ps(scale);
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
-  for (int64_t k = 0; k < n; k += 16) {
-    const __mmask16 m = Tail(n - k);
-    const __m512 v = _mm512_fmadd_ps(Load(s + k, m), vs, _mm512_maskz_loadu_ps(m, mask + k));
-    _mm512_mask_storeu_ps(tmp + k, m, v);
-    vmax = _mm512_mask_max_ps(vmax, m, vmax, v);
-  }
-  const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-  __m512 vsum = _mm512_setzero_ps();
-  for (int64_t k = 0; k < n; k += 16) {
-    const __mmask16 m = Tail(n - k);
-    const __m512 e = Exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, tmp + k), max));
-    _mm512_mask_storeu_ps(tmp + k, m, e);
-    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
-  }
-  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
-  for (int64_t k = 0; k < n; k += 16) {
-    const __mmask16 m = Tail(n - k);
-    Store(out + k, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, tmp + k), inv), m);
-  }
-}
-
-template <typename In, typename Out>
-void SoftmaxRows(const at::Tensor& scores, const at::Tensor& mask, float scale, at::Tensor& out) {
-  const int64_t batch = scores.size(0), per_batch = scores.size(1) * scores.size(2);
-  const int64_t rows = scores.size(3), keys = scores.size(4);
-  const In* s = scores.data_ptr<In>();
-  Out* o = out.data_ptr<Out>();
-  const float* mk = mask.data_ptr<float>();
-  const int64_t mask_b = mask.stride(0), mask_r = mask.stride(3);
-  const int64_t total = batch * per_batch * rows;
-  ParallelFor(0, total, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, keys)), [&](int64_t i0, int64_t i1) {
-    std::vector<float> tmp(keys + 16);
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t b = i / (per_batch * rows), r = i % rows;
-      SoftmaxRow(s + i * keys, mk + b * mask_b + r * mask_r, scale, keys, tmp.data(), o + i * keys);
-    }
-  });
-}
 // One row of n: x * (1 / sqrt(mean(x^2) + eps)) rounded to T, times the weight, rounded.
 template <typename T>
 LLMQ_AVX512_FN void RmsNormRow(const T* x, const T* weight, float eps, int64_t n, T* out) {
@@ -215,33 +171,6 @@ at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
   return out;
 #else
   (void)x, (void)cos, (void)sin;
-  return at::Tensor();
-#endif
-}
-
-at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, double scale,
-                         at::ScalarType out_dtype) {
-#ifdef LLMQ_FUSED_AVX512
-  const at::ScalarType in = scores.scalar_type();
-  if (!internal::HasAvx512() || !scores.is_cpu() || !mask.is_cpu() || scores.dim() != 5 ||
-      mask.dim() != 5 || !scores.is_contiguous() || mask.scalar_type() != at::kFloat ||
-      (in != at::kFloat && in != at::kBFloat16) ||
-      (out_dtype != at::kFloat && out_dtype != at::kBFloat16) || mask.size(0) != scores.size(0) ||
-      mask.size(1) != 1 || mask.size(2) != 1 || mask.size(3) != scores.size(3) ||
-      mask.size(4) != scores.size(4) || mask.stride(4) != 1) {
-    return at::Tensor();
-  }
-  at::Tensor out = at::empty(scores.sizes(), scores.options().dtype(out_dtype));
-  const float s = static_cast<float>(scale);
-  if (in == at::kFloat) {
-    if (out_dtype == at::kFloat) SoftmaxRows<float, float>(scores, mask, s, out);
-    else SoftmaxRows<float, c10::BFloat16>(scores, mask, s, out);
-  } else {
-    if (out_dtype == at::kFloat) SoftmaxRows<c10::BFloat16, float>(scores, mask, s, out);
-    else SoftmaxRows<c10::BFloat16, c10::BFloat16>(scores, mask, s, out);
-  }
-  return out;
-#else
   return at::Tensor();
 #endif
 }

@@ -1,31 +1,18 @@
 // The transformer's element-wise steps on CPU as one AVX-512 pass each, where ATen runs
-// several passes (and, for bfloat16, conversions between them): the rotary embedding,
-// attention's softmax, the RMSNorm, the gated MLP's activation. Each computes the same
-// float32 formula as the ATen ops transformer.cc ran before, with the same roundings to
-// the compute dtype, and returns an undefined tensor (false) where it does not apply (no
-// AVX-512, not the CPU, other dtypes or layouts): the caller then runs the ATen ops. In the
-// Llama-1B-shaped bfloat16 prefill of 2048 tokens the softmax's four ATen passes took ~30 %
-// of the time (softmax 18 %, conversions 13 %), more than the attention products, the
-// RMSNorms and the activation ~20 %; in float32 the rotary embedding's ops (a cat over
-// strided halves among them) ~4 %.
+// several passes (and, for bfloat16, conversions between them): the rotary embedding, the
+// RMSNorm, the gated MLP's activation (attention's softmax lives in the fused attention,
+// model/fused_attention.h). Each computes the same float32 formula as the ATen ops
+// transformer.cc ran before, with the same roundings to the compute dtype, and returns an
+// undefined tensor (false) where it does not apply (no AVX-512, not the CPU, other dtypes
+// or layouts): the caller then runs the ATen ops. In the Llama-1B-shaped float32 prefill
+// of 2048 tokens the rotary embedding's ops (a cat over strided halves among them) took
+// ~4 % of the time.
 #ifndef LLMQ_MODEL_FUSED_OPS_H_
 #define LLMQ_MODEL_FUSED_OPS_H_
 
 #include <ATen/core/Tensor.h>
 
 namespace llmq {
-
-// probs = softmax over the last dimension of (mask + scale * scores), in float32, returned
-// in `out_dtype` (rounded once, to nearest even). scores: (batch, heads, group, rows, keys)
-// float32 or bfloat16 on the CPU, contiguous; mask: float32, (batch, 1, 1, rows, keys)
-// with any strides (an additive mask: 0 where allowed, a large negative number where not).
-// out_dtype: float32 or bfloat16. Per row: the maximum, exp(v - max) (a degree-6
-// polynomial after range reduction, within 1 ulp of float32's exp where ATen's SLEEF
-// exp is too; 0 below -104, as SLEEF), their sum, and v / sum as v * (1 / sum), as ATen's
-// softmax computes it. Returns an undefined tensor, doing nothing, where the CPU lacks
-// AVX-512 or the arguments are other than these: the caller then uses the ATen ops.
-at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, double scale,
-                         at::ScalarType out_dtype);
 
 // Rotary embedding as Hugging Face applies it: x (batch, heads, seq, hd), float32 or
 // bfloat16, last dimension contiguous (any other strides: the projections' transposed

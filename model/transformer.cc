@@ -261,14 +261,10 @@ at::Tensor CausalLM::AttentionHeads(int layer, const at::Tensor& x, const Forwar
     at::Tensor scores = at::matmul(qg, kc.transpose(2, 3));  // (batch, nkv, group*rows, keys)
     scores = scores.view({batch, nkv, group, rows, keys});
     const at::Tensor mask = ctx.AdditiveMask().narrow(3, start, rows).narrow(4, 0, keys);
-    // softmax(mask + scale · scores) in float32, in one pass on CPUs with AVX-512
-    // (model/fused_ops.h), else with ATen ops (mask and scale in one pass).
-    at::Tensor probs = MaskedSoftmax(scores, mask, scale, x.scalar_type());
-    if (!probs.defined()) {
-      at::Tensor s32 = scores.to(at::kFloat);
-      at::add_out(s32, mask, s32, scale);
-      probs = at::softmax(s32, -1).to(x.scalar_type());
-    }
+    // softmax(mask + scale · scores) in float32 (mask and scale in one pass).
+    at::Tensor s32 = scores.to(at::kFloat);
+    at::add_out(s32, mask, s32, scale);
+    const at::Tensor probs = at::softmax(s32, -1).to(x.scalar_type());
     outs.push_back(at::matmul(probs.view({batch, nkv, group * rows, keys}), vc)
                        .view({batch, nh, rows, hd}));  // (batch, nh, rows, hd)
   }
