@@ -15,6 +15,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "model/amx_tiles.h"
 #include "model/avx512_math.h"
 #include "model/transpose16.h"
 #define LLMQ_ATTENTION_AVX512 1
@@ -206,27 +207,6 @@ void ValueRows(int nz, const float* vb, int64_t hp, const float* const* p, int64
 #define LLMQ_AMX_FN                                                                          \
   __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,fma"), \
                  optimize("O3")))
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Tiles 0..7 all 16 rows of 64 bytes, for the calling thread.
-LLMQ_AMX_FN void ConfigureTiles() {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  // GCC 12 drops the stores above otherwise: its ldtilecfg builtin does not say that it
-  // reads the memory.
-  __asm__ __volatile__("" : : "r"(&cfg) : "memory");
-  _tile_loadconfig(&cfg);
-}
 
 LLMQ_AMX_FN void ReleaseTiles() { _tile_release(); }
 
@@ -448,7 +428,7 @@ void Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const
   std::atomic<int64_t> next{0};
   ParallelFor(0, ParallelThreads(), 1, [&](int64_t, int64_t) {
     Scratch scratch;
-    if (amx) ConfigureTiles();
+    if (amx) internal::ConfigureTiles16x64();
     for (int64_t it = next++; it < items; it = next++) {
       const int64_t blk = blocks - 1 - it / (a.batch * a.kv_heads);
       const int64_t bh = it % (a.batch * a.kv_heads);

@@ -47,6 +47,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "model/amx_tiles.h"
 #include "model/transpose16.h"
 #define LLMQ_AMX_KERNELS 1
 #endif
@@ -87,14 +88,6 @@ bool CpuAndOsHaveAmxBf16() {
 #define LLMQ_AMX                                                                              \
   __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi,avx2,fma,bmi2"), \
                  optimize("O3")))
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 inline int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -319,12 +312,7 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
   const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
                     (w.groups == 1 || w.group_size % 32 == 0);
   const CodeUnpacker unpacker = MakeUnpacker(w.bits);
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  ConfigureTiles16x64();
   for (int64_t ob = o0; ob < o1; ob += kAmxBlock) {
     const int64_t o_end = std::min(o1, ob + kAmxBlock);
     const int64_t npad = RoundUp(o_end - ob, 32);
