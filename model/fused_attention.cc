@@ -293,7 +293,10 @@ LLMQ_AVX512_FN void AttendBlock(const Args<T>& a, int64_t b, int64_t h, int64_t 
   s.vb.resize(kKeyBlock * hp);
   s.q.resize(rows_pad * hd);
   s.p.resize(rows_pad * ld);
-  if (kAmx) s.pw.assign(rows_pad * ld / 2, 0);
+  if (kAmx) {
+    s.pw.resize(rows_pad * ld / 2);  // real rows: written below; padded rows: zeros
+    std::fill(s.pw.begin() + rows * ld / 2, s.pw.end(), 0u);
+  }
   s.acc.assign((rows_pad + 8) * hp, 0.0f);  // 8 sink rows past the item's
   s.inv.resize(rows);
   s.n.resize(rows);
@@ -382,7 +385,10 @@ LLMQ_AVX512_FN void AttendBlock(const Args<T>& a, int64_t b, int64_t h, int64_t 
     T* out = a.out + ((b * a.seq + i) * a.heads + head) * hd;
     const __m512 inv = _mm512_set1_ps(s.inv[r]);
     for (int64_t d = 0; d < hd; d += 16) {
-      Store(out + d, _mm512_mul_ps(_mm512_loadu_ps(s.acc.data() + r * hp + d), inv), Tail(hd - d));
+      // A query without keys gets zeros even where 0 times a later key's non-finite
+      // value made its sums NaN.
+      const __m512 o = s.n[r] == 0 ? _mm512_setzero_ps() : _mm512_mul_ps(_mm512_loadu_ps(s.acc.data() + r * hp + d), inv);
+      Store(out + d, o, Tail(hd - d));
     }
   }
 }
@@ -421,14 +427,23 @@ void Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const
   const int64_t block = std::max<int64_t>(1, kBlockVectors / a.group);
   const int64_t blocks = (a.seq + block - 1) / block;
   const int64_t items = a.batch * a.kv_heads * blocks;
-  // SetFusedKernelForTesting below "bf16" turns the tiles off.
+  // SetFusedKernelForTesting("avx512") (or lower) turns the tiles off.
   const bool amx = std::is_same<T, c10::BFloat16>::value && a.hd % 32 == 0 &&
                    internal::KernelLevel() >= 3 && internal::HasAmxBf16();
   // Dynamic claiming, the last blocks (the most keys) first.
   std::atomic<int64_t> next{0};
   ParallelFor(0, ParallelThreads(), 1, [&](int64_t, int64_t) {
     Scratch scratch;
-    if (amx) internal::ConfigureTiles16x64();
+    // The tiles configured for this thread, released however the loop ends.
+    struct Tiles {
+      explicit Tiles(bool on) : on(on) {
+        if (on) internal::ConfigureTiles16x64();
+      }
+      ~Tiles() {
+        if (on) ReleaseTiles();
+      }
+      bool on;
+    } tiles(amx);
     for (int64_t it = next++; it < items; it = next++) {
       const int64_t blk = blocks - 1 - it / (a.batch * a.kv_heads);
       const int64_t bh = it % (a.batch * a.kv_heads);
@@ -442,7 +457,6 @@ void Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const
       }
       AttendBlock<T, false>(a, bh / a.kv_heads, bh % a.kv_heads, i0, i1, scratch);
     }
-    if (amx) ReleaseTiles();
   });
 }
 #endif

@@ -69,7 +69,8 @@ Inputs MakeInputs(const Shape& s, at::ScalarType dtype) {
   return in;
 }
 
-// Both bfloat16 paths: VDPBF16PS where the CPU has AVX512-BF16 ("" = best), float32 FMAs.
+// Both bfloat16 paths: the AMX tiles where the CPU has them and head_dim is a multiple of
+// 32 ("" = best; on other CPUs the same FMAs as "avx512"), and float32 FMAs.
 class FusedAttentionPathTest : public testing::TestWithParam<const char*> {
  protected:
   void SetUp() override { SetFusedKernelForTesting(GetParam()); }
@@ -86,6 +87,8 @@ TEST_P(FusedAttentionPathTest, MatchesFloat64Attention) {
       {2, 4, 1, 3, 130, 136},  // one KV head; more than 128 features, not a multiple of 16
       {1, 32, 8, 1, 200, 64},  // decode: one query
       {3, 4, 4, 130, 3, 18},   // keys past one 64-key block, odd 16-groups
+      {4, 8, 2, 130, 0, 64},   // several work items per head, queries without keys (row 1)
+      {2, 2, 1, 70, 10, 128},  // head_dim 128: four 32-feature steps on the tiles
   };
   for (const Shape& s : shapes) {
     for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
@@ -99,7 +102,7 @@ TEST_P(FusedAttentionPathTest, MatchesFloat64Attention) {
       ASSERT_EQ(fused.scalar_type(), dtype);
       const at::Tensor reference = Reference(in.q, in.k, in.v, in.key_mask, s.past, scale);
       // float32: sums of up to a few hundred float32 terms; bfloat16: the result's rounding
-      // (2^-9 relative) and, with AVX512-BF16, the numerators' (2^-9 each, averaging out).
+      // (2^-9 relative) and, on the tiles, the numerators' (2^-9 each, averaging out).
       EXPECT_LT(RelativeError(fused, reference), dtype == at::kFloat ? 2e-6 : 6e-3);
     }
   }
@@ -108,13 +111,16 @@ TEST_P(FusedAttentionPathTest, MatchesFloat64Attention) {
 TEST(FusedAttentionTest, QueriesWithoutKeysGiveZeros) {
   if (!internal::HasAvx512()) GTEST_SKIP() << "no AVX-512";
   at::manual_seed(12);
-  const Shape s{2, 4, 2, 6, 0, 16};
-  Inputs in = MakeInputs(s, at::kFloat);
-  in.key_mask[1].narrow(0, 0, 4).fill_(false);  // row 1: queries 0..3 see no real key
-  const at::Tensor fused = FusedCausalAttention(in.q, in.k, in.v, in.key_mask, 0, 0.25);
-  EXPECT_TRUE(fused[1].narrow(0, 0, 4).eq(0).all().item<bool>());
-  EXPECT_TRUE(fused[1].narrow(0, 4, 2).ne(0).any().item<bool>());
-  EXPECT_TRUE(at::isfinite(fused).all().item<bool>());
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const Shape s{2, 4, 2, 6, 0, 64};
+    Inputs in = MakeInputs(s, dtype);
+    in.key_mask[1].narrow(0, 0, 4).fill_(false);  // row 1: queries 0..3 see no real key
+    in.v[1].select(1, 5).fill_(INFINITY);          // a later key's value: 0 * inf is NaN
+    const at::Tensor fused = FusedCausalAttention(in.q, in.k, in.v, in.key_mask, 0, 0.25);
+    EXPECT_TRUE(fused[1].narrow(0, 0, 4).eq(0).all().item<bool>()) << dtype;
+    EXPECT_TRUE(fused[1].narrow(0, 4, 1).ne(0).any().item<bool>()) << dtype;
+    EXPECT_TRUE(at::isfinite(fused[0]).all().item<bool>()) << dtype;
+  }
 }
 
 // One request (context of 150 tokens, then 5 more) in three layouts: alone from slot 0;
@@ -134,7 +140,8 @@ TEST_P(FusedAttentionPathTest, OutputsDoNotDependOnPaddingOrBatch) {
     const at::Tensor alone = FusedCausalAttention(q, k, v, at::ones({1, len}, at::kBool), 0, scale);
     // Reuse: slots [20, 170) hold the context, [170, 175) the rest; 5 queries, past 170.
     const int64_t width = 170;
-    at::Tensor kc = at::randn({1, kv, width + rest, hd}).to(dtype), vc = at::randn({1, kv, width + rest, hd}).to(dtype);
+    // Padding slots hold NaN: read, they would show.
+    at::Tensor kc = at::full({1, kv, width + rest, hd}, NAN).to(dtype), vc = at::full({1, kv, width + rest, hd}, NAN).to(dtype);
     kc.narrow(2, width - context, len).copy_(k);
     vc.narrow(2, width - context, len).copy_(v);
     at::Tensor mask = at::ones({1, width + rest}, at::kBool);
@@ -145,6 +152,9 @@ TEST_P(FusedAttentionPathTest, OutputsDoNotDependOnPaddingOrBatch) {
     const int64_t wide = 300;
     at::Tensor qb = at::randn({2, heads, wide, hd}).to(dtype), kb = at::randn({2, kv, wide, hd}).to(dtype),
                vb = at::randn({2, kv, wide, hd}).to(dtype);
+    qb[1].fill_(NAN);
+    kb[1].fill_(NAN);
+    vb[1].fill_(NAN);
     qb[1].narrow(1, 0, len).copy_(q[0]);
     kb[1].narrow(1, 0, len).copy_(k[0]);
     vb[1].narrow(1, 0, len).copy_(v[0]);
@@ -195,7 +205,8 @@ TEST(FusedAttentionTest, DeclinesWhatItDoesNotCompute) {
   EXPECT_FALSE(FusedCausalAttention(q, at::randn({1, 3, 3, 16}), at::randn({1, 3, 3, 16}), mask, 0, 0.25)
                    .defined());                                                     // 4 heads, 3 KV heads
   EXPECT_FALSE(FusedCausalAttention(q, k, v, mask.to(at::kLong), 0, 0.25).defined());  // mask not bool
-  EXPECT_FALSE(FusedCausalAttention(q, k.transpose(2, 3), v, mask, 0, 0.25).defined());
+  const at::Tensor strided = at::randn({1, 2, 16, 3}).transpose(2, 3);  // features not contiguous
+  EXPECT_FALSE(FusedCausalAttention(q, strided, strided, mask, 0, 0.25).defined());
 }
 
 }  // namespace
