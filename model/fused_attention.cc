@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -53,9 +55,29 @@ struct Args {
 // (64 x hp, hp = hd rounded up to 16, zero-padded), all in float32; the queries (rows x
 // hd); their scores, then softmax numerators (rows x ld); the value sums (rows x hp);
 // key counts, 1 / sums, and a row of zeros.
+// Storage on 64-byte boundaries: the tiles read and write rows of 64 bytes.
+template <typename T>
+struct Aligned64 {
+  using value_type = T;
+  Aligned64() = default;
+  template <typename U>
+  Aligned64(const Aligned64<U>&) {}
+  T* allocate(size_t n) {
+    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  bool operator==(const Aligned64&) const { return true; }
+  bool operator!=(const Aligned64&) const { return false; }
+};
+template <typename T>
+using AlignedVector = std::vector<T, Aligned64<T>>;
+
 struct Scratch {
-  std::vector<float> kt, vb, q, p, acc, inv, zero;
-  std::vector<uint32_t> pw;  // on the tiles: the numerators in bfloat16 (rows x ld)
+  AlignedVector<float> kt, vb, q, p, acc;
+  std::vector<float> inv, zero;
+  AlignedVector<uint32_t> pw;  // on the tiles: the numerators in bfloat16 (rows x ld)
   std::vector<int32_t> n;
 };
 
