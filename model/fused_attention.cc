@@ -45,16 +45,12 @@ struct Args {
   const T *q, *k, *v;
   T* out;
   int64_t qs[3], ks[3], vs[3];  // strides of dims 0..2 (dim 3 is contiguous)
-  int64_t batch, heads, kv_heads, group, seq, past, hd;
+  int64_t batch, heads, kv_heads, group, seq, hd;
   float scale;
   const std::vector<std::vector<int32_t>>* slots;  // per batch row: its real slots in order
   const int32_t* keys_before;  // (batch, seq): real slots <= past + i, query i's key count
 };
 
-// Per thread, for one work item: a block of keys transposed (hd x 64) and of values
-// (64 x hp, hp = hd rounded up to 16, zero-padded), all in float32; the queries (rows x
-// hd); their scores, then softmax numerators (rows x ld); the value sums (rows x hp);
-// key counts, 1 / sums, and a row of zeros.
 // Storage on 64-byte boundaries: the tiles read and write rows of 64 bytes.
 template <typename T>
 struct Aligned64 {
@@ -74,6 +70,11 @@ struct Aligned64 {
 template <typename T>
 using AlignedVector = std::vector<T, Aligned64<T>>;
 
+// Per thread, for one work item: a block of keys transposed (hd x 64) and of values
+// (64 x hp, hp = hd rounded up to 16, zero-padded), in float32 (on the tiles: bfloat16
+// pairs in 32-bit words); the queries (rows x hd, float32 or bfloat16); their scores, then
+// softmax numerators (rows x ld); the value sums (rows x hp, and sink rows); key counts,
+// 1 / sums, and a row of zeros.
 struct Scratch {
   AlignedVector<float> kt, vb, q, p, acc;
   std::vector<float> inv, zero;
@@ -430,7 +431,6 @@ void Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const
   a.hd = q.size(3);
   a.kv_heads = k.size(1);
   a.group = a.heads / a.kv_heads;
-  a.past = past;
   a.scale = static_cast<float>(scale);
   // Each row's real slots, and each query's count of real slots up to its own.
   const at::Tensor mask = key_mask.to(at::kBool).contiguous();
