@@ -35,9 +35,8 @@ struct GptqBlockState {
 
 // U, upper triangular with a positive diagonal, such that Uᵀ U = h⁻¹ for a symmetric
 // positive definite h (in, in); undefined when h does not factorise (or U is not finite).
-// Computed as J L⁻¹ J with J h J = L Lᵀ (J reverses the order): one Cholesky factorisation
-// and one triangular inverse (by halves, in GEMMs), instead of Cholesky, inverse and
-// Cholesky again.
+// Computed as J L⁻¹ J with J h J = L Lᵀ (J reverses the order): L and L⁻¹ together by
+// halves, in GEMMs, instead of Cholesky, inverse and Cholesky again.
 at::Tensor InverseCholeskyUpper(const at::Tensor& h);
 
 // Whether every entry of t is finite: by its sum in t's dtype (an inf or nan carries

@@ -85,6 +85,12 @@ TEST(GptqTest, InverseCholeskyFactorMatchesTheDirectComputation) {
     EXPECT_TRUE(u.tril(-1).eq(0).all().item<bool>()) << in;
   }
   EXPECT_FALSE(InverseCholeskyUpper(-at::eye(3)).defined());
+  // Not positive definite only in the second half of the reversed order the factorisation
+  // works in (column 50 of h is its 649th), after the first half has factorised: the
+  // failure of a block deep in the recursion is reported too.
+  at::Tensor indefinite = MakeProblem(1400, 700, 4, 10).hessian + 0.01 * at::eye(700);
+  indefinite[50][50] = -1.0f;
+  EXPECT_FALSE(InverseCholeskyUpper(indefinite).defined());
 }
 
 // Finite entries whose sum overflows are still finite; one inf, opposite infs (whose sum
