@@ -123,9 +123,40 @@ double HessianAccumulator::AddFlops(int64_t tokens, int64_t in, bool symmetric) 
   return flops;
 }
 
+absl::StatusOr<GptqFactor> GptqFactorize(const at::Tensor& hessian, const GptqOptions& options,
+                                         at::Device device, const std::string& name) {
+  return CatchExceptions(absl::StrCat("gptq ", name), [&]() -> absl::StatusOr<GptqFactor> {
+    const auto start = std::chrono::steady_clock::now();
+    GptqFactor factor;
+    at::Tensor h = hessian.to(device, at::kFloat).clone();  // (in, in), fp32 as the reference
+    if (!AllFinite(h)) {
+      return absl::InvalidArgumentError(absl::StrCat("gptq ", name, ": Hessian is not finite"));
+    }
+    factor.dead = h.diagonal() == 0;  // (in) bool
+    factor.stats.dead_columns = factor.dead.sum().item<int64_t>();
+    h.diagonal().masked_fill_(factor.dead, 1.0);
+    if (options.act_order) {
+      factor.perm = std::get<1>(at::sort(h.diagonal(), /*stable=*/true, /*dim=*/0, /*descending=*/true));
+      h = h.index_select(0, factor.perm).index_select(1, factor.perm);
+    }
+    LLMQ_ASSIGN_OR_RETURN(at::Tensor u, DampedInverseCholesky(h, options, name, &factor.stats));
+    factor.hinv = u.to(at::kFloat).contiguous();
+    factor.stats.factor_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return factor;
+  });
+}
+
 absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tensor& hessian,
                                         const GptqOptions& options, const std::string& name) {
   LLMQ_RETURN_IF_ERROR(CheckOptions(weight, hessian, options, name));
+  LLMQ_ASSIGN_OR_RETURN(GptqFactor factor, GptqFactorize(hessian, options, weight.device(), name));
+  return GptqQuantize(weight, factor, options, name);
+}
+
+absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const GptqFactor& factor,
+                                        const GptqOptions& options, const std::string& name) {
+  LLMQ_RETURN_IF_ERROR(CheckOptions(weight, factor.hinv, options, name));
   return CatchExceptions(absl::StrCat("gptq ", name), [&]() -> absl::StatusOr<GptqResult> {
     const QuantSpec& spec = options.spec;
     const int64_t out = weight.size(0), in = weight.size(1);
@@ -133,20 +164,13 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
     const bool grouped = spec.group_size > 0;
     GptqResult result;
     GptqStats& stats = result.stats;
+    stats = factor.stats;
 
-    at::Tensor h = hessian.to(weight.device(), at::kFloat).clone();  // (in, in), fp32 as the reference
-    if (!AllFinite(h)) {
-      return absl::InvalidArgumentError(absl::StrCat("gptq ", name, ": Hessian is not finite"));
-    }
     at::Tensor w = weight.to(at::kFloat).clone();  // (out, in)
-    at::Tensor dead = h.diagonal() == 0;           // (in) bool
-    stats.dead_columns = dead.sum().item<int64_t>();
-    h.diagonal().masked_fill_(dead, 1.0);
-    w.masked_fill_(dead.unsqueeze(0), 0.0);
-
+    w.masked_fill_(factor.dead.to(w.device()).unsqueeze(0), 0.0);
     at::Tensor perm, invperm;  // (in) int64
     if (options.act_order) {
-      perm = std::get<1>(at::sort(h.diagonal(), /*stable=*/true, /*dim=*/0, /*descending=*/true));
+      perm = factor.perm.to(w.device());
       invperm = at::argsort(perm);
     }
 
@@ -167,20 +191,14 @@ absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tens
         state.perm.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + in);
       }
     }
-    if (options.act_order) {
-      w = w.index_select(1, perm);
-      h = h.index_select(0, perm).index_select(1, perm);
-    }
+    if (options.act_order) w = w.index_select(1, perm);
 
     auto start = std::chrono::steady_clock::now();
     auto seconds_since = [](std::chrono::steady_clock::time_point t) {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     };
-    LLMQ_ASSIGN_OR_RETURN(at::Tensor u, DampedInverseCholesky(h, options, name, &stats));
-    stats.factor_seconds = seconds_since(start);
-    start = std::chrono::steady_clock::now();
-    state.hinv = u.to(at::kFloat).contiguous();  // (in, in) upper triangular
-    state.w = w.contiguous();                    // (out, in), lazily updated after each block
+    state.hinv = factor.hinv.to(w.device());  // (in, in) upper triangular, read only
+    state.w = w.contiguous();  // (out, in), lazily updated after each block
     state.codes = at::empty({out, in}, w.options().dtype(at::kByte));
     state.loss = at::zeros({out}, w.options().dtype(at::kDouble));
     // Lazy updates W[:, after] -= E (out, count) · Hinv[block, after] at two levels (see
@@ -235,7 +253,7 @@ struct SharedHessian {
   SharedHessian(int64_t in, at::ScalarType dtype, at::Device device, bool symmetric)
       : accumulator(in, dtype, device, symmetric) {}
   HessianAccumulator accumulator;
-  at::Tensor hessian;  // (in, in) float32, computed once after the pass
+  GptqFactor factor;  // from the accumulated Hessian, once, for the first linear processed
 };
 
 class HessianObserver : public InputObserver {
@@ -300,9 +318,14 @@ class GptqMethod : public BlockMethod {
       if (tokens == 0) {
         return absl::FailedPreconditionError(absl::StrCat("gptq ", linear.name, ": saw no inputs"));
       }
-      if (!shared.hessian.defined()) shared.hessian = shared.accumulator.Hessian();
+      const bool factored_before = shared.factor.hinv.defined();
+      if (!factored_before) {
+        LLMQ_ASSIGN_OR_RETURN(shared.factor, GptqFactorize(shared.accumulator.Hessian(), options_,
+                                                           w->device(), linear.name));
+      }
       LLMQ_ASSIGN_OR_RETURN(GptqResult result,
-                            GptqQuantize(*w, shared.hessian, options_, linear.name));
+                            GptqQuantize(*w, shared.factor, options_, linear.name));
+      if (factored_before) result.stats.factor_seconds = 0;  // counted for the first linear
       observers[i].reset();  // the last linear of an input frees its Hessian
       LLMQ_RETURN_IF_ERROR(install_(linear, result.quantized));
       record.action = "quantized";

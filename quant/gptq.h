@@ -109,8 +109,24 @@ class HessianAccumulator {
 absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const GptqOptions& o,
                                                  const std::string& name, GptqStats* stats);
 
-// Quantizes `weight` (out, in) given its input Hessian (in, in). `name` is used in errors.
+// What GPTQ takes from a Hessian alone, the same for every linear that reads the input it
+// came from (q/k/v, gate/up): the dead inputs, act_order's order and U.
+struct GptqFactor {
+  at::Tensor dead;  // (in) bool: H_ii = 0
+  at::Tensor perm;  // (in) int64: act_order's processing order; undefined without act_order
+  at::Tensor hinv;  // (in, in) float32 U of the damped H⁻¹, in processing order
+  GptqStats stats;  // damp fields, dead_columns, factor_seconds
+};
+
+// Factorises `hessian` (in, in) on `device` with options' damping and act_order.
+absl::StatusOr<GptqFactor> GptqFactorize(const at::Tensor& hessian, const GptqOptions& options,
+                                         at::Device device, const std::string& name = "");
+
+// Quantizes `weight` (out, in) given its input Hessian (in, in), or that Hessian's factor
+// (made with the same options). `name` is used in errors.
 absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const at::Tensor& hessian,
+                                        const GptqOptions& options, const std::string& name = "");
+absl::StatusOr<GptqResult> GptqQuantize(const at::Tensor& weight, const GptqFactor& factor,
                                         const GptqOptions& options, const std::string& name = "");
 
 // How the GPTQ method gathers its Hessians.
@@ -122,8 +138,8 @@ struct GptqHessianOptions {
   bool symmetric = true;  // HessianAccumulator's upper-triangle accumulation
 };
 
-// GPTQ under the layer driver: one Hessian per distinct observed input (on the weight's
-// device), then GptqQuantize and `install` for each linear of a stage. Kept layers are
+// GPTQ under the layer driver: one Hessian and one factor per distinct observed input (on
+// the weight's device), then GptqQuantize and `install` for each linear of a stage. Kept layers are
 // neither observed nor changed. Appends one record per linear to `records`, with stats
 // damp, damp_final, damp_retries, dead_columns, loss, tokens.
 std::unique_ptr<BlockMethod> MakeGptqMethod(const GptqOptions& options, KeepPredicate keep,

@@ -317,6 +317,54 @@ TEST(GptqTest, DeadInputColumnsAreZeroedNotFatal) {
   EXPECT_EQ(r->stats.damp_retries, 0);
 }
 
+// One factor serves every linear that reads the input (q/k/v, gate/up): its dead columns,
+// act_order's order and damping give each weight what its own call with the Hessian gives,
+// in every mode.
+TEST(GptqTest, OneFactorQuantizesEachLinearAsItsHessianDoes) {
+  Problem p = MakeProblem(512, 48, 8, 6);
+  p.x.select(1, 5).zero_();
+  HessianAccumulator acc(48, at::kFloat, at::kCPU);
+  acc.Add(p.x);
+  const at::Tensor h = acc.Hessian();
+  at::manual_seed(7);
+  const at::Tensor other = at::randn({12, 48});
+  for (bool act_order : {false, true}) {
+    for (bool static_groups : {false, true}) {
+      GptqOptions o;
+      o.spec = {3, 16, false};
+      o.act_order = act_order;
+      o.static_groups = static_groups;
+      auto factor = GptqFactorize(h, o, at::kCPU);
+      ASSERT_TRUE(factor.ok()) << factor.status();
+      EXPECT_EQ(factor->stats.dead_columns, 1);
+      EXPECT_EQ(factor->perm.defined(), act_order);
+      for (const at::Tensor& w : {p.w, other}) {
+        auto shared = GptqQuantize(w, *factor, o);
+        auto alone = GptqQuantize(w, h, o);
+        ASSERT_TRUE(shared.ok()) << shared.status();
+        ASSERT_TRUE(alone.ok()) << alone.status();
+        const std::string mode = std::to_string(act_order) + std::to_string(static_groups);
+        EXPECT_TRUE(shared->quantized.codes.equal(alone->quantized.codes)) << mode;
+        EXPECT_TRUE(shared->quantized.scales.equal(alone->quantized.scales)) << mode;
+        EXPECT_TRUE(shared->quantized.zeros.equal(alone->quantized.zeros)) << mode;
+        EXPECT_EQ(shared->quantized.g_idx.defined(), alone->quantized.g_idx.defined()) << mode;
+        if (alone->quantized.g_idx.defined()) {
+          EXPECT_TRUE(shared->quantized.g_idx.equal(alone->quantized.g_idx)) << mode;
+        }
+        EXPECT_EQ(shared->stats.loss, alone->stats.loss) << mode;
+        EXPECT_EQ(Dequantize(shared->quantized).select(1, 5).abs().max().item<float>(), 0.0f);
+      }
+    }
+  }
+  GptqOptions o;
+  o.spec = {4, 16, false};
+  auto factor = GptqFactorize(h, o, at::kCPU);
+  ASSERT_TRUE(factor.ok());
+  auto mismatched = GptqQuantize(at::randn({4, 32}), *factor, o, "layer");
+  ASSERT_FALSE(mismatched.ok());
+  EXPECT_NE(mismatched.status().message().find("do not match"), std::string::npos) << mismatched.status();
+}
+
 // Duplicate input columns make H singular; the default damping copes.
 TEST(GptqTest, DuplicateInputColumnsQuantizeFinitely) {
   Problem p = MakeProblem(512, 40, 8, 6);
@@ -402,7 +450,8 @@ TEST(GptqTest, SymmetricHessianEqualsTheFullProduct) {
 
 // One Hessian per distinct input (q/k/v share one, gate/up share one; Phi's q/k/v/fc1 share
 // one) quantizes every linear exactly as one Hessian per linear: the inputs are the same
-// tensor, so the sums are the same. Each shared Hessian saw the calibration tokens once.
+// tensor, so the sums are the same. Each shared Hessian saw the calibration tokens once and
+// was factorised once.
 TEST(GptqTest, SharedHessiansQuantizeAsPerLinearHessians) {
   using testing_models::RandomModel;
   using testing_models::TinyConfig;
@@ -425,6 +474,11 @@ TEST(GptqTest, SharedHessiansQuantizeAsPerLinearHessians) {
       auto method = MakeGptqMethod(o, nullptr, install, &records, hessian);
       ASSERT_TRUE(RunLayerSequential(*model, tokens, *method, {}).ok());
       for (const LayerRecord& r : records) EXPECT_EQ(r.stats.at("tokens"), 48) << r.name;
+      // One factorisation per distinct input: the linears after the first of an input
+      // (k and v, up; Phi's k, v and fc1) reuse its factor and record no factor time.
+      int reused = 0;
+      for (const LayerRecord& r : records) reused += r.stats.at("factor_seconds") == 0;
+      EXPECT_EQ(reused, shared == 1 ? 3 * TinyConfig(arch, true).num_layers : 0);
     }
     ASSERT_EQ(results[0].size(), results[1].size());
     ASSERT_FALSE(results[0].empty());
