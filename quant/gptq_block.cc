@@ -4,8 +4,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "model/parallel.h"
+#include "model/quantized_kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LLMQ_GPTQ_X86 1
+// Unfused products and sums, as the scalar loop (baseline x86-64 has no FMA): GCC's
+// intrinsics are vector expressions it would otherwise contract.
+#define LLMQ_GPTQ_AVX512 __attribute__((target("avx512f"), optimize("fp-contract=off")))
+#else
+#define LLMQ_GPTQ_X86 0
+#endif
 
 namespace llmq {
 namespace {
@@ -47,48 +59,150 @@ GroupStep StepGroup(const GptqBlockState& s, int64_t col, int64_t i) {
   return {};
 }
 
-at::Tensor BlockCpu(GptqBlockState& s, int64_t i1, int64_t count) {
-  const int64_t out = s.w.size(0), in = s.w.size(1), groups = s.scales.size(1);
-  const int64_t gs = s.group_size;
+// The block's views of a GptqBlockState and the outputs of one call.
+struct BlockArgs {
+  const GptqBlockState& s;
+  int64_t i1, count, in, groups;
+  const float* w;
+  const float* hinv;
+  uint8_t* codes;
+  float* scales;
+  float* zeros;
+  double* loss;
+  float* err_out;  // (out, count)
+};
+
+// Row r through the block's columns; buf holds count floats.
+void BlockRow(const BlockArgs& a, int64_t r, float* buf) {
+  const GptqBlockState& s = a.s;
+  const int64_t in = a.in, groups = a.groups, i1 = a.i1, count = a.count;
   const float maxq = static_cast<float>(s.spec.max_code());
-  at::Tensor errors = at::empty({out, count}, s.w.options());  // (out, count)
-  const float* w = s.w.data_ptr<float>();
-  const float* hinv = s.hinv.data_ptr<float>();
-  uint8_t* codes = s.codes.data_ptr<uint8_t>();
-  float* scales = s.scales.data_ptr<float>();
-  float* zeros = s.zeros.data_ptr<float>();
-  double* loss = s.loss.data_ptr<double>();
-  float* err_out = errors.data_ptr<float>();
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(count * count, 1));
-  ParallelFor(0, out, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<float> buf(count);
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* wr = w + r * in;
-      std::copy(wr + i1, wr + i1 + count, buf.begin());
-      float scale = 0, zero = 0;
-      double row_loss = 0;
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t col = i1 + i;
-        const GroupStep step = StepGroup(s, col, i);
-        const int64_t g = step.group;
+  const float* wr = a.w + r * in;
+  std::copy(wr + i1, wr + i1 + count, buf);
+  float scale = 0, zero = 0;
+  double row_loss = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t col = i1 + i;
+    const GroupStep step = StepGroup(s, col, i);
+    const int64_t g = step.group;
+    if (step.fresh) {
+      RowScaleZero(wr + col, std::min(s.group_size, in - col), s.spec, &a.scales[r * groups + g],
+                   &a.zeros[r * groups + g]);
+    }
+    if (g >= 0) {
+      scale = a.scales[r * groups + g];
+      zero = a.zeros[r * groups + g];
+    }
+    const float x = buf[i];
+    const float q = std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
+    a.codes[r * in + col] = static_cast<uint8_t>(q);
+    const float err = (x - scale * (q - zero)) / a.hinv[col * in + col];
+    row_loss += static_cast<double>(err) * err;
+    a.err_out[r * count + i] = err;
+    const float* h = a.hinv + col * in + i1;  // row col of Hinv, from the block start
+    for (int64_t j = i + 1; j < count; ++j) buf[j] -= err * h[j];
+  }
+  a.loss[r] += row_loss;
+}
+
+constexpr int kLanes = 16;
+
+#if LLMQ_GPTQ_X86
+// Rows [r0, r0 + 16) through the block's columns, one row per lane: BlockRow's operations
+// in its order on every row (x / scale, rounding half to even, the clamp as std::max and
+// std::min compare, unfused products and differences, the loss in float64), so codes,
+// errors and losses are bit for bit BlockRow's; 16 rows' dependency chains (two divisions
+// per column) overlap, and the updates of the later columns are vector operations.
+// scratch: (2 count + ceil(count / 4) + 2) x 16 floats.
+LLMQ_GPTQ_AVX512 void BlockRows16(const BlockArgs& a, int64_t r0, float* scratch) {
+  const GptqBlockState& s = a.s;
+  const int64_t in = a.in, groups = a.groups, i1 = a.i1, count = a.count;
+  float* tile = scratch;                     // column i of the 16 rows at tile + 16 i
+  float* errs = scratch + count * kLanes;    // the same layout
+  auto* codes = reinterpret_cast<uint8_t*>(scratch + 2 * count * kLanes);  // 16 bytes a column
+  float* params = scratch + (2 * count + (count + 3) / 4) * kLanes;      // scale, zero
+  for (int64_t i = 0; i < count; ++i) {
+    for (int l = 0; l < kLanes; ++l) tile[i * kLanes + l] = a.w[(r0 + l) * in + i1 + i];
+  }
+  const __m512 maxq = _mm512_set1_ps(static_cast<float>(s.spec.max_code()));
+  const __m512 zeros = _mm512_setzero_ps();
+  __m512 scale = zeros, zero = zeros;
+  __m512d loss_low = _mm512_setzero_pd(), loss_high = _mm512_setzero_pd();
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t col = i1 + i;
+    const GroupStep step = StepGroup(s, col, i);
+    const int64_t g = step.group;
+    if (g >= 0) {
+      for (int l = 0; l < kLanes; ++l) {
+        const int64_t r = r0 + l;
         if (step.fresh) {
-          RowScaleZero(wr + col, std::min(gs, in - col), s.spec, &scales[r * groups + g],
-                       &zeros[r * groups + g]);
+          RowScaleZero(a.w + r * in + col, std::min(s.group_size, in - col), s.spec,
+                       &a.scales[r * groups + g], &a.zeros[r * groups + g]);
         }
-        if (g >= 0) {
-          scale = scales[r * groups + g];
-          zero = zeros[r * groups + g];
-        }
-        const float x = buf[i];
-        const float q = std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
-        codes[r * in + col] = static_cast<uint8_t>(q);
-        const float err = (x - scale * (q - zero)) / hinv[col * in + col];
-        row_loss += static_cast<double>(err) * err;
-        err_out[r * count + i] = err;
-        const float* h = hinv + col * in + i1;  // row col of Hinv, from the block start
-        for (int64_t j = i + 1; j < count; ++j) buf[j] -= err * h[j];
+        params[l] = a.scales[r * groups + g];
+        params[kLanes + l] = a.zeros[r * groups + g];
       }
-      loss[r] += row_loss;
+      scale = _mm512_loadu_ps(params);
+      zero = _mm512_loadu_ps(params + kLanes);
+    }
+    const __m512 x = _mm512_loadu_ps(tile + i * kLanes);
+    __m512 q = _mm512_add_ps(
+        _mm512_roundscale_ps(_mm512_div_ps(x, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+        zero);
+    q = _mm512_mask_mov_ps(q, _mm512_cmp_ps_mask(q, zeros, _CMP_LT_OQ), zeros);  // std::max(q, 0)
+    q = _mm512_mask_mov_ps(q, _mm512_cmp_ps_mask(maxq, q, _CMP_LT_OQ), maxq);    // std::min(q, maxq)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i * kLanes),
+                     _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(q)));
+    const __m512 err = _mm512_div_ps(_mm512_sub_ps(x, _mm512_mul_ps(scale, _mm512_sub_ps(q, zero))),
+                                     _mm512_set1_ps(a.hinv[col * in + col]));
+    const __m512d err_low = _mm512_cvtps_pd(_mm512_castps512_ps256(err));
+    const __m512d err_high =
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(err), 1)));
+    loss_low = _mm512_add_pd(loss_low, _mm512_mul_pd(err_low, err_low));
+    loss_high = _mm512_add_pd(loss_high, _mm512_mul_pd(err_high, err_high));
+    _mm512_storeu_ps(errs + i * kLanes, err);
+    const float* h = a.hinv + col * in + i1;
+    for (int64_t j = i + 1; j < count; ++j) {
+      float* t = tile + j * kLanes;
+      _mm512_storeu_ps(t, _mm512_sub_ps(_mm512_loadu_ps(t), _mm512_mul_ps(err, _mm512_set1_ps(h[j]))));
+    }
+  }
+  alignas(64) double loss[kLanes];
+  _mm512_store_pd(loss, loss_low);
+  _mm512_store_pd(loss + 8, loss_high);
+  for (int l = 0; l < kLanes; ++l) {
+    const int64_t r = r0 + l;
+    for (int64_t i = 0; i < count; ++i) {
+      a.codes[r * in + i1 + i] = codes[i * kLanes + l];
+      a.err_out[r * count + i] = errs[i * kLanes + l];
+    }
+    a.loss[r] += loss[l];
+  }
+}
+#endif
+
+at::Tensor BlockCpu(GptqBlockState& s, int64_t i1, int64_t count) {
+  const int64_t out = s.w.size(0);
+  at::Tensor errors = at::empty({out, count}, s.w.options());  // (out, count)
+  const BlockArgs a{s, i1, count, s.w.size(1), s.scales.size(1), s.w.data_ptr<float>(),
+                    s.hinv.data_ptr<float>(), s.codes.data_ptr<uint8_t>(),
+                    s.scales.data_ptr<float>(), s.zeros.data_ptr<float>(),
+                    s.loss.data_ptr<double>(), errors.data_ptr<float>()};
+  // Units of 16 rows (the last one may be shorter), the whole units on AVX-512 lanes.
+  const bool lanes = LLMQ_GPTQ_X86 && internal::KernelLevel() >= 2;
+  const int64_t units = (out + kLanes - 1) / kLanes;
+  const int64_t grain = std::max<int64_t>(1, 1024 / std::max<int64_t>(count * count, 1));
+  ParallelFor(0, units, grain, [&](int64_t u0, int64_t u1) {
+    std::vector<float> scratch((2 * count + (count + 3) / 4 + 2) * kLanes);
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t r0 = u * kLanes, r1 = std::min(out, r0 + kLanes);
+#if LLMQ_GPTQ_X86
+      if (lanes && r1 - r0 == kLanes) {
+        BlockRows16(a, r0, scratch.data());
+        continue;
+      }
+#endif
+      for (int64_t r = r0; r < r1; ++r) BlockRow(a, r, scratch.data());
     }
   });
   return errors;

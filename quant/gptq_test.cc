@@ -11,6 +11,7 @@
 #include <string>
 
 #include "model/linear.h"
+#include "model/quantized_kernels.h"
 #include "model/quantized_linear.h"
 #include "quant/layer_driver.h"
 #include "quant/rtn.h"
@@ -187,6 +188,43 @@ TEST(GptqTest, CpuKernelAgreesWithTheAtenLoop) {
         EXPECT_NEAR(kernel->stats.loss, aten->stats.loss, 1e-3 * aten->stats.loss);
       }
     }
+  }
+}
+
+// The CPU kernel takes 16 rows at a time on AVX-512 lanes and the rest row by row: the
+// same operations in the same order, so the same codes, parameters and loss bit for bit
+// as the row loop alone, in every mode (50 rows: three units of 16 and two rows left).
+TEST(GptqTest, RowsOnVectorLanesMatchTheRowLoopBitForBit) {
+  if (!internal::HasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  Problem p = MakeProblem(1024, 90, 50, 13);
+  p.w.select(0, 7).mul_(40.0);  // a row whose codes clamp at both ends
+  struct Mode {
+    int bits;
+    int64_t group;
+    bool sym, act_order, static_groups;
+    at::ScalarType scale_dtype;
+  };
+  for (const Mode& m : {Mode{4, 16, false, false, false, at::kHalf}, Mode{3, 20, false, true, false, at::kFloat},
+                        Mode{2, -1, true, false, false, at::kHalf}, Mode{8, 32, true, true, true, at::kHalf},
+                        Mode{4, 20, false, false, true, at::kBFloat16}}) {
+    GptqOptions o;
+    o.spec = {m.bits, m.group, m.sym, m.scale_dtype};
+    o.block_size = 32;
+    o.act_order = m.act_order;
+    o.static_groups = m.static_groups;
+    auto lanes = GptqQuantize(p.w, p.hessian, o);
+    SetFusedKernelForTesting("avx2");  // below AVX-512: every row through the row loop
+    auto rows = GptqQuantize(p.w, p.hessian, o);
+    SetFusedKernelForTesting("");
+    ASSERT_TRUE(lanes.ok()) << lanes.status();
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    const std::string mode = std::to_string(m.bits) + " bits, group " + std::to_string(m.group);
+    EXPECT_TRUE(lanes->quantized.codes.equal(rows->quantized.codes)) << mode;
+    EXPECT_TRUE(lanes->quantized.scales.equal(rows->quantized.scales)) << mode;
+    EXPECT_TRUE(lanes->quantized.zeros.equal(rows->quantized.zeros)) << mode;
+    EXPECT_EQ(lanes->stats.loss, rows->stats.loss) << mode;
+    EXPECT_GT(lanes->quantized.codes.eq(0).sum().item<int64_t>(), 0) << mode;
+    EXPECT_GT(lanes->quantized.codes.eq((1 << m.bits) - 1).sum().item<int64_t>(), 0) << mode;
   }
 }
 
