@@ -56,9 +56,7 @@ absl::StatusOr<at::Tensor> DampedInverseCholesky(const at::Tensor& h, const Gptq
   double rel = o.damp;
   stats->damp_requested = o.damp;
   for (;;) {
-    at::Tensor a = h.clone();
-    a.diagonal().add_(rel * mean_diag);
-    at::Tensor upper = InverseCholeskyUpper(a);
+    at::Tensor upper = InverseCholeskyUpper(h, rel * mean_diag);
     if (upper.defined()) {
       stats->damp_final = rel;
       stats->damp_absolute = rel * mean_diag;

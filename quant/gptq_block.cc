@@ -326,8 +326,9 @@ bool FactorAndInvertInto(at::Tensor a, at::Tensor inverse, const at::Tensor& scr
 
 }  // namespace
 
-at::Tensor InverseCholeskyUpper(const at::Tensor& h) {
+at::Tensor InverseCholeskyUpper(const at::Tensor& h, double damp) {
   at::Tensor a = h.flip({0, 1});  // J h J, a copy of our own: its lower triangle becomes L
+  if (damp != 0) a.diagonal().add_(damp);
   const int64_t n = h.size(0);
   at::Tensor inverse = at::zeros({n, n}, h.options());
   const int64_t half = n > kTriangularLeaf ? HalfOf(n) : 0;  // no scratch below the leaf

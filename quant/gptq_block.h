@@ -33,11 +33,12 @@ struct GptqBlockState {
   at::Tensor loss;    // (out) float64: Σ err² so far
 };
 
-// U, upper triangular with a positive diagonal, such that Uᵀ U = h⁻¹ for a symmetric
-// positive definite h (in, in); undefined when h does not factorise (or U is not finite).
+// U, upper triangular with a positive diagonal, such that Uᵀ U = (h + damp I)⁻¹ for a
+// symmetric h (in, in) that the damping makes positive definite; undefined when it does not
+// factorise (or U is not finite). h is not changed.
 // Computed as J L⁻¹ J with J h J = L Lᵀ (J reverses the order): L and L⁻¹ together by
 // halves, in GEMMs, instead of Cholesky, inverse and Cholesky again.
-at::Tensor InverseCholeskyUpper(const at::Tensor& h);
+at::Tensor InverseCholeskyUpper(const at::Tensor& h, double damp = 0);
 
 // Whether every entry of t is finite: by its sum in t's dtype (an inf or nan carries
 // through) in one pass, and only where that sum overflows, entry by entry. The n² mask of
