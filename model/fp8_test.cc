@@ -195,6 +195,100 @@ TEST(Fp8LinearTest, EveryKernelPathMatchesTheDecodedWeight) {
   }
 }
 
+// Float32 inputs on AMX (internal::Fp8MatmulAmxSplit, what Forward takes from 2 rows and
+// 2^24 multiply-adds there): x split in three bfloat16 parts against decode(code), exact in
+// bfloat16, each chunk's float32 sum times the row's scale: within the float32 bound of
+// x times DequantizedWeight in float64, on every finite code of both formats, either scale
+// granularity, x over seven decades, ragged rows, columns and output rows; through Forward
+// at a size that reaches the tiles too.
+TEST(Fp8LinearTest, AmxSplitMatchesTheDecodedWeight) {
+  if (!internal::HasAmxBf16()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  at::manual_seed(31);
+  for (Fp8Format format : {kE4M3, kE5M2}) {
+    std::vector<uint8_t> finite;
+    for (int c = 0; c < 256; ++c) {
+      if (std::isfinite(DecodeFp8(static_cast<uint8_t>(c), format))) finite.push_back(static_cast<uint8_t>(c));
+    }
+    for (bool per_channel : {false, true}) {
+      for (const auto& [in, out] : std::vector<std::pair<int64_t, int64_t>>{{200, 70}, {256, 200}, {520, 520}}) {
+        at::Tensor pick = at::randint(static_cast<int64_t>(finite.size()), {out, in}, at::kLong);
+        at::Tensor codes = at::from_blob(finite.data(), {static_cast<int64_t>(finite.size())}, at::kByte)
+                               .index_select(0, pick.view({-1}))
+                               .view({out, in});
+        at::Tensor scales = per_channel ? at::rand({out}) * 0.01 + 1e-4 : at::full({1}, 2e-3, at::kFloat);
+        Fp8Linear::Options options{format, per_channel, false};
+        auto layer = Fp8Linear::FromCodes(codes, scales, at::Tensor(), options, at::kFloat);
+        ASSERT_TRUE(layer.ok()) << layer.status();
+        const at::Tensor wq = (*layer)->DequantizedWeight().to(at::kDouble);
+        Fp8Weights view;
+        view.codes = codes.data_ptr<uint8_t>();
+        view.scales = scales.data_ptr<float>();
+        view.per_channel = per_channel;
+        view.format = format;
+        view.in = in;
+        view.out = out;
+        for (int64_t rows : {2, 17, 33, 64}) {
+          at::Tensor x = at::randn({rows, in}) *
+                         at::pow(10.0, at::randint(-3, 4, {rows, in}).to(at::kDouble)).to(at::kFloat);
+          const at::Tensor xd = x.to(at::kDouble);
+          const at::Tensor expected = at::matmul(xd, wq.t());
+          const at::Tensor bound = at::matmul(xd.abs(), wq.abs().t()) * 1e-6 + 1e-30;
+          at::Tensor y = at::full({rows, out}, std::nan(""), at::kFloat);
+          ASSERT_TRUE(internal::Fp8MatmulAmxSplit(view, x.data_ptr<float>(), rows, y.data_ptr<float>()));
+          const std::string what = std::string(Fp8FormatName(format)) + " per_channel " +
+                                   std::to_string(per_channel) + " in " + std::to_string(in) + " out " +
+                                   std::to_string(out) + " rows " + std::to_string(rows);
+          at::Tensor err = (y.to(at::kDouble) - expected).abs();
+          EXPECT_TRUE((err <= bound).all().item<bool>()) << what << ": worst error / bound "
+                                                         << (err / bound).max().item<double>();
+          if (rows * in * out >= kAmxFloat32MinMacs) {
+            err = ((*layer)->Forward(x).to(at::kDouble) - expected).abs();
+            EXPECT_TRUE((err <= bound).all().item<bool>()) << what << " Forward: worst error / bound "
+                                                           << (err / bound).max().item<double>();
+          }
+        }
+      }
+    }
+  }
+}
+
+// The tiles see every bit of x and every code exactly: with one nonzero code per output
+// row (the format's smallest subnormal, one, or its largest value) and power-of-two
+// scales, each output is one exact product, so y is x times the decoded weight bit for bit.
+TEST(Fp8LinearTest, AmxSplitCarriesEveryBitOfXAndCode) {
+  if (!internal::HasAmxBf16()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  const int64_t out = 40, in = 96, rows = 20;
+  at::manual_seed(8);
+  for (Fp8Format format : {kE4M3, kE5M2}) {
+    const uint8_t one = EncodeFp8(1.0f, format), tiny = 0x01,
+                  largest = EncodeFp8(format == kE4M3 ? 448.0f : 57344.0f, format);
+    at::Tensor codes = at::zeros({out, in}, at::kByte);
+    at::Tensor col = at::randint(0, in, {out}, at::kLong);
+    for (int64_t o = 0; o < out; ++o) {
+      const uint8_t pick[] = {one, tiny, largest, static_cast<uint8_t>(tiny | 0x80)};
+      codes[o][col[o].item<int64_t>()] = pick[o % 4];
+    }
+    at::Tensor scales = at::pow(2.0, -at::randint(0, 6, {out}, at::kLong).to(at::kDouble)).to(at::kFloat);
+    Fp8Weights view;
+    view.codes = codes.data_ptr<uint8_t>();
+    view.scales = scales.data_ptr<float>();
+    view.per_channel = true;
+    view.format = format;
+    view.in = in;
+    view.out = out;
+    at::Tensor x = at::randn({rows, in});
+    at::Tensor y = at::empty({rows, out}, at::kFloat);
+    ASSERT_TRUE(internal::Fp8MatmulAmxSplit(view, x.data_ptr<float>(), rows, y.data_ptr<float>()));
+    for (int64_t o = 0; o < out; ++o) {
+      const int64_t c = col[o].item<int64_t>();
+      const double w = DecodeFp8(codes[o][c].item<uint8_t>(), format) * scales[o].item<float>();
+      at::Tensor expected = (x.select(1, c).to(at::kDouble) * w).to(at::kFloat);
+      EXPECT_TRUE(y.select(1, o).equal(expected)) << Fp8FormatName(format) << " output " << o << ": max |diff| "
+                                                  << (y.select(1, o) - expected).abs().max().item<float>();
+    }
+  }
+}
+
 TEST(Fp8LinearTest, ActivationsAreRoundedPerToken) {
   at::Tensor x = at::tensor({448.0f, 1.0625f, 3.0f, 0.0f, 896.0f, 2.125f, 6.0f, 0.0f}).view({2, 4});
   at::Tensor q = FakeQuantizeFp8PerToken(x, kE4M3);

@@ -123,6 +123,10 @@ bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y)
 
 bool Fp8MatmulFloat32(const Fp8Weights& w, const float* x, int64_t rows, float* y) {
   if (!UseAvx512()) return false;
+  if (rows >= kAmxFloat32MinRows && rows * w.in * w.out >= kAmxFloat32MinMacs &&
+      MatmulFloat32AmxAvailable() && internal::Fp8MatmulAmxSplit(w, x, rows, y)) {
+    return true;
+  }
   if (rows <= kFusedMaxRows) {
     ParallelFor(0, w.out, internal::RowGrain(w.in), [&](int64_t o0, int64_t o1) {
       internal::Fp8RowsAvx512(w, x, rows, o0, o1, y);

@@ -69,8 +69,12 @@ bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y)
 // y (rows, out) = x (rows, in) W^T in float32 for FP8 weights on AVX-512, parallel over
 // output rows: one input row straight from the codes, up to kFusedMaxRows in the register
 // tiles of FusedMatmul, more through GemmFloat32's panel GEMM, each W row decoded to
-// float32 as scale * decode(code), the value Fp8Linear::DequantizedWeight holds. Returns
-// false, doing nothing, without AVX-512 (SetFusedKernelForTesting below "avx512" included).
+// float32 as scale * decode(code), the value Fp8Linear::DequantizedWeight holds. On AMX
+// (MatmulFloat32AmxAvailable), products from kAmxFloat32MinRows rows and
+// kAmxFloat32MinMacs multiply-adds go to the tiles as packed layers' do: x split in three
+// bfloat16 parts, decode(code) exact in bfloat16, each 128 columns' float32 sum times the
+// row's scale. Returns false, doing nothing, without AVX-512 (SetFusedKernelForTesting
+// below "avx512" included).
 bool Fp8MatmulFloat32(const Fp8Weights& w, const float* x, int64_t rows, float* y);
 // dst (r1 - r0, in) = W[r0:r1, :] in T (float, c10::BFloat16 or c10::Half).
 template <typename T>
@@ -154,6 +158,14 @@ bool Fp8RowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0
                    float* y);
 bool Fp8GemmRowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0,
                        int64_t o1, float* y);
+// Row o of an FP8 layer for the AMX tiles: dst (kpad words) the bfloat16 values of
+// decode(code) / f (exact: at most four significant bits), zeros past `in`; returns the
+// row's scale times f, what its sums are multiplied by. Call only when HasAvx512().
+float Fp8RowToBf16(const Fp8Weights& w, int64_t o, int64_t kpad, uint16_t* dst);
+// Fp8MatmulFloat32 on the AMX tiles, x split in three bfloat16 parts as in MatmulAmxSplit
+// (every product exact, float32 sums, each chunk's sum times the row's scale); false
+// where the CPU or OS lacks AMX-BF16.
+bool Fp8MatmulAmxSplit(const Fp8Weights& w, const float* x, int64_t rows, float* y);
 // UnpackRow(packed, bits, 0, n, out) of a row of packed_bytes bytes, vectorised (AVX2 +
 // BMI2; widths other than 4 and 8 with AVX512-VBMI where the CPU has it and
 // SetFusedKernelForTesting allows AVX-512); call only when HasAvx2().

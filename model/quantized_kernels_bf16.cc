@@ -288,12 +288,49 @@ std::unique_ptr<AlignedBuffer<uint32_t>> ConvertVnni(const float* x, int64_t in,
   return xv;
 }
 
-// y[m, o] for input rows [m0, m1) (m0 a multiple of 16) and output rows [o0, o1), from x
-// in kParts VNNI buffers (xp, all rows): three, the split of float32 x against W's tiles
-// q - z, each chunk's sums times the group's scale; one, x rounded against W rounded
-// (s (q - z) in bfloat16, MatmulBf16), the sums added as they are.
-template <int kParts>
-LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, int64_t m0, int64_t m1,
+// What the tiles multiply x by, one weight row at a time: `out` rows in `groups` groups of
+// `group_size` columns; Fill(o, kpad, dst, scales) writes row o's kpad bfloat16 words
+// (zeros past the last column) and, for the split, its groups' scales, by which each
+// chunk's sums are multiplied. A packed layer's rows: q - z (exact) for the split, else
+// s (q - z) rounded to bfloat16 (no scales).
+struct PackedTileRows {
+  LLMQ_AMX PackedTileRows(const PackedWeights& weights, bool split_x)
+      : w(weights), split(split_x), out(w.out), groups(w.groups), group_size(w.group_size),
+        vbmi(CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 && (w.groups == 1 || w.group_size % 32 == 0)),
+        unpacker(MakeUnpacker(w.bits)), qbuf(w.in + 64), zbuf(w.groups + 64) {}
+  LLMQ_AMX void Fill(int64_t o, int64_t kpad, uint16_t* dst, float* scales) {
+    if (vbmi) {
+      DequantizeRowBf16Vbmi(w, unpacker, o, kpad, zbuf.data(), dst, split);
+    } else {
+      DequantizeRowBf16(w, o, kpad, qbuf.data(), zbuf.data(), dst, split);
+    }
+    if (split) HalfToFloat512(w.scales + o * w.groups, w.groups, scales);
+  }
+  const PackedWeights& w;
+  const bool split;
+  const int64_t out, groups, group_size;
+  const bool vbmi;
+  const CodeUnpacker unpacker;
+  std::vector<uint8_t> qbuf, zbuf;
+};
+
+// An FP8 layer's rows (split only): decode(code) / f, exact in bfloat16, and one group
+// whose scale is the row's scale times f.
+struct Fp8TileRows {
+  explicit Fp8TileRows(const Fp8Weights& weights) : w(weights), out(w.out), group_size(w.in) {}
+  void Fill(int64_t o, int64_t kpad, uint16_t* dst, float* scales) const {
+    scales[0] = Fp8RowToBf16(w, o, kpad, dst);
+  }
+  const Fp8Weights& w;
+  const int64_t out, groups = 1, group_size;
+};
+
+// y[m, o] for input rows [m0, m1) (m0 a multiple of 16) and output rows [o0, o1) of W
+// (`wrows`, a PackedTileRows or Fp8TileRows), from x in kParts VNNI buffers (xp, all rows):
+// three, the split of float32 x against W's exact tiles, each chunk's sums times its
+// group's scale; one, x rounded against W rounded (MatmulBf16), the sums added as they are.
+template <int kParts, typename TileRows>
+LLMQ_AMX void AmxRowsChunked(TileRows& wrows, const uint32_t* const* xp, int64_t m0, int64_t m1,
                              int64_t kpad, int64_t o0, int64_t o1, float* y) {
   constexpr bool kSplit = kParts == 3;
   // Columns summed in the tiles before the sums go to memory: split, at most 128 within a
@@ -304,28 +341,20 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
   const int64_t stride = kpad + 32;  // elements; the extra 64 bytes keep rows off one L1 set
   const int64_t sb = stride * 2;     // bytes
   const int64_t xblock = kpad / 2 * 16;  // words per 16 input rows
+  const int64_t wgroups = wrows.groups;
   AlignedBuffer<uint16_t> wb(kAmxBlock * stride);
-  std::vector<float> sbuf(kSplit ? kAmxBlock * w.groups : 0);  // the split's scales
+  std::vector<float> sbuf(kSplit ? kAmxBlock * wgroups : 0);  // the split's scales
   AlignedBuffer<float> acc(kAmxBlock * kAmxRows);  // [o - ob][m - r0], row stride ms
-  std::vector<uint8_t> qbuf(w.in + 64), zbuf(w.groups + 64);
   alignas(64) float cbuf[4][16 * 16];
-  const bool vbmi = CpuHasVbmi() && w.bits <= 5 && w.in % 32 == 0 &&
-                    (w.groups == 1 || w.group_size % 32 == 0);
-  const CodeUnpacker unpacker = MakeUnpacker(w.bits);
   ConfigureTiles16x64();
   for (int64_t ob = o0; ob < o1; ob += kAmxBlock) {
     const int64_t o_end = std::min(o1, ob + kAmxBlock);
     const int64_t npad = RoundUp(o_end - ob, 32);
     for (int64_t i = 0; i < o_end - ob; ++i) {
-      if (vbmi) {
-        DequantizeRowBf16Vbmi(w, unpacker, ob + i, kpad, zbuf.data(), wb.data() + i * stride, kSplit);
-      } else {
-        DequantizeRowBf16(w, ob + i, kpad, qbuf.data(), zbuf.data(), wb.data() + i * stride, kSplit);
-      }
-      if (kSplit) HalfToFloat512(w.scales + (ob + i) * w.groups, w.groups, sbuf.data() + i * w.groups);
+      wrows.Fill(ob + i, kpad, wb.data() + i * stride, kSplit ? sbuf.data() + i * wgroups : nullptr);
     }
     std::fill(wb.data() + (o_end - ob) * stride, wb.data() + npad * stride, uint16_t{0});
-    if (kSplit) std::fill(sbuf.begin() + (o_end - ob) * w.groups, sbuf.end(), 0.0f);
+    if (kSplit) std::fill(sbuf.begin() + (o_end - ob) * wgroups, sbuf.end(), 0.0f);
     for (int64_t r0 = m0; r0 < m1; r0 += kAmxRows) {
       const int64_t r1 = std::min(m1, r0 + kAmxRows);
       const int64_t mb0 = r0 / 16, mb1 = (r1 + 15) / 16;
@@ -333,10 +362,10 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
       std::fill(acc.data(), acc.data() + npad * ms, 0.0f);
       // Chunks within a group (split: one scale per chunk); the rounded weights carry
       // their scales, so there chunks run straight through the columns.
-      const int64_t groups = kSplit ? w.groups : 1;
+      const int64_t groups = kSplit ? wgroups : 1;
       for (int64_t g = 0; g < groups; ++g) {
-        const int64_t g0 = kSplit ? g * w.group_size : 0;
-        const int64_t g1 = g + 1 == groups ? kpad : g0 + w.group_size;
+        const int64_t g0 = kSplit ? g * wrows.group_size : 0;
+        const int64_t g1 = g + 1 == groups ? kpad : g0 + wrows.group_size;
         for (int64_t k0 = g0; k0 < g1; k0 += chunk) {
           const int64_t k1 = std::min(g1, k0 + chunk);
           for (int64_t mb = mb0; mb < mb1; mb += 2) {
@@ -378,7 +407,7 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
                   float* dst = arow + i * ms;
                   const __m512 c = _mm512_load_ps(cbuf[t] + 16 * i);
                   if constexpr (kSplit) {
-                    const __m512 sv = _mm512_set1_ps(sbuf[(ot + i) * w.groups + g]);
+                    const __m512 sv = _mm512_set1_ps(sbuf[(ot + i) * wgroups + g]);
                     _mm512_storeu_ps(dst, _mm512_fmadd_ps(sv, c, _mm512_loadu_ps(dst)));
                   } else {
                     _mm512_storeu_ps(dst, _mm512_add_ps(c, _mm512_loadu_ps(dst)));
@@ -398,7 +427,7 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
           for (int i = 0; i < 16; ++i) v[i] = _mm512_loadu_ps(acc.data() + (oi + i) * ms + m - r0);
           Transpose16x16(v, v);
           for (int64_t j = 0; j < std::min<int64_t>(16, r1 - m); ++j) {
-            _mm512_mask_storeu_ps(y + (m + j) * w.out + ob + oi, om, v[j]);
+            _mm512_mask_storeu_ps(y + (m + j) * wrows.out + ob + oi, om, v[j]);
           }
         }
       }
@@ -407,27 +436,30 @@ LLMQ_AMX void AmxRowsChunked(const PackedWeights& w, const uint32_t* const* xp, 
   _tile_release();
 }
 
-// x (rows, in) W^T into y on the tiles: x in kParts VNNI buffers, then AmxRowsChunked.
-template <int kParts>
-void AmxMatmul(const PackedWeights& w, const float* x, int64_t rows, float* y) {
-  const int64_t kpad = RoundUp(w.in, 32);
+// x (rows, in) W^T into y on the tiles: x in kParts VNNI buffers, then AmxRowsChunked with
+// each thread's make_rows() (W of `in` columns and `out` rows).
+template <int kParts, typename MakeRows>
+void AmxMatmul(int64_t in, int64_t out, const float* x, int64_t rows, float* y, MakeRows&& make_rows) {
+  const int64_t kpad = RoundUp(in, 32);
   uint32_t* parts[kParts];
-  const auto xv = ConvertVnni<kParts>(x, w.in, kpad, rows, parts);
+  const auto xv = ConvertVnni<kParts>(x, in, kpad, rows, parts);
   const uint32_t* xp[kParts];
   for (int p = 0; p < kParts; ++p) xp[p] = parts[p];
-  const int64_t units = (w.out + kAmxBlock - 1) / kAmxBlock;
+  const int64_t units = (out + kAmxBlock - 1) / kAmxBlock;
   const int64_t mblocks = (rows + 15) / 16;
   if (units >= 2 * ParallelThreads() || mblocks < 2 * ParallelThreads()) {
     // Threads take blocks of output rows (each dequantized once) over all input rows.
-    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (kAmxBlock * w.in));
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (kAmxBlock * in));
     ParallelFor(0, units, grain, [&](int64_t u0, int64_t u1) {
-      AmxRowsChunked<kParts>(w, xp, 0, rows, kpad, u0 * kAmxBlock, std::min(w.out, u1 * kAmxBlock), y);
+      auto w = make_rows();
+      AmxRowsChunked<kParts>(w, xp, 0, rows, kpad, u0 * kAmxBlock, std::min(out, u1 * kAmxBlock), y);
     });
   } else {
     // Few output blocks (a small model's layer): threads take input rows in 16s, each
     // dequantizing all of the small W.
     ParallelFor(0, mblocks, 1, [&](int64_t b0, int64_t b1) {
-      AmxRowsChunked<kParts>(w, xp, b0 * 16, std::min(rows, b1 * 16), kpad, 0, w.out, y);
+      auto w = make_rows();
+      AmxRowsChunked<kParts>(w, xp, b0 * 16, std::min(rows, b1 * 16), kpad, 0, out, y);
     });
   }
 }
@@ -565,13 +597,19 @@ bool HasAmxBf16() {
 
 bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (!HasAmxBf16() || w.g_idx != nullptr) return false;
-  AmxMatmul<1>(w, x, rows, y);
+  AmxMatmul<1>(w.in, w.out, x, rows, y, [&] { return PackedTileRows(w, false); });
   return true;
 }
 
 bool MatmulAmxSplit(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (!HasAmxBf16() || w.g_idx != nullptr || (w.groups > 1 && w.group_size % 32 != 0)) return false;
-  AmxMatmul<3>(w, x, rows, y);
+  AmxMatmul<3>(w.in, w.out, x, rows, y, [&] { return PackedTileRows(w, true); });
+  return true;
+}
+
+bool Fp8MatmulAmxSplit(const Fp8Weights& w, const float* x, int64_t rows, float* y) {
+  if (!HasAmxBf16()) return false;
+  AmxMatmul<3>(w.in, w.out, x, rows, y, [&] { return Fp8TileRows(w); });
   return true;
 }
 
@@ -628,6 +666,7 @@ bool DequantizeRowToBf16(const PackedWeights&, int64_t, uint8_t*, uint8_t*, c10:
 }
 bool MatmulAmxBf16(const PackedWeights&, const float*, int64_t, float*) { return false; }
 bool MatmulAmxSplit(const PackedWeights&, const float*, int64_t, float*) { return false; }
+bool Fp8MatmulAmxSplit(const Fp8Weights&, const float*, int64_t, float*) { return false; }
 
 #endif
 

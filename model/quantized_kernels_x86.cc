@@ -855,6 +855,19 @@ void Fp8GemmRows(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0, 
   }, y);
 }
 
+// codes[0, n) as the bfloat16 words of their halves' values (decode(code) / factor, at most
+// four significant bits: the high half of the float32 is the value exactly), zeros from n
+// to kpad; returns the factor.
+template <bool kE5M2>
+LLMQ_AVX512 float Fp8RowToBf16Words(const uint8_t* codes, int64_t n, int64_t kpad, uint16_t* dst) {
+  for (int64_t c = 0; c < kpad; c += 16) {
+    const __mmask16 m = TailMask(std::max<int64_t>(0, std::min<int64_t>(16, n - c)));
+    const __m512i bits = _mm512_srli_epi32(_mm512_castps_si512(Fp8Half16<kE5M2>(codes + c, m)), 16);
+    _mm256_mask_storeu_epi16(dst + c, TailMask(kpad - c), _mm512_cvtepi32_epi16(bits));
+  }
+  return kFp8HalfFactor<kE5M2>;
+}
+
 // run(std::bool_constant<format is E5M2>) on AVX-512 CPUs; false elsewhere.
 template <typename Run>
 bool WithFp8Decoder(const Fp8Weights& w, Run&& run) {
@@ -877,6 +890,15 @@ bool Fp8RowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0
 bool Fp8GemmRowsAvx512(const Fp8Weights& w, const float* x, int64_t rows, int64_t o0,
                        int64_t o1, float* y) {
   return WithFp8Decoder(w, [&](auto e5m2) { Fp8GemmRows<decltype(e5m2)::value>(w, x, rows, o0, o1, y); });
+}
+
+float Fp8RowToBf16(const Fp8Weights& w, int64_t o, int64_t kpad, uint16_t* dst) {
+  float factor = 0;
+  WithFp8Decoder(w, [&](auto e5m2) {
+    constexpr bool kE5M2 = decltype(e5m2)::value;
+    factor = Fp8RowToBf16Words<kE5M2>(w.codes + o * w.in, w.in, kpad, dst);
+  });
+  return Fp8Scale(w, o) * factor;
 }
 
 #else  // not x86-64 with GCC/Clang: the portable path handles everything
@@ -909,6 +931,7 @@ bool Fp8RowsAvx512(const Fp8Weights&, const float*, int64_t, int64_t, int64_t, f
 bool Fp8GemmRowsAvx512(const Fp8Weights&, const float*, int64_t, int64_t, int64_t, float*) {
   return false;
 }
+float Fp8RowToBf16(const Fp8Weights&, int64_t, int64_t, uint16_t*) { return 0; }
 
 #endif
 
