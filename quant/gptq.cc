@@ -324,7 +324,7 @@ class GptqMethod : public BlockMethod {
       LLMQ_ASSIGN_OR_RETURN(GptqResult result,
                             GptqQuantize(*w, shared.factor, options_, linear.name));
       if (factored_before) result.stats.factor_seconds = 0;  // counted for the first linear
-      observers[i].reset();  // the last linear of an input frees its Hessian
+      observers[i].reset();  // the last linear of an input frees its accumulator and factor
       LLMQ_RETURN_IF_ERROR(install_(linear, result.quantized));
       record.action = "quantized";
       record.describe = (*linear.slot)->Describe();

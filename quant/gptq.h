@@ -139,9 +139,10 @@ struct GptqHessianOptions {
 };
 
 // GPTQ under the layer driver: one Hessian and one factor per distinct observed input (on
-// the weight's device), then GptqQuantize and `install` for each linear of a stage. Kept layers are
-// neither observed nor changed. Appends one record per linear to `records`, with stats
-// damp, damp_final, damp_retries, dead_columns, loss, tokens.
+// the weight's device), then GptqQuantize and `install` for each linear of a stage. Kept
+// layers are neither observed nor changed. Appends one record per linear to `records`,
+// with stats damp, damp_final, damp_retries, dead_columns, loss, tokens, factor_seconds (0
+// for a linear that took the factor of an earlier one) and columns_seconds.
 std::unique_ptr<BlockMethod> MakeGptqMethod(const GptqOptions& options, KeepPredicate keep,
                                             LayerInstaller install,
                                             std::vector<LayerRecord>* records,
