@@ -7,10 +7,16 @@
 #include <vector>
 
 #include "model/parallel.h"
+#include "model/quantized_kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define LLMQ_X86_VNNI 1
+#if defined(__linux__)
+#include "model/amx_tiles.h"
+#define LLMQ_X86_AMX_INT8 1
+#endif
 #endif
 
 namespace llmq {
@@ -96,7 +102,90 @@ LLMQ_VNNI void VnniBlocks(const uint8_t* a, int64_t m, int64_t k_padded, const P
 }
 #endif
 
+#ifdef LLMQ_X86_AMX_INT8
+#define LLMQ_AMX_INT8 __attribute__((target("amx-tile,amx-int8,avx512f")))
+
+constexpr int64_t kTileK = 64;  // columns per A tile row; 16 packed steps per B tile
+
+// C (m, n) for blocks [nb0, nb1) of B on the AMX tiles, 32 x 32 outputs at a time in four
+// int32 tiles: A tiles are 16 rows of 64 activations (a: m16 rows of kpad bytes, zeros
+// past m and k), B tiles 16 steps of one block, each 64 bytes of the packing (16 outputs x
+// 4 columns: the tiles' own layout for B), multiplied by TDPBSSD (signed x signed, summed
+// exactly in int32). Steps past k come from `tail`, a copy of the last steps of each block
+// padded with zeros, so no load reads past the packing.
+LLMQ_AMX_INT8 void AmxBlocks(const int8_t* a, int64_t m, int64_t m16, int64_t kpad, const PackedInt8Weights& b,
+                             int64_t nb0, int64_t nb1, int32_t* c) {
+  const int64_t k_steps = CeilDiv(b.k, kColsPerStep);
+  const int64_t full = k_steps / 16 * kTileK;  // columns whose B tiles lie inside a block
+  const int8_t* w = b.data.data_ptr<int8_t>();
+  alignas(64) int8_t tail[2][16 * 64];
+  alignas(64) int32_t cbuf[4][16 * 16];
+  internal::ConfigureTiles16x64();
+  for (int64_t nb = nb0; nb < nb1; nb += 2) {
+    const bool two_n = nb + 1 < nb1;
+    for (int t = 0; t < (two_n ? 2 : 1) && full < kpad; ++t) {
+      const int64_t steps = k_steps - full / kColsPerStep;
+      std::memset(tail[t], 0, sizeof(tail[t]));
+      std::memcpy(tail[t], w + ((nb + t) * k_steps + full / kColsPerStep) * 64, steps * 64);
+    }
+    for (int64_t mb = 0; mb < m16 / 16; mb += 2) {
+      const bool two_m = mb + 1 < m16 / 16;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int64_t kt = 0; kt < kpad; kt += kTileK) {
+        const int8_t* b0 = kt < full ? w + (nb * k_steps + kt / kColsPerStep) * 64 : tail[0];
+        _tile_loadd(4, a + mb * 16 * kpad + kt, kpad);
+        _tile_loadd(6, b0, 64);
+        _tile_dpbssd(0, 4, 6);
+        if (two_m) {
+          _tile_loadd(5, a + (mb + 1) * 16 * kpad + kt, kpad);
+          _tile_dpbssd(2, 5, 6);
+        }
+        if (two_n) {
+          const int8_t* b1 = kt < full ? w + ((nb + 1) * k_steps + kt / kColsPerStep) * 64 : tail[1];
+          _tile_loadd(7, b1, 64);
+          _tile_dpbssd(1, 4, 7);
+          if (two_m) _tile_dpbssd(3, 5, 7);
+        }
+      }
+      _tile_stored(0, cbuf[0], 64);
+      if (two_n) _tile_stored(1, cbuf[1], 64);
+      if (two_m) _tile_stored(2, cbuf[2], 64);
+      if (two_m && two_n) _tile_stored(3, cbuf[3], 64);
+      // Tile t: rows 16 (mb + t / 2) + i, outputs 16 (nb + t % 2) + j.
+      for (int t = 0; t < 4; ++t) {
+        if ((t % 2 == 1 && !two_n) || (t / 2 == 1 && !two_m)) continue;
+        const int64_t n0 = (nb + t % 2) * kRowsPerBlock, cols = std::min<int64_t>(16, b.n - n0);
+        for (int64_t i = 0; i < 16; ++i) {
+          const int64_t row = (mb + t / 2) * 16 + i;
+          if (row >= m) break;
+          std::memcpy(c + row * b.n + n0, cbuf[t] + 16 * i, cols * sizeof(int32_t));
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+#endif
+
 }  // namespace
+
+bool Int8GemmHasAmx() {
+#ifdef LLMQ_X86_AMX_INT8
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    // AMX-INT8 and AMX-TILE; the OS's permission for the tile data is asked (once) by
+    // internal::HasAmxBf16, which every AMX CPU so far also has.
+    return ((d >> 25) & 1) != 0 && ((d >> 24) & 1) != 0 && internal::HasAmxBf16();
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
 
 int64_t PackedInt8Weights::Bytes() const {
   return (data.defined() ? data.numel() : 0) + (row_sums.defined() ? row_sums.numel() * 4 : 0);
@@ -156,6 +245,18 @@ at::Tensor Int8MatMul(const at::Tensor& a_in, const PackedInt8Weights& b, Int8Ke
   const int64_t blocks = CeilDiv(b.n, kRowsPerBlock);
   const bool vnni = kernel != Int8Kernel::kScalar && Int8GemmHasVnni();
   int32_t* cp = c.data_ptr<int32_t>();
+#ifdef LLMQ_X86_AMX_INT8
+  if ((kernel == Int8Kernel::kAmx || (kernel == Int8Kernel::kAuto && m >= kInt8AmxMinRows)) && Int8GemmHasAmx()) {
+    const int64_t m16 = CeilDiv(m, 16) * 16, kpad = CeilDiv(b.k, kTileK) * kTileK;
+    std::vector<int8_t> padded(static_cast<size_t>(m16 * kpad), 0);
+    const int8_t* ap = a.data_ptr<int8_t>();
+    for (int64_t r = 0; r < m; ++r) std::memcpy(padded.data() + r * kpad, ap + r * b.k, b.k);
+    ParallelFor(0, CeilDiv(blocks, 2), 1, [&](int64_t p0, int64_t p1) {
+      AmxBlocks(padded.data(), m, m16, kpad, b, 2 * p0, std::min(blocks, 2 * p1), cp);
+    });
+    return c;
+  }
+#endif
 #ifdef LLMQ_X86_VNNI
   if (vnni) {
     const int64_t k_padded = CeilDiv(b.k, kColsPerStep) * kColsPerStep;

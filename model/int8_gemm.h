@@ -5,8 +5,11 @@
 // B is packed once (PackInt8Weights) into blocks of 16 output rows × 4 columns, the layout
 // of AVX-512 VNNI's vpdpbusd, which adds four u8·s8 products into each of 16 int32 lanes.
 // Its first operand is unsigned, so A goes in as a + 128 (a XOR 0x80) and 128 · Σ_k B[n, k]
-// (kept per row at packing) is subtracted afterwards. Dispatch at run time: the VNNI kernel
-// where the CPU has avx512_vnni, else a portable scalar loop over the same layout.
+// (kept per row at packing) is subtracted afterwards. 16 consecutive steps of a block are
+// also an AMX B tile (16 rows of 16 outputs × 4 columns), which TDPBSSD multiplies by 16
+// rows of A as they are (signed × signed). Dispatch at run time: AMX-INT8 from two rows of
+// A where the CPU has it, VNNI where it has avx512_vnni, else a portable scalar loop over
+// the same layout; all sum exactly, so all give the same integers.
 // (Debian's libtorch 1.13 offers no int8 GEMM outside its quantized-tensor operators, so
 // llmq carries this one.)
 #ifndef LLMQ_MODEL_INT8_GEMM_H_
@@ -26,7 +29,10 @@ struct PackedInt8Weights {
   int64_t Bytes() const;
 };
 
-enum class Int8Kernel { kAuto, kScalar, kVnni };
+// kAuto: AMX from kInt8AmxMinRows rows where the CPU has AMX-INT8, else VNNI where it has
+// that, else the scalar loop. kVnni / kAmx on a CPU without them fall back a step down.
+enum class Int8Kernel { kAuto, kScalar, kVnni, kAmx };
+constexpr int64_t kInt8AmxMinRows = 2;
 
 // b: (n, k) int8 on the CPU.
 PackedInt8Weights PackInt8Weights(const at::Tensor& b);
@@ -37,8 +43,9 @@ at::Tensor UnpackInt8Columns(const PackedInt8Weights& b, const at::Tensor& colum
 // a: (m, k) int8 CPU -> (m, n) int32. kVnni on a CPU without VNNI falls back to kScalar.
 at::Tensor Int8MatMul(const at::Tensor& a, const PackedInt8Weights& b, Int8Kernel kernel = Int8Kernel::kAuto);
 
-// Whether kAuto takes the VNNI kernel on this CPU.
+// Whether the VNNI / AMX kernels run on this CPU.
 bool Int8GemmHasVnni();
+bool Int8GemmHasAmx();
 
 }  // namespace llmq
 

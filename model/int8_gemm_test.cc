@@ -22,12 +22,14 @@ at::Tensor ReferenceProduct(const at::Tensor& a, const at::Tensor& b) {
   return c;
 }
 
-// Shapes around the kernel's blocking (16 output rows, 4 columns, 8 / 4 / 1 input rows),
-// including extremes -128 and 127, for both kernels.
+// Shapes around the kernels' blocking (VNNI: 16 output rows, 4 columns, 8 / 4 / 1 input
+// rows; AMX: 32 x 32 outputs in 16 x 16 tiles, 64 columns a tile, a partial last tile of
+// columns), including extremes -128 and 127, for every kernel.
 TEST(Int8GemmTest, EqualsExactIntegerReference) {
   at::manual_seed(5);
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {
-      {1, 1, 1}, {1, 16, 4}, {3, 17, 5}, {8, 64, 172}, {13, 33, 67}, {37, 172, 64}, {128, 48, 256}};
+      {1, 1, 1},     {1, 16, 4},    {3, 17, 5},    {8, 64, 172},  {13, 33, 67},
+      {37, 172, 64}, {128, 48, 256}, {33, 50, 200}, {17, 16, 1100}, {64, 96, 2048}};
   for (const auto& [m, n, k] : shapes) {
     at::Tensor a = at::randint(-128, 128, {m, k}, at::kChar);
     at::Tensor b = at::randint(-128, 128, {n, k}, at::kChar);
@@ -38,7 +40,7 @@ TEST(Int8GemmTest, EqualsExactIntegerReference) {
     const at::Tensor expected = ReferenceProduct(a, b);
     const PackedInt8Weights packed = PackInt8Weights(b);
     EXPECT_TRUE(UnpackInt8Weights(packed).equal(b));
-    for (Int8Kernel kernel : {Int8Kernel::kScalar, Int8Kernel::kAuto, Int8Kernel::kVnni}) {
+    for (Int8Kernel kernel : {Int8Kernel::kScalar, Int8Kernel::kAuto, Int8Kernel::kVnni, Int8Kernel::kAmx}) {
       at::Tensor c = Int8MatMul(a, packed, kernel);
       EXPECT_TRUE(c.equal(expected)) << "m=" << m << " n=" << n << " k=" << k << " kernel=" << static_cast<int>(kernel);
     }
