@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "model/parallel.h"
@@ -185,6 +186,12 @@ bool Int8GemmHasAmx() {
 #else
   return false;
 #endif
+}
+
+std::string Int8GemmKernels() {
+  const std::string one_row = Int8GemmHasVnni() ? "avx512-vnni" : "scalar";
+  return Int8GemmHasAmx() ? "amx-int8 from " + std::to_string(kInt8AmxMinRows) + " rows, " + one_row + " for 1"
+                          : one_row;
 }
 
 int64_t PackedInt8Weights::Bytes() const {

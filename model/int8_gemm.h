@@ -18,6 +18,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 
 namespace llmq {
 
@@ -46,6 +47,9 @@ at::Tensor Int8MatMul(const at::Tensor& a, const PackedInt8Weights& b, Int8Kerne
 // Whether the VNNI / AMX kernels run on this CPU.
 bool Int8GemmHasVnni();
 bool Int8GemmHasAmx();
+// What kAuto runs on this CPU, for provenance: "amx-int8 from 2 rows, avx512-vnni for 1",
+// "avx512-vnni" or "scalar".
+std::string Int8GemmKernels();
 
 }  // namespace llmq
 

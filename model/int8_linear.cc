@@ -129,7 +129,7 @@ int64_t Int8Linear::WeightBytes() const {
 std::string Int8Linear::Describe() const {
   std::string s = absl::StrCat("int8 w", options_.weight_bits, "a", options_.activation_bits,
                                " per-channel weights, per-token activations, int32 accumulation",
-                               Int8GemmHasVnni() ? " (avx512-vnni)" : " (scalar)");
+                               " (", Int8GemmKernels(), ")");
   if (options_.weight_bits < 8 || options_.activation_bits < 8) absl::StrAppend(&s, ", below 8 bits fake-quantized in int8 storage");
   if (options_.outlier_threshold >= 0) {
     absl::StrAppend(&s, ", fp16 outlier columns above ", options_.outlier_threshold);

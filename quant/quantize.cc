@@ -166,7 +166,7 @@ absl::StatusOr<double> LlmInt8ThresholdOf(const Params& p) {
 // What the W8 methods store and compute, for provenance.
 void AddW8Provenance(const std::string& method, const Params& p, QuantizationReport* report) {
   auto& prov = report->provenance;
-  const std::string kernel = Int8GemmHasVnni() ? "avx512-vnni" : "scalar";
+  const std::string kernel = Int8GemmKernels();
   if (method == "fp8") {
     const bool per_channel = p.at("granularity") == "channel";
     prov["storage"] = absl::StrCat("fp8 ", p.at("format"), " codes, 1 byte per weight, float32 scales per ",
