@@ -36,6 +36,33 @@ TEST(Int8LinearTest, ForwardIsTheW8A8Definition) {
   }
 }
 
+// The per-row quantizer (one pass per row) gives the floats of ATen's formula,
+// clamp(round(x / (absmax / q)), -q, q) with scale 1 for a zero row, bit for bit: ties
+// rounding to even, the row maximum at ±q, zero rows, 8 and 4 bits, widths with and
+// without a partial vector.
+TEST(Int8LinearTest, RowQuantizerIsAtensFormulaBitForBit) {
+  at::manual_seed(9);
+  for (int bits : {8, 4}) {
+    for (int64_t n : {172, 4096}) {
+      at::Tensor x = at::randn({6, n}) * 3;
+      x[1].zero_();
+      // Row 2: values whose quotients are exact halves (ties): absmax 127 * 2, scale 2.
+      x[2] = (at::randint(-120, 120, {n}).to(at::kFloat) * 2 + 1);
+      x[2][0] = bits == 8 ? 254.0f : 14.0f;
+      const double q = (1 << (bits - 1)) - 1;
+      at::Tensor absmax = x.abs().amax({1});
+      at::Tensor scales = at::where(absmax > 0, absmax / q, at::ones_like(absmax));
+      at::Tensor codes = at::clamp(at::round(x / scales.unsqueeze(1)), -q, q).to(at::kChar);
+      at::Tensor got_codes, got_scales;
+      QuantizeRowsSymmetric(x, bits, &got_codes, &got_scales);
+      EXPECT_TRUE(got_scales.equal(scales)) << bits << " bits, n " << n;
+      EXPECT_TRUE(got_codes.equal(codes)) << bits << " bits, n " << n << ": "
+                                          << got_codes.ne(codes).sum().item<int64_t>() << " differ";
+      EXPECT_EQ(got_codes[1].abs().max().item<int>(), 0);
+    }
+  }
+}
+
 // When every column is an outlier, LLM.int8() multiplies everything in 16-bit float: with
 // a weight that int8 represents exactly (integers with 127 the largest per row, scale 1)
 // and inputs exact in fp16, the layer returns the float product x Wᵀ itself.

@@ -1,6 +1,7 @@
 #include "model/vector_loops.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace llmq {
@@ -35,6 +36,32 @@ float DotF32(const float* a, const float* b, int64_t n) {
   for (; c < n; ++c) total += a[c] * b[c];
   for (int k = 0; k < 16; ++k) total += acc[k];
   return total;
+}
+
+LLMQ_VECTOR_CLONES
+float AbsMax(const float* x, int64_t n) {
+  float m[16] = {0};
+  int64_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    for (int k = 0; k < 16; ++k) m[k] = std::max(m[k], std::fabs(x[c + k]));
+  }
+  float total = 0;
+  for (; c < n; ++c) total = std::max(total, std::fabs(x[c]));
+  for (int k = 0; k < 16; ++k) total = std::max(total, m[k]);
+  return total;
+}
+
+LLMQ_VECTOR_CLONES
+void RoundToInt8(const float* x, int64_t n, float scale, float q, int8_t* codes) {
+  for (int64_t c = 0; c < n; ++c) {
+    const float v = std::nearbyint(x[c] / scale);
+    codes[c] = static_cast<int8_t>(std::min(std::max(v, -q), q));
+  }
+}
+
+LLMQ_VECTOR_CLONES
+void ScaleInt32(const int32_t* v, int64_t n, float row_scale, const float* col_scales, float* y) {
+  for (int64_t c = 0; c < n; ++c) y[c] = static_cast<float>(v[c]) * row_scale * col_scales[c];
 }
 
 LLMQ_VECTOR_CLONES

@@ -27,6 +27,13 @@ void DequantizeByIndex(const uint8_t* q, const float* s, const uint8_t* z, const
                        int64_t n, float* out);
 // sum_c a[c] * b[c], in float32 with 16 partial sums.
 float DotF32(const float* a, const float* b, int64_t n);
+// max |x[c]| over n values (0 when n is 0).
+float AbsMax(const float* x, int64_t n);
+// codes[c] = clamp(nearbyint(x[c] / scale), -q, q): at::clamp(at::round(x / scale), -q, q)
+// converted to int8, bit for bit.
+void RoundToInt8(const float* x, int64_t n, float scale, float q, int8_t* codes);
+// y[c] = float(v[c]) * row_scale * col_scales[c], the products in that order.
+void ScaleInt32(const int32_t* v, int64_t n, float row_scale, const float* col_scales, float* y);
 // Rounds to nearest even, as c10's conversions do.
 void ConvertFloats(const float* in, int64_t n, c10::BFloat16* out);
 void ConvertFloats(const float* in, int64_t n, c10::Half* out);
