@@ -20,6 +20,7 @@
 #include "common/bench_report.h"
 #include "common/cpu.h"
 #include "model/bandwidth.h"
+#include "model/bench_models.h"
 #include "model/loader.h"
 #include "model/runtime.h"
 #include "model/transformer.h"
@@ -71,44 +72,14 @@ int main(int argc, char** argv) {
   auto dtype = ParseDtype(args["dtype"]);
   if (!dtype.ok()) { std::fprintf(stderr, "%s\n", dtype.status().ToString().c_str()); return 2; }
 
-  // Llama-3.2-1B's shape (config.json of meta-llama/Llama-3.2-1B).
-  ModelConfig c;
-  c.arch = Architecture::kLlama;
-  c.vocab_size = 128256;
-  c.hidden_size = 2048;
-  c.intermediate_size = 8192;
-  c.num_layers = std::atoi(args["layers"].c_str());
-  c.num_heads = 32;
-  c.num_kv_heads = 8;
-  c.head_dim = 64;
-  c.max_position_embeddings = 131072;
-  c.rope_theta = 500000.0;
-  c.llama3_rope_scaling = Llama3RopeScaling{32.0, 1.0, 4.0, 8192};
-  c.tie_word_embeddings = true;
+  const ModelConfig c = Llama1BShape(std::atoi(args["layers"].c_str()));
   const int64_t tokens = std::atoi(args["tokens"].c_str());
   FitBlasThreadsToModel(c.hidden_size, threads);
 
   report.Note(absl::StrFormat("llmq_model_bench: Llama-3.2-1B shape, %d layers, %s, %d threads",
                               c.num_layers, args["dtype"], at::get_num_threads()));
   const auto build_start = Clock::now();
-  at::manual_seed(0);
-  auto lookup = [&](const std::string& name) -> absl::StatusOr<at::Tensor> {
-    const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim,
-                  ff = c.intermediate_size;
-    auto ends = [&](const char* suffix) { return name.size() >= std::strlen(suffix) &&
-                                                 name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0; };
-    std::vector<int64_t> shape;
-    if (name == "model.embed_tokens.weight") shape = {c.vocab_size, h};
-    else if (ends("layernorm.weight") || name == "model.norm.weight") return at::ones({h});
-    else if (ends("q_proj.weight")) shape = {q, h};
-    else if (ends("k_proj.weight") || ends("v_proj.weight")) shape = {kv, h};
-    else if (ends("o_proj.weight")) shape = {h, q};
-    else if (ends("gate_proj.weight") || ends("up_proj.weight")) shape = {ff, h};
-    else if (ends("down_proj.weight")) shape = {h, ff};
-    else return absl::NotFoundError(name);
-    return at::randn(shape) * 0.02;
-  };
-  auto model = CausalLM::Create(c, lookup, *dtype, at::kCPU);
+  auto model = RandomLlama1B(c.num_layers, *dtype);
   if (!model.ok()) { std::fprintf(stderr, "%s\n", model.status().ToString().c_str()); return 1; }
   CausalLM& m = **model;
   report.Note(absl::StrFormat("  built %.2f B parameters in %.1f s", m.ParameterCount() / 1e9,
@@ -131,10 +102,7 @@ int main(int argc, char** argv) {
   const double attention_flops = 4.0 * c.num_layers * c.num_heads * c.head_dim * static_cast<double>(tokens) * tokens;
   const double flops = 2.0 * block_linear_params * tokens + attention_flops + 2.0 * c.vocab_size * c.hidden_size;
   at::Tensor prompt = at::randint(3, c.vocab_size, {1, tokens}, at::kLong);
-  m.Forward(prompt.narrow(1, 0, 64), {}, nullptr, true);  // warm-up
-  const auto prefill_start = Clock::now();
-  m.Forward(prompt, {}, nullptr, true);
-  const double prefill_s = Seconds(prefill_start);
+  const double prefill_s = PrefillSeconds(m, prompt);
   const double achieved = flops / prefill_s / 1e9;
   report.Add({"model", absl::StrFormat("prefill_%s/tokens=%d", dt, tokens), tokens / prefill_s,
               "tokens/s", absl::StrFormat("gemm %.1f GFLOP/s (%.1f GFLOP/s reached)", gemm, achieved),
@@ -142,18 +110,12 @@ int main(int argc, char** argv) {
 
   // Decode at batch 1: every step reads all weights once.
   const int64_t steps = std::atoi(args["decode"].c_str());
-  KvCache cache = m.NewCache(1, 16 + steps);
-  at::Tensor logits = m.Forward(prompt.narrow(1, 0, 16), {}, &cache, true);
-  const auto decode_start = Clock::now();
-  for (int64_t s = 0; s < steps; ++s) {
-    logits = m.Forward(logits.select(1, 0).argmax(-1, true), {}, &cache, true);
-  }
-  const double decode_s = Seconds(decode_start);
+  const double decode_rate = DecodeTokensPerSecond(m, prompt, steps);
   const double bytes_per_token = static_cast<double>(m.WeightBytes());
   const double bound = bandwidth * 1e9 / bytes_per_token;
-  report.Add({"model", absl::StrFormat("decode_%s/batch=1", dt), steps / decode_s, "tokens/s",
+  report.Add({"model", absl::StrFormat("decode_%s/batch=1", dt), decode_rate, "tokens/s",
               absl::StrFormat("read_bandwidth bound %.2f tokens/s (%.0f MB/token at %.1f GB/s)", bound,
                               bytes_per_token / 1e6, bandwidth),
-              (steps / decode_s) / bound, 0.70});
+              decode_rate / bound, 0.70});
   return 0;
 }
