@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 #include <nlohmann/json.hpp>
 
@@ -128,6 +129,57 @@ TEST(Fp8Test, RoundingMatchesTorchFloat8) {
   }
 }
 
+// The finite codes of `format`.
+std::vector<uint8_t> FiniteCodes(Fp8Format format) {
+  std::vector<uint8_t> finite;
+  for (int c = 0; c < 256; ++c) {
+    if (std::isfinite(DecodeFp8(static_cast<uint8_t>(c), format))) finite.push_back(static_cast<uint8_t>(c));
+  }
+  return finite;
+}
+
+// (out, in) codes drawn from `finite`, and scales of either granularity.
+at::Tensor RandomCodes(std::vector<uint8_t>& finite, int64_t out, int64_t in) {
+  at::Tensor pick = at::randint(static_cast<int64_t>(finite.size()), {out, in}, at::kLong);
+  return at::from_blob(finite.data(), {static_cast<int64_t>(finite.size())}, at::kByte)
+      .index_select(0, pick.view({-1}))
+      .view({out, in});
+}
+at::Tensor RandomScales(bool per_channel, int64_t out) {
+  return per_channel ? at::rand({out}) * 0.01 + 1e-4 : at::full({1}, 2e-3, at::kFloat);
+}
+
+// A layer of random codes and scales, with its weight in float64.
+struct RandomFp8 {
+  at::Tensor codes, scales, weight;
+  std::unique_ptr<Fp8Linear> layer;
+};
+RandomFp8 MakeRandomFp8(std::vector<uint8_t>& finite, int64_t out, int64_t in, bool per_channel, Fp8Format format) {
+  RandomFp8 r;
+  r.codes = RandomCodes(finite, out, in);
+  r.scales = RandomScales(per_channel, out);
+  Fp8Linear::Options options{format, per_channel, false};
+  auto layer = Fp8Linear::FromCodes(r.codes, r.scales, at::Tensor(), options, at::kFloat);
+  EXPECT_TRUE(layer.ok()) << layer.status();
+  if (layer.ok()) {
+    r.layer = std::move(*layer);
+    r.weight = r.layer->DequantizedWeight().to(at::kDouble);
+  }
+  return r;
+}
+
+// The kernels' view of (out, in) codes and their scales.
+Fp8Weights ViewOf(const at::Tensor& codes, const at::Tensor& scales, bool per_channel, Fp8Format format) {
+  Fp8Weights view;
+  view.codes = codes.data_ptr<uint8_t>();
+  view.scales = scales.data_ptr<float>();
+  view.per_channel = per_channel;
+  view.format = format;
+  view.in = codes.size(1);
+  view.out = codes.size(0);
+  return view;
+}
+
 // The layer computes with scale * decode(code); the largest |w| maps to 448 exactly, and
 // forward equals x times that weight.
 TEST(Fp8LinearTest, ForwardMatchesItsDequantizedWeight) {
@@ -160,22 +212,13 @@ TEST(Fp8LinearTest, ForwardMatchesItsDequantizedWeight) {
 TEST(Fp8LinearTest, EveryKernelPathMatchesTheDecodedWeight) {
   at::manual_seed(21);
   for (Fp8Format format : {kE4M3, kE5M2}) {
-    std::vector<uint8_t> finite;
-    for (int c = 0; c < 256; ++c) {
-      if (std::isfinite(DecodeFp8(static_cast<uint8_t>(c), format))) finite.push_back(static_cast<uint8_t>(c));
-    }
+    std::vector<uint8_t> finite = FiniteCodes(format);
     for (bool per_channel : {false, true}) {
       for (int64_t in : {200, 256}) {
         const int64_t out = 70;
-        at::Tensor pick = at::randint(static_cast<int64_t>(finite.size()), {out, in}, at::kLong);
-        at::Tensor codes = at::from_blob(finite.data(), {static_cast<int64_t>(finite.size())}, at::kByte)
-                               .index_select(0, pick.view({-1}))
-                               .view({out, in});
-        at::Tensor scales = per_channel ? at::rand({out}) * 0.01 + 1e-4 : at::full({1}, 2e-3, at::kFloat);
-        Fp8Linear::Options options{format, per_channel, false};
-        auto layer = Fp8Linear::FromCodes(codes, scales, at::Tensor(), options, at::kFloat);
-        ASSERT_TRUE(layer.ok()) << layer.status();
-        const at::Tensor wq = (*layer)->DequantizedWeight().to(at::kDouble);
+        RandomFp8 r = MakeRandomFp8(finite, out, in, per_channel, format);
+        ASSERT_TRUE(r.layer);
+        const at::Tensor& wq = r.weight;
         for (const char* kernels : {"", "avx2"}) {
           SetFusedKernelForTesting(kernels);
           for (int64_t rows : {1, 3, 16, 17, 50, 100}) {
@@ -183,7 +226,7 @@ TEST(Fp8LinearTest, EveryKernelPathMatchesTheDecodedWeight) {
             const at::Tensor xd = x.to(at::kDouble);
             const at::Tensor expected = at::matmul(xd, wq.t());
             const at::Tensor bound = at::matmul(xd.abs(), wq.abs().t()) * 1e-6 + 1e-30;
-            const at::Tensor err = ((*layer)->Forward(x).to(at::kDouble) - expected).abs();
+            const at::Tensor err = (r.layer->Forward(x).to(at::kDouble) - expected).abs();
             EXPECT_TRUE((err <= bound).all().item<bool>())
                 << Fp8FormatName(format) << " per_channel " << per_channel << " in " << in << " rows " << rows
                 << " kernels '" << kernels << "': worst error / bound " << (err / bound).max().item<double>();
@@ -205,28 +248,13 @@ TEST(Fp8LinearTest, AmxSplitMatchesTheDecodedWeight) {
   if (!internal::HasAmxBf16()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
   at::manual_seed(31);
   for (Fp8Format format : {kE4M3, kE5M2}) {
-    std::vector<uint8_t> finite;
-    for (int c = 0; c < 256; ++c) {
-      if (std::isfinite(DecodeFp8(static_cast<uint8_t>(c), format))) finite.push_back(static_cast<uint8_t>(c));
-    }
+    std::vector<uint8_t> finite = FiniteCodes(format);
     for (bool per_channel : {false, true}) {
       for (const auto& [in, out] : std::vector<std::pair<int64_t, int64_t>>{{200, 70}, {256, 200}, {520, 520}}) {
-        at::Tensor pick = at::randint(static_cast<int64_t>(finite.size()), {out, in}, at::kLong);
-        at::Tensor codes = at::from_blob(finite.data(), {static_cast<int64_t>(finite.size())}, at::kByte)
-                               .index_select(0, pick.view({-1}))
-                               .view({out, in});
-        at::Tensor scales = per_channel ? at::rand({out}) * 0.01 + 1e-4 : at::full({1}, 2e-3, at::kFloat);
-        Fp8Linear::Options options{format, per_channel, false};
-        auto layer = Fp8Linear::FromCodes(codes, scales, at::Tensor(), options, at::kFloat);
-        ASSERT_TRUE(layer.ok()) << layer.status();
-        const at::Tensor wq = (*layer)->DequantizedWeight().to(at::kDouble);
-        Fp8Weights view;
-        view.codes = codes.data_ptr<uint8_t>();
-        view.scales = scales.data_ptr<float>();
-        view.per_channel = per_channel;
-        view.format = format;
-        view.in = in;
-        view.out = out;
+        RandomFp8 r = MakeRandomFp8(finite, out, in, per_channel, format);
+        ASSERT_TRUE(r.layer);
+        const at::Tensor& wq = r.weight;
+        const Fp8Weights view = ViewOf(r.codes, r.scales, per_channel, format);
         for (int64_t rows : {2, 17, 33, 64}) {
           at::Tensor x = at::randn({rows, in}) *
                          at::pow(10.0, at::randint(-3, 4, {rows, in}).to(at::kDouble)).to(at::kFloat);
@@ -242,7 +270,7 @@ TEST(Fp8LinearTest, AmxSplitMatchesTheDecodedWeight) {
           EXPECT_TRUE((err <= bound).all().item<bool>()) << what << ": worst error / bound "
                                                          << (err / bound).max().item<double>();
           if (rows * in * out >= kAmxFloat32MinMacs) {
-            err = ((*layer)->Forward(x).to(at::kDouble) - expected).abs();
+            err = (r.layer->Forward(x).to(at::kDouble) - expected).abs();
             EXPECT_TRUE((err <= bound).all().item<bool>()) << what << " Forward: worst error / bound "
                                                            << (err / bound).max().item<double>();
           }
@@ -269,13 +297,7 @@ TEST(Fp8LinearTest, AmxSplitCarriesEveryBitOfXAndCode) {
       codes[o][col[o].item<int64_t>()] = pick[o % 4];
     }
     at::Tensor scales = at::pow(2.0, -at::randint(0, 6, {out}, at::kLong).to(at::kDouble)).to(at::kFloat);
-    Fp8Weights view;
-    view.codes = codes.data_ptr<uint8_t>();
-    view.scales = scales.data_ptr<float>();
-    view.per_channel = true;
-    view.format = format;
-    view.in = in;
-    view.out = out;
+    const Fp8Weights view = ViewOf(codes, scales, true, format);
     at::Tensor x = at::randn({rows, in});
     at::Tensor y = at::empty({rows, out}, at::kFloat);
     ASSERT_TRUE(internal::Fp8MatmulAmxSplit(view, x.data_ptr<float>(), rows, y.data_ptr<float>()));
