@@ -5,12 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <type_traits>
 #include <vector>
 
+#include "model/aligned.h"
 #include "model/parallel.h"
 #include "model/quantized_kernels.h"
 
@@ -37,8 +36,6 @@ constexpr int kTileRows = 6;           // query vectors per score tile
 constexpr int64_t kKeyBlock = 64;      // keys per block (4 registers of scores)
 constexpr int64_t kBlockVectors = 48;  // query vectors (positions x group heads) per work item
 
-int64_t RoundUp(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
-
 // The arguments, as raw pointers and element strides.
 template <typename T>
 struct Args {
@@ -51,24 +48,8 @@ struct Args {
   const int32_t* keys_before;  // (batch, seq): real slots <= past + i, query i's key count
 };
 
-// Storage on 64-byte boundaries: the tiles read and write rows of 64 bytes.
-template <typename T>
-struct Aligned64 {
-  using value_type = T;
-  Aligned64() = default;
-  template <typename U>
-  Aligned64(const Aligned64<U>&) {}
-  T* allocate(size_t n) {
-    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
-    if (p == nullptr) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t) { std::free(p); }
-  bool operator==(const Aligned64&) const { return true; }
-  bool operator!=(const Aligned64&) const { return false; }
-};
-template <typename T>
-using AlignedVector = std::vector<T, Aligned64<T>>;
+using internal::AlignedVector;  // model/aligned.h: the tiles read and write rows of 64 bytes
+using internal::RoundUp;
 
 // Per thread, for one work item: a block of keys transposed (hd x 64) and of values
 // (64 x hp, hp = hd rounded up to 16, zero-padded), in float32 (on the tiles: bfloat16

@@ -31,11 +31,11 @@
 // measured slower through 16-bit lanes). The AMX path's dequantization unpacks the same way.
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "model/aligned.h"
 #include "model/packing.h"
 #include "model/parallel.h"
 #include "model/quantized_kernels.h"
@@ -88,23 +88,6 @@ bool CpuAndOsHaveAmxBf16() {
 #define LLMQ_AMX                                                                              \
   __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi,avx2,fma,bmi2"), \
                  optimize("O3")))
-
-inline int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-// n elements of T on a 64-byte boundary, uninitialised: the tiles' rows are 64 bytes, and
-// from malloc's 16-byte alignment every row of every tile load straddled two cache lines
-// (4096 x 4096 int4 g128 cold, 2 threads, float32 128 / 512 rows: 12.6 / 49.5 -> 7.1 / 26
-// ms; bfloat16 6.9 / 17 -> 3.9 / 14.2 ms).
-template <typename T>
-struct AlignedBuffer {
-  explicit AlignedBuffer(int64_t n)
-      : p(static_cast<T*>(std::aligned_alloc(64, static_cast<size_t>(RoundUp(n * sizeof(T), 64))))) {}
-  ~AlignedBuffer() { std::free(p); }
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  T* data() const { return p; }
-  T* p;
-};
 
 // 16 floats -> 16 bfloat16 (round to nearest even), masked store.
 LLMQ_AMX inline void StoreBf16(uint16_t* out, __mmask16 m, __m512 v) {
