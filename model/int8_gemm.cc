@@ -11,7 +11,6 @@
 #include "model/quantized_kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define LLMQ_X86_VNNI 1
 #if defined(__linux__)
@@ -126,52 +125,52 @@ LLMQ_AMX_INT8 void AmxBlocks(const int8_t* a, int64_t lda, int64_t m, int64_t m1
   const int64_t chunk = std::max<int64_t>(32, (int64_t{1} << 20) / lda / 32 * 32);
   internal::ConfigureTiles16x64();
   for (int64_t mc = 0; mc < m16; mc += chunk) {
-  const int64_t mb_end = std::min(m16, mc + chunk) / 16;
-  for (int64_t nb = nb0; nb < nb1; nb += 2) {
-    const bool two_n = nb + 1 < nb1;
-    for (int t = 0; t < (two_n ? 2 : 1) && full < kpad; ++t) {
-      const int64_t steps = k_steps - full / kColsPerStep;
-      std::memset(tail[t], 0, sizeof(tail[t]));
-      std::memcpy(tail[t], w + ((nb + t) * k_steps + full / kColsPerStep) * 64, steps * 64);
-    }
-    for (int64_t mb = mc / 16; mb < mb_end; mb += 2) {
-      const bool two_m = mb + 1 < mb_end;
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
-      for (int64_t kt = 0; kt < kpad; kt += kTileK) {
-        const int8_t* b0 = kt < full ? w + (nb * k_steps + kt / kColsPerStep) * 64 : tail[0];
-        _tile_loadd(4, a + mb * 16 * lda + kt, lda);
-        _tile_loadd(6, b0, 64);
-        _tile_dpbssd(0, 4, 6);
-        if (two_m) {
-          _tile_loadd(5, a + (mb + 1) * 16 * lda + kt, lda);
-          _tile_dpbssd(2, 5, 6);
+    const int64_t mb_end = std::min(m16, mc + chunk) / 16;
+    for (int64_t nb = nb0; nb < nb1; nb += 2) {
+      const bool two_n = nb + 1 < nb1;
+      for (int t = 0; t < (two_n ? 2 : 1) && full < kpad; ++t) {
+        const int64_t steps = k_steps - full / kColsPerStep;
+        std::memset(tail[t], 0, sizeof(tail[t]));
+        std::memcpy(tail[t], w + ((nb + t) * k_steps + full / kColsPerStep) * 64, steps * 64);
+      }
+      for (int64_t mb = mc / 16; mb < mb_end; mb += 2) {
+        const bool two_m = mb + 1 < mb_end;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int64_t kt = 0; kt < kpad; kt += kTileK) {
+          const int8_t* b0 = kt < full ? w + (nb * k_steps + kt / kColsPerStep) * 64 : tail[0];
+          _tile_loadd(4, a + mb * 16 * lda + kt, lda);
+          _tile_loadd(6, b0, 64);
+          _tile_dpbssd(0, 4, 6);
+          if (two_m) {
+            _tile_loadd(5, a + (mb + 1) * 16 * lda + kt, lda);
+            _tile_dpbssd(2, 5, 6);
+          }
+          if (two_n) {
+            const int8_t* b1 = kt < full ? w + ((nb + 1) * k_steps + kt / kColsPerStep) * 64 : tail[1];
+            _tile_loadd(7, b1, 64);
+            _tile_dpbssd(1, 4, 7);
+            if (two_m) _tile_dpbssd(3, 5, 7);
+          }
         }
-        if (two_n) {
-          const int8_t* b1 = kt < full ? w + ((nb + 1) * k_steps + kt / kColsPerStep) * 64 : tail[1];
-          _tile_loadd(7, b1, 64);
-          _tile_dpbssd(1, 4, 7);
-          if (two_m) _tile_dpbssd(3, 5, 7);
+        _tile_stored(0, cbuf[0], 64);
+        if (two_n) _tile_stored(1, cbuf[1], 64);
+        if (two_m) _tile_stored(2, cbuf[2], 64);
+        if (two_m && two_n) _tile_stored(3, cbuf[3], 64);
+        // Tile t: rows 16 (mb + t / 2) + i, outputs 16 (nb + t % 2) + j.
+        for (int t = 0; t < 4; ++t) {
+          if ((t % 2 == 1 && !two_n) || (t / 2 == 1 && !two_m)) continue;
+          const int64_t n0 = (nb + t % 2) * kRowsPerBlock, cols = std::min<int64_t>(16, b.n - n0);
+          for (int64_t i = 0; i < 16; ++i) {
+            const int64_t row = (mb + t / 2) * 16 + i;
+            if (row >= m) break;
+            std::memcpy(c + row * b.n + n0, cbuf[t] + 16 * i, cols * sizeof(int32_t));
+          }
         }
       }
-      _tile_stored(0, cbuf[0], 64);
-      if (two_n) _tile_stored(1, cbuf[1], 64);
-      if (two_m) _tile_stored(2, cbuf[2], 64);
-      if (two_m && two_n) _tile_stored(3, cbuf[3], 64);
-      // Tile t: rows 16 (mb + t / 2) + i, outputs 16 (nb + t % 2) + j.
-      for (int t = 0; t < 4; ++t) {
-        if ((t % 2 == 1 && !two_n) || (t / 2 == 1 && !two_m)) continue;
-        const int64_t n0 = (nb + t % 2) * kRowsPerBlock, cols = std::min<int64_t>(16, b.n - n0);
-        for (int64_t i = 0; i < 16; ++i) {
-          const int64_t row = (mb + t / 2) * 16 + i;
-          if (row >= m) break;
-          std::memcpy(c + row * b.n + n0, cbuf[t] + 16 * i, cols * sizeof(int32_t));
-        }
-      }
     }
-  }
   }
   _tile_release();
 }
@@ -181,14 +180,7 @@ LLMQ_AMX_INT8 void AmxBlocks(const int8_t* a, int64_t lda, int64_t m, int64_t m1
 
 bool Int8GemmHasAmx() {
 #ifdef LLMQ_X86_AMX_INT8
-  static const bool has = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-    // AMX-INT8 and AMX-TILE; the OS's permission for the tile data is asked (once) by
-    // internal::HasAmxBf16, which every AMX CPU so far also has.
-    return ((d >> 25) & 1) != 0 && ((d >> 24) & 1) != 0 && internal::HasAmxBf16();
-  }();
-  return has;
+  return internal::HasAmxInt8();
 #else
   return false;
 #endif

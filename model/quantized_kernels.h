@@ -179,6 +179,8 @@ void HalfToFloat512(const c10::Half* h, int64_t n, float* out);
 // (HasAvx512Bf16: AVX512-BF16 alone.)
 bool HasAmxBf16();
 bool HasAvx512Bf16();
+// AMX-INT8 as well (every AMX CPU so far has both), with the same permission.
+bool HasAmxInt8();
 // y (out) = W x for one input row on AVX512-BF16 (x and W rounded to bfloat16 as in
 // MatmulBf16). Returns false, doing nothing, where the CPU lacks it, for per-column g_idx,
 // widths above 5 bits, and shapes it does not take (in and the group size multiples of 32;

@@ -578,6 +578,14 @@ bool HasAmxBf16() {
   return has;
 }
 
+bool HasAmxInt8() {
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return HasAmxBf16() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> 25) & 1) != 0;
+  }();
+  return has;
+}
+
 bool MatmulAmxBf16(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   if (!HasAmxBf16() || w.g_idx != nullptr) return false;
   AmxMatmul<1>(w.in, w.out, x, rows, y, [&] { return PackedTileRows(w, false); });
@@ -641,6 +649,7 @@ bool GemvBf16(const PackedWeights& w, const float* x, float* y) {
 #else  // not x86-64 Linux with GCC/Clang
 
 bool HasAmxBf16() { return false; }
+bool HasAmxInt8() { return false; }
 bool HasAvx512Bf16() { return false; }
 bool GemvBf16(const PackedWeights&, const float*, float*) { return false; }
 bool FusedRowsBf16(const PackedWeights&, const float*, int64_t, float*) { return false; }
