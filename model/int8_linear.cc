@@ -2,12 +2,11 @@
 
 #include <ATen/ATen.h>
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "model/parallel.h"
+#include "model/quantized_kernels.h"
 #include "model/vector_loops.h"
 
 namespace llmq {
@@ -22,7 +21,7 @@ void QuantizeRowsSymmetric(const at::Tensor& x_in, int bits, at::Tensor* codes, 
   const float* xp = x.data_ptr<float>();
   float* sp = scales->data_ptr<float>();
   int8_t* cp = codes->data_ptr<int8_t>();
-  ParallelFor(0, rows, std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+  ParallelFor(0, rows, internal::RowGrain(n), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float absmax = AbsMax(xp + r * n, n);
       sp[r] = absmax > 0 ? absmax / q : 1.0f;
@@ -131,7 +130,7 @@ at::Tensor Int8Linear::Forward(const at::Tensor& x) const {
   const at::Tensor weight_scales = weight_scales_.to(at::kFloat).contiguous();
   const float* wp = weight_scales.data_ptr<float>();
   float* yp = y.data_ptr<float>();
-  ParallelFor(0, c.size(0), std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(out, 1)), [&](int64_t r0, int64_t r1) {
+  ParallelFor(0, c.size(0), internal::RowGrain(out), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) ScaleInt32(cp + r * out, out, sp[r], wp, yp + r * out);
   });
   if (has_outliers) {
