@@ -123,10 +123,7 @@ bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y)
 
 bool Fp8MatmulFloat32(const Fp8Weights& w, const float* x, int64_t rows, float* y) {
   if (!UseAvx512()) return false;
-  if (rows >= kAmxFloat32MinRows && rows * w.in * w.out >= kAmxFloat32MinMacs &&
-      MatmulFloat32AmxAvailable() && internal::Fp8MatmulAmxSplit(w, x, rows, y)) {
-    return true;
-  }
+  if (AmxFloat32Takes(rows, w.in, w.out) && internal::Fp8MatmulAmxSplit(w, x, rows, y)) return true;
   if (rows <= kFusedMaxRows) {
     ParallelFor(0, w.out, internal::RowGrain(w.in), [&](int64_t o0, int64_t o1) {
       internal::Fp8RowsAvx512(w, x, rows, o0, o1, y);
@@ -181,6 +178,10 @@ int internal::KernelLevel() {
 bool MatmulBf16Available() { return UseAmx(); }
 
 bool MatmulFloat32AmxAvailable() { return g_max_kernel >= 3 && internal::HasAmxBf16(); }
+
+bool AmxFloat32Takes(int64_t rows, int64_t in, int64_t out) {
+  return rows >= kAmxFloat32MinRows && rows * in * out >= kAmxFloat32MinMacs && MatmulFloat32AmxAvailable();
+}
 
 bool MatmulFloat32Amx(const PackedWeights& w, const float* x, int64_t rows, float* y) {
   return MatmulFloat32AmxAvailable() && internal::MatmulAmxSplit(w, x, rows, y);

@@ -69,9 +69,8 @@ bool GemmFloat32(const PackedWeights& w, const float* x, int64_t rows, float* y)
 // y (rows, out) = x (rows, in) W^T in float32 for FP8 weights on AVX-512, parallel over
 // output rows: one input row straight from the codes, up to kFusedMaxRows in the register
 // tiles of FusedMatmul, more through GemmFloat32's panel GEMM, each W row decoded to
-// float32 as scale * decode(code), the value Fp8Linear::DequantizedWeight holds. On AMX
-// (MatmulFloat32AmxAvailable), products from kAmxFloat32MinRows rows and
-// kAmxFloat32MinMacs multiply-adds go to the tiles as packed layers' do: x split in three
+// float32 as scale * decode(code), the value Fp8Linear::DequantizedWeight holds. Where
+// AmxFloat32Takes the product, it goes to the tiles as packed layers' do: x split in three
 // bfloat16 parts, decode(code) exact in bfloat16, each 128 columns' float32 sum times the
 // row's scale. Returns false, doing nothing, without AVX-512 (SetFusedKernelForTesting
 // below "avx512" included).
@@ -104,6 +103,9 @@ bool MatmulFloat32AmxAvailable();
 // on the AVX-512 GEMM; 4 x 1024 x 1024 254 / 136 us; 4096 x 64 x 64 about even).
 constexpr int64_t kAmxFloat32MinRows = 2;
 constexpr int64_t kAmxFloat32MinMacs = int64_t{1} << 24;
+// Whether a float32 product of x (rows, in) and W (out, in) goes to the tiles: the
+// thresholds above on a CPU where MatmulFloat32AmxAvailable (packed and FP8 layers alike).
+bool AmxFloat32Takes(int64_t rows, int64_t in, int64_t out);
 
 // Which fused path this CPU takes (for the shapes it takes): "avx512_bf16" (one row in
 // bfloat16, GemvBf16 below), "avx512", "avx2" or "portable".

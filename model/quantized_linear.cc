@@ -221,8 +221,7 @@ at::Tensor QuantizedLinear::Forward(const at::Tensor& x) const {
   const int64_t rows = x2.size(0);
   at::Tensor y;                                       // (rows, out)
   const bool bf16 = rows >= 2 && !PerColumnGroups() && MatmulBf16Available();
-  const bool amx_f32 = x2.scalar_type() == at::kFloat && rows >= kAmxFloat32MinRows &&
-                       rows * in_ * out_ >= kAmxFloat32MinMacs && !PerColumnGroups();
+  const bool amx_f32 = x2.scalar_type() == at::kFloat && !PerColumnGroups() && AmxFloat32Takes(rows, in_, out_);
   if (amx_f32 && MatmulFloat32Amx(View(), x2.data_ptr<float>(), rows,
                                   (y = at::empty({rows, out_}, x2.options())).data_ptr<float>())) {
     // done: float32 on AMX tiles
